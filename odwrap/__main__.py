@@ -1,0 +1,3 @@
+from odwrap.cli import entrypoint
+
+entrypoint()

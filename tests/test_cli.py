@@ -1,0 +1,37 @@
+import pytest
+
+from odwrap import cli
+from tests.conftest import run_odwrap
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "doctor" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param([], id="no-command"),
+    pytest.param(["frobnicate"], id="unknown-command"),
+    pytest.param(["doctor", "--nope"], id="unknown-option"),
+])
+def test_usage_errors_exit_2_with_one_line(argv, capsys):
+    code = cli.main(argv)
+    assert code == 2
+    err = capsys.readouterr().err
+    if argv:
+        assert err.startswith("odwrap: error: ") and err.count("\n") == 1
+
+
+def test_python_dash_m_runs_the_cli():
+    result = run_odwrap("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("odwrap ")
+
+
+def test_unknown_command_has_no_traceback():
+    result = run_odwrap("frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "invalid choice: 'frobnicate'" in result.stderr
