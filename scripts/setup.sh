@@ -46,7 +46,7 @@ fi
 
 # The stamp records what was installed; unchanged inputs mean nothing to do.
 STAMP="$VENV/.odwrap-installed"
-WANT="$FLAVOUR $(cat "$REQ"/*.txt "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+WANT="$FLAVOUR $(cat "$REQ"/*.txt "$ROOT/setup.py" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import odwrap' 2>/dev/null; then
   echo "setup.sh: $VENV is up to date ($FLAVOUR)"
   exit 0

@@ -1,0 +1,28 @@
+"""The OD API's generated protos, imported without TensorFlow (they need protobuf only)."""
+
+import importlib
+
+from odwrap.errors import StackError
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(f"object_detection.protos.{name}")
+    except ImportError as exc:
+        raise StackError(f"the OD API protos cannot be imported ({exc}); run scripts/setup.sh "
+                         "or 'odwrap doctor'") from None
+    except TypeError as exc:  # protobuf >= 4 refuses the old-style generated files
+        raise StackError(f"the OD API protos need protobuf < 4 ({str(exc).splitlines()[0]}); "
+                         "run 'odwrap doctor'") from None
+
+
+def pipeline_pb2():
+    return _module("pipeline_pb2")
+
+
+def label_map_pb2():
+    return _module("string_int_label_map_pb2")
+
+
+def preprocessor_pb2():
+    return _module("preprocessor_pb2")

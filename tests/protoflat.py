@@ -1,0 +1,26 @@
+"""Flatten a proto message into {dotted.path: value}, for field-by-field comparisons."""
+
+from google.protobuf.descriptor import FieldDescriptor
+
+
+def _scalar(fd, value):
+    if fd.type == FieldDescriptor.TYPE_ENUM:
+        return fd.enum_type.values_by_number[value].name
+    return value
+
+
+def flatten(message, prefix: str = "") -> dict:
+    out = {}
+    for fd, value in message.ListFields():
+        path = f"{prefix}{fd.name}"
+        if fd.type == FieldDescriptor.TYPE_MESSAGE:
+            items = list(value) if fd.label == FieldDescriptor.LABEL_REPEATED else [value]
+            for index, item in enumerate(items):
+                sub = f"{path}[{index}]" if fd.label == FieldDescriptor.LABEL_REPEATED else path
+                nested = flatten(item, sub + ".")
+                out.update(nested if nested else {sub: {}})
+        elif fd.label == FieldDescriptor.LABEL_REPEATED:
+            out[path] = [_scalar(fd, item) for item in value]
+        else:
+            out[path] = _scalar(fd, value)
+    return out

@@ -1,0 +1,43 @@
+"""Tiny synthetic OD API TFRecords for tests: one coloured square per image."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def write_shapes_tfrecord(path, count=4, size=64, seed=0):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def feature(values, kind):
+        if kind == "bytes":
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        if kind == "float":
+            return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for index in range(count):
+            image = rng.integers(0, 80, (size, size, 3), dtype=np.uint8)
+            side = int(rng.integers(size // 4, size // 2))
+            x0, y0 = (int(v) for v in rng.integers(0, size - side, 2))
+            image[y0:y0 + side, x0:x0 + side] = (220, 30, 30)
+            jpeg = io.BytesIO()
+            Image.fromarray(image).save(jpeg, "JPEG")
+            example = tf.train.Example(features=tf.train.Features(feature={
+                "image/encoded": feature([jpeg.getvalue()], "bytes"),
+                "image/format": feature([b"jpeg"], "bytes"),
+                "image/height": feature([size], "int"),
+                "image/width": feature([size], "int"),
+                "image/source_id": feature([str(index).encode()], "bytes"),
+                "image/object/bbox/xmin": feature([x0 / size], "float"),
+                "image/object/bbox/xmax": feature([(x0 + side) / size], "float"),
+                "image/object/bbox/ymin": feature([y0 / size], "float"),
+                "image/object/bbox/ymax": feature([(y0 + side) / size], "float"),
+                "image/object/class/text": feature([b"square"], "bytes"),
+                "image/object/class/label": feature([1], "int"),
+            }))
+            writer.write(example.SerializeToString())
+    return path
