@@ -5,7 +5,7 @@ Each check is a function registered with an id and a name; it gets the config an
 """
 
 import glob
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from odwrap import labelmap
@@ -37,7 +37,8 @@ class Target:
     num_devices: int = 1  # GPUs, or TPU cores
     export_targets: tuple = ()
     export_batch_size: int = 1
-    label_map: object = None  # an in-memory label map (a spec's inline classes)
+    label_map: object = None  # the label map, when already read (or a spec's inline classes)
+    label_map_inline: bool = False  # the label map exists only in memory so far
     checked_paths: bool = True
 
 
@@ -159,7 +160,7 @@ def _missing_paths(config, target):
         if not message.ByteSize():
             continue
         map_path = message.label_map_path
-        if target.label_map is None and _is_local(map_path) and not Path(map_path).is_file():
+        if not target.label_map_inline and _is_local(map_path) and not Path(map_path).is_file():
             found.append(Finding("ODW004", ERROR, f"{reader}.label_map_path",
                                  f"label map {map_path} does not exist",
                                  "point label_map_path at an existing label_map.pbtxt"))
@@ -316,6 +317,8 @@ def _no_training_data(config, target):
 
 def check_pipeline(config, target: Target = Target()) -> list[Finding]:
     """Every check's findings, errors first, in check order."""
+    if target.label_map is None:
+        target = replace(target, label_map=_label_map(config, target))  # read it once
     findings = []
     for _, _, func in REGISTRY.checks:
         findings.extend(func(config, target))

@@ -8,6 +8,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 from google.protobuf import descriptor as pb_descriptor
 from google.protobuf import text_encoding
 
@@ -28,7 +29,8 @@ AUGMENTATION_DEFAULTS = {
 class Context:
     values: dict
     notes: list[str] = field(default_factory=list)
-    label_map: object = None  # the StringIntLabelMap to write, when the spec lists classes
+    label_map: object = None  # the StringIntLabelMap read, or made from the spec's classes
+    label_map_inline: bool = False  # made from the classes: to be written next to the config
 
 
 def proto_value(value) -> str:
@@ -172,17 +174,19 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
     size = model.image_size if model.image_size is not None else arch.image_size
     height, width = (size, size) if isinstance(size, int) else size
 
-    inline_map = None
+    label_map, map_classes = None, None
     if data.classes is not None:
-        inline_map = labelmap.from_classes(data.classes)
+        label_map = labelmap.from_classes(data.classes)
         label_map_path = str(label_map_out) if label_map_out else "label_map.pbtxt"
         map_classes = len(data.classes)
     elif data.label_map is not None:
         path = labelmap.resolve(data.label_map, base)
         label_map_path = str(path)
-        map_classes = labelmap.num_classes(labelmap.read(path)) if path.exists() else None
+        if path.is_file():
+            label_map = labelmap.read(path)
+            map_classes = labelmap.num_classes(label_map)
     else:
-        label_map_path, map_classes = None, None
+        label_map_path = None
     num_classes = model.num_classes if model.num_classes is not None else map_classes
     if num_classes is None:
         if data.label_map is not None:
@@ -251,6 +255,8 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
         "eval_inputs": [proto_value(p) for p in _paths(data.eval, base)],
         "eval": {"metrics": [proto_value(m) for m in spec.eval.metrics],
                  "num_examples": spec.eval.num_examples, "batch_size": spec.eval.batch_size},
-        "quantization": spec.quantization.model_dump() if spec.quantization.enabled else None,
+        "quantization": msgspec.structs.asdict(spec.quantization)
+        if spec.quantization.enabled else None,
     }
-    return Context(values=values, notes=notes, label_map=inline_map)
+    return Context(values=values, notes=notes, label_map=label_map,
+                   label_map_inline=data.classes is not None)

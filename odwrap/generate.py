@@ -27,7 +27,7 @@ class ChecksFailed(OdwrapError):
 class Rendered:
     config: object
     notes: list[str]
-    label_map: object
+    label_map: object  # to be written next to the config (a spec's inline classes), or None
     target: Target
 
 
@@ -38,19 +38,20 @@ class Generated:
     findings: list[Finding] = field(default_factory=list)
 
 
-def target_of(loaded: LoadedSpec, label_map=None) -> Target:
+def target_of(loaded: LoadedSpec, label_map=None, inline=False) -> Target:
     train, export = loaded.spec.train, loaded.spec.export
     devices = train.num_devices or (TPU_CORES if train.device == "tpu" else 1)
     return Target(device=train.device, num_devices=devices,
                   export_targets=tuple(export.targets), export_batch_size=export.batch_size,
-                  label_map=label_map)
+                  label_map=label_map, label_map_inline=inline)
 
 
 def render_spec(loaded: LoadedSpec, label_map_out: Path | None = None) -> Rendered:
     context = build_context(loaded, label_map_out=label_map_out)
     config = parse_rendered(render_pipeline(context.values), "pipeline.config.j2")
-    return Rendered(config=config, notes=context.notes, label_map=context.label_map,
-                    target=target_of(loaded, context.label_map))
+    return Rendered(config=config, notes=context.notes,
+                    label_map=context.label_map if context.label_map_inline else None,
+                    target=target_of(loaded, context.label_map, context.label_map_inline))
 
 
 def generate(spec_path, output_dir, overrides=None, force=False) -> Generated:

@@ -6,18 +6,23 @@ file, the line where it can be found, and the field.
 
 import copy
 import difflib
+import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from msgspec import Meta
 
 from odwrap.architectures import ARCHITECTURES
 from odwrap.errors import InputError
 
-PositiveInt = Annotated[int, Field(ge=1)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
+Pair = Annotated[list[PositiveInt], Meta(min_length=2, max_length=2)]
 
 METRICS_SETS = (
     "coco_detection_metrics", "coco_mask_metrics", "coco_keypoint_metrics",
@@ -28,41 +33,24 @@ METRICS_SETS = (
 )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
 
 
 class ModelSpec(_Section):
     architecture: str | None
-    image_size: PositiveInt | Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] | None
+    image_size: PositiveInt | Pair | None
     num_classes: PositiveInt | None
-    depth_multiplier: Annotated[float, Field(gt=0.0, le=4.0)]
+    depth_multiplier: Annotated[float, Meta(gt=0.0, le=4.0)]
     min_depth: PositiveInt
-    fpn_levels: Annotated[list[Annotated[int, Field(ge=2, le=8)]], Field(min_length=2, max_length=2)]
+    fpn_levels: Annotated[list[Annotated[int, Meta(ge=2, le=8)]], Meta(min_length=2, max_length=2)]
     fpn_depth: PositiveInt | None
     predictor_depth: PositiveInt | None
-    predictor_layers: Annotated[int, Field(ge=0)] | None
+    predictor_layers: NonNegativeInt | None
     pad_to_multiple: PositiveInt
     score_threshold: Fraction
     iou_threshold: Fraction
     max_detections: PositiveInt
-
-    @field_validator("architecture")
-    @classmethod
-    def _known_architecture(cls, value):
-        if value is None:
-            raise ValueError(f"is required; one of: {', '.join(ARCHITECTURES)}")
-        if value not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture '{value}'{_suggest(value, ARCHITECTURES)}; "
-                             f"one of: {', '.join(ARCHITECTURES)}")
-        return value
-
-    @field_validator("fpn_levels")
-    @classmethod
-    def _ordered_levels(cls, value):
-        if value[0] > value[1]:
-            raise ValueError(f"min level {value[0]} is above max level {value[1]}")
-        return value
 
 
 class DataSpec(_Section):
@@ -71,30 +59,15 @@ class DataSpec(_Section):
     train: str | list[str] | None
     eval: str | list[str] | None
 
-    @field_validator("classes")
-    @classmethod
-    def _distinct_classes(cls, value):
-        if value is not None:
-            if not value:
-                raise ValueError("lists no class")
-            seen = set()
-            for name in value:
-                if not name.strip():
-                    raise ValueError("has an empty class name")
-                if name in seen:
-                    raise ValueError(f"names class '{name}' twice")
-                seen.add(name)
-        return value
-
 
 class TrainSpec(_Section):
     device: Literal["cpu", "gpu", "tpu"]
     num_devices: PositiveInt | None
     batch_size: PositiveInt | None
     steps: PositiveInt | None
-    learning_rate: Annotated[float, Field(gt=0.0)] | None
-    warmup_learning_rate: Annotated[float, Field(ge=0.0)] | None
-    warmup_steps: Annotated[int, Field(ge=0)] | None
+    learning_rate: Annotated[float, Meta(gt=0.0)] | None
+    warmup_learning_rate: Annotated[float, Meta(ge=0.0)] | None
+    warmup_steps: NonNegativeInt | None
     schedule: Literal["cosine", "constant"]
     optimizer: Literal["momentum", "adam"]
     momentum: Fraction
@@ -113,9 +86,9 @@ class EvalSpec(_Section):
 
 class QuantizationSpec(_Section):
     enabled: bool
-    delay: Annotated[int, Field(ge=0)]
-    weight_bits: Annotated[int, Field(ge=2, le=16)]
-    activation_bits: Annotated[int, Field(ge=2, le=16)]
+    delay: NonNegativeInt
+    weight_bits: Annotated[int, Meta(ge=2, le=16)]
+    activation_bits: Annotated[int, Meta(ge=2, le=16)]
 
 
 class ExportSpec(_Section):
@@ -134,12 +107,42 @@ class Spec(_Section):
     export: ExportSpec
 
 
-class LoadedSpec(BaseModel):
+@dataclass(frozen=True)
+class LoadedSpec:
     """A validated spec and where it came from (relative paths are relative to `base_dir`)."""
 
     spec: Spec
     source: str
     base_dir: Path
+
+
+def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
+    """(field path, message) for what types alone cannot say."""
+    errors = []
+    arch = spec.model.architecture
+    if arch is None:
+        errors.append((("model", "architecture"), f"is required; one of: {', '.join(ARCHITECTURES)}"))
+    elif arch not in ARCHITECTURES:
+        errors.append((("model", "architecture"),
+                       f"unknown architecture '{arch}'{_suggest(arch, ARCHITECTURES)}; one of: "
+                       f"{', '.join(ARCHITECTURES)}"))
+    low, high = spec.model.fpn_levels
+    if low > high:
+        errors.append((("model", "fpn_levels"), f"min level {low} is above max level {high}"))
+    classes = spec.data.classes
+    if classes is not None:
+        if not classes:
+            errors.append((("data", "classes"), "lists no class"))
+        seen = set()
+        for index, name in enumerate(classes):
+            if not name.strip():
+                errors.append((("data", "classes", index), "is an empty class name"))
+            elif name in seen:
+                errors.append((("data", "classes", index), f"names class '{name}' twice"))
+            seen.add(name)
+    if spec.data.label_map is not None and classes is not None:
+        errors.append((("data",), "give either label_map or classes, not both"))
+    return errors
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -236,25 +239,38 @@ def _key_lines(text: str) -> dict[tuple, int]:
     return lines
 
 
-def _format_validation_error(exc: ValidationError, source: str, lines: dict, overridden) -> str:
-    error = exc.errors()[0]
-    loc = tuple(part for part in error["loc"] if not isinstance(part, str) or
-                not part.startswith(("function-", "union[", "list[", "tuple[")))
-    # Unions report each branch; keep the field's own path (names and list indices).
-    loc = tuple(part for part in loc if isinstance(part, int) or not part[:1].isupper())
-    field = ".".join(str(part) for part in loc)
-    message = error["msg"].removeprefix("Value error, ")
-    where = source
-    if any(tuple(str(part) for part in loc[:cut]) in overridden for cut in range(1, len(loc) + 1)):
-        where = "--set"
-    else:
-        for cut in range(len(loc), min(len(loc), 2) - 1, -1):
-            if loc[:cut] in lines:
-                where = f"{source}:{lines[loc[:cut]]}"
-                break
-    extra = f" (got {error['input']!r})" if error["type"] not in (
-        "value_error", "missing") and not isinstance(error["input"], dict) else ""
-    return f"{where}: {field}: {message}{extra}"
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _parse_location(location: str) -> tuple:
+    """'$.train.augmentations[0]' -> ('train', 'augmentations', 0)"""
+    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(location))
+
+
+def _value_at(tree, loc):
+    for part in loc:
+        try:
+            tree = tree[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return tree
+
+
+def _where(loc: tuple, source: str, lines: dict, overridden: set) -> str:
+    """'--set' when an override set the field, else 'file:line' of the closest key in the file."""
+    keys = tuple(str(part) for part in loc)
+    if any(keys[:cut] in overridden for cut in range(1, len(keys) + 1)):
+        return "--set"
+    for cut in range(len(loc), min(len(loc), 2) - 1, -1):
+        if loc[:cut] in lines:
+            return f"{source}:{lines[loc[:cut]]}"
+    return source
+
+
+def _field_error(loc: tuple, message: str, where: str) -> InputError:
+    field = ".".join(str(part) for part in loc) if loc else "spec"
+    field = re.sub(r"\.(\d+)", r"[\1]", field)
+    return InputError(f"{where}: {field}: {message}")
 
 
 def _flatten_keys(nested: dict, prefix=()) -> set[tuple]:
@@ -291,12 +307,22 @@ def load_spec(path, overrides=None) -> LoadedSpec:
     merged = _merge(base, raw, str(path))
     override_tree = parse_overrides(overrides)
     merged = _merge(merged, override_tree, "--set")
+    lines = _key_lines(text)
+    overridden = _flatten_keys(override_tree)
     try:
-        spec = Spec.model_validate(merged)
-    except ValidationError as exc:
-        message = _format_validation_error(exc, str(path), _key_lines(text),
-                                           _flatten_keys(override_tree))
-        raise InputError(message) from None
-    if spec.data.label_map is not None and spec.data.classes is not None:
-        raise InputError(f"{path}: data: give either label_map or classes, not both")
+        spec = msgspec.convert(merged, Spec, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, location = str(exc).rpartition(" - at `")
+        loc = _parse_location(location.rstrip("`")) if message else ()
+        message = (message or str(exc)).replace("`", "")
+        message = message[:1].lower() + message[1:]
+        got = _value_at(merged, loc)
+        if got is not None and not isinstance(got, (dict, list)):
+            typed = re.fullmatch(r"(expected .+), got \w+", message)
+            message = f"{typed.group(1)}, got {got!r}" if typed else f"{message} (got {got!r})"
+        raise _field_error(loc, message, _where(loc, str(path), lines, overridden)) from None
+    errors = semantic_errors(spec)
+    if errors:
+        loc, message = errors[0]
+        raise _field_error(loc, message, _where(loc, str(path), lines, overridden))
     return LoadedSpec(spec=spec, source=str(path), base_dir=path.resolve().parent)

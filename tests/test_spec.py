@@ -39,19 +39,19 @@ BAD_SPECS = [
     pytest.param(GOOD.replace("train:", "trian:"),
                  "unknown key 'trian', did you mean 'train'?", id="unknown-section"),
     pytest.param(GOOD.replace("batch_size: 8", "batch_size: eight"),
-                 "spec.yaml:7: train.batch_size: Input should be a valid integer (got 'eight')",
+                 "spec.yaml:7: train.batch_size: expected int | null, got 'eight'",
                  id="wrong-type"),
     pytest.param(GOOD.replace("ssd_mobilenet_v2_fpnlite", "ssd_mobilenet_v2_fpnlight"),
                  "spec.yaml:2: model.architecture: unknown architecture "
                  "'ssd_mobilenet_v2_fpnlight', did you mean 'ssd_mobilenet_v2_fpnlite'?",
                  id="unknown-architecture"),
     pytest.param(GOOD.replace("batch_size: 8", "batch_size: -4"),
-                 "spec.yaml:7: train.batch_size: Input should be greater than or equal to 1",
+                 "spec.yaml:7: train.batch_size: expected int >= 1 (got -4)",
                  id="impossible-value"),
     pytest.param(GOOD.replace("image_size: 320", "image_size: [320, 320, 3]"),
                  "spec.yaml:3: model.image_size", id="image-size-shape"),
     pytest.param(GOOD.replace("classes: [cat, dog]", "classes: [cat, cat]"),
-                 "data.classes: names class 'cat' twice", id="duplicate-class"),
+                 "spec.yaml:5: data.classes[1]: names class 'cat' twice", id="duplicate-class"),
     pytest.param(GOOD + "  steps: 5\n", "spec.yaml:9: YAML syntax error: duplicate key 'steps'",
                  id="duplicate-key"),
     pytest.param("- just\n- a list\n", "a spec is a mapping of sections", id="not-a-mapping"),
@@ -97,8 +97,8 @@ def test_missing_spec_file(tmp_path, capsys):
                  "you mean 'batch_size'?", id="unknown-key"),
     pytest.param(["--set", "train.batch_size"], "expected KEY=VALUE", id="no-equals"),
     pytest.param(["--set", "train.batch_size=[8"], "the value is not valid YAML", id="bad-yaml"),
-    pytest.param(["--set", "train.batch_size=0"], "--set: train.batch_size: Input should be "
-                 "greater than or equal to 1", id="impossible"),
+    pytest.param(["--set", "train.batch_size=0"], "--set: train.batch_size: expected int >= 1 "
+                 "(got 0)", id="impossible"),
 ])
 def test_bad_overrides(tmp_path, capsys, argv, message):
     code, out = run_generate(tmp_path, write(tmp_path, GOOD), *argv)
