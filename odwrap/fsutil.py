@@ -4,6 +4,19 @@ import os
 import tempfile
 from pathlib import Path
 
+from odwrap.errors import InputError
+
+
+def read_text(path, what: str = "file") -> str:
+    """A UTF-8 text file's contents; InputError naming the path when it cannot be read."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc}") from None
+
 
 def atomic_write_text(path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""

@@ -7,7 +7,7 @@ from google.protobuf import text_format
 
 from odwrap import protos
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_text
+from odwrap.fsutil import atomic_write_text, read_text
 
 BUILTIN = {"coco": "mscoco_label_map.pbtxt"}
 
@@ -34,14 +34,7 @@ def parse(text: str, source: str):
 
 
 def read(path):
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such label map") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the label map: {exc}") from None
-    return parse(text, str(path))
+    return parse(read_text(path, "label map"), str(path))
 
 
 def from_classes(names):

@@ -6,7 +6,7 @@ from google.protobuf import text_format
 
 from odwrap import protos
 from odwrap.errors import InputError, OdwrapError
-from odwrap.fsutil import atomic_write_text
+from odwrap.fsutil import atomic_write_text, read_text
 
 
 def parse_pipeline(text: str, source: str):
@@ -20,14 +20,7 @@ def parse_pipeline(text: str, source: str):
 
 
 def read_pipeline(path):
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    return parse_pipeline(text, str(path))
+    return parse_pipeline(read_text(path, "file"), str(path))
 
 
 def pipeline_text(config) -> str:

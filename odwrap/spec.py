@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from odwrap.architectures import ARCHITECTURES
 from odwrap.errors import InputError
+from odwrap.fsutil import read_text
 
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
@@ -285,12 +286,7 @@ def _flatten_keys(nested: dict, prefix=()) -> set[tuple]:
 def load_spec(path, overrides=None) -> LoadedSpec:
     """Read, merge and validate a spec file; raise InputError naming the file, line and field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+    text = read_text(path, "file")
     try:
         raw = safe_load_unique(text)
     except yaml.YAMLError as exc:

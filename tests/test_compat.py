@@ -13,42 +13,23 @@ from tests.conftest import run_python
 pytestmark = pytest.mark.tf
 
 DECODE_TFRECORD = """
-import io, os, tempfile
+import os, tempfile
 import numpy as np
-from PIL import Image
 from odwrap import compat
 compat.apply()
 import tensorflow as tf
+from tests.tfdata import write_shapes_tfrecord
 tf_example_decoder = compat.load("object_detection.data_decoders.tf_example_decoder")
 
-def feature(values, kind):
-    if kind == "bytes":
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-    if kind == "float":
-        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-jpeg = io.BytesIO()
-Image.fromarray(np.full((32, 48, 3), 200, np.uint8)).save(jpeg, "JPEG")
-example = tf.train.Example(features=tf.train.Features(feature={
-    "image/encoded": feature([jpeg.getvalue()], "bytes"),
-    "image/format": feature([b"jpeg"], "bytes"),
-    "image/height": feature([32], "int"),
-    "image/width": feature([48], "int"),
-    "image/object/bbox/xmin": feature([0.25], "float"),
-    "image/object/bbox/xmax": feature([0.75], "float"),
-    "image/object/bbox/ymin": feature([0.1], "float"),
-    "image/object/bbox/ymax": feature([0.9], "float"),
-    "image/object/class/label": feature([3], "int"),
-}))
-path = os.path.join(tempfile.mkdtemp(), "one.tfrecord")
-with tf.io.TFRecordWriter(path) as writer:
-    writer.write(example.SerializeToString())
-serialized = next(iter(tf.data.TFRecordDataset(path)))
+path = write_shapes_tfrecord(os.path.join(tempfile.mkdtemp(), "one.tfrecord"), count=1, size=48)
+serialized = next(iter(tf.data.TFRecordDataset(str(path))))
+raw = tf.train.Example.FromString(serialized.numpy()).features.feature
 decoded = tf_example_decoder.TfExampleDecoder().decode(serialized)
-assert decoded["image"].shape == (32, 48, 3), decoded["image"].shape
-np.testing.assert_allclose(decoded["groundtruth_boxes"].numpy(), [[0.1, 0.25, 0.9, 0.75]])
-assert decoded["groundtruth_classes"].numpy().tolist() == [3]
+assert decoded["image"].shape == (48, 48, 3), decoded["image"].shape
+expected = [[raw["image/object/bbox/" + key].float_list.value[0]
+             for key in ("ymin", "xmin", "ymax", "xmax")]]
+np.testing.assert_allclose(decoded["groundtruth_boxes"].numpy(), expected)
+assert decoded["groundtruth_classes"].numpy().tolist() == [1]
 print("OK")
 """
 
