@@ -57,6 +57,122 @@ def _cmd_check(args) -> int:
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
+def _read_options(args):
+    from odwrap.formats import ReadOptions
+
+    return ReadOptions(images=args.images, masks=getattr(args, "masks", False),
+                       crowd=getattr(args, "crowd", "keep"),
+                       group_of=not getattr(args, "no_group_of", False),
+                       class_names=getattr(args, "class_names", None))
+
+
+def _split_list(value):
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def _cmd_convert(args) -> int:
+    import os
+
+    from odwrap import convert
+
+    options = convert.ConvertOptions(
+        format=args.format, source=args.source, output=args.output, split=args.split,
+        seed=args.seed, workers=args.workers or os.cpu_count() or 1, shards=args.shards,
+        keep=_split_list(args.keep), drop=_split_list(args.drop), rename=tuple(args.rename),
+        order=args.order, label_map=args.label_map, strict=args.strict,
+        read=_read_options(args))
+    report = convert.convert(options)
+    for name, split in report.splits.items():
+        print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "
+              f"{split['shards']:4} shard(s)")
+    for reason, entry in report.problems.items():
+        from odwrap.dataset import REASONS
+
+        print(f"{entry['count']:7} {REASONS[reason]}; e.g. {entry['example']}")
+    rate = report.images / report.seconds if report.seconds else 0.0
+    resumed = f", {report.resumed_shards} shard(s) kept from an earlier run" \
+        if report.resumed_shards else ""
+    print(f"wrote {report.output} in {report.seconds:.1f} s ({rate:.0f} images/s{resumed}); "
+          f"label map: {report.output / 'label_map.pbtxt'}")
+    return EXIT_OK
+
+
+def _cmd_labelmap(args) -> int:
+    from odwrap import classes, labelmap
+
+    if args.classes:
+        label_map = labelmap.from_classes(list(_split_list(args.classes)))
+        problems = labelmap.problems(label_map)
+        if problems:
+            raise InputError(f"--classes: {problems[0][1]}")
+    else:
+        if not (args.format and args.source):
+            raise InputError("labelmap: give FORMAT SOURCE, or --classes a,b,c")
+        from odwrap.convert import ConvertOptions, _read_dataset, dataset_label_map
+        from odwrap.dataset import Problems
+
+        options = ConvertOptions(format=args.format, source=args.source, output=args.output,
+                                 keep=_split_list(args.keep), drop=_split_list(args.drop),
+                                 rename=tuple(args.rename), order=args.order,
+                                 read=_read_options(args))
+        problems = Problems()
+        samples, _ = _read_dataset(options, problems)
+        label_map = dataset_label_map(options, samples, problems)
+        counts = classes.class_counts(samples)
+        for item in label_map.item:
+            print(f"{item.id:4} {item.name:24} {counts[item.name]} box(es)")
+    labelmap.write(label_map, args.output)
+    print(f"wrote {args.output} ({len(label_map.item)} classes)")
+    return EXIT_OK
+
+
+def _cmd_stats(args) -> int:
+    from odwrap import stats
+
+    result = stats.collect(args.files, input_size=args.input_size)
+    print(stats.format_stats(result))
+    if args.histogram:
+        print(f"wrote {stats.save_histogram(result, args.histogram)}")
+    return EXIT_OK
+
+
+def _cmd_demo_data(args) -> int:
+    from odwrap.demo_data import write_demo_dataset
+
+    path = write_demo_dataset(args.output, images=args.images, size=args.size, seed=args.seed)
+    print(f"wrote {args.images} images and Pascal VOC annotations to {path}")
+    return EXIT_OK
+
+
+def _input_size(text):
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH") from None
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH")
+    return (values[0], values[-1])
+
+
+def _add_class_options(parser):
+    parser.add_argument("--keep", metavar="A,B", help="keep only these classes")
+    parser.add_argument("--drop", metavar="A,B", help="leave these classes out")
+    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                        help="rename a class (repeatable; applied before --keep/--drop)")
+    parser.add_argument("--order", choices=["name", "frequency"], default="name",
+                        help="how label map ids are given: by class name or by box count")
+    parser.add_argument("--images", type=Path, metavar="DIR",
+                        help="the images folder, when not the format's default")
+    parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
+    parser.add_argument("--crowd", choices=["keep", "drop"], default="keep",
+                        help="coco: keep iscrowd boxes flagged is_crowd, or drop them")
+    parser.add_argument("--no-group-of", action="store_true",
+                        help="oid: leave IsGroupOf boxes out")
+    parser.add_argument("--class-names", type=Path, metavar="CSV",
+                        help="oid: class descriptions (MID,Name) to name the classes")
+
+
 def _add_set(parser):
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -112,6 +228,64 @@ def build_parser() -> argparse.ArgumentParser:
                             "export.targets)")
     _add_set(check)
     check.set_defaults(func=_cmd_check)
+
+    formats = ["voc", "coco", "csv", "oid"]
+    convert = commands.add_parser(
+        "convert", help="turn VOC, COCO, CSV or Open Images annotations into TFRecords",
+        description="Write sharded TFRecords (NAME-00000-of-0000N.tfrecord) with the feature "
+                    "keys of the OD API's TfExampleDecoder, a label_map.pbtxt and a "
+                    "report.json. Bad images and boxes are counted per reason (--strict fails "
+                    "instead). Deterministic for a seed, whatever the number of workers; a "
+                    "rerun after an interruption finishes the job.")
+    convert.add_argument("format", choices=formats, help="the annotation format")
+    convert.add_argument("source", type=Path,
+                         help="voc: the dataset folder; coco: the JSON file; csv, oid: the CSV")
+    convert.add_argument("-o", "--output", type=Path, required=True, help="the output folder")
+    convert.add_argument("--split", metavar="NAME=F,...",
+                         help="e.g. train=0.8,val=0.1,test=0.1 (default: one split, 'data')")
+    convert.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    convert.add_argument("--workers", type=int, metavar="N",
+                         help="processes writing shards (default: all cores)")
+    convert.add_argument("--shards", type=int, metavar="N",
+                         help="shards per split (default: one per 500 images)")
+    convert.add_argument("--label-map", type=Path, metavar="FILE",
+                         help="number classes with this label map (others: unknown_class)")
+    convert.add_argument("--strict", action="store_true",
+                         help="fail on the first bad image, box or annotation")
+    _add_class_options(convert)
+    convert.set_defaults(func=_cmd_convert)
+
+    label = commands.add_parser(
+        "labelmap", help="write a label map from a dataset or a class list",
+        description="Write a label_map.pbtxt with ids 1..N from a dataset's classes "
+                    "(FORMAT SOURCE, as for convert) or from --classes.")
+    label.add_argument("format", nargs="?", choices=formats, help="the annotation format")
+    label.add_argument("source", nargs="?", type=Path, help="as for convert")
+    label.add_argument("--classes", metavar="A,B,C", help="class names, ids 1..N in this order")
+    label.add_argument("-o", "--output", type=Path, required=True, help="the label map to write")
+    _add_class_options(label)
+    label.set_defaults(func=_cmd_labelmap)
+
+    stats = commands.add_parser(
+        "stats", help="images, boxes per class and box sizes of TFRecords",
+        description="Read TFRecords and print images, boxes, boxes per class and the box size "
+                    "distribution at the model's input size (small objects warn).")
+    stats.add_argument("files", nargs="+", help="TFRecord files or globs")
+    stats.add_argument("--input-size", type=_input_size, default=(320, 320), metavar="SIZE",
+                       help="the model's input, SIZE or HEIGHTxWIDTH (default 320)")
+    stats.add_argument("--histogram", type=Path, metavar="PNG",
+                       help="also save a histogram of box sizes and classes")
+    stats.set_defaults(func=_cmd_stats)
+
+    demo = commands.add_parser(
+        "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",
+        description="Write red squares and blue circles on noisy backgrounds as Pascal VOC "
+                    "(JPEGImages/, Annotations/), ready for 'odwrap convert voc'.")
+    demo.add_argument("output", type=Path, help="the folder to write")
+    demo.add_argument("--images", type=int, default=450, help="how many images (default 450)")
+    demo.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_cmd_demo_data)
     return parser
 
 

@@ -18,6 +18,12 @@ def read_text(path, what: str = "file") -> str:
         raise InputError(f"{path}: cannot read the {what}: {exc}") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""
     return atomic_write_bytes(path, text.encode("utf-8"))
@@ -28,6 +34,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

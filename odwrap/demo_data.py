@@ -1,0 +1,79 @@
+"""The built-in demo dataset: red squares and blue circles on noisy, textured backgrounds.
+
+Written as Pascal VOC (JPEGImages/ and Annotations/), so it goes through `odwrap convert voc`
+like a user's LabelImg export. Deterministic for a seed.
+"""
+
+import io
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from odwrap.fsutil import atomic_write_bytes, atomic_write_text
+
+CLASSES = ("square", "circle")
+COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210)}
+
+
+def _background(rng, size: int) -> np.ndarray:
+    base = rng.integers(60, 180, 3)
+    coarse = rng.normal(0, 25, (size // 16 + 1, size // 16 + 1, 3))
+    texture = np.kron(coarse, np.ones((16, 16, 1)))[:size, :size]
+    noise = rng.normal(0, 12, (size, size, 3))
+    return np.clip(base + texture + noise, 0, 255).astype(np.uint8)
+
+
+def _annotation(filename: str, size: int, objects) -> str:
+    parts = [f"<annotation><folder>JPEGImages</folder><filename>{escape(filename)}</filename>",
+             f"<size><width>{size}</width><height>{size}</height><depth>3</depth></size>"]
+    for name, (xmin, ymin, xmax, ymax) in objects:
+        parts.append(f"<object><name>{name}</name><difficult>0</difficult><bndbox>"
+                     f"<xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax>"
+                     f"<ymax>{ymax}</ymax></bndbox></object>")
+    parts.append("</annotation>\n")
+    return "".join(parts)
+
+
+def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int):
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(_background(rng, size))
+    draw = ImageDraw.Draw(image)
+    objects, taken = [], []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        name = CLASSES[int(rng.integers(0, len(CLASSES)))]
+        side = int(rng.integers(min_side, max_side + 1))
+        for _attempt in range(20):
+            x0, y0 = (int(v) for v in rng.integers(0, size - side, 2))
+            box = (x0, y0, x0 + side, y0 + side)
+            if all(box[2] <= t[0] or box[0] >= t[2] or box[3] <= t[1] or box[1] >= t[3]
+                   for t in taken):
+                break
+        else:
+            continue
+        shade = tuple(int(c) for c in np.clip(np.array(COLOURS[name]) + rng.integers(-25, 26, 3),
+                                              0, 255))
+        if name == "square":
+            draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=shade)
+        else:
+            draw.ellipse((box[0], box[1], box[2] - 1, box[3] - 1), fill=shade)
+        taken.append(box)
+        objects.append((name, box))
+    return image, objects
+
+
+def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0,
+                       min_side: int = 24, max_side: int = 56, max_objects: int = 3) -> Path:
+    """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT."""
+    output = Path(output)
+    rng = np.random.default_rng(seed)
+    for index in range(images):
+        image, objects = make_image(rng, size, min_side, max_side, max_objects)
+        name = f"shapes_{index:05d}"
+        jpeg = io.BytesIO()
+        image.save(jpeg, "JPEG", quality=92)
+        atomic_write_bytes(output / "JPEGImages" / f"{name}.jpg", jpeg.getvalue())
+        atomic_write_text(output / "Annotations" / f"{name}.xml",
+                          _annotation(f"{name}.jpg", size, objects))
+    return output

@@ -1,0 +1,91 @@
+"""Deterministic, stratified train/val/test splits and shard planning."""
+
+import math
+import random
+import re
+from collections import Counter
+
+from odwrap.errors import InputError
+
+SPLIT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def parse_split(text: str | None) -> dict[str, float]:
+    """'train=0.8,val=0.1,test=0.1' -> {'train': 0.8, ...}; fractions must sum to 1."""
+    if not text:
+        return {"data": 1.0}
+    fractions = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or not SPLIT_NAME.fullmatch(name):
+            raise InputError(f"--split {text}: expected NAME=FRACTION,... with lower-case names, "
+                             "e.g. train=0.8,val=0.1,test=0.1")
+        if name in fractions:
+            raise InputError(f"--split {text}: '{name}' is given twice")
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise InputError(f"--split {text}: '{value}' is not a number") from None
+        if not 0.0 < fraction <= 1.0:
+            raise InputError(f"--split {text}: {name}={value} must be in (0, 1]")
+        fractions[name] = fraction
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise InputError(f"--split {text}: the fractions add up to {sum(fractions.values()):g}, "
+                         "not 1")
+    return fractions
+
+
+def _quotas(count: int, fractions: dict[str, float]) -> dict[str, int]:
+    """Images per split, by the largest remainder, so they add up to `count`."""
+    exact = {name: count * fraction for name, fraction in fractions.items()}
+    quotas = {name: math.floor(value) for name, value in exact.items()}
+    left = count - sum(quotas.values())
+    for name in sorted(exact, key=lambda n: (quotas[n] - exact[n], list(fractions).index(n))):
+        if left <= 0:
+            break
+        quotas[name] += 1
+        left -= 1
+    return quotas
+
+
+def assign_splits(samples, fractions: dict[str, float], seed: int) -> dict[str, list]:
+    """Split samples with a seed; each class reaches every split where it has images enough."""
+    order = sorted(samples, key=lambda sample: sample.image)
+    random.Random(seed).shuffle(order)
+    names = list(fractions)
+    if len(names) == 1:
+        return {names[0]: order}
+    quotas = _quotas(len(order), fractions)
+    assigned: dict[int, str] = {}
+    result: dict[str, list] = {name: [] for name in names}
+
+    def put(index, name):
+        assigned[index] = name
+        result[name].append(index)
+
+    classes_of = [{obj.name for obj in sample.objects} for sample in order]
+    frequency = Counter(name for classes in classes_of for name in classes)
+    for cls in sorted(frequency, key=lambda c: (frequency[c], c)):  # rarest first
+        holders = [i for i, classes in enumerate(classes_of) if cls in classes]
+        for name in names:
+            if any(assigned.get(i) == name for i in holders):
+                continue
+            free = [i for i in holders if i not in assigned]
+            if not free or len(result[name]) >= quotas[name]:
+                continue
+            put(free[0], name)
+    for index in range(len(order)):
+        if index in assigned:
+            continue
+        name = max(names, key=lambda n: (quotas[n] - len(result[n]), -names.index(n)))
+        put(index, name)
+    # Keep each split in the shuffled order, whatever order the images were assigned in.
+    return {name: [order[i] for i in sorted(result[name])] for name in names}
+
+
+def plan_shards(count: int, shards: int | None, per_shard: int = 500) -> list[range]:
+    """Contiguous index ranges, one per shard; independent of the number of workers."""
+    total = shards or max(1, math.ceil(count / per_shard))
+    total = max(1, min(total, count)) if count else 1
+    bounds = [round(count * k / total) for k in range(total + 1)]
+    return [range(bounds[k], bounds[k + 1]) for k in range(total)]
