@@ -256,10 +256,15 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
     for task in tasks:
         digest.update(str(task.path.name).encode())
         for sample in task.samples:
-            path = inside_root(task.images_root, sample.image)
-            stat = path.stat() if path is not None and path.exists() else None
-            digest.update(repr((sample.image, [asdict(o) for o in sample.objects],
-                                stat and (stat.st_size, stat.st_mtime_ns))).encode())
+            try:
+                stat = os.stat(os.path.join(task.images_root, sample.image))
+                state = (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                state = None
+            objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
+                        o.group_of, repr(o.mask)) for o in sample.objects]
+            digest.update(repr((sample.image, sample.width, sample.height, objects,
+                                state)).encode())
     return digest.hexdigest()
 
 

@@ -5,6 +5,7 @@ its objects in pixel coordinates. What is wrong with the data is counted per rea
 Problems, never raised, unless the conversion is strict.
 """
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +75,12 @@ class Problems:
             self.examples.setdefault(reason, where)
 
 
-def inside_root(root: Path, relative: str) -> Path | None:
+def inside_root(root, relative: str) -> Path | None:
     """root/relative, or None when it would escape root (.., absolute paths, symlinks out)."""
-    root = root.resolve()
-    candidate = (root / relative).resolve()
-    return candidate if candidate.is_relative_to(root) else None
+    real_root = os.path.realpath(root)
+    candidate = os.path.realpath(os.path.join(real_root, relative))
+    inside = candidate == real_root or candidate.startswith(real_root.rstrip(os.sep) + os.sep)
+    return Path(candidate) if inside else None
 
 
 def clip_objects(sample: Sample, width: int, height: int, problems: Problems) -> list[Obj]:

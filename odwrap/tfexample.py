@@ -13,7 +13,12 @@ import crc32c
 _MASK_DELTA = 0xA282EAD8
 
 
+_SMALL = [bytes((value,)) for value in range(128)]
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 128:
+        return _SMALL[value]
     if value < 0:
         value += 1 << 64  # int64 values are encoded as their two's complement
     out = bytearray()
@@ -45,10 +50,17 @@ def _feature(kind: str, values) -> bytes:
     raise ValueError(f"unknown feature kind {kind!r}")
 
 
+def _key(key: str, cache={}) -> bytes:  # noqa: B006 (a cache of the few feature names)
+    encoded = cache.get(key)
+    if encoded is None:
+        encoded = cache[key] = _field(1, key.encode("utf-8"))
+    return encoded
+
+
 def encode_example(features: dict) -> bytes:
     """{key: (kind, [values])} with kind bytes|float|int -> serialized tf.train.Example."""
     entries = b"".join(
-        _field(1, _field(1, key.encode("utf-8")) + _field(2, _feature(kind, values)))
+        _field(1, _key(key) + _field(2, _feature(kind, values)))
         for key, (kind, values) in sorted(features.items()))
     return _field(1, entries)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import defusedxml
 from defusedxml import ElementTree
 
-from odwrap.dataset import Obj, Sample, inside_root
+from odwrap.dataset import Obj, Sample
 from odwrap.errors import InputError
 
 
@@ -51,8 +51,8 @@ def _find_image(filename: str, xml: Path, root: Path, images: Path | None):
     rel_dir = xml.parent.relative_to(root)
     candidates = [Path("JPEGImages") / filename, rel_dir / filename, Path(filename)]
     for candidate in candidates:
-        path = inside_root(root, str(candidate))
-        if path is not None and path.is_file():
+        # Only existence here; the converter refuses a path that escapes the root.
+        if (root / candidate).is_file():
             return root, candidate.as_posix()
     return root, candidates[0].as_posix()
 

@@ -1,0 +1,136 @@
+"""`odwrap convert` images per second against a plain converter and against raw reading.
+
+On a generated Pascal VOC dataset (the demo shapes, default 3000 JPEGs of 256x256), in one run:
+  raw read   -- read every image file's bytes, nothing else
+  baseline   -- one process, the way the OD API's create_pascal_tf_record.py works: parse the
+                XML, read the image, check it with PIL, hash it, build a tf.train.Example and
+                write it with tf.io.TFRecordWriter, one record at a time (TF import not timed)
+  odwrap     -- `odwrap convert voc` as a user runs it (process start included), 1 and N workers
+Targets: N workers >= 1.8x the baseline; >= 0.5x the raw read speed.
+    .venv/bin/python benchmarks/bench_convert.py [--images 3000] [--repeat 3]
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raw_read(dataset: Path) -> float:
+    start = time.perf_counter()
+    for path in sorted((dataset / "JPEGImages").glob("*.jpg")):
+        path.read_bytes()
+    return time.perf_counter() - start
+
+
+def baseline(dataset: Path, output: Path, tf) -> float:
+    from PIL import Image
+
+    def feature(values, kind):
+        if kind == "bytes":
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        if kind == "float":
+            return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    start = time.perf_counter()
+    ids = {"circle": 1, "square": 2}
+    with tf.io.TFRecordWriter(str(output)) as writer:
+        for xml in sorted((dataset / "Annotations").glob("*.xml")):
+            tree = ElementTree.parse(xml)
+            filename = tree.findtext("filename")
+            data = (dataset / "JPEGImages" / filename).read_bytes()
+            image = Image.open(io.BytesIO(data))
+            if image.format != "JPEG":
+                raise ValueError("Image format not JPEG")
+            key = hashlib.sha256(data).hexdigest()
+            width, height = int(tree.findtext("size/width")), int(tree.findtext("size/height"))
+            xmin, ymin, xmax, ymax, names, labels = [], [], [], [], [], []
+            for obj in tree.iter("object"):
+                box = obj.find("bndbox")
+                xmin.append(float(box.findtext("xmin")) / width)
+                ymin.append(float(box.findtext("ymin")) / height)
+                xmax.append(float(box.findtext("xmax")) / width)
+                ymax.append(float(box.findtext("ymax")) / height)
+                names.append(obj.findtext("name").encode())
+                labels.append(ids[obj.findtext("name")])
+            example = tf.train.Example(features=tf.train.Features(feature={
+                "image/height": feature([height], "int"),
+                "image/width": feature([width], "int"),
+                "image/filename": feature([filename.encode()], "bytes"),
+                "image/source_id": feature([filename.encode()], "bytes"),
+                "image/key/sha256": feature([key.encode()], "bytes"),
+                "image/encoded": feature([data], "bytes"),
+                "image/format": feature([b"jpeg"], "bytes"),
+                "image/object/bbox/xmin": feature(xmin, "float"),
+                "image/object/bbox/xmax": feature(xmax, "float"),
+                "image/object/bbox/ymin": feature(ymin, "float"),
+                "image/object/bbox/ymax": feature(ymax, "float"),
+                "image/object/class/text": feature(names, "bytes"),
+                "image/object/class/label": feature(labels, "int"),
+            }))
+            writer.write(example.SerializeToString())
+    return time.perf_counter() - start
+
+
+def odwrap_convert(dataset: Path, output: Path, workers: int) -> float:
+    shutil.rmtree(output, ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "odwrap", "convert", "voc", str(dataset), "-o",
+                    str(output), "--workers", str(workers)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from odwrap.demo_data import write_demo_dataset
+
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        dataset = write_demo_dataset(tmp / "voc", images=args.images, size=args.size)
+        raw_read(dataset)  # the page cache holds the files for every measurement alike
+        times = {"raw_read": [], "baseline": [], "odwrap_1_worker": [],
+                 f"odwrap_{workers}_workers": []}
+        for _ in range(args.repeat):
+            times["raw_read"].append(raw_read(dataset))
+            times["baseline"].append(baseline(dataset, tmp / "baseline.tfrecord", tf))
+            times["odwrap_1_worker"].append(odwrap_convert(dataset, tmp / "one", 1))
+            times[f"odwrap_{workers}_workers"].append(
+                odwrap_convert(dataset, tmp / "all", workers))
+    rates = {name: round(args.images / statistics.median(values), 1)
+             for name, values in times.items()}
+    best = rates[f"odwrap_{workers}_workers"]
+    result = {
+        "images": args.images, "image_size": args.size, "cores": workers,
+        "images_per_second": rates,
+        "all_workers_vs_baseline": round(best / rates["baseline"], 2),
+        "one_worker_vs_baseline": round(rates["odwrap_1_worker"] / rates["baseline"], 2),
+        "all_workers_vs_raw_read": round(best / rates["raw_read"], 3),
+        "targets": {"all_workers_vs_baseline": 1.8, "all_workers_vs_raw_read": 0.5},
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
