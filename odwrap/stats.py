@@ -11,7 +11,10 @@ from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes
 from odwrap.tfexample import decode_example, read_records
 
-# sqrt(box area) in input pixels; the smallest FPN anchors (level 3, scale 4) are 32 px.
+# sqrt(box area) in input pixels. The smallest FPN anchors (level 3: stride 8 x anchor_scale 4)
+# are 32 px; a box under 32 * sqrt(0.5) px cannot overlap one at the matcher's IoU of 0.5.
+SMALLEST_ANCHOR = 32
+UNMATCHABLE = SMALLEST_ANCHOR * 0.5 ** 0.5
 SIZE_BINS = ((0, 16, "tiny (<16 px)"), (16, 32, "small (16-32 px)"),
              (32, 96, "medium (32-96 px)"), (96, math.inf, "large (>=96 px)"))
 SMALL_WARNING_FRACTION = 0.1
@@ -34,12 +37,13 @@ class Stats:
     def warnings(self) -> list[str]:
         if not self.sizes:
             return []
-        under = sum(size < 32 for size in self.sizes) / len(self.sizes)
+        under = sum(size < UNMATCHABLE for size in self.sizes) / len(self.sizes)
         if under < SMALL_WARNING_FRACTION:
             return []
         height, width = self.input_size
-        return [f"{under:.0%} of boxes are under 32 px at {height}x{width}, below the smallest "
-                "FPN anchors (32 px): use a larger input size or tile the images"]
+        return [f"{under:.0%} of boxes are under {UNMATCHABLE:.0f} px at {height}x{width}, too "
+                f"small to match the smallest FPN anchors ({SMALLEST_ANCHOR} px) at IoU 0.5: use "
+                "a larger input size or tile the images"]
 
 
 def expand(patterns) -> list[str]:
@@ -99,7 +103,8 @@ def save_histogram(stats: Stats, path) -> Path:
 
     figure, (sizes, classes) = plt.subplots(1, 2, figsize=(11, 4))
     sizes.hist(stats.sizes, bins=40, color="#4477aa")
-    sizes.axvline(32, color="#cc3311", linestyle="--", label="smallest FPN anchor (32 px)")
+    sizes.axvline(UNMATCHABLE, color="#cc3311", linestyle="--",
+                  label=f"below: no FPN anchor at IoU 0.5 ({UNMATCHABLE:.0f} px)")
     height, width = stats.input_size
     sizes.set(title=f"box size at {height}x{width}", xlabel="sqrt(area) in input pixels",
               ylabel="boxes")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on the built-in demo dataset, from a fresh clone.
-# Today: set-up, a health check of the OD API stack, and a spec rendered into a validated
-# pipeline.config that the real OD API builds. Later steps (convert, train, export) are added
-# as they land.
+# Today: set-up, a health check of the stack, the demo dataset converted to TFRecords, and a
+# spec rendered into a validated pipeline.config that the real OD API builds. Training and
+# export are added as they land.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
@@ -13,9 +13,17 @@ mkdir -p "$OUT"
 echo "== 1. the stack"
 "$ODWRAP" doctor
 
-echo "== 2. a spec becomes a validated pipeline.config (no TensorFlow import)"
-"$ODWRAP" generate "$ROOT/templates/specs/ssd_mobilenet_v2_fpnlite_320.yaml" -o "$OUT/config"
+echo "== 2. the demo dataset: shapes on noisy backgrounds, written as Pascal VOC"
+"$ODWRAP" demo-data "$OUT/voc" --images 450 --size 128
 
-echo "== 3. the OD API's model_builder builds it and runs it once"
+echo "== 3. Pascal VOC -> sharded TFRecords with a stratified split"
+"$ODWRAP" convert voc "$OUT/voc" -o "$OUT/data" --split train=0.89,val=0.11 --seed 0
+"$ODWRAP" stats "$OUT/data/train-*.tfrecord" --input-size 128 --histogram "$OUT/data/stats.png"
+
+echo "== 4. a spec becomes a validated pipeline.config (no TensorFlow import)"
+"$ODWRAP" generate "$ROOT/templates/specs/demo_shapes.yaml" -o "$OUT/config" \
+  --set "data.train=$OUT/data/train-*.tfrecord" --set "data.eval=$OUT/data/val-*.tfrecord"
+
+echo "== 5. the OD API's model_builder builds it and runs it once"
 "$ODWRAP" check "$OUT/config/pipeline.config" --build --target edgetpu
-echo "demo: the pipeline.config is in $OUT/config"
+echo "demo: TFRecords in $OUT/data, the pipeline.config in $OUT/config"

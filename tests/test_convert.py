@@ -353,7 +353,7 @@ def test_stats_counts_match_the_annotations(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"images       {len(boxes)}" in out
     assert f"boxes        {sum(len(b) for b in boxes.values())}" in out
-    assert "under 32 px" in out  # 12-24 px shapes at a 64 px input
+    assert "px at 64x64, too small to match" in out  # 12-24 px shapes at a 64 px input
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
 
 
