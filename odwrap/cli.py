@@ -144,6 +144,46 @@ def _cmd_demo_data(args) -> int:
     return EXIT_OK
 
 
+def _cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from odwrap import train
+
+    options = train.TrainOptions(
+        source=args.source, model_dir=args.model_dir, steps=args.steps,
+        checkpoint_every=args.checkpoint_every, force=args.force, overrides=args.set,
+        tpu=args.tpu, verbose=args.verbose)
+    bar = None
+
+    def progress(step, total, loss, rate):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=step, unit="step", desc="train", smoothing=0.3,
+                       disable=None, dynamic_ncols=True)
+        bar.update(step - bar.n)
+        bar.set_postfix(loss=f"{loss:.4f}" if loss is not None else "-", lr=f"{rate:.3g}")
+
+    try:
+        result = train.train(options, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.restored is not None:
+        restored, total, missing = result.restored
+        print(f"fine-tune checkpoint: restored {restored} of {total} trainable variables")
+        for name in missing[:20]:
+            print(f"  not restored: {name}")
+        if len(missing) > 20:
+            print(f"  ... and {len(missing) - 20} more")
+    steps = result.end_step - result.start_step
+    rate = steps / result.seconds if result.seconds and steps else 0.0
+    loss = result.losses.get("Loss/total_loss")
+    loss_text = f", total loss {loss:.4f}" if loss is not None else ""
+    print(f"trained steps {result.start_step} -> {result.end_step} in {result.seconds:.0f} s "
+          f"({rate:.2f} steps/s{loss_text}); checkpoint {result.checkpoint}")
+    return EXIT_OK
+
+
 def _input_size(text):
     parts = text.lower().split("x")
     try:
@@ -228,6 +268,28 @@ def build_parser() -> argparse.ArgumentParser:
                             "export.targets)")
     _add_set(check)
     check.set_defaults(func=_cmd_check)
+
+    train = commands.add_parser(
+        "train", help="train a model from a spec or a pipeline.config",
+        description="Run the OD API's TF2 training step for exactly the requested steps, "
+                    "with a progress bar, a checkpoint every --checkpoint-every steps and at "
+                    "the end, resume from the latest checkpoint in --model-dir, and a "
+                    "checkpoint on SIGINT/SIGTERM. The model directory keeps the "
+                    "pipeline.config it was trained with; another one is refused without "
+                    "--force.")
+    train.add_argument("source", type=Path, help="a .yaml spec or a pipeline.config")
+    train.add_argument("--model-dir", type=Path, required=True,
+                       help="checkpoints, summaries and the config go here")
+    train.add_argument("--steps", type=int, metavar="N",
+                       help="train until step N (default: the config's num_steps)")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                       help="save a checkpoint every N steps (default 1000; always at the end)")
+    train.add_argument("--force", action="store_true",
+                       help="train even though --model-dir holds another pipeline.config")
+    train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
+    train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
+    _add_set(train)
+    train.set_defaults(func=_cmd_train)
 
     formats = ["voc", "coco", "csv", "oid"]
     convert = commands.add_parser(

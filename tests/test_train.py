@@ -1,0 +1,114 @@
+"""odwrap train on a tiny config: exact steps, resume, kill and resume, refused configs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from odwrap import cli
+from tests.conftest import ROOT, run_odwrap
+from tests.tfdata import write_shapes_tfrecord
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+TINY = """\
+model:
+  architecture: ssd_mobilenet_v2_fpnlite
+  image_size: 64
+  depth_multiplier: 0.25
+  fpn_depth: 16
+  predictor_depth: 16
+  predictor_layers: 1
+data:
+  classes: [square, circle]
+  train: {train}
+  eval: {train}
+train:
+  batch_size: 2
+  steps: 3
+  learning_rate: 0.01
+  augmentations: [random_horizontal_flip]
+eval:
+  num_examples: 4
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_spec(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    train = write_shapes_tfrecord(folder / "train.tfrecord", count=4, size=64)
+    spec = folder / "tiny.yaml"
+    spec.write_text(TINY.format(train=train))
+    return spec
+
+
+def checkpoint_steps(model_dir):
+    return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
+
+
+def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_spec):
+    model_dir = tmp_path / "model"
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert checkpoint_steps(model_dir) == [3]  # exactly 3 steps, not rounded up to 100
+    assert "trained steps 0 -> 3" in result.stdout
+    assert (model_dir / "pipeline.config").exists() and (model_dir / "label_map.pbtxt").exists()
+
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 5)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained steps 3 -> 5" in result.stdout
+    assert checkpoint_steps(model_dir) == [3, 5]
+
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 7,
+                        "--set", "train.batch_size=4")
+    assert result.returncode == 2
+    assert "was trained with another pipeline.config" in result.stderr
+    assert "batch_size: 2" in result.stderr and "batch_size: 4" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert checkpoint_steps(model_dir) == [3, 5]
+
+
+def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes(tmp_path, tiny_spec):
+    model_dir = tmp_path / "model"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "odwrap", "train", str(tiny_spec), "--model-dir", str(model_dir),
+         "--steps", "100000", "--checkpoint-every", "100000"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    events = model_dir / "train"
+    while time.time() < deadline and not any(p.stat().st_size > 200 for p in
+                                             events.glob("events.*")):
+        time.sleep(0.5)
+    time.sleep(2)  # some chunks into training
+    os.kill(process.pid, signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    assert "checkpoint" in err and "rerun to resume" in err
+    saved = checkpoint_steps(model_dir)
+    assert len(saved) == 1 and 0 < saved[0] < 100000
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", saved[0] + 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"trained steps {saved[0]} -> {saved[0] + 2}" in result.stdout
+
+
+def test_fine_tune_from_a_detection_checkpoint_reports_restored_variables(tmp_path, tiny_spec):
+    first = tmp_path / "first"
+    assert run_odwrap("train", tiny_spec, "--model-dir", first, "--steps", 1).returncode == 0
+    result = run_odwrap("train", tiny_spec, "--model-dir", tmp_path / "second", "--steps", 1,
+                        "--set", f"train.fine_tune_checkpoint={first / 'ckpt-1'}",
+                        "--set", "train.fine_tune_checkpoint_type=detection")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "fine-tune checkpoint: restored" in result.stdout
+    restored, total = result.stdout.split("restored ")[1].split(" trainable")[0].split(" of ")
+    assert 0 < int(restored) <= int(total)
+
+
+def test_train_refuses_a_config_with_check_errors(tmp_path, tiny_spec, capsys):
+    code = cli.main(["train", str(tiny_spec), "--model-dir", str(tmp_path / "m"),
+                     "--set", "model.image_size=72"])
+    assert code == 1
+    assert "ODW001" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
