@@ -184,6 +184,32 @@ def _cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _cmd_eval(args) -> int:
+    from odwrap import evaluate
+
+    evaluator = evaluate.Evaluator(args.model_dir, config_path=args.config,
+                                   verbose=args.verbose)
+    if args.watch:
+        count = 0
+        for result in evaluator.watch(timeout=args.timeout):
+            print(evaluate.format_metrics(result), flush=True)
+            count += 1
+        print(f"watched {args.model_dir}: {count} evaluation(s); metrics in "
+              f"{args.model_dir / 'metrics.json'}")
+        return EXIT_OK
+    result = evaluator.evaluate(args.checkpoint)
+    print(evaluate.format_metrics(result))
+    print(f"wrote {args.model_dir / 'metrics.json'}")
+    return EXIT_OK
+
+
+def _cmd_plot(args) -> int:
+    from odwrap import plot
+
+    print(f"wrote {plot.plot(args.model_dir, args.output)}")
+    return EXIT_OK
+
+
 def _input_size(text):
     parts = text.lower().split("x")
     try:
@@ -290,6 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     _add_set(train)
     train.set_defaults(func=_cmd_train)
+
+    evaluation = commands.add_parser(
+        "eval", help="evaluate a trained model's checkpoint now, or each new one (--watch)",
+        description="Evaluate the latest (or --checkpoint) checkpoint of MODEL_DIR once, "
+                    "immediately, with the config's metrics set, print a table and write "
+                    "MODEL_DIR/metrics.json. --watch evaluates every new checkpoint while "
+                    "training runs, until the last step or --timeout seconds without one.")
+    evaluation.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    evaluation.add_argument("--checkpoint", metavar="PREFIX",
+                            help="a checkpoint prefix, e.g. DIR/ckpt-1000 (default: latest)")
+    evaluation.add_argument("--config", type=Path,
+                            help="the pipeline.config (default: MODEL_DIR/pipeline.config)")
+    evaluation.add_argument("--watch", action="store_true",
+                            help="evaluate each new checkpoint as it appears")
+    evaluation.add_argument("--timeout", type=float, default=900, metavar="S",
+                            help="with --watch: stop after S seconds without a new checkpoint")
+    evaluation.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
+    evaluation.set_defaults(func=_cmd_eval)
+
+    plot = commands.add_parser(
+        "plot", help="plot losses, learning rate and eval mAP of a model directory",
+        description="Read MODEL_DIR's TensorBoard event files and write a PNG of the training "
+                    "losses, the learning rate and the eval mAP over steps.")
+    plot.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    plot.add_argument("-o", "--output", type=Path,
+                      help="the PNG to write (default: MODEL_DIR/training.png)")
+    plot.set_defaults(func=_cmd_plot)
 
     formats = ["voc", "coco", "csv", "oid"]
     convert = commands.add_parser(

@@ -1,5 +1,6 @@
 """odwrap train on a tiny config: exact steps, resume, kill and resume, refused configs."""
 
+import json
 import os
 import signal
 import subprocess
@@ -70,6 +71,22 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_spec)
     assert "Traceback" not in result.stderr
     assert checkpoint_steps(model_dir) == [3, 5]
 
+    result = run_odwrap("eval", model_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["step"] == 5 and metrics["checkpoint"].endswith("ckpt-5")
+    assert 0.0 <= metrics["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
+    assert "DetectionBoxes_Precision/mAP@.50IOU" in result.stdout
+
+    result = run_odwrap("eval", model_dir, "--checkpoint", model_dir / "ckpt-3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(json.loads((model_dir / "metrics.json").read_text())["history"]) == {"3", "5"}
+
+    result = run_odwrap("plot", model_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    png = (model_dir / "training.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) > 20000
+
 
 def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes(tmp_path, tiny_spec):
     model_dir = tmp_path / "model"
@@ -112,3 +129,10 @@ def test_train_refuses_a_config_with_check_errors(tmp_path, tiny_spec, capsys):
     assert code == 1
     assert "ODW001" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_eval_and_plot_without_a_trained_model_are_one_line_errors(tmp_path):
+    for command in ("eval", "plot"):
+        result = run_odwrap(command, tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
