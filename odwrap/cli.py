@@ -152,7 +152,7 @@ def _cmd_train(args) -> int:
     options = train.TrainOptions(
         source=args.source, model_dir=args.model_dir, steps=args.steps,
         checkpoint_every=args.checkpoint_every, force=args.force, overrides=args.set,
-        tpu=args.tpu, verbose=args.verbose)
+        tpu=args.tpu, verbose=args.verbose, steps_per_loop=args.steps_per_loop)
     bar = None
 
     def progress(step, total, loss, rate):
@@ -312,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save a checkpoint every N steps (default 1000; always at the end)")
     train.add_argument("--force", action="store_true",
                        help="train even though --model-dir holds another pipeline.config")
+    train.add_argument("--steps-per-loop", type=int, default=100, metavar="N",
+                       help="steps per tf.function call: the progress bar's granularity; "
+                            "smaller costs speed (default 100, as model_main_tf2)")
     train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
     train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     _add_set(train)

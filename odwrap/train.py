@@ -2,7 +2,7 @@
 
 The loop is model_lib_v2.train_loop's (same model, input pipeline, optimizer, eager_train_step
 and summaries) with these differences: exactly the requested steps (a tf.function runs a
-chunk of steps whose size is a tensor, so the last chunk is cut to fit); checkpoints only after
+loop of steps whose length is a tensor, so the last loop is cut to fit without a retrace); checkpoints only after
 the variables exist, every --checkpoint-every steps and always at the end; SIGINT and SIGTERM
 save a checkpoint before exiting; the model directory keeps the config it was trained with.
 """
@@ -17,7 +17,7 @@ from odwrap import compat
 from odwrap.errors import InputError, OdwrapError
 from odwrap.runconfig import prepare_model_dir
 
-CHUNK_STEPS = 10  # steps per tf.function call: the progress bar's granularity
+STEPS_PER_LOOP = 100  # steps per tf.function call, as model_main_tf2; the last one is cut
 
 
 class Interrupted(OdwrapError):
@@ -37,6 +37,7 @@ class TrainOptions:
     overrides: list = field(default_factory=list)
     tpu: str | None = None
     verbose: bool = False
+    steps_per_loop: int = STEPS_PER_LOOP
 
 
 @dataclass
@@ -114,6 +115,8 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
                          "steps to train")
     if options.checkpoint_every < 1:
         raise InputError("--checkpoint-every must be at least 1")
+    if options.steps_per_loop < 1:
+        raise InputError("--steps-per-loop must be at least 1")
 
     model_lib_v2 = compat.load("object_detection.model_lib_v2")
     import tensorflow as tf
@@ -185,9 +188,12 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
         last_saved = start_step if latest else None
         with writer.as_default():
             while step < steps and "signal" not in stop:
-                count = min(CHUNK_STEPS, steps - step)
+                count = min(options.steps_per_loop, steps - step)
+                loop_started = time.perf_counter()
                 chunk_losses = run_chunk(iterator, tf.constant(count, tf.int64))
                 step = int(global_step.numpy())
+                tf.summary.scalar("steps_per_sec", count / (time.perf_counter() - loop_started),
+                                  step=step)
                 losses = {key: float(value) for key, value in chunk_losses.items()}
                 rate = float(lr_fn())
                 for key, value in {**losses, "learning_rate": rate}.items():
