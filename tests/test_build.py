@@ -7,26 +7,9 @@ import pytest
 from odwrap import cli
 from odwrap.check import check_file
 from tests.conftest import ROOT, run_python
+from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
-
-TINY = """\
-model:
-  architecture: ssd_mobilenet_v2_fpnlite
-  image_size: {size}
-  depth_multiplier: 0.25
-  fpn_depth: 16
-  predictor_depth: 16
-  predictor_layers: 1
-data:
-  classes: [square, circle]
-  train: {train}
-train:
-  batch_size: 2
-  steps: 1
-  augmentations: [random_horizontal_flip]
-"""
-
 
 @pytest.mark.parametrize("spec", sorted((ROOT / "templates" / "specs").glob("*.yaml")),
                          ids=lambda p: p.stem)
@@ -38,7 +21,7 @@ def test_example_spec_passes_check_build(spec):
 @pytest.mark.parametrize("size", [96, 112, 128, 144])
 def test_fpn_size_check_agrees_with_the_builder(tmp_path, size):
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY.format(size=size, train="t.tfrecord"))
+    spec.write_text(TINY_SPEC.format(size=size, train="t.tfrecord", steps=1))
     findings = check_file(spec, build=True)
     flagged = any(f.id == "ODW001" for f in findings)
     failed_build = any(f.id == "ODW100" for f in findings)
@@ -63,11 +46,9 @@ print("STEP", reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def test_train_one_step_from_a_generated_config(tmp_path):
-    from tests.tfdata import write_shapes_tfrecord
-
     train = write_shapes_tfrecord(tmp_path / "train.tfrecord", count=4, size=64)
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY.format(size=64, train=train))
+    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=1))
     assert cli.main(["generate", str(spec), "-o", str(tmp_path / "gen")]) == 0
     result = run_python(["-c", textwrap.dedent(TRAIN_ONE_STEP),
                          str(tmp_path / "gen" / "pipeline.config"), str(tmp_path / "model")])

@@ -11,38 +11,16 @@ import pytest
 
 from odwrap import cli
 from tests.conftest import ROOT, run_odwrap
-from tests.tfdata import write_shapes_tfrecord
+from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
-
-TINY = """\
-model:
-  architecture: ssd_mobilenet_v2_fpnlite
-  image_size: 64
-  depth_multiplier: 0.25
-  fpn_depth: 16
-  predictor_depth: 16
-  predictor_layers: 1
-data:
-  classes: [square, circle]
-  train: {train}
-  eval: {train}
-train:
-  batch_size: 2
-  steps: 3
-  learning_rate: 0.01
-  augmentations: [random_horizontal_flip]
-eval:
-  num_examples: 4
-"""
-
 
 @pytest.fixture(scope="module")
 def tiny_spec(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     train = write_shapes_tfrecord(folder / "train.tfrecord", count=4, size=64)
     spec = folder / "tiny.yaml"
-    spec.write_text(TINY.format(train=train))
+    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=3))
     return spec
 
 

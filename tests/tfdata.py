@@ -1,5 +1,27 @@
 """Tiny synthetic OD API TFRecords for tests: one coloured square per image."""
 
+# A spec small enough to build and train in seconds on a CPU; format with size, train, steps.
+TINY_SPEC = """\
+model:
+  architecture: ssd_mobilenet_v2_fpnlite
+  image_size: {size}
+  depth_multiplier: 0.25
+  fpn_depth: 16
+  predictor_depth: 16
+  predictor_layers: 1
+data:
+  classes: [square, circle]
+  train: {train}
+  eval: {train}
+train:
+  batch_size: 2
+  steps: {steps}
+  learning_rate: 0.01
+  augmentations: [random_horizontal_flip]
+eval:
+  num_examples: 4
+"""
+
 import io
 
 import numpy as np
