@@ -210,6 +210,39 @@ def _cmd_plot(args) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args) -> int:
+    from odwrap import exporters
+
+    result = exporters.export(args.model_dir, args.format, args.output, quantize=args.quantize,
+                              input_type=args.input_type, representative=args.representative,
+                              max_detections=args.max_detections)
+    for note in result.notes:
+        print(note)
+    size = result.size_bytes / 1e6
+    print(f"exported {result.format} to {result.path} in {result.seconds:.0f} s, "
+          f"{size:.2f} MB; verified: {result.verified}")
+    for path in result.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_predict(args) -> int:
+    from odwrap import predict
+
+    runtime, results = predict.predict(args.model, args.images, args.output,
+                                       threshold=args.threshold, labels=args.labels,
+                                       runtime=args.runtime, jsonl=args.jsonl,
+                                       threads=args.threads)
+    for result in results:
+        print(f"{result.image}: {len(result.detections)} detection(s), "
+              f"{result.milliseconds:.1f} ms")
+    if results:
+        times = sorted(result.milliseconds for result in results)
+        print(f"{runtime}: median {times[len(times) // 2]:.1f} ms per image; results and "
+              f"annotated images in {args.output}")
+    return EXIT_OK
+
+
 def _input_size(text):
     parts = text.lower().split("x")
     try:
@@ -346,6 +379,43 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", type=Path,
                       help="the PNG to write (default: MODEL_DIR/training.png)")
     plot.set_defaults(func=_cmd_plot)
+
+    export = commands.add_parser(
+        "export", help="export a trained model to SavedModel, TFLite or the Edge TPU",
+        description="Export MODEL_DIR's latest checkpoint. Every export prints time, size and "
+                    "path and is verified by loading it and running one inference. Options a "
+                    "format does not take are refused.")
+    export.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    export.add_argument("--format", required=True, choices=["saved_model", "tflite", "edgetpu"])
+    export.add_argument("-o", "--output", type=Path, help="default: MODEL_DIR/export")
+    export.add_argument("--quantize", choices=["none", "fp16", "dynamic", "int8"],
+                        help="tflite: post-training quantization (default none)")
+    export.add_argument("--input-type", metavar="TYPE",
+                        help="saved_model: image_tensor | encoded_image_string_tensor | "
+                             "tf_example; int8 tflite/edgetpu: uint8 | int8")
+    export.add_argument("--representative", type=int, metavar="N",
+                        help="int8: eval images for calibration (default 100)")
+    export.add_argument("--max-detections", type=int, metavar="N",
+                        help="tflite/edgetpu: detections of the post-processing op (default 10)")
+    export.set_defaults(func=_cmd_export)
+
+    predict = commands.add_parser(
+        "predict", help="run an exported model on images",
+        description="Run a .tflite model (ai-edge-litert, else tflite-runtime, else "
+                    "TensorFlow's interpreter) or a SavedModel folder on images; write COCO "
+                    "results JSON (or JSON Lines) and annotated images; print each latency.")
+    predict.add_argument("model", type=Path, help="a .tflite file or a SavedModel folder")
+    predict.add_argument("images", nargs="+", type=Path, help="image files")
+    predict.add_argument("-o", "--output", type=Path, default=Path("predictions"),
+                         help="where results go (default ./predictions)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="lowest score kept")
+    predict.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
+    predict.add_argument("--runtime", default="auto",
+                         choices=["auto", "ai-edge-litert", "tflite-runtime", "tensorflow"])
+    predict.add_argument("--threads", type=int, default=2)
+    predict.add_argument("--jsonl", action="store_true",
+                         help="JSON Lines, one image a line, instead of COCO results JSON")
+    predict.set_defaults(func=_cmd_predict)
 
     formats = ["voc", "coco", "csv", "oid"]
     convert = commands.add_parser(

@@ -1,0 +1,132 @@
+"""What every export shares: the trained model directory, labels, representative images,
+verification by one inference, and the time/size report."""
+
+import glob
+import io
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from odwrap import labelmap
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_bytes, atomic_write_text
+from odwrap.pipeline import read_pipeline
+from odwrap.tfexample import decode_example, read_records
+
+
+@dataclass
+class ExportResult:
+    format: str
+    path: Path
+    seconds: float
+    size_bytes: int
+    verified: str  # what the one inference gave
+    notes: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+
+
+@dataclass
+class ExportJob:
+    model_dir: Path
+    config: object
+    output: Path
+    started: float
+
+    @classmethod
+    def open(cls, model_dir, fmt, output=None):
+        model_dir = Path(model_dir)
+        config_path = model_dir / "pipeline.config"
+        if not config_path.exists():
+            raise InputError(f"{model_dir}: no pipeline.config (train with odwrap train first)")
+        if not list(model_dir.glob("ckpt-*.index")):
+            raise InputError(f"{model_dir}: no checkpoint to export (train first)")
+        config = read_pipeline(config_path)
+        if config.model.WhichOneof("model") != "ssd" and fmt != "saved_model":
+            raise InputError(f"--format {fmt} needs an SSD model; this one is "
+                             f"{config.model.WhichOneof('model')}")
+        output = Path(output) if output else model_dir / "export"
+        output.mkdir(parents=True, exist_ok=True)
+        return cls(model_dir, config, output, time.perf_counter())
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        resizer = self.config.model.ssd.image_resizer
+        if resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
+            raise InputError("TFLite export needs a fixed_shape_resizer (check ODW008)")
+        return resizer.fixed_shape_resizer.height, resizer.fixed_shape_resizer.width
+
+    def eval_records(self, limit: int):
+        """Up to `limit` serialized examples of the eval TFRecords (else the training ones)."""
+        readers = list(self.config.eval_input_reader) + [self.config.train_input_reader]
+        patterns = [p for reader in readers for p in reader.tf_record_input_reader.input_path]
+        count = 0
+        for pattern in patterns:
+            for path in sorted(glob.glob(pattern)):
+                for record in read_records(path):
+                    yield record
+                    count += 1
+                    if count >= limit:
+                        return
+
+    def eval_images(self, limit: int):
+        """Up to `limit` decoded RGB images of the eval (else train) TFRecords."""
+        from PIL import Image
+
+        for record in self.eval_records(limit):
+            encoded = decode_example(record)["image/encoded"][0]
+            with Image.open(io.BytesIO(encoded)) as image:
+                yield np.asarray(image.convert("RGB"))
+
+    def write_labels(self, folder: Path) -> Path:
+        """labels.txt: line i names class id i + 1 (the TFLite model's 0-based classes)."""
+        path = self.config.train_input_reader.label_map_path
+        names = {}
+        if path and Path(path).exists():
+            names = {item.id: item.display_name or item.name
+                     for item in labelmap.read(path).item}
+        total = self.config.model.ssd.num_classes
+        lines = [names.get(index, "???") for index in range(1, total + 1)]
+        return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
+
+    def temporary(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix=".odwrap-export-", dir=self.output))
+
+
+def write_model(path: Path, data: bytes, info: dict) -> Path:
+    atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=1))
+    return atomic_write_bytes(path, data)
+
+
+def tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def verify(path: Path, image) -> str:
+    from odwrap.runtime import load_detector
+
+    detector = load_detector(path)
+    detections = detector.detect(image)
+    return (f"{len(detections.scores)} detection(s) on one image in "
+            f"{detections.milliseconds:.1f} ms ({detector.runtime})")
+
+
+def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportResult:
+    """Verify the export with one inference on an eval image and time the whole job."""
+    image = next(job.eval_images(1), None)
+    if image is None:
+        image = np.zeros((*job.input_size, 3), np.uint8)
+    verified = verify(path, image)
+    return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
+                        size_bytes=tree_size(path), verified=verified, notes=list(notes),
+                        files=list(files))
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

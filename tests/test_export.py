@@ -1,0 +1,103 @@
+"""odwrap export and predict from a tiny trained model: every format exports, loads and
+detects; int8 is integer end to end; the Edge TPU report; options a format does not take."""
+
+import json
+
+import numpy as np
+import pytest
+
+from odwrap import cli
+from tests.conftest import run_odwrap
+from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    train = write_shapes_tfrecord(folder / "train.tfrecord", count=6, size=64)
+    spec = folder / "tiny.yaml"
+    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=2))
+    result = run_odwrap("train", spec, "--model-dir", folder / "model")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "model"
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory, model_dir):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("images") / "shape.png"
+    pixels = np.full((80, 96, 3), 40, np.uint8)
+    pixels[20:50, 30:60] = (220, 30, 30)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
+def test_tflite_exports_load_and_detect(model_dir, image, tmp_path, quantize):
+    out = tmp_path / "export"
+    result = run_odwrap("export", model_dir, "--format", "tflite", "--quantize", quantize,
+                        "--representative", 4, "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    suffix = {"none": "fp32"}.get(quantize, quantize)
+    model = out / f"model_{suffix}.tflite"
+    assert "verified: 10 detection(s)" in result.stdout and str(model) in result.stdout
+    assert (out / "labels.txt").read_text().splitlines() == ["square", "circle"]
+    predicted = run_odwrap("predict", model, image, "-o", tmp_path / "pred", "--threshold", 0)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    detections = json.loads((tmp_path / "pred" / "detections.json").read_text())
+    assert len(detections) == 10
+    assert set(detections[0]) == {"image_id", "category_id", "bbox", "score"}
+    assert all(d["category_id"] in (1, 2) for d in detections)
+    assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_int8_is_integer_end_to_end_and_the_edgetpu_report(model_dir, tmp_path):
+    from odwrap.exporters.edgetpu import BOUNDARY_OPS, op_report
+    from odwrap.runtime import TFLiteDetector
+
+    out = tmp_path / "export"
+    result = run_odwrap("export", model_dir, "--format", "edgetpu", "--representative", 4,
+                        "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = out / "model_int8.tflite"
+    assert TFLiteDetector(model).input["dtype"] == np.uint8
+    verdicts = op_report(model)
+    assert all(v.integer for v in verdicts if v.name not in BOUNDARY_OPS)
+    post = [v for v in verdicts if v.name == "TFLite_Detection_PostProcess"]
+    assert len(post) == 1 and not post[0].mapped and "always on the CPU" in post[0].reason
+    report = (out / "edgetpu_report.txt").read_text()
+    assert "TFLite_Detection_PostProcess" in report and "first unmapped op" in report
+    assert "edgetpu_compiler is not on PATH" in result.stdout
+
+
+def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
+    out = tmp_path / "export"
+    result = run_odwrap("export", model_dir, "--format", "saved_model", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "detection(s) on one image_tensor input" in result.stdout
+    predicted = run_odwrap("predict", out / "saved_model", image, "-o", tmp_path / "pred",
+                           "--threshold", 0, "--jsonl")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    line = json.loads((tmp_path / "pred" / "detections.jsonl").read_text().splitlines()[0])
+    assert line["image"].endswith("shape.png") and len(line["detections"]) > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["--format", "saved_model", "--quantize", "int8"],
+                 "--format saved_model does not take --quantize", id="saved-model-quantize"),
+    pytest.param(["--format", "edgetpu", "--quantize", "fp16"],
+                 "--format edgetpu does not take --quantize", id="edgetpu-quantize"),
+    pytest.param(["--format", "tflite", "--input-type", "uint8"],
+                 "--input-type applies to --quantize int8", id="input-type-without-int8"),
+])
+def test_options_a_format_does_not_take_are_refused(model_dir, capsys, argv, message):
+    assert cli.main(["export", str(model_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_without_a_trained_model(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path), "--format", "tflite"]) == 2
+    assert "no pipeline.config" in capsys.readouterr().err
