@@ -37,7 +37,7 @@ echo "== 7. evaluate the final checkpoint with COCO metrics"
 echo "== 8. export a full-integer TFLite model with its Edge TPU op report"
 "$ODWRAP" export "$OUT/model" --format edgetpu -o "$OUT/export"
 
-echo "== 9. detect on a few validation images with the int8 model"
+echo "== 9. detect on a few of the demo images with the int8 model"
 "$ODWRAP" predict "$OUT/export/model_int8.tflite" "$OUT"/voc/JPEGImages/shapes_0000[0-4].jpg \
   -o "$OUT/predictions" --threshold 0.3
 echo "demo: TFRecords in $OUT/data, config in $OUT/config, model and metrics.json in $OUT/model,"
