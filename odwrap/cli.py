@@ -184,9 +184,34 @@ def _cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _cmd_eval_model(args) -> int:
+    from odwrap import evaluate, model_eval
+
+    used = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--watch", args.watch))
+            if value]
+    if used:
+        raise InputError(f"--model evaluates an exported model; {', '.join(used)} applies to "
+                         "checkpoints")
+    config = args.config or (args.model_dir / "pipeline.config" if args.model_dir else None)
+    result = model_eval.evaluate_model(args.model, records=args.records, config=config,
+                                       max_images=args.max_images, runtime=args.runtime)
+    print(f"{result.model} on {result.images} eval image(s) with {result.runtime}: "
+          f"{result.seconds:.1f} s, median {result.milliseconds:.1f} ms per image")
+    print("\n".join(evaluate.metric_lines(result.metrics)))
+    print(f"wrote {model_eval.write_metrics(result)}")
+    return EXIT_OK
+
+
 def _cmd_eval(args) -> int:
     from odwrap import evaluate
 
+    if args.model is not None:
+        return _cmd_eval_model(args)
+    if args.model_dir is None:
+        raise InputError("eval: give MODEL_DIR (a checkpoint) or --model (an exported model)")
+    for flag, value in (("--records", args.records), ("--max-images", args.max_images)):
+        if value is not None:
+            raise InputError(f"{flag} applies to --model (an exported model)")
     evaluator = evaluate.Evaluator(args.model_dir, config_path=args.config,
                                    verbose=args.verbose)
     if args.watch:
@@ -215,7 +240,9 @@ def _cmd_export(args) -> int:
 
     result = exporters.export(args.model_dir, args.format, args.output, quantize=args.quantize,
                               input_type=args.input_type, representative=args.representative,
-                              max_detections=args.max_detections)
+                              max_detections=args.max_detections,
+                              compare=True if args.compare else None,
+                              verbose=args.verbose)
     for note in result.notes:
         print(note)
     size = result.size_bytes / 1e6
@@ -354,12 +381,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_cmd_train)
 
     evaluation = commands.add_parser(
-        "eval", help="evaluate a trained model's checkpoint now, or each new one (--watch)",
+        "eval", help="evaluate a checkpoint now, each new one (--watch), or an exported model",
         description="Evaluate the latest (or --checkpoint) checkpoint of MODEL_DIR once, "
                     "immediately, with the config's metrics set, print a table and write "
                     "MODEL_DIR/metrics.json. --watch evaluates every new checkpoint while "
-                    "training runs, until the last step or --timeout seconds without one.")
-    evaluation.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+                    "training runs, until the last step or --timeout seconds without one. "
+                    "--model evaluates an exported .tflite or SavedModel instead (COCO metrics "
+                    "on the eval TFRecords of the pipeline.config beside it, MODEL_DIR's, "
+                    "--config's, or --records) and writes MODEL.metrics.json.")
+    evaluation.add_argument("model_dir", type=Path, nargs="?",
+                            help="the folder odwrap train wrote")
+    evaluation.add_argument("--model", type=Path, metavar="PATH",
+                            help="an exported .tflite file or SavedModel folder to evaluate")
+    evaluation.add_argument("--records", metavar="GLOB",
+                            help="with --model: the TFRecords to evaluate on")
+    evaluation.add_argument("--max-images", type=int, metavar="N",
+                            help="with --model: at most N images (default: eval num_examples)")
+    evaluation.add_argument("--runtime", default="auto",
+                            choices=["auto", "ai-edge-litert", "tflite-runtime", "tensorflow"],
+                            help="with --model: the TFLite runtime (default: the fastest "
+                                 "installed)")
     evaluation.add_argument("--checkpoint", metavar="PREFIX",
                             help="a checkpoint prefix, e.g. DIR/ckpt-1000 (default: latest)")
     evaluation.add_argument("--config", type=Path,
@@ -397,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="int8: eval images for calibration (default 100)")
     export.add_argument("--max-detections", type=int, metavar="N",
                         help="tflite/edgetpu: detections of the post-processing op (default 10)")
+    export.add_argument("--compare", action="store_true",
+                        help="also export fp32 and report the mAP of both on the eval images "
+                             "and the difference (tflite with --quantize, edgetpu)")
+    export.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and the converter's logs")
     export.set_defaults(func=_cmd_export)
 
     predict = commands.add_parser(

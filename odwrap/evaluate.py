@@ -52,9 +52,9 @@ class Evaluator:
         from object_detection.builders import model_builder
         from object_detection.utils import config_util
 
-        from odwrap.train import _quiet
+        from odwrap.quiet import quiet_logs
 
-        _quiet(tf, verbose)
+        quiet_logs(verbose)
         self.tf = tf
         self.configs = config_util.create_configs_from_pipeline_proto(self.config)
         self.model = model_builder.build(self.config.model, is_training=False)
@@ -120,10 +120,14 @@ def record_metrics(model_dir: Path, result: EvalResult) -> Path:
                                               sort_keys=True))
 
 
+def metric_lines(metrics: dict) -> list[str]:
+    """One indented line a metric, the headline ones first."""
+    keys = [key for key in HEADLINE if key in metrics]
+    keys += sorted(key for key in metrics if key not in HEADLINE)
+    width = max((len(key) for key in keys), default=10)
+    return [f"  {key:{width}}  {metrics[key]:.4f}" for key in keys]
+
+
 def format_metrics(result: EvalResult) -> str:
     lines = [f"step {result.step} ({result.checkpoint}), {result.seconds:.1f} s"]
-    keys = [key for key in HEADLINE if key in result.metrics]
-    keys += sorted(key for key in result.metrics if key not in HEADLINE)
-    width = max((len(key) for key in keys), default=10)
-    lines += [f"  {key:{width}}  {result.metrics[key]:.4f}" for key in keys]
-    return "\n".join(lines)
+    return "\n".join(lines + metric_lines(result.metrics))

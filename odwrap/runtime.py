@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.errors import InputError, StackError
+from odwrap.quiet import captured_output
 
 RUNTIMES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
 RESNET_MEANS = (123.68, 116.779, 103.939)  # what the OD API's ResNet V1 extractors subtract
@@ -90,8 +91,10 @@ class TFLiteDetector:
         info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
         self.preprocessing = info.get("preprocess", "mobilenet")
         try:
-            self.interpreter = interpreter_cls(model_path=str(self.path), num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = interpreter_cls(model_path=str(self.path),
+                                                   num_threads=threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"{path}: not a TFLite model this runtime can run ({exc})") \
                 from None

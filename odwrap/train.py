@@ -15,6 +15,7 @@ from pathlib import Path
 
 from odwrap import compat
 from odwrap.errors import InputError, OdwrapError
+from odwrap.quiet import quiet_logs
 from odwrap.runconfig import prepare_model_dir
 
 STEPS_PER_LOOP = 100  # steps per tf.function call, as model_main_tf2; the last one is cut
@@ -69,18 +70,6 @@ def _strategy(tf, tpu: str | None):
     return tf.distribute.get_strategy()
 
 
-def _quiet(tf, verbose: bool) -> None:
-    import logging
-    import warnings
-
-    from absl import logging as absl_logging
-
-    if not verbose:
-        tf.get_logger().setLevel(logging.ERROR)
-        absl_logging.set_verbosity(absl_logging.ERROR)
-        warnings.filterwarnings("ignore", module="keras|tensorflow|object_detection")
-
-
 def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad) -> tuple:
     """Restore the fine-tune checkpoint; (restored, total, names of variables not restored)."""
     model_lib_v2._ensure_model_is_built(model, dataset, unpad)
@@ -123,7 +112,7 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     from object_detection import inputs
     from object_detection.builders import model_builder, optimizer_builder
 
-    _quiet(tf, options.verbose)
+    quiet_logs(options.verbose)
     strategy = _strategy(tf, options.tpu)
     if train_config.use_bfloat16 and options.tpu:
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")

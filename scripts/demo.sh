@@ -2,7 +2,7 @@
 # The main job end to end on the built-in demo dataset, from a fresh clone.
 # Set-up, a health check of the stack, the demo dataset converted to TFRecords, a spec rendered
 # into a validated pipeline.config, training from scratch, a COCO evaluation, an int8 TFLite
-# export with its Edge TPU report, and predictions on a few images.
+# export with its Edge TPU report and its mAP against fp32, and predictions on a few images.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
@@ -34,12 +34,26 @@ echo "== 7. evaluate the final checkpoint with COCO metrics"
 "$ODWRAP" eval "$OUT/model"
 "$ODWRAP" plot "$OUT/model"
 
-echo "== 8. export a full-integer TFLite model with its Edge TPU op report"
-"$ODWRAP" export "$OUT/model" --format edgetpu -o "$OUT/export"
+echo "== 8. export a full-integer TFLite model with its Edge TPU op report, and compare its"
+echo "      COCO mAP with the fp32 model's on the validation images"
+"$ODWRAP" export "$OUT/model" --format edgetpu --compare -o "$OUT/export"
 
 echo "== 9. detect on a few of the demo images with the int8 model"
 "$ODWRAP" predict "$OUT/export/model_int8.tflite" "$OUT"/voc/JPEGImages/shapes_0000[0-4].jpg \
   -o "$OUT/predictions" --threshold 0.3
+"$ROOT/.venv/bin/python" - "$OUT" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+key = "DetectionBoxes_Precision/mAP@.50IOU"
+checkpoint = json.loads((out / "model" / "metrics.json").read_text())["metrics"]
+compared = json.loads((out / "export" / "compare.json").read_text())
+int8 = out / "export" / "model_int8.tflite"
+print(f"demo: checkpoint COCO mAP@0.5 {checkpoint[key]:.3f}; TFLite fp32 "
+      f"{compared['fp32']['metrics'][key]:.3f}, int8 {compared['int8']['metrics'][key]:.3f}; "
+      f"int8 model {int8.stat().st_size / 1e6:.2f} MB, {compared['int8']['median_ms']:.1f} ms "
+      f"per image ({compared['runtime']})")
+PY
 echo "demo: TFRecords in $OUT/data, config in $OUT/config, model and metrics.json in $OUT/model,"
 echo "      curves in $OUT/model/training.png, int8 model in $OUT/export,"
 echo "      annotated images in $OUT/predictions"

@@ -35,3 +35,16 @@ def test_unknown_command_has_no_traceback():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["eval"], "give MODEL_DIR (a checkpoint) or --model", id="nothing"),
+    pytest.param(["eval", "--model", "m.tflite", "--watch"], "--watch applies to checkpoints",
+                 id="model-watch"),
+    pytest.param(["eval", "DIR", "--max-images", "3"], "--max-images applies to --model",
+                 id="max-images-without-model"),
+])
+def test_eval_usage_errors(capsys, argv, message):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

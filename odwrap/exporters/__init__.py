@@ -22,15 +22,15 @@ FORMATS = {fmt.name: fmt for fmt in (
     Format("saved_model", saved_model.export, frozenset({"input_type"}),
            "TF SavedModel through the OD API exporter"),
     Format("tflite", tflite.export,
-           frozenset({"quantize", "input_type", "representative", "max_detections"}),
+           frozenset({"quantize", "input_type", "representative", "max_detections", "compare"}),
            "TFLite through the OD API's TFLite graph export and the TFLite converter"),
     Format("edgetpu", edgetpu.export,
-           frozenset({"input_type", "representative", "max_detections"}),
+           frozenset({"input_type", "representative", "max_detections", "compare"}),
            "full-integer TFLite, its Edge TPU op report, and edgetpu_compiler when on PATH"),
 )}
 
 
-def export(model_dir, fmt: str, output=None, **options):
+def export(model_dir, fmt: str, output=None, verbose=False, **options):
     """Run one export; options that the format does not take (and are set) are refused."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}'; one of: {', '.join(FORMATS)}")
@@ -41,4 +41,4 @@ def export(model_dir, fmt: str, output=None, **options):
         raise InputError(f"--format {fmt} does not take {flags}")
     from odwrap.exporters.common import ExportJob
 
-    return FORMATS[fmt].run(ExportJob.open(model_dir, fmt, output), **given)
+    return FORMATS[fmt].run(ExportJob.open(model_dir, fmt, output, verbose), **given)

@@ -36,9 +36,10 @@ class ExportJob:
     config: object
     output: Path
     started: float
+    verbose: bool = False
 
     @classmethod
-    def open(cls, model_dir, fmt, output=None):
+    def open(cls, model_dir, fmt, output=None, verbose=False):
         model_dir = Path(model_dir)
         config_path = model_dir / "pipeline.config"
         if not config_path.exists():
@@ -51,7 +52,7 @@ class ExportJob:
                              f"{config.model.WhichOneof('model')}")
         output = Path(output) if output else model_dir / "export"
         output.mkdir(parents=True, exist_ok=True)
-        return cls(model_dir, config, output, time.perf_counter())
+        return cls(model_dir, config, output, time.perf_counter(), verbose)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -93,6 +94,11 @@ class ExportJob:
         lines = [names.get(index, "???") for index in range(1, total + 1)]
         return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
 
+    def write_config(self) -> Path:
+        """A copy of pipeline.config beside the exports: `eval --model` finds its data there."""
+        source = self.model_dir / "pipeline.config"
+        return atomic_write_text(self.output / "pipeline.config", source.read_text())
+
     def temporary(self) -> Path:
         return Path(tempfile.mkdtemp(prefix=".odwrap-export-", dir=self.output))
 
@@ -123,6 +129,7 @@ def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportRe
     if image is None:
         image = np.zeros((*job.input_size, 3), np.uint8)
     verified = verify(path, image)
+    job.write_config()
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=tree_size(path), verified=verified, notes=list(notes),
                         files=list(files))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.exporters.common import finish, write_model
-from odwrap.exporters.tflite import convert
+from odwrap.exporters.tflite import compare_with_fp32, convert
 from odwrap.fsutil import atomic_write_text
 
 # TFLite builtin ops the Edge TPU compiler maps (coral.ai "supported operations").
@@ -115,14 +115,18 @@ def format_report(verdicts: list[OpVerdict], model: Path) -> str:
     return "\n".join(lines)
 
 
-def export(job, input_type=None, representative=100, max_detections=10):
+def export(job, input_type=None, representative=100, max_detections=10, compare=False):
     data, info = convert(job, "int8", input_type, representative, max_detections)
     model = write_model(Path(job.output) / "model_int8.tflite", data, info)
     labels = job.write_labels(job.output)
     verdicts = op_report(model)
     report = atomic_write_text(job.output / "edgetpu_report.txt",
                                format_report(verdicts, model) + "\n")
-    notes = [report.read_text().rstrip()]
+    notes, files = [report.read_text().rstrip()], [labels, report]
+    if compare:
+        lines, compared = compare_with_fp32(job, model, "int8", max_detections)
+        notes += lines
+        files += compared
     compiler = shutil.which("edgetpu_compiler")
     target = model
     if compiler is None:
@@ -134,6 +138,6 @@ def export(job, input_type=None, representative=100, max_detections=10):
         compiled = job.output / "model_int8_edgetpu.tflite"
         if run.returncode == 0 and compiled.exists():
             target = compiled
-    result = finish(job, "edgetpu", model, notes=notes, files=[labels, report])
+    result = finish(job, "edgetpu", model, notes=notes, files=files)
     result.path = target
     return result

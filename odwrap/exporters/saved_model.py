@@ -10,6 +10,7 @@ import numpy as np
 from odwrap import compat
 from odwrap.errors import InputError
 from odwrap.exporters.common import ExportResult, remove, tree_size
+from odwrap.quiet import captured_output, quiet_logs
 from odwrap.tfexample import decode_example, encode_example
 
 INPUT_TYPES = ("image_tensor", "encoded_image_string_tensor", "tf_example")
@@ -53,14 +54,17 @@ def export(job, input_type="image_tensor"):
     exporter = compat.load("object_detection.exporter_lib_v2")
     target = job.output / "saved_model"
     staging = job.temporary()
+    quiet_logs(job.verbose)
     try:
-        exporter.export_inference_graph(input_type, job.config, str(job.model_dir),
-                                        str(staging))
+        with captured_output(not job.verbose):
+            exporter.export_inference_graph(input_type, job.config, str(job.model_dir),
+                                            str(staging))
         remove(target)
         shutil.move(str(staging / "saved_model"), str(target))
     finally:
         remove(staging)
     verified = _run_once(target, input_type, _sample_input(job, input_type))
+    job.write_config()
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
                         verified=verified)

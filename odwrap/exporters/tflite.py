@@ -5,11 +5,14 @@ int8 is full-integer: a representative dataset of eval images, integer kernels o
 int8 input; the post-processing op keeps its float outputs.
 """
 
+import json
 from pathlib import Path
 
 from odwrap import compat
 from odwrap.errors import InputError
 from odwrap.exporters.common import finish, remove, write_model
+from odwrap.fsutil import atomic_write_text
+from odwrap.quiet import captured_output, quiet_logs
 from odwrap.runtime import preprocess, preprocess_kind, resize
 
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
@@ -30,12 +33,14 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
     graph = compat.load("object_detection.export_tflite_graph_lib_tf2")
     import tensorflow as tf
 
+    quiet_logs(job.verbose)
     height, width = job.input_size
     kind = preprocess_kind(job.config.model.ssd.feature_extractor.type)
     staging = job.temporary()
     try:
-        graph.export_tflite_model(job.config, str(job.model_dir), str(staging), max_detections,
-                                  False)
+        with captured_output(not job.verbose):
+            graph.export_tflite_model(job.config, str(job.model_dir), str(staging),
+                                      max_detections, False)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(staging / "saved_model"))
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -55,10 +60,12 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.uint8 if input_type == "uint8" else tf.int8
         try:
-            data = converter.convert()
+            with captured_output(not job.verbose):
+                data = converter.convert()
         except Exception as exc:  # the converter's errors are many and untyped
             raise InputError(f"the TFLite converter refused the model: "
-                             f"{str(exc).strip().splitlines()[0][:300]}") from None
+                             f"{str(exc).strip().splitlines()[0][:300]} (--verbose shows "
+                             "its log)") from None
     finally:
         remove(staging)
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
@@ -67,8 +74,59 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
     return data, info
 
 
-def export(job, quantize="none", input_type=None, representative=100, max_detections=10):
+COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),
+           ("mAP@.50", "DetectionBoxes_Precision/mAP@.50IOU"),
+           ("mAP@.75", "DetectionBoxes_Precision/mAP@.75IOU"))
+
+
+def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10):
+    """Export the fp32 model beside the quantized one, evaluate both on the same eval images
+    and report (table lines, compare.json)."""
+    from odwrap.model_eval import evaluate_model
+
+    data, info = convert(job, "none", None, 1, max_detections)
+    fp32 = write_model(Path(job.output) / "model_fp32.tflite", data, info)
+    results = [evaluate_model(path, config=job.config) for path in (fp32, quantized)]
+    base, other = (result.metrics for result in results)
+    lines = [f"accuracy on {results[0].images} eval image(s), COCO metrics "
+             f"({results[0].runtime}):",
+             f"  {'model':24}" + "".join(f"{name:>9}" for name, _ in COLUMNS) + "  median ms"]
+    for path, result in zip((fp32, quantized), results):
+        lines.append(f"  {path.name:24}" +
+                     "".join(f"{result.metrics.get(key, -1):9.4f}" for _, key in COLUMNS) +
+                     f"  {result.milliseconds:9.1f}")
+    label = SUFFIX[quantize]
+    deltas = {name: other.get(key, -1) - base.get(key, -1) for name, key in COLUMNS}
+    relative = deltas["mAP"] / base[COLUMNS[0][1]] * 100 if base.get(COLUMNS[0][1], 0) > 0 \
+        else float("nan")
+    lines.append(f"  {label} - fp32: " + ", ".join(f"{name} {delta:+.4f}"
+                                                  for name, delta in deltas.items()) +
+                 f" ({relative:+.1f} % of the fp32 mAP)")
+    record = {"images": results[0].images, "runtime": results[0].runtime,
+              "fp32": {"model": str(fp32), "median_ms": results[0].milliseconds,
+                       "metrics": base},
+              label: {"model": str(quantized), "median_ms": results[1].milliseconds,
+                      "metrics": other},
+              "difference": {key: other[key] - base[key] for key in base if key in other}}
+    path = atomic_write_text(Path(job.output) / "compare.json",
+                             json.dumps(record, indent=1, sort_keys=True))
+    return lines, [fp32, path]
+
+
+def check_compare(quantize: str, compare: bool) -> None:
+    if compare and quantize == "none":
+        raise InputError("--compare compares a quantized model with fp32; give --quantize "
+                         "fp16, dynamic or int8")
+
+
+def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
+           compare=False):
+    check_compare(quantize, compare)
     data, info = convert(job, quantize, input_type, representative, max_detections)
     path = write_model(Path(job.output) / f"model_{SUFFIX[quantize]}.tflite", data, info)
     labels = job.write_labels(job.output)
-    return finish(job, "tflite", path, files=[labels, path.with_suffix(".json")])
+    notes, files = [], [labels, path.with_suffix(".json")]
+    if compare:
+        notes, compared = compare_with_fp32(job, path, quantize, max_detections)
+        files += compared
+    return finish(job, "tflite", path, notes=notes, files=files)

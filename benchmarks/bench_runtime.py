@@ -1,0 +1,123 @@
+"""Inference latency of one exported model, fp32 and int8, under ai-edge-litert, tflite-runtime
+and TensorFlow's interpreter, in one run, as ratios.
+
+The models are `odwrap export --format tflite` of a demo model (trained for a few steps here
+unless --model-dir names a trained one; latency does not depend on the weights). Each runtime
+runs in its own process (the three bundle their own TFLite), on the same preprocessed input,
+with the same thread count: WARMUP invocations, then RUNS timed ones; the median counts. Rounds
+alternate the order of the runtimes so that drift of the machine spreads over all of them.
+Baseline: fp32 on ai-edge-litert, odwrap's default runtime.
+    .venv/bin/python benchmarks/bench_runtime.py [--model-dir DIR] [--runs 50] [--rounds 2]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIMES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
+MODELS = ("fp32", "int8")
+
+
+def measure(model: str, runtime: str, runs: int, warmup: int, threads: int) -> list[float]:
+    """Milliseconds of each timed invocation (run in a child process, one runtime per process)."""
+    import numpy as np
+
+    from odwrap.runtime import TFLiteDetector
+
+    detector = TFLiteDetector(model, runtime=runtime, threads=threads)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (detector.height, detector.width, 3), dtype=np.uint8)
+    tensor = detector.input_tensor(image)
+    interpreter = detector.interpreter
+    interpreter.set_tensor(detector.input["index"], tensor)
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def odwrap(*argv) -> None:
+    subprocess.run([sys.executable, "-m", "odwrap", *map(str, argv)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def demo_model(tmp: Path, steps: int) -> Path:
+    odwrap("demo-data", tmp / "voc", "--images", 60)
+    odwrap("convert", "voc", tmp / "voc", "-o", tmp / "data", "--split", "train=0.8,val=0.2")
+    odwrap("generate", ROOT / "templates" / "specs" / "demo_shapes.yaml", "-o", tmp / "config",
+           "--set", f"data.train={tmp}/data/train-*.tfrecord",
+           "--set", f"data.eval={tmp}/data/val-*.tfrecord")
+    odwrap("train", tmp / "config" / "pipeline.config", "--model-dir", tmp / "model",
+           "--steps", steps)
+    return tmp / "model"
+
+
+def export_models(model_dir: Path, output: Path) -> dict[str, Path]:
+    odwrap("export", model_dir, "--format", "tflite", "-o", output)
+    odwrap("export", model_dir, "--format", "tflite", "--quantize", "int8",
+           "--representative", 20, "-o", output)
+    return {name: output / f"model_{name}.tflite" for name in MODELS}
+
+
+def child(model: Path, runtime: str, args) -> list[float]:
+    run = subprocess.run([sys.executable, __file__, "--measure", str(model), runtime,
+                          "--runs", str(args.runs), "--warmup", str(args.warmup),
+                          "--threads", str(args.threads)],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, help="a trained odwrap model directory")
+    parser.add_argument("--steps", type=int, default=20, help="training steps of the demo model")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--measure", nargs=2, metavar=("MODEL", "RUNTIME"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        model, runtime = args.measure
+        print(json.dumps(measure(model, runtime, args.runs, args.warmup, args.threads)))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model_dir = args.model_dir or demo_model(tmp, args.steps)
+        models = export_models(model_dir, tmp / "export")
+        sizes = {name: path.stat().st_size for name, path in models.items()}
+        times = {(name, runtime): [] for name in MODELS for runtime in RUNTIMES}
+        for round_index in range(args.rounds):
+            order = RUNTIMES if round_index % 2 == 0 else tuple(reversed(RUNTIMES))
+            for runtime in order:
+                for name in MODELS:
+                    times[name, runtime] += child(models[name], runtime, args)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    base = median["fp32", "ai-edge-litert"]
+    print(json.dumps({
+        "threads": args.threads, "runs_per_round": args.runs, "rounds": args.rounds,
+        "model_bytes": sizes,
+        "median_ms": {f"{name}/{runtime}": round(ms, 3) for (name, runtime), ms in median.items()},
+        "ratio_to_fp32_ai_edge_litert": {f"{name}/{runtime}": round(ms / base, 3)
+                                         for (name, runtime), ms in median.items()},
+        "int8_speedup_over_fp32": {runtime: round(median["fp32", runtime] /
+                                                  median["int8", runtime], 3)
+                                   for runtime in RUNTIMES},
+        "int8_ai_edge_litert_vs_tflite_runtime": round(median["int8", "tflite-runtime"] /
+                                                       median["int8", "ai-edge-litert"], 3),
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

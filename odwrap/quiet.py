@@ -1,0 +1,56 @@
+"""Keeping TensorFlow's chatter off the terminal unless --verbose asks for it.
+
+Python-side warnings go through the tf and absl loggers. The TFLite converter's MLIR summaries
+are printed by C++ straight to file descriptors 1 and 2, so they are captured at that level and
+shown only when the step fails.
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+
+def quiet_logs(verbose: bool) -> None:
+    """TensorFlow's, absl's and Keras' Python logging down to errors, unless verbose."""
+    import logging
+    import warnings
+
+    import tensorflow as tf
+    from absl import logging as absl_logging
+
+    if not verbose:
+        tf.get_logger().setLevel(logging.ERROR)
+        absl_logging.set_verbosity(absl_logging.ERROR)
+        warnings.filterwarnings("ignore", module="keras|tensorflow|object_detection")
+
+
+class Captured:
+    text = ""
+
+
+@contextlib.contextmanager
+def captured_output(enabled: bool = True):
+    """Send file descriptors 1 and 2 to a temporary file for the block; the text is in
+    `.text` afterwards (also after an exception)."""
+    captured = Captured()
+    if not enabled:
+        yield captured
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", "replace")
