@@ -1,13 +1,14 @@
 """Inference latency of one exported model, fp32 and int8, under ai-edge-litert, tflite-runtime
 and TensorFlow's interpreter, in one run, as ratios.
 
-The models are `odwrap export --format tflite` of a demo model (trained for a few steps here
-unless --model-dir names a trained one; latency does not depend on the weights). Each runtime
+The models are `odwrap export --format tflite` of a demo-spec model at --image-size (trained
+for a few steps here; latency does not depend on the weights), or of --model-dir's model. Each runtime
 runs in its own process (the three bundle their own TFLite), on the same preprocessed input,
 with the same thread count: WARMUP invocations, then RUNS timed ones; the median counts. Rounds
 alternate the order of the runtimes so that drift of the machine spreads over all of them.
 Baseline: fp32 on ai-edge-litert, odwrap's default runtime.
-    .venv/bin/python benchmarks/bench_runtime.py [--model-dir DIR] [--runs 50] [--rounds 2]
+    .venv/bin/python benchmarks/bench_runtime.py [--model-dir DIR | --image-size 320]
+                                                 [--runs 50] [--rounds 2]
 """
 
 import argparse
@@ -51,12 +52,13 @@ def odwrap(*argv) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def demo_model(tmp: Path, steps: int) -> Path:
-    odwrap("demo-data", tmp / "voc", "--images", 60)
+def demo_model(tmp: Path, steps: int, size: int) -> Path:
+    odwrap("demo-data", tmp / "voc", "--images", 60, "--size", size)
     odwrap("convert", "voc", tmp / "voc", "-o", tmp / "data", "--split", "train=0.8,val=0.2")
     odwrap("generate", ROOT / "templates" / "specs" / "demo_shapes.yaml", "-o", tmp / "config",
            "--set", f"data.train={tmp}/data/train-*.tfrecord",
-           "--set", f"data.eval={tmp}/data/val-*.tfrecord")
+           "--set", f"data.eval={tmp}/data/val-*.tfrecord",
+           "--set", f"model.image_size={size}")
     odwrap("train", tmp / "config" / "pipeline.config", "--model-dir", tmp / "model",
            "--steps", steps)
     return tmp / "model"
@@ -81,6 +83,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, help="a trained odwrap model directory")
     parser.add_argument("--steps", type=int, default=20, help="training steps of the demo model")
+    parser.add_argument("--image-size", type=int, default=320,
+                        help="input side of the demo model (the demo itself uses 128)")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
@@ -93,7 +97,7 @@ def main(argv=None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model_dir = args.model_dir or demo_model(tmp, args.steps)
+        model_dir = args.model_dir or demo_model(tmp, args.steps, args.image_size)
         models = export_models(model_dir, tmp / "export")
         sizes = {name: path.stat().st_size for name, path in models.items()}
         times = {(name, runtime): [] for name in MODELS for runtime in RUNTIMES}
@@ -105,6 +109,8 @@ def main(argv=None) -> int:
     median = {key: statistics.median(values) for key, values in times.items()}
     base = median["fp32", "ai-edge-litert"]
     print(json.dumps({
+        "model": str(args.model_dir) if args.model_dir else
+        f"demo spec at {args.image_size}x{args.image_size}, {args.steps} steps",
         "threads": args.threads, "runs_per_round": args.runs, "rounds": args.rounds,
         "model_bytes": sizes,
         "median_ms": {f"{name}/{runtime}": round(ms, 3) for (name, runtime), ms in median.items()},
