@@ -6,6 +6,7 @@ knows about exit codes. TensorFlow is imported only by the commands that need it
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -523,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def _run(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -539,6 +540,17 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("odwrap: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+    except BrokenPipeError:  # `odwrap ... | head`: the reader left; stop quietly like cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def entrypoint() -> None:

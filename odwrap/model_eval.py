@@ -10,6 +10,7 @@ images are used, as for a checkpoint.
 import contextlib
 import glob
 import io
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -119,32 +120,28 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields
     started = time.perf_counter()
     ground_truth, detections, times = [], [], []
-    for path in files:
-        for record in read_records(path):
-            features = decode_example(record)
-            try:
-                with Image.open(io.BytesIO(features["image/encoded"][0])) as image:
-                    pixels = np.asarray(image.convert("RGB"))
-            except (KeyError, IndexError, OSError) as exc:
-                raise InputError(f"{path}: example {len(times)} has no readable "
-                                 f"image/encoded ({exc})") from None
-            height, width = pixels.shape[:2]
-            boxes, classes, crowd = _ground_truth(features, height, width, names)
-            found = detector.detect(pixels)
-            times.append(found.milliseconds)
-            ground_truth.append({inputs.groundtruth_boxes: boxes,
-                                 inputs.groundtruth_classes: classes,
-                                 **({inputs.groundtruth_is_crowd: crowd}
-                                    if crowd is not None else {})})
-            detections.append({
-                outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) *
-                np.array([height, width, height, width], np.float32),
-                outputs.detection_scores: np.asarray(found.scores, np.float32),
-                outputs.detection_classes: np.asarray(found.classes, np.int64)})
-            if limit and len(times) >= limit:
-                break
-        if limit and len(times) >= limit:
-            break
+    examples = ((path, record) for path in files for record in read_records(path))
+    for path, record in itertools.islice(examples, limit or None):
+        features = decode_example(record)
+        try:
+            with Image.open(io.BytesIO(features["image/encoded"][0])) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (KeyError, IndexError, OSError) as exc:
+            raise InputError(f"{path}: an example has no readable image/encoded "
+                             f"({exc})") from None
+        height, width = pixels.shape[:2]
+        scale = np.array([height, width, height, width], np.float32)
+        boxes, classes, crowd = _ground_truth(features, height, width, names)
+        found = detector.detect(pixels)
+        times.append(found.milliseconds)
+        ground_truth.append({inputs.groundtruth_boxes: boxes,
+                             inputs.groundtruth_classes: classes,
+                             **({inputs.groundtruth_is_crowd: crowd}
+                                if crowd is not None else {})})
+        detections.append({
+            outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
+            outputs.detection_scores: np.asarray(found.scores, np.float32),
+            outputs.detection_classes: np.asarray(found.classes, np.int64)})
     seen = sorted({int(c) for truth in ground_truth for c in truth[inputs.groundtruth_classes]})
     ids = sorted(set(names) | set(seen))
     if not times or not ids:

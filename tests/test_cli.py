@@ -48,3 +48,17 @@ def test_eval_usage_errors(capsys, argv, message):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`odwrap ... | head`: the pipe closes before odwrap writes."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "odwrap", "labelmap", "--classes", "a,b",
+                              "-o", str(tmp_path / "map.pbtxt")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
