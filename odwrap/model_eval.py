@@ -49,7 +49,7 @@ def find_config(model: Path) -> Path | None:
     return None
 
 
-def _eval_source(model: Path, records, config):
+def eval_source(model: Path, records=None, config=None):
     """(TFRecord files, image limit, {id: name}) for the evaluation."""
     if config is None and records is None:
         config = find_config(model)
@@ -112,7 +112,7 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     model = Path(model)
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
-    files, limit, names = _eval_source(model, records, config)
+    files, limit, names = eval_source(model, records, config)
     limit = max_images or limit
     detector = detector or load_detector(model, runtime=runtime, threads=threads)
     standard_fields = compat.load("object_detection.core.standard_fields")

@@ -150,6 +150,21 @@ def test_options_a_format_does_not_take_are_refused(model_dir, capsys, argv, mes
     assert message in capsys.readouterr().err
 
 
+def test_compare_without_eval_data_is_refused_before_converting(model_dir, tmp_path, capsys):
+    import shutil
+
+    from odwrap.pipeline import read_pipeline, write_pipeline
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("export*"))
+    config = read_pipeline(copy / "pipeline.config")
+    del config.eval_input_reader[:]
+    write_pipeline(config, copy / "pipeline.config")
+    assert cli.main(["export", str(copy), "--format", "edgetpu", "--compare"]) == 2
+    assert "no eval_input_reader TFRecords" in capsys.readouterr().err
+    assert not list(copy.glob("export/*.tflite"))
+
+
 def test_export_without_a_trained_model(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path), "--format", "tflite"]) == 2
     assert "no pipeline.config" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.exporters.common import finish, write_model
-from odwrap.exporters.tflite import compare_with_fp32, convert
+from odwrap.exporters.tflite import check_compare, compare_with_fp32, convert
 from odwrap.fsutil import atomic_write_text
 
 # TFLite builtin ops the Edge TPU compiler maps (coral.ai "supported operations").
@@ -116,6 +116,7 @@ def format_report(verdicts: list[OpVerdict], model: Path) -> str:
 
 
 def export(job, input_type=None, representative=100, max_detections=10, compare=False):
+    check_compare(job, "int8", compare)
     data, info = convert(job, "int8", input_type, representative, max_detections)
     model = write_model(Path(job.output) / "model_int8.tflite", data, info)
     labels = job.write_labels(job.output)

@@ -113,15 +113,21 @@ def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10):
     return lines, [fp32, path]
 
 
-def check_compare(quantize: str, compare: bool) -> None:
-    if compare and quantize == "none":
+def check_compare(job, quantize: str, compare: bool) -> None:
+    """Refuse --compare before any conversion when it cannot run."""
+    from odwrap.model_eval import eval_source
+
+    if not compare:
+        return
+    if quantize == "none":
         raise InputError("--compare compares a quantized model with fp32; give --quantize "
                          "fp16, dynamic or int8")
+    eval_source(job.model_dir, config=job.config)  # raises when there is no eval data
 
 
 def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
            compare=False):
-    check_compare(quantize, compare)
+    check_compare(job, quantize, compare)
     data, info = convert(job, quantize, input_type, representative, max_detections)
     path = write_model(Path(job.output) / f"model_{SUFFIX[quantize]}.tflite", data, info)
     labels = job.write_labels(job.output)
