@@ -333,9 +333,10 @@ def convert(options: ConvertOptions) -> ConvertReport:
                                    options.strict))
     plan = _plan_hash(options, tasks)
     done = _previous_shards(output, plan)
-    for task in tasks:  # what a killed run left half-written
-        for stale in output.glob(f".{task.path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+    for task in tasks:  # what a killed run left half-written: a shard's or its sidecar's
+        for written in (task.path, _sidecar(task.path)):
+            for stale in output.glob(f".{written.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
     todo = [task for task in tasks if not (task.path.name in done and task.path.exists()
                                            and _sidecar(task.path).exists())]
     atomic_write_text(output / MANIFEST, json.dumps(

@@ -320,6 +320,19 @@ def test_kill_then_rerun_gives_identical_output(tmp_path):
     assert json.loads((out / "report.json").read_text()) == clean_report
 
 
+def test_a_rerun_removes_what_a_kill_left_half_written(tmp_path):
+    """A kill can land inside the shard's write or inside its sidecar's atomic write."""
+    root = datasets.voc(tmp_path / "voc", images=12)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".data-00000-of-00001.tfrecord.4242.tmp",
+             out / "..data-00000-of-00001.tfrecord.json.k3x9q_.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    assert convert("voc", root, "-o", out, "--shards", 1) == 0
+    assert not [path for path in stale if path.exists()]
+
+
 def test_labelmap_from_dataset_by_frequency_and_from_classes(tmp_path, capsys):
     from odwrap import labelmap
 
