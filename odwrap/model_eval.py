@@ -78,11 +78,8 @@ def eval_source(model: Path, records=None, config=None):
 def _label_names(config) -> dict[int, str]:
     from odwrap import labelmap
 
-    path = config.train_input_reader.label_map_path or \
-        next((r.label_map_path for r in config.eval_input_reader if r.label_map_path), "")
-    if not path or not Path(path).is_file():
-        return {}
-    return {item.id: item.display_name or item.name for item in labelmap.read(path).item}
+    return labelmap.names(config.train_input_reader.label_map_path or next(
+        (r.label_map_path for r in config.eval_input_reader if r.label_map_path), ""))
 
 
 def _ground_truth(features: dict, height: int, width: int, names: dict):
@@ -105,11 +102,11 @@ def _ground_truth(features: dict, height: int, width: int, names: dict):
 def evaluate_model(model, records=None, config=None, max_images=None, runtime="auto",
                    threads=2, detector=None) -> ModelEvalResult:
     """COCO metrics of MODEL on the eval TFRecords; `config` is a path or a parsed config."""
-    from PIL import Image
-
-    from odwrap.runtime import load_detector
+    from odwrap.runtime import load_detector, load_rgb
 
     model = Path(model)
+    if detector is None and not model.exists():
+        raise InputError(f"{model}: no such model")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
     files, limit, names = eval_source(model, records, config)
@@ -123,12 +120,10 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     examples = ((path, record) for path in files for record in read_records(path))
     for path, record in itertools.islice(examples, limit or None):
         features = decode_example(record)
-        try:
-            with Image.open(io.BytesIO(features["image/encoded"][0])) as image:
-                pixels = np.asarray(image.convert("RGB"))
-        except (KeyError, IndexError, OSError) as exc:
-            raise InputError(f"{path}: an example has no readable image/encoded "
-                             f"({exc})") from None
+        if not features.get("image/encoded"):
+            raise InputError(f"{path}: an example has no image/encoded")
+        pixels = load_rgb(io.BytesIO(features["image/encoded"][0]),
+                          f"{path}: an example's image/encoded")
         height, width = pixels.shape[:2]
         scale = np.array([height, width, height, width], np.float32)
         boxes, classes, crowd = _ground_truth(features, height, width, names)

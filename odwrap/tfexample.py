@@ -10,6 +10,8 @@ import struct
 
 import crc32c
 
+from odwrap.errors import InputError
+
 _MASK_DELTA = 0xA282EAD8
 
 
@@ -78,19 +80,20 @@ def frame_record(data: bytes) -> bytes:
 
 
 def read_records(path):
-    """Yield the data of each record of a TFRecord file, checking both CRCs."""
+    """Yield the data of each record of a TFRecord file, checking both CRCs; a damaged file is
+    an InputError that names it."""
     with open(path, "rb") as handle:
         while True:
             header = handle.read(12)
             if not header:
                 return
             if len(header) < 12 or _masked_crc(header[:8]) != header[8:12]:
-                raise ValueError(f"{path}: corrupt record header")
+                raise InputError(f"{path}: not a TFRecord file, or a corrupt record header")
             (length,) = struct.unpack("<Q", header[:8])
             data = handle.read(length)
             footer = handle.read(4)
             if len(data) < length or _masked_crc(data) != footer:
-                raise ValueError(f"{path}: corrupt or truncated record")
+                raise InputError(f"{path}: corrupt or truncated record")
             yield data
 
 

@@ -103,6 +103,19 @@ def test_max_images_limits_the_evaluation(records):
     assert result.images == 2
 
 
+def test_a_file_that_is_not_a_tfrecord_is_named(tmp_path, records):
+    _, truth = records
+    text = tmp_path / "labels.txt"
+    text.write_text("square\ncircle\n")
+    with pytest.raises(InputError, match=f"{text}: not a TFRecord file"):
+        evaluate_model("model.tflite", records=str(text), detector=StandIn(truth))
+
+
+def test_a_missing_model_is_named_before_its_data_are_looked_for(tmp_path):
+    with pytest.raises(InputError, match="model.tflite: no such model"):
+        evaluate_model(tmp_path / "model.tflite")
+
+
 @pytest.mark.parametrize("kwargs, message", [
     pytest.param({"records": "nothing-*.tfrecord"}, "no TFRecord files match", id="no-records"),
     pytest.param({}, "no pipeline.config beside it or above it", id="no-config"),
