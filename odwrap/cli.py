@@ -14,6 +14,8 @@ from odwrap import __version__
 from odwrap.errors import InputError, OdwrapError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+# odwrap.runtime.RUNTIMES and "auto"; spelled here so that the CLI does not import numpy
+RUNTIME_CHOICES = ("auto", "ai-edge-litert", "tflite-runtime", "tensorflow")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -398,8 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="with --model: the TFRecords to evaluate on")
     evaluation.add_argument("--max-images", type=int, metavar="N",
                             help="with --model: at most N images (default: eval num_examples)")
-    evaluation.add_argument("--runtime", default="auto",
-                            choices=["auto", "ai-edge-litert", "tflite-runtime", "tensorflow"],
+    evaluation.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                             help="with --model: the TFLite runtime (default: the fastest "
                                  "installed)")
     evaluation.add_argument("--checkpoint", metavar="PREFIX",
@@ -457,8 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where results go (default ./predictions)")
     predict.add_argument("--threshold", type=float, default=0.5, help="lowest score kept")
     predict.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
-    predict.add_argument("--runtime", default="auto",
-                         choices=["auto", "ai-edge-litert", "tflite-runtime", "tensorflow"])
+    predict.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES)
     predict.add_argument("--threads", type=int, default=2)
     predict.add_argument("--jsonl", action="store_true",
                          help="JSON Lines, one image a line, instead of COCO results JSON")

@@ -37,6 +37,13 @@ def read(path):
     return parse(read_text(path, "label map"), str(path))
 
 
+def names(path) -> dict[int, str]:
+    """{id: display name (else name)} of the label map at PATH; {} when there is none."""
+    if not path or not Path(path).is_file():
+        return {}
+    return {item.id: item.display_name or item.name for item in read(path).item}
+
+
 def from_classes(names):
     """A label map with ids 1..N in the order given (0 is the OD API's background)."""
     label_map = protos.label_map_pb2().StringIntLabelMap()

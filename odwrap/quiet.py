@@ -1,8 +1,8 @@
 """Keeping TensorFlow's chatter off the terminal unless --verbose asks for it.
 
 Python-side warnings go through the tf and absl loggers. The TFLite converter's MLIR summaries
-are printed by C++ straight to file descriptors 1 and 2, so they are captured at that level and
-shown only when the step fails.
+are printed by C++ straight to file descriptors 1 and 2, so they are diverted at that level; a
+failing step still raises its own error, and --verbose shows everything.
 """
 
 import contextlib
@@ -25,26 +25,20 @@ def quiet_logs(verbose: bool) -> None:
         warnings.filterwarnings("ignore", module="keras|tensorflow|object_detection")
 
 
-class Captured:
-    text = ""
-
-
 @contextlib.contextmanager
 def captured_output(enabled: bool = True):
-    """Send file descriptors 1 and 2 to a temporary file for the block; the text is in
-    `.text` afterwards (also after an exception)."""
-    captured = Captured()
+    """Send file descriptors 1 and 2 to a temporary file for the block, then drop it."""
     if not enabled:
-        yield captured
+        yield
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as sink:
+    with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         try:
-            yield captured
+            yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -52,5 +46,3 @@ def captured_output(enabled: bool = True):
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
-            sink.seek(0)
-            captured.text = sink.read().decode("utf-8", "replace")

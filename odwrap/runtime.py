@@ -40,14 +40,15 @@ def preprocess(image: np.ndarray, kind: str) -> np.ndarray:
     return pixels * (2.0 / 255.0) - 1.0
 
 
-def load_rgb(path) -> np.ndarray:
+def load_rgb(source, name=None) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of an image file or file object; `name` names it in errors."""
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the image ({exc})") from None
+        raise InputError(f"{name or source}: cannot read the image ({exc})") from None
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

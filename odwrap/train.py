@@ -2,9 +2,10 @@
 
 The loop is model_lib_v2.train_loop's (same model, input pipeline, optimizer, eager_train_step
 and summaries) with these differences: exactly the requested steps (a tf.function runs a
-loop of steps whose length is a tensor, so the last loop is cut to fit without a retrace); checkpoints only after
-the variables exist, every --checkpoint-every steps and always at the end; SIGINT and SIGTERM
-save a checkpoint before exiting; the model directory keeps the config it was trained with.
+loop of steps whose length is a tensor, so the last loop is cut to fit without a retrace);
+checkpoints only after the variables exist, every --checkpoint-every steps and always at the
+end; SIGINT and SIGTERM save a checkpoint before exiting; the model directory keeps the config
+it was trained with.
 """
 
 import difflib

@@ -7,7 +7,7 @@ import pytest
 from odwrap import cli
 from odwrap.check import check_file
 from tests.conftest import ROOT, run_python
-from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
+from tests.tfdata import TINY_SPEC, write_tiny_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -46,9 +46,7 @@ print("STEP", reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def test_train_one_step_from_a_generated_config(tmp_path):
-    train = write_shapes_tfrecord(tmp_path / "train.tfrecord", count=4, size=64)
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=1))
+    spec = write_tiny_spec(tmp_path, count=4, steps=1)
     assert cli.main(["generate", str(spec), "-o", str(tmp_path / "gen")]) == 0
     result = run_python(["-c", textwrap.dedent(TRAIN_ONE_STEP),
                          str(tmp_path / "gen" / "pipeline.config"), str(tmp_path / "model")])

@@ -8,7 +8,7 @@ import pytest
 
 from odwrap import cli
 from tests.conftest import run_odwrap
-from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
+from tests.tfdata import write_tiny_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -16,9 +16,7 @@ pytestmark = [pytest.mark.tf, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
-    train = write_shapes_tfrecord(folder / "train.tfrecord", count=6, size=64)
-    spec = folder / "tiny.yaml"
-    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=2))
+    spec = write_tiny_spec(folder, count=6, steps=2)
     result = run_odwrap("train", spec, "--model-dir", folder / "model")
     assert result.returncode == 0, result.stderr[-3000:]
     return folder / "model"

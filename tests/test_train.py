@@ -11,17 +11,13 @@ import pytest
 
 from odwrap import cli
 from tests.conftest import ROOT, run_odwrap
-from tests.tfdata import TINY_SPEC, write_shapes_tfrecord
+from tests.tfdata import write_tiny_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def tiny_spec(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    train = write_shapes_tfrecord(folder / "train.tfrecord", count=4, size=64)
-    spec = folder / "tiny.yaml"
-    spec.write_text(TINY_SPEC.format(size=64, train=train, steps=3))
-    return spec
+    return write_tiny_spec(tmp_path_factory.mktemp("tiny"), count=4, steps=3)
 
 
 def checkpoint_steps(model_dir):

@@ -16,6 +16,7 @@ from odwrap import labelmap
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 from odwrap.pipeline import read_pipeline
+from odwrap.runtime import load_detector, load_rgb
 from odwrap.tfexample import decode_example, read_records
 
 
@@ -76,20 +77,13 @@ class ExportJob:
 
     def eval_images(self, limit: int):
         """Up to `limit` decoded RGB images of the eval (else train) TFRecords."""
-        from PIL import Image
-
         for record in self.eval_records(limit):
             encoded = decode_example(record)["image/encoded"][0]
-            with Image.open(io.BytesIO(encoded)) as image:
-                yield np.asarray(image.convert("RGB"))
+            yield load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")
 
     def write_labels(self, folder: Path) -> Path:
         """labels.txt: line i names class id i + 1 (the TFLite model's 0-based classes)."""
-        path = self.config.train_input_reader.label_map_path
-        names = {}
-        if path and Path(path).exists():
-            names = {item.id: item.display_name or item.name
-                     for item in labelmap.read(path).item}
+        names = labelmap.names(self.config.train_input_reader.label_map_path)
         total = self.config.model.ssd.num_classes
         lines = [names.get(index, "???") for index in range(1, total + 1)]
         return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
@@ -115,8 +109,6 @@ def tree_size(path: Path) -> int:
 
 
 def verify(path: Path, image) -> str:
-    from odwrap.runtime import load_detector
-
     detector = load_detector(path)
     detections = detector.detect(image)
     return (f"{len(detections.scores)} detection(s) on one image in "

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from odwrap.exporters.common import finish, write_model
-from odwrap.exporters.tflite import check_compare, compare_with_fp32, convert
+from odwrap.exporters.common import finish
+from odwrap.exporters.tflite import write_tflite
 from odwrap.fsutil import atomic_write_text
+from odwrap.runtime import interpreter_class
 
 # TFLite builtin ops the Edge TPU compiler maps (coral.ai "supported operations").
 EDGETPU_OPS = frozenset({
@@ -49,8 +50,6 @@ class OpVerdict:
 
 def plain_interpreter(model_path: Path):
     """An interpreter whose op list is the model's own: no delegate rewrites it."""
-    from odwrap.runtime import interpreter_class
-
     name, interpreter_cls = interpreter_class("auto")
     if name == "ai-edge-litert":
         from ai_edge_litert.interpreter import OpResolverType
@@ -116,18 +115,11 @@ def format_report(verdicts: list[OpVerdict], model: Path) -> str:
 
 
 def export(job, input_type=None, representative=100, max_detections=10, compare=False):
-    check_compare(job, "int8", compare)
-    data, info = convert(job, "int8", input_type, representative, max_detections)
-    model = write_model(Path(job.output) / "model_int8.tflite", data, info)
-    labels = job.write_labels(job.output)
-    verdicts = op_report(model)
-    report = atomic_write_text(job.output / "edgetpu_report.txt",
-                               format_report(verdicts, model) + "\n")
-    notes, files = [report.read_text().rstrip()], [labels, report]
-    if compare:
-        lines, compared = compare_with_fp32(job, model, "int8", max_detections)
-        notes += lines
-        files += compared
+    model, compared, files = write_tflite(job, "int8", input_type, representative,
+                                          max_detections, compare)
+    text = format_report(op_report(model), model)
+    files.append(atomic_write_text(job.output / "edgetpu_report.txt", text + "\n"))
+    notes = [text, *compared]
     compiler = shutil.which("edgetpu_compiler")
     target = model
     if compiler is None:

@@ -11,6 +11,7 @@ from odwrap import compat
 from odwrap.errors import InputError
 from odwrap.exporters.common import ExportResult, remove, tree_size
 from odwrap.quiet import captured_output, quiet_logs
+from odwrap.runtime import load_rgb
 from odwrap.tfexample import decode_example, encode_example
 
 INPUT_TYPES = ("image_tensor", "encoded_image_string_tensor", "tf_example")
@@ -30,8 +31,7 @@ def _sample_input(job, input_type):
         return record
     if input_type == "encoded_image_string_tensor":
         return encoded
-    with Image.open(io.BytesIO(encoded)) as image:
-        return np.asarray(image.convert("RGB"))[None]
+    return load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")[None]
 
 
 def _run_once(target, input_type, sample) -> str:

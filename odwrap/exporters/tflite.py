@@ -88,6 +88,7 @@ def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10):
     fp32 = write_model(Path(job.output) / "model_fp32.tflite", data, info)
     results = [evaluate_model(path, config=job.config) for path in (fp32, quantized)]
     base, other = (result.metrics for result in results)
+    difference = {key: other[key] - base[key] for key in base if key in other}
     lines = [f"accuracy on {results[0].images} eval image(s), COCO metrics "
              f"({results[0].runtime}):",
              f"  {'model':24}" + "".join(f"{name:>9}" for name, _ in COLUMNS) + "  median ms"]
@@ -96,18 +97,17 @@ def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10):
                      "".join(f"{result.metrics.get(key, -1):9.4f}" for _, key in COLUMNS) +
                      f"  {result.milliseconds:9.1f}")
     label = SUFFIX[quantize]
-    deltas = {name: other.get(key, -1) - base.get(key, -1) for name, key in COLUMNS}
-    relative = deltas["mAP"] / base[COLUMNS[0][1]] * 100 if base.get(COLUMNS[0][1], 0) > 0 \
-        else float("nan")
-    lines.append(f"  {label} - fp32: " + ", ".join(f"{name} {delta:+.4f}"
-                                                  for name, delta in deltas.items()) +
+    mean_ap = COLUMNS[0][1]
+    relative = difference[mean_ap] / base[mean_ap] * 100 if base[mean_ap] > 0 else float("nan")
+    lines.append(f"  {label} - fp32: " + ", ".join(f"{name} {difference[key]:+.4f}"
+                                                  for name, key in COLUMNS) +
                  f" ({relative:+.1f} % of the fp32 mAP)")
     record = {"images": results[0].images, "runtime": results[0].runtime,
               "fp32": {"model": str(fp32), "median_ms": results[0].milliseconds,
                        "metrics": base},
               label: {"model": str(quantized), "median_ms": results[1].milliseconds,
                       "metrics": other},
-              "difference": {key: other[key] - base[key] for key in base if key in other}}
+              "difference": difference}
     path = atomic_write_text(Path(job.output) / "compare.json",
                              json.dumps(record, indent=1, sort_keys=True))
     return lines, [fp32, path]
@@ -125,14 +125,21 @@ def check_compare(job, quantize: str, compare: bool) -> None:
     eval_source(job.model_dir, config=job.config)  # raises when there is no eval data
 
 
-def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
-           compare=False):
+def write_tflite(job, quantize, input_type, representative, max_detections, compare):
+    """Convert and write the model, its sidecar and labels.txt, and compare with fp32 when
+    asked: (model path, notes, files written beside it)."""
     check_compare(job, quantize, compare)
     data, info = convert(job, quantize, input_type, representative, max_detections)
     path = write_model(Path(job.output) / f"model_{SUFFIX[quantize]}.tflite", data, info)
-    labels = job.write_labels(job.output)
-    notes, files = [], [labels, path.with_suffix(".json")]
+    notes, files = [], [job.write_labels(job.output), path.with_suffix(".json")]
     if compare:
         notes, compared = compare_with_fp32(job, path, quantize, max_detections)
         files += compared
+    return path, notes, files
+
+
+def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
+           compare=False):
+    path, notes, files = write_tflite(job, quantize, input_type, representative,
+                                      max_detections, compare)
     return finish(job, "tflite", path, notes=notes, files=files)
