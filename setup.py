@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -15,10 +15,11 @@ setup(
     version="0.1.0",
     description="The TensorFlow 2 Object Detection API, end to end, from small YAML specs",
     python_requires="==3.11.*",
-    packages=["odwrap", "odwrap.templates", "odwrap.label_maps"],
+    packages=find_packages(include=["odwrap", "odwrap.*"]) + ["odwrap.templates",
+                                                            "odwrap.label_maps"],
     package_dir={"odwrap.templates": "templates", "odwrap.label_maps": "label_maps"},
     package_data={
-        "odwrap": ["*.yaml"],
+        "odwrap.config": ["*.yaml"],
         "odwrap.templates": ["*.j2", "specs/*.yaml"],
         "odwrap.label_maps": ["*.pbtxt"],
     },

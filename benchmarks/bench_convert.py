@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from odwrap.demo_data import write_demo_dataset
+    from odwrap.data.demo import write_demo_dataset
 
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ def measure(model: str, runtime: str, runs: int, warmup: int, threads: int) -> l
     """Milliseconds of each timed invocation (run in a child process, one runtime per process)."""
     import numpy as np
 
-    from odwrap.runtime import TFLiteDetector
+    from odwrap.deploy.runtime import TFLiteDetector
 
     detector = TFLiteDetector(model, runtime=runtime, threads=threads)
     rng = np.random.default_rng(0)

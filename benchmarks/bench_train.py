@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_MAIN = """
 import sys
 from absl import app
-from odwrap import compat
+from odwrap.odapi import compat
 model_main_tf2 = compat.load("object_detection.model_main_tf2")
 sys.argv = ["model_main_tf2"] + sys.argv[1:]
 app.run(model_main_tf2.main)
@@ -45,7 +45,7 @@ def model_main_run(config: Path, model_dir: Path, steps: int) -> None:
 
 
 def loop_speeds(model_dir: Path) -> list[float]:
-    from odwrap.plot import read_scalars
+    from odwrap.training.plot import read_scalars
 
     points = read_scalars(model_dir / "train").get("steps_per_sec", [])
     return [value for _, value in points[1:]]  # the first loop includes tracing

@@ -1,3 +1,26 @@
-"""odwrap: the TensorFlow 2 Object Detection API, end to end, from small YAML specs."""
+"""odwrap: the TensorFlow 2 Object Detection API, end to end, from small YAML specs.
+
+    import odwrap
+
+    odwrap.demo_data("shapes")                                   # Pascal VOC
+    odwrap.convert("voc", "shapes", "data", split="train=0.9,val=0.1")
+    odwrap.generate("spec.yaml", "config")                       # config/pipeline.config
+    result = odwrap.train("config/pipeline.config", "model", steps=1500)
+    metrics = odwrap.evaluate("model").metrics
+    exported = odwrap.export("model", "tflite", quantize="int8")
+    odwrap.predict(exported.path, ["image.jpg"], "predictions")
+
+Each function returns a typed result and raises an odwrap.errors.OdwrapError (InputError for
+bad input) with a one-line message. Install an odwrap.report.Reporter with
+`odwrap.report.use(...)` to hear progress. Importing odwrap loads neither numpy nor TensorFlow.
+"""
+
+from odwrap.api import (check, convert, demo_data, diagnose, evaluate, evaluate_export,
+                        export, generate, plot, predict, stats, train, watch, write_label_map)
+from odwrap.errors import InputError, OdwrapError, RunError
 
 __version__ = "0.1.0"
+
+__all__ = ["check", "convert", "demo_data", "diagnose", "evaluate", "evaluate_export", "export",
+           "generate", "plot", "predict", "stats", "train", "watch", "write_label_map",
+           "OdwrapError", "InputError", "RunError", "__version__"]

@@ -101,7 +101,7 @@ def diagnose() -> Report:
         from object_detection.protos import pipeline_pb2  # noqa: F401  (protobuf only)
 
     def tensorflow():
-        from odwrap import compat
+        from odwrap.odapi import compat
 
         compat.quiet_tensorflow()
         import tensorflow as tf
@@ -110,7 +110,7 @@ def diagnose() -> Report:
             report.devices[kind] = len(tf.config.list_physical_devices(kind))
 
     def odapi():
-        from odwrap import compat
+        from odwrap.odapi import compat
 
         report.compat = compat.apply()
         compat.load("object_detection.model_lib_v2")

@@ -1,6 +1,7 @@
-"""The errors odwrap reports to its users.
+"""Every error odwrap reports to its users, in one hierarchy under OdwrapError.
 
-They are raised deep in the library and turned into one line and an exit code only in the CLI.
+They are raised deep in the library and turned into one line and an exit code only in the CLI
+(`odwrap.cli`), which catches OdwrapError in exactly one place.
 """
 
 
@@ -18,3 +19,29 @@ class InputError(OdwrapError):
 
 class StackError(OdwrapError):
     """The installed TensorFlow / OD API stack cannot do what was asked."""
+
+
+class RunError(OdwrapError):
+    """A run on accepted input failed inside TensorFlow, the OD API or the TFLite converter."""
+
+
+class ChecksFailed(OdwrapError):
+    """The checks found errors in a config; `findings` says which (the CLI prints them)."""
+
+    def __init__(self, message: str, findings: list):
+        super().__init__(message)
+        self.findings = findings
+
+
+class TemplateError(OdwrapError):
+    """A template could not be rendered: a bug in a template or in the context it was given."""
+
+
+class RenderedConfigError(OdwrapError):
+    """A rendered config does not parse: a template or context bug, never the user's input."""
+
+
+class Interrupted(OdwrapError):
+    """Training stopped by a signal after saving a checkpoint."""
+
+    exit_code = 130

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from xml.etree import ElementTree
 
-from odwrap.demo_data import write_demo_dataset
+from odwrap.data.demo import write_demo_dataset
 
 
 def voc(root: Path, images: int = 12, seed: int = 0) -> Path:

@@ -1,0 +1,198 @@
+"""The public Python API: one function per job, each returning a typed result.
+
+The CLI is a thin layer over exactly these functions. Importing this module (or `odwrap`) loads
+neither numpy nor TensorFlow; each function imports its stage when it runs. Errors are
+OdwrapError subclasses (odwrap.errors): InputError for bad input, RunError for a run that failed.
+Progress and messages go to the Reporter installed with `odwrap.report.use` (none by default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from odwrap.config.checks import Finding
+    from odwrap.config.generate import Generated
+    from odwrap.data.convert import ConvertReport
+    from odwrap.data.stats import Stats
+    from odwrap.deploy.evaluate import ModelEvalResult
+    from odwrap.deploy.export.common import ExportResult
+    from odwrap.deploy.predict import PredictResult
+    from odwrap.doctor import Report
+    from odwrap.training.evaluate import EvalResult
+    from odwrap.training.loop import TrainResult
+
+
+def generate(spec, output, overrides: Sequence[str] = (), force: bool = False) -> Generated:
+    """Render a YAML spec into OUTPUT/pipeline.config (and OUTPUT/label_map.pbtxt for inline
+    classes), parsed strictly and checked; refuses on check errors unless `force`.
+    `overrides`: 'KEY=VALUE' strings, as `--set` (values read as YAML)."""
+    from odwrap.config.generate import generate as run
+
+    return run(spec, output, overrides=list(overrides), force=force)
+
+
+def check(source, overrides: Sequence[str] = (), build: bool = False, device: str | None = None,
+          num_devices: int | None = None, targets: Sequence[str] | None = None) -> list[Finding]:
+    """Findings for a spec or a pipeline.config, errors first. `device`, `num_devices` and
+    `targets` say where it will train and what it will be exported to; `build` also builds the
+    model with the OD API and runs it once (imports TensorFlow)."""
+    from odwrap.config.checks import check_pipeline
+    from odwrap.config.loader import load_config, retarget
+
+    loaded = load_config(source, list(overrides))
+    target = retarget(loaded.target, device=device, num_devices=num_devices,
+                      export_targets=targets)
+    findings = check_pipeline(loaded.config, target)
+    if build:
+        from odwrap.config.build import build_findings
+
+        findings.extend(build_findings(loaded.config))
+    return findings
+
+
+def convert(format: str, source, output, *, split: str | None = None, seed: int = 0,
+            workers: int | None = None, shards: int | None = None, keep: Sequence[str] = (),
+            drop: Sequence[str] = (), rename: Sequence[str] = (), order: str = "name",
+            label_map=None, strict: bool = False, images=None, masks: bool = False,
+            crowd: str = "keep", group_of: bool = True, class_names=None) -> ConvertReport:
+    """Annotations (voc, coco, csv, oid) to sharded TFRecords in OUTPUT, with label_map.pbtxt
+    and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings."""
+    from odwrap.data import convert as stage
+
+    return stage.convert(stage.ConvertOptions(
+        format=format, source=Path(source), output=Path(output), split=split, seed=seed,
+        workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
+        drop=tuple(drop), rename=tuple(rename), order=order,
+        label_map=Path(label_map) if label_map else None, strict=strict,
+        read=_read_options(images, masks, crowd, group_of, class_names)))
+
+
+def _read_options(images, masks, crowd, group_of, class_names):
+    from odwrap.data.formats import ReadOptions
+
+    return ReadOptions(images=Path(images) if images else None, masks=masks, crowd=crowd,
+                       group_of=group_of,
+                       class_names=Path(class_names) if class_names else None)
+
+
+def write_label_map(output, classes: Sequence[str] | None = None, format: str | None = None,
+                    source=None, *, keep: Sequence[str] = (), drop: Sequence[str] = (),
+                    rename: Sequence[str] = (), order: str = "name", images=None,
+                    crowd: str = "keep", group_of: bool = True, class_names=None) -> dict:
+    """Write OUTPUT, a label map with ids 1..N, from `classes` or from a dataset's classes
+    (FORMAT SOURCE, as for `convert`). Returns {class name: boxes} (0 boxes for `classes`)."""
+    from odwrap.errors import InputError
+    from odwrap.odapi import labelmap
+
+    if classes:
+        label_map = labelmap.from_classes(list(classes))
+        problems = labelmap.problems(label_map)
+        if problems:
+            raise InputError(f"--classes: {problems[0][1]}")
+        counts = {}
+    else:
+        if not (format and source):
+            raise InputError("labelmap: give FORMAT SOURCE, or --classes a,b,c")
+        from odwrap.data import convert as stage
+
+        label_map, counts = stage.dataset_classes(stage.ConvertOptions(
+            format=format, source=Path(source), output=Path(output), keep=tuple(keep),
+            drop=tuple(drop), rename=tuple(rename), order=order,
+            read=_read_options(images, False, crowd, group_of, class_names)))
+    labelmap.write(label_map, output)
+    return {item.name: counts.get(item.name, 0) for item in label_map.item}
+
+
+def stats(files: Sequence, input_size: tuple[int, int] = (320, 320)) -> Stats:
+    """Images, boxes per class and box sizes at the model's input size of TFRecord files/globs."""
+    from odwrap.data import stats as stage
+
+    return stage.collect(files, input_size=input_size)
+
+
+def demo_data(output, images: int = 450, size: int = 128, seed: int = 0) -> Path:
+    """Write the built-in demo dataset (shapes on noisy backgrounds) as Pascal VOC."""
+    from odwrap.data.demo import write_demo_dataset
+
+    return write_demo_dataset(output, images=images, size=size, seed=seed)
+
+
+def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int = 1000,
+          steps_per_loop: int = 100, force: bool = False, overrides: Sequence[str] = (),
+          tpu: str | None = None) -> TrainResult:
+    """Train a spec or a pipeline.config into MODEL_DIR for exactly `steps` steps (default: the
+    config's num_steps), resuming from its latest checkpoint."""
+    from odwrap.training import loop
+
+    return loop.train(loop.TrainOptions(
+        source=Path(source), model_dir=Path(model_dir), steps=steps,
+        checkpoint_every=checkpoint_every, force=force, overrides=list(overrides), tpu=tpu,
+        steps_per_loop=steps_per_loop))
+
+
+def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResult:
+    """Evaluate MODEL_DIR's latest (or the given) checkpoint once, now, with the config's
+    metrics; also writes MODEL_DIR/metrics.json."""
+    from odwrap.training.evaluate import Evaluator
+
+    return Evaluator(model_dir, config_path=config).evaluate(checkpoint)
+
+
+def watch(model_dir, timeout: float = 900, config=None) -> Iterator[EvalResult]:
+    """Evaluate each new checkpoint of MODEL_DIR as training writes it, until the last step or
+    `timeout` seconds without a new one."""
+    from odwrap.training.evaluate import Evaluator
+
+    return Evaluator(model_dir, config_path=config).watch(timeout=timeout)
+
+
+def evaluate_export(model, records=None, config=None, max_images: int | None = None,
+                    runtime: str = "auto") -> ModelEvalResult:
+    """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of the
+    pipeline.config beside it, `config`'s, or `records`); also writes MODEL.metrics.json."""
+    from odwrap.deploy import evaluate as stage
+
+    result = stage.evaluate_model(model, records=records, config=config,
+                                  max_images=max_images, runtime=runtime)
+    stage.write_metrics(result)
+    return result
+
+
+def plot(model_dir, output=None) -> Path:
+    """A PNG of MODEL_DIR's training losses, learning rate and eval mAP over steps."""
+    from odwrap.training.plot import plot as run
+
+    return run(model_dir, output)
+
+
+def export(model_dir, format: str, output=None, *, quantize: str | None = None,
+           input_type: str | None = None, representative: int | None = None,
+           max_detections: int | None = None, compare: bool = False) -> ExportResult:
+    """Export MODEL_DIR's latest checkpoint as saved_model, tflite or edgetpu, verified by one
+    inference. Options a format does not take are refused."""
+    from odwrap.deploy.export import export as run
+
+    return run(model_dir, format, output, quantize=quantize, input_type=input_type,
+               representative=representative, max_detections=max_detections,
+               compare=True if compare else None)
+
+
+def predict(model, images: Sequence, output="predictions", *, threshold: float = 0.5,
+            labels=None, runtime: str = "auto", jsonl: bool = False,
+            threads: int = 2) -> PredictResult:
+    """Run an exported .tflite or SavedModel on image files; writes COCO results JSON (or JSON
+    Lines) and annotated images into OUTPUT."""
+    from odwrap.deploy.predict import predict as run
+
+    return run(model, images, output, threshold=threshold, labels=labels, runtime=runtime,
+               jsonl=jsonl, threads=threads)
+
+
+def diagnose() -> Report:
+    """The installed TensorFlow / OD API stack, the compat fixes applied, and its problems."""
+    from odwrap.doctor import diagnose as run
+
+    return run()

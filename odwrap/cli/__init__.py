@@ -1,0 +1,91 @@
+"""The `odwrap` command line: a thin layer over the public API (odwrap.api).
+
+`main(argv)` parses, installs a Reporter that draws progress bars and prints messages, runs one
+command and turns the library's errors into one line on stderr and their exit code, here and
+nowhere else. TensorFlow is imported only by the commands that need it.
+"""
+
+import os
+import sys
+
+from odwrap import report
+from odwrap.errors import ChecksFailed, OdwrapError
+
+# Commands that run TensorFlow: their Python-side logging is turned down unless --verbose.
+TF_COMMANDS = frozenset({"train", "eval", "export"})
+
+
+class TerminalReporter(report.Reporter):
+    """Progress as tqdm bars on stderr (one per task), messages on stdout."""
+
+    SMOOTHING = {"train": 0.3}
+
+    def __init__(self, verbose: bool = False):
+        self.verbose = verbose
+        self.bars = {}
+
+    def message(self, text: str) -> None:
+        print(text, flush=True)
+
+    def progress(self, task, done, total, unit, **info) -> None:
+        bar = self.bars.get(task)
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = self.bars[task] = tqdm(total=total, initial=done, unit=unit, desc=task,
+                                         smoothing=self.SMOOTHING.get(task, 0.1), disable=None,
+                                         dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if "loss" in info:
+            loss = info["loss"]
+            bar.set_postfix(loss=f"{loss:.4f}" if loss is not None else "-",
+                            lr=f"{info.get('learning_rate', 0.0):.3g}")
+
+    def finished(self, task) -> None:
+        bar = self.bars.pop(task, None)
+        if bar is not None:
+            bar.close()
+
+
+def _run(argv) -> int:
+    from odwrap.cli.parser import build_parser
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        verbose = getattr(args, "verbose", False)
+        if args.command in TF_COMMANDS and not verbose:
+            from odwrap.odapi.logs import quiet_logs
+
+            quiet_logs()
+        with report.use(TerminalReporter(verbose=verbose)):
+            return args.func(args)
+    except ChecksFailed as exc:
+        for finding in exc.findings:
+            print(finding.format(), file=sys.stderr)
+        print(f"odwrap: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OdwrapError as exc:
+        print(f"odwrap: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("odwrap: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv=None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+    except BrokenPipeError:  # `odwrap ... | head`: the reader left; stop quietly like cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def entrypoint() -> None:
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,216 @@
+"""One function per `odwrap` command: call the public API (odwrap.api) with the parsed
+arguments and print its result. Exit codes: 0 done, 1 findings or a failed run, 2 bad input.
+"""
+
+import json
+
+from odwrap import api
+from odwrap.errors import InputError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+# Shown first, in this order; every other metric follows alphabetically.
+HEADLINE = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU",
+            "DetectionBoxes_Precision/mAP@.75IOU", "DetectionBoxes_Precision/mAP (small)",
+            "DetectionBoxes_Precision/mAP (medium)", "DetectionBoxes_Precision/mAP (large)",
+            "DetectionBoxes_Recall/AR@100", "PascalBoxes_Precision/mAP@0.5IOU")
+
+
+def metric_lines(metrics: dict) -> list[str]:
+    """One indented line a metric, the headline ones first."""
+    keys = [key for key in HEADLINE if key in metrics]
+    keys += sorted(key for key in metrics if key not in HEADLINE)
+    width = max((len(key) for key in keys), default=10)
+    return [f"  {key:{width}}  {metrics[key]:.4f}" for key in keys]
+
+
+def _split_list(value):
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def _dataset_options(args) -> dict:
+    """The class filters and reader options that convert and labelmap share."""
+    return {"keep": _split_list(args.keep), "drop": _split_list(args.drop),
+            "rename": tuple(args.rename), "order": args.order, "images": args.images,
+            "crowd": args.crowd, "group_of": not args.no_group_of,
+            "class_names": args.class_names}
+
+
+def doctor(args) -> int:
+    from odwrap.doctor import format_report
+
+    found = api.diagnose()
+    print(format_report(found))
+    return EXIT_FINDINGS if found.problems else EXIT_OK
+
+
+def generate(args) -> int:
+    written = api.generate(args.spec, args.output, overrides=args.set, force=args.force)
+    for note in written.notes:
+        print(f"note: {note}")
+    for finding in written.findings:
+        print(finding.format())
+    for path in written.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def check(args) -> int:
+    findings = api.check(args.file, overrides=args.set, build=args.build, device=args.device,
+                         num_devices=args.num_devices, targets=args.target)
+    errors = sum(finding.severity == "error" for finding in findings)
+    if args.json:
+        print(json.dumps([finding.as_dict() for finding in findings], indent=2))
+    else:
+        for finding in findings:
+            print(finding.format())
+        print(f"{args.file}: {errors} error(s), {len(findings) - errors} warning(s)")
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def convert(args) -> int:
+    from odwrap.data.dataset import REASONS
+    from odwrap.odapi.labelmap import FILE_NAME
+
+    report = api.convert(args.format, args.source, args.output, split=args.split,
+                         seed=args.seed, workers=args.workers, shards=args.shards,
+                         label_map=args.label_map, strict=args.strict, masks=args.masks,
+                         **_dataset_options(args))
+    for name, split in report.splits.items():
+        print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "
+              f"{split['shards']:4} shard(s)")
+    for reason, entry in report.problems.items():
+        print(f"{entry['count']:7} {REASONS[reason]}; e.g. {entry['example']}")
+    rate = report.images / report.seconds if report.seconds else 0.0
+    resumed = f", {report.resumed_shards} shard(s) kept from an earlier run" \
+        if report.resumed_shards else ""
+    print(f"wrote {report.output} in {report.seconds:.1f} s ({rate:.0f} images/s{resumed}); "
+          f"label map: {report.output / FILE_NAME}")
+    return EXIT_OK
+
+
+def labelmap(args) -> int:
+    counts = api.write_label_map(args.output, classes=_split_list(args.classes),
+                                 format=args.format, source=args.source,
+                                 **_dataset_options(args))
+    if not args.classes:
+        for index, (name, boxes) in enumerate(counts.items(), start=1):
+            print(f"{index:4} {name:24} {boxes} box(es)")
+    print(f"wrote {args.output} ({len(counts)} classes)")
+    return EXIT_OK
+
+
+def stats(args) -> int:
+    from odwrap.data.stats import format_stats, save_histogram
+
+    result = api.stats(args.files, input_size=args.input_size)
+    print(format_stats(result))
+    if args.histogram:
+        print(f"wrote {save_histogram(result, args.histogram)}")
+    return EXIT_OK
+
+
+def demo_data(args) -> int:
+    path = api.demo_data(args.output, images=args.images, size=args.size, seed=args.seed)
+    print(f"wrote {args.images} images and Pascal VOC annotations to {path}")
+    return EXIT_OK
+
+
+def train(args) -> int:
+    result = api.train(args.source, args.model_dir, steps=args.steps,
+                       checkpoint_every=args.checkpoint_every,
+                       steps_per_loop=args.steps_per_loop, force=args.force,
+                       overrides=args.set, tpu=args.tpu)
+    if result.restored is not None:
+        restored, total, missing = result.restored
+        print(f"fine-tune checkpoint: restored {restored} of {total} trainable variables")
+        for name in missing[:20]:
+            print(f"  not restored: {name}")
+        if len(missing) > 20:
+            print(f"  ... and {len(missing) - 20} more")
+    steps = result.end_step - result.start_step
+    rate = steps / result.seconds if result.seconds and steps else 0.0
+    loss = result.losses.get("Loss/total_loss")
+    loss_text = f", total loss {loss:.4f}" if loss is not None else ""
+    print(f"trained steps {result.start_step} -> {result.end_step} in {result.seconds:.0f} s "
+          f"({rate:.2f} steps/s{loss_text}); checkpoint {result.checkpoint}")
+    return EXIT_OK
+
+
+def _eval_export(args) -> int:
+    from odwrap.deploy.evaluate import metrics_path
+    from odwrap.training.modeldir import ModelDir
+
+    used = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--watch", args.watch))
+            if value]
+    if used:
+        raise InputError(f"--model evaluates an exported model; {', '.join(used)} applies to "
+                         "checkpoints")
+    config = args.config or (ModelDir(args.model_dir).config_path if args.model_dir else None)
+    result = api.evaluate_export(args.model, records=args.records, config=config,
+                                 max_images=args.max_images, runtime=args.runtime)
+    print(f"{result.model} on {result.images} eval image(s) with {result.runtime}: "
+          f"{result.seconds:.1f} s, median {result.milliseconds:.1f} ms per image")
+    print("\n".join(metric_lines(result.metrics)))
+    print(f"wrote {metrics_path(result.model)}")
+    return EXIT_OK
+
+
+def _format_eval(result) -> str:
+    lines = [f"step {result.step} ({result.checkpoint}), {result.seconds:.1f} s"]
+    return "\n".join(lines + metric_lines(result.metrics))
+
+
+def eval(args) -> int:  # noqa: A001 (the command's name)
+    from odwrap.training.modeldir import ModelDir
+
+    if args.model is not None:
+        return _eval_export(args)
+    if args.model_dir is None:
+        raise InputError("eval: give MODEL_DIR (a checkpoint) or --model (an exported model)")
+    for flag, value in (("--records", args.records), ("--max-images", args.max_images)):
+        if value is not None:
+            raise InputError(f"{flag} applies to --model (an exported model)")
+    metrics = ModelDir(args.model_dir).metrics_path
+    if args.watch:
+        count = 0
+        for result in api.watch(args.model_dir, timeout=args.timeout, config=args.config):
+            print(_format_eval(result), flush=True)
+            count += 1
+        print(f"watched {args.model_dir}: {count} evaluation(s); metrics in {metrics}")
+        return EXIT_OK
+    print(_format_eval(api.evaluate(args.model_dir, args.checkpoint, config=args.config)))
+    print(f"wrote {metrics}")
+    return EXIT_OK
+
+
+def plot(args) -> int:
+    print(f"wrote {api.plot(args.model_dir, args.output)}")
+    return EXIT_OK
+
+
+def export(args) -> int:
+    result = api.export(args.model_dir, args.format, args.output, quantize=args.quantize,
+                        input_type=args.input_type, representative=args.representative,
+                        max_detections=args.max_detections, compare=args.compare)
+    for note in result.notes:
+        print(note)
+    print(f"exported {result.format} to {result.path} in {result.seconds:.0f} s, "
+          f"{result.size_bytes / 1e6:.2f} MB; verified: {result.verified}")
+    for path in result.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def predict(args) -> int:
+    result = api.predict(args.model, args.images, args.output, threshold=args.threshold,
+                         labels=args.labels, runtime=args.runtime, jsonl=args.jsonl,
+                         threads=args.threads)
+    for prediction in result.predictions:
+        print(f"{prediction.image}: {len(prediction.detections)} detection(s), "
+              f"{prediction.milliseconds:.1f} ms")
+    if result.predictions:
+        times = sorted(prediction.milliseconds for prediction in result.predictions)
+        print(f"{result.runtime}: median {times[len(times) // 2]:.1f} ms per image; results "
+              f"and annotated images in {args.output}")
+    return EXIT_OK

@@ -1,0 +1,273 @@
+"""The `odwrap` argument parser: every command, its options and its help text.
+
+Choices come from the library's own tables (formats, quantize modes, runtimes), imported without
+numpy or TensorFlow; each command's function is in odwrap.cli.commands.
+"""
+
+import argparse
+from pathlib import Path
+
+from odwrap import __version__
+from odwrap.cli import commands
+from odwrap.data.formats import READERS
+from odwrap.deploy import RUNTIMES
+from odwrap.deploy.export import FORMATS, QUANTIZE
+from odwrap.errors import InputError
+
+RUNTIME_CHOICES = ("auto", *RUNTIMES)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _input_size(text):
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH") from None
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH")
+    return (values[0], values[-1])
+
+
+def _add_class_options(parser):
+    parser.add_argument("--keep", metavar="A,B", help="keep only these classes")
+    parser.add_argument("--drop", metavar="A,B", help="leave these classes out")
+    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                        help="rename a class (repeatable; applied before --keep/--drop)")
+    parser.add_argument("--order", choices=["name", "frequency"], default="name",
+                        help="how label map ids are given: by class name or by box count")
+    parser.add_argument("--images", type=Path, metavar="DIR",
+                        help="the images folder, when not the format's default")
+    parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
+    parser.add_argument("--crowd", choices=["keep", "drop"], default="keep",
+                        help="coco: keep iscrowd boxes flagged is_crowd, or drop them")
+    parser.add_argument("--no-group-of", action="store_true",
+                        help="oid: leave IsGroupOf boxes out")
+    parser.add_argument("--class-names", type=Path, metavar="CSV",
+                        help="oid: class descriptions (MID,Name) to name the classes")
+
+
+def _add_set(parser):
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a spec value, e.g. --set train.batch_size=8 (value read as YAML; "
+             "--set wins over the spec file, which wins over the defaults)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="odwrap",
+        description="The TensorFlow 2 Object Detection API, end to end: YAML spec -> "
+                    "pipeline.config -> TFRecords -> train -> eval -> export.",
+        epilog="Start with 'odwrap doctor' when something is off. "
+               "'odwrap COMMAND --help' describes each command.")
+    parser.add_argument("--version", action="version", version=f"odwrap {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    doctor = subparsers.add_parser(
+        "doctor", help="report the installed TF / OD API stack and what is wrong with it",
+        description="Print Python, TensorFlow, protobuf, numpy, OD API and TFLite runtime "
+                    "versions, the compatibility fixes odwrap applies, visible GPUs and TPUs "
+                    "and whether edgetpu_compiler is on PATH. Exits 1 when a problem is found.")
+    doctor.set_defaults(func=commands.doctor)
+
+    generate = subparsers.add_parser(
+        "generate", help="render a YAML spec into a validated pipeline.config",
+        description="Render SPEC (YAML) into OUTPUT/pipeline.config, parsed and validated with "
+                    "the OD API's own TrainEvalPipelineConfig. Writes OUTPUT/label_map.pbtxt "
+                    "when the spec lists its classes inline. Does not import TensorFlow.")
+    generate.add_argument("spec", type=Path, help="the YAML spec")
+    generate.add_argument("-o", "--output", type=Path, required=True,
+                          help="the folder to write pipeline.config into")
+    generate.add_argument("--force", action="store_true",
+                          help="write the files even when the checks find errors")
+    _add_set(generate)
+    generate.set_defaults(func=commands.generate)
+
+    check = subparsers.add_parser(
+        "check", help="lint a pipeline.config or a spec before training",
+        description="Run odwrap's semantic checks on a pipeline.config (generated or "
+                    "hand-written) or a YAML spec. Exit 0 clean, 1 errors found, 2 bad input.")
+    check.add_argument("file", type=Path, help="a pipeline.config or a .yaml spec")
+    check.add_argument("--build", action="store_true",
+                       help="also build the model with the OD API's model_builder (imports "
+                            "TensorFlow)")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument("--device", choices=["cpu", "gpu", "tpu"],
+                       help="where training will run (a spec says it in train.device)")
+    check.add_argument("--num-devices", type=int, metavar="N",
+                       help="GPUs or TPU cores (default 1; 8 with --device tpu)")
+    check.add_argument("--target", action="append", choices=list(FORMATS),
+                       help="an export target to check for (repeatable; a spec says it in "
+                            "export.targets)")
+    _add_set(check)
+    check.set_defaults(func=commands.check)
+
+    train = subparsers.add_parser(
+        "train", help="train a model from a spec or a pipeline.config",
+        description="Run the OD API's TF2 training step for exactly the requested steps, "
+                    "with a progress bar, a checkpoint every --checkpoint-every steps and at "
+                    "the end, resume from the latest checkpoint in --model-dir, and a "
+                    "checkpoint on SIGINT/SIGTERM. The model directory keeps the "
+                    "pipeline.config it was trained with; another one is refused without "
+                    "--force.")
+    train.add_argument("source", type=Path, help="a .yaml spec or a pipeline.config")
+    train.add_argument("--model-dir", type=Path, required=True,
+                       help="checkpoints, summaries and the config go here")
+    train.add_argument("--steps", type=int, metavar="N",
+                       help="train until step N (default: the config's num_steps)")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                       help="save a checkpoint every N steps (default 1000; always at the end)")
+    train.add_argument("--force", action="store_true",
+                       help="train even though --model-dir holds another pipeline.config")
+    train.add_argument("--steps-per-loop", type=int, default=100, metavar="N",
+                       help="steps per tf.function call: the progress bar's granularity; "
+                            "smaller costs speed (default 100, as model_main_tf2)")
+    train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
+    train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
+    _add_set(train)
+    train.set_defaults(func=commands.train)
+
+    evaluation = subparsers.add_parser(
+        "eval", help="evaluate a checkpoint now, each new one (--watch), or an exported model",
+        description="Evaluate the latest (or --checkpoint) checkpoint of MODEL_DIR once, "
+                    "immediately, with the config's metrics set, print a table and write "
+                    "MODEL_DIR/metrics.json. --watch evaluates every new checkpoint while "
+                    "training runs, until the last step or --timeout seconds without one. "
+                    "--model evaluates an exported .tflite or SavedModel instead (COCO metrics "
+                    "on the eval TFRecords of the pipeline.config beside it, MODEL_DIR's, "
+                    "--config's, or --records) and writes MODEL.metrics.json.")
+    evaluation.add_argument("model_dir", type=Path, nargs="?",
+                            help="the folder odwrap train wrote")
+    evaluation.add_argument("--model", type=Path, metavar="PATH",
+                            help="an exported .tflite file or SavedModel folder to evaluate")
+    evaluation.add_argument("--records", metavar="GLOB",
+                            help="with --model: the TFRecords to evaluate on")
+    evaluation.add_argument("--max-images", type=int, metavar="N",
+                            help="with --model: at most N images (default: eval num_examples)")
+    evaluation.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+                            help="with --model: the TFLite runtime (default: the fastest "
+                                 "installed)")
+    evaluation.add_argument("--checkpoint", metavar="PREFIX",
+                            help="a checkpoint prefix, e.g. DIR/ckpt-1000 (default: latest)")
+    evaluation.add_argument("--config", type=Path,
+                            help="the pipeline.config (default: MODEL_DIR/pipeline.config)")
+    evaluation.add_argument("--watch", action="store_true",
+                            help="evaluate each new checkpoint as it appears")
+    evaluation.add_argument("--timeout", type=float, default=900, metavar="S",
+                            help="with --watch: stop after S seconds without a new checkpoint")
+    evaluation.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
+    evaluation.set_defaults(func=commands.eval)
+
+    plot = subparsers.add_parser(
+        "plot", help="plot losses, learning rate and eval mAP of a model directory",
+        description="Read MODEL_DIR's TensorBoard event files and write a PNG of the training "
+                    "losses, the learning rate and the eval mAP over steps.")
+    plot.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    plot.add_argument("-o", "--output", type=Path,
+                      help="the PNG to write (default: MODEL_DIR/training.png)")
+    plot.set_defaults(func=commands.plot)
+
+    export = subparsers.add_parser(
+        "export", help="export a trained model to SavedModel, TFLite or the Edge TPU",
+        description="Export MODEL_DIR's latest checkpoint. Every export prints time, size and "
+                    "path and is verified by loading it and running one inference. Options a "
+                    "format does not take are refused.")
+    export.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    export.add_argument("--format", required=True, choices=list(FORMATS))
+    export.add_argument("-o", "--output", type=Path, help="default: MODEL_DIR/export")
+    export.add_argument("--quantize", choices=QUANTIZE,
+                        help="tflite: post-training quantization (default none)")
+    export.add_argument("--input-type", metavar="TYPE",
+                        help="saved_model: image_tensor | encoded_image_string_tensor | "
+                             "tf_example; int8 tflite/edgetpu: uint8 | int8")
+    export.add_argument("--representative", type=int, metavar="N",
+                        help="int8: eval images for calibration (default 100)")
+    export.add_argument("--max-detections", type=int, metavar="N",
+                        help="tflite/edgetpu: detections of the post-processing op (default 10)")
+    export.add_argument("--compare", action="store_true",
+                        help="also export fp32 and report the mAP of both on the eval images "
+                             "and the difference (tflite with --quantize, edgetpu)")
+    export.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and the converter's logs")
+    export.set_defaults(func=commands.export)
+
+    predict = subparsers.add_parser(
+        "predict", help="run an exported model on images",
+        description="Run a .tflite model (ai-edge-litert, else tflite-runtime, else "
+                    "TensorFlow's interpreter) or a SavedModel folder on images; write COCO "
+                    "results JSON (or JSON Lines) and annotated images; print each latency.")
+    predict.add_argument("model", type=Path, help="a .tflite file or a SavedModel folder")
+    predict.add_argument("images", nargs="+", type=Path, help="image files")
+    predict.add_argument("-o", "--output", type=Path, default=Path("predictions"),
+                         help="where results go (default ./predictions)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="lowest score kept")
+    predict.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
+    predict.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES)
+    predict.add_argument("--threads", type=int, default=2)
+    predict.add_argument("--jsonl", action="store_true",
+                         help="JSON Lines, one image a line, instead of COCO results JSON")
+    predict.set_defaults(func=commands.predict)
+
+    formats = list(READERS)
+    convert = subparsers.add_parser(
+        "convert", help="turn VOC, COCO, CSV or Open Images annotations into TFRecords",
+        description="Write sharded TFRecords (NAME-00000-of-0000N.tfrecord) with the feature "
+                    "keys of the OD API's TfExampleDecoder, a label_map.pbtxt and a "
+                    "report.json. Bad images and boxes are counted per reason (--strict fails "
+                    "instead). Deterministic for a seed, whatever the number of workers; a "
+                    "rerun after an interruption finishes the job.")
+    convert.add_argument("format", choices=formats, help="the annotation format")
+    convert.add_argument("source", type=Path,
+                         help="voc: the dataset folder; coco: the JSON file; csv, oid: the CSV")
+    convert.add_argument("-o", "--output", type=Path, required=True, help="the output folder")
+    convert.add_argument("--split", metavar="NAME=F,...",
+                         help="e.g. train=0.8,val=0.1,test=0.1 (default: one split, 'data')")
+    convert.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    convert.add_argument("--workers", type=int, metavar="N",
+                         help="processes writing shards (default: all cores)")
+    convert.add_argument("--shards", type=int, metavar="N",
+                         help="shards per split (default: one per 500 images)")
+    convert.add_argument("--label-map", type=Path, metavar="FILE",
+                         help="number classes with this label map (others: unknown_class)")
+    convert.add_argument("--strict", action="store_true",
+                         help="fail on the first bad image, box or annotation")
+    _add_class_options(convert)
+    convert.set_defaults(func=commands.convert)
+
+    label = subparsers.add_parser(
+        "labelmap", help="write a label map from a dataset or a class list",
+        description="Write a label_map.pbtxt with ids 1..N from a dataset's classes "
+                    "(FORMAT SOURCE, as for convert) or from --classes.")
+    label.add_argument("format", nargs="?", choices=formats, help="the annotation format")
+    label.add_argument("source", nargs="?", type=Path, help="as for convert")
+    label.add_argument("--classes", metavar="A,B,C", help="class names, ids 1..N in this order")
+    label.add_argument("-o", "--output", type=Path, required=True, help="the label map to write")
+    _add_class_options(label)
+    label.set_defaults(func=commands.labelmap)
+
+    stats = subparsers.add_parser(
+        "stats", help="images, boxes per class and box sizes of TFRecords",
+        description="Read TFRecords and print images, boxes, boxes per class and the box size "
+                    "distribution at the model's input size (small objects warn).")
+    stats.add_argument("files", nargs="+", help="TFRecord files or globs")
+    stats.add_argument("--input-size", type=_input_size, default=(320, 320), metavar="SIZE",
+                       help="the model's input, SIZE or HEIGHTxWIDTH (default 320)")
+    stats.add_argument("--histogram", type=Path, metavar="PNG",
+                       help="also save a histogram of box sizes and classes")
+    stats.set_defaults(func=commands.stats)
+
+    demo = subparsers.add_parser(
+        "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",
+        description="Write red squares and blue circles on noisy backgrounds as Pascal VOC "
+                    "(JPEGImages/, Annotations/), ready for 'odwrap convert voc'.")
+    demo.add_argument("output", type=Path, help="the folder to write")
+    demo.add_argument("--images", type=int, default=450, help="how many images (default 450)")
+    demo.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=commands.demo_data)
+    return parser

@@ -1,0 +1,36 @@
+"""`odwrap check --build`: build the model with the OD API's model_builder and run it once.
+
+Catches what only the builder sees: unknown feature extractors, bad hyperparameter combinations,
+and input sizes the network cannot take. Imports TensorFlow.
+"""
+
+from odwrap.config.checks import ERROR, Finding
+from odwrap.odapi import compat, facts
+
+
+# Lines of a TF error message that say what is wrong, beyond "calling layer X".
+TELLING = ("Dimensions must be equal", "Incompatible shapes", "must be", "Unknown", "not found")
+
+
+def build_findings(config) -> list[Finding]:
+    """Build the detection model (training mode) and run one forward pass on a blank image."""
+    model_builder = compat.load("object_detection.builders.model_builder")
+    import tensorflow as tf
+
+    arch = facts.meta_architecture(config)
+    if arch is None:
+        return [Finding("ODW100", ERROR, "model", "the config has no model",
+                        "add a model { ssd { ... } } block")]
+    height, width = facts.largest_input_size(config)
+    try:
+        model = model_builder.build(config.model, is_training=True)
+        images, shapes = model.preprocess(tf.zeros([1, height, width, 3], tf.float32))
+        model.predict(images, shapes)
+    except Exception as exc:  # any builder failure is the finding itself
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        telling = [line for line in lines if any(key in line for key in TELLING)]
+        first = " ".join((lines[:1] + telling[:1]) if telling[:1] != lines[:1] else lines[:1])
+        return [Finding("ODW100", ERROR, f"model.{arch}",
+                        f"the OD API cannot build or run this model: {type(exc).__name__}: "
+                        f"{first[:300]}", "fix the field the message names")]
+    return []

@@ -1,0 +1,314 @@
+"""Semantic checks of a TrainEvalPipelineConfig: what the OD API accepts but training regrets.
+
+Each check is a function registered with an id and a name; it gets the config and the Target
+(what the config will run on) and returns Findings. Nothing here imports TensorFlow.
+"""
+
+import glob
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from odwrap.odapi import facts, labelmap
+from odwrap.errors import InputError
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: str
+    path: str
+    message: str
+    hint: str
+
+    def format(self) -> str:
+        return f"{self.severity}: {self.id} {self.path}: {self.message} (fix: {self.hint})"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a config will be trained and exported on; checks depend on it."""
+
+    device: str = "cpu"  # cpu | gpu | tpu
+    num_devices: int = 1  # GPUs, or TPU cores
+    export_targets: tuple = ()
+    export_batch_size: int = 1
+    label_map: object = None  # the label map, when already read (or a spec's inline classes)
+    label_map_inline: bool = False  # the label map exists only in memory so far
+    checked_paths: bool = True
+
+
+@dataclass
+class _Registry:
+    checks: list = field(default_factory=list)
+
+    def register(self, check_id: str, name: str):
+        def decorate(func):
+            self.checks.append((check_id, name, func))
+            return func
+        return decorate
+
+
+REGISTRY = _Registry()
+check = REGISTRY.register
+
+FPN_TOP_DOWN_MAX_LEVEL = 5
+# Sample configs use 64-512 images a step across a TPU-8 (tensorflow/models #8487).
+SINGLE_DEVICE_BATCH_LIMIT = 64
+
+
+def _ssd(config):
+    return config.model.ssd if config.model.WhichOneof("model") == "ssd" else None
+
+
+def _is_local(path: str) -> bool:
+    return bool(path) and "://" not in path
+
+
+def _label_map(config, target):
+    """The config's label map, or None when it cannot be read (other checks say why)."""
+    if target.label_map is not None:
+        return target.label_map
+    path = config.train_input_reader.label_map_path
+    if not _is_local(path) or not Path(path).is_file():
+        return None
+    try:
+        return labelmap.read(path)
+    except InputError:
+        return None
+
+
+@check("ODW001", "fpn-input-size")
+def _fpn_input_size(config, target):
+    ssd = _ssd(config)
+    if ssd is None or not ssd.feature_extractor.HasField("fpn"):
+        return []
+    # Levels above 5 come from stride-2 convolutions, not the top-down adds (both the MobileNet
+    # and the ResNet Keras FPNs cap the backbone at level 5), so 2^min(max_level, 5) must divide.
+    max_level = min(ssd.feature_extractor.fpn.max_level, FPN_TOP_DOWN_MAX_LEVEL)
+    stride = 2 ** max_level
+    pad = ssd.feature_extractor.pad_to_multiple
+    size = facts.fixed_input_size(config)
+    if size is None or (pad and pad % stride == 0):
+        return []
+    bad = [side for side in size if side % stride]
+    if not bad:
+        return []
+    height, width = size
+    lower = (bad[0] // stride) * stride or stride
+    fit = f"{lower} or {lower + stride}" if lower < bad[0] else str(lower)
+    return [Finding("ODW001", ERROR, "model.ssd.image_resizer.fixed_shape_resizer",
+                    f"input {height}x{width} is not divisible by {stride} (2^{max_level}, the top "
+                    "level of the FPN's top-down path); its add fails with 'Dimensions must be "
+                    "equal'",
+                    f"use a size such as {fit}, or set feature_extractor.pad_to_multiple: "
+                    f"{stride}")]
+
+
+@check("ODW002", "num-classes")
+def _num_classes(config, target):
+    label_map = _label_map(config, target)
+    arch = config.model.WhichOneof("model")
+    if label_map is None or arch is None or not label_map.item:
+        return []
+    declared = getattr(config.model, arch).num_classes
+    needed = labelmap.num_classes(label_map)
+    if declared == needed:
+        return []
+    return [Finding("ODW002", ERROR, f"model.{arch}.num_classes",
+                    f"num_classes is {declared} but the label map's highest id is {needed}",
+                    f"set num_classes: {needed}, or fix the label map")]
+
+
+@check("ODW003", "label-map")
+def _label_map_items(config, target):
+    label_map = _label_map(config, target)
+    if label_map is None:
+        return []
+    where = "train_input_reader.label_map_path"
+    hints = {ERROR: "give every class a unique name and an id of 1 or more",
+             WARNING: "number the ids 1..N, unless they must match a dataset's (COCO keeps its "
+                      "90)"}
+    return [Finding("ODW003", severity, where, f"label map {message}", hints[severity])
+            for severity, message in labelmap.problems(label_map)]
+
+
+@check("ODW004", "missing-path")
+def _missing_paths(config, target):
+    if not target.checked_paths:
+        return []
+    found = []
+    readers = [("train_input_reader", config.train_input_reader)] + [
+        (f"eval_input_reader[{index}]", reader)
+        for index, reader in enumerate(config.eval_input_reader)]
+    for reader, message in readers:
+        if not message.ByteSize():
+            continue
+        map_path = message.label_map_path
+        if not target.label_map_inline and _is_local(map_path) and not Path(map_path).is_file():
+            found.append(Finding("ODW004", ERROR, f"{reader}.label_map_path",
+                                 f"label map {map_path} does not exist",
+                                 "point label_map_path at an existing label_map.pbtxt"))
+        for index, pattern in enumerate(message.tf_record_input_reader.input_path):
+            if _is_local(pattern) and not glob.glob(pattern):
+                found.append(Finding("ODW004", WARNING,
+                                     f"{reader}.tf_record_input_reader.input_path[{index}]",
+                                     f"no file matches {pattern}",
+                                     "create the TFRecords first (odwrap convert) or fix the "
+                                     "path"))
+    checkpoint = config.train_config.fine_tune_checkpoint
+    if _is_local(checkpoint) and not glob.glob(checkpoint + ".index"):
+        found.append(Finding("ODW004", ERROR, "train_config.fine_tune_checkpoint",
+                             f"no checkpoint at {checkpoint} ({checkpoint}.index is missing)",
+                             "give the checkpoint prefix, e.g. .../checkpoint/ckpt-0"))
+    return found
+
+
+@check("ODW005", "fine-tune-type")
+def _fine_tune_type(config, target):
+    train = config.train_config
+    path = "train_config.fine_tune_checkpoint_type"
+    if train.fine_tune_checkpoint and not train.fine_tune_checkpoint_type:
+        return [Finding("ODW005", ERROR, path,
+                        "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the OD "
+                        "API then restores nothing useful (tensorflow/models #8892)",
+                        "'classification' for a backbone checkpoint, 'detection' for a whole "
+                        "detector from the model zoo")]
+    if train.fine_tune_checkpoint_type and not train.fine_tune_checkpoint:
+        return [Finding("ODW005", WARNING, path,
+                        f"fine_tune_checkpoint_type '{train.fine_tune_checkpoint_type}' without "
+                        "a fine_tune_checkpoint: training starts from scratch",
+                        "set fine_tune_checkpoint or remove the type")]
+    if train.fine_tune_checkpoint_type not in ("", "classification", "detection", "full",
+                                               "fine_tune"):
+        return [Finding("ODW005", ERROR, path,
+                        f"unknown fine_tune_checkpoint_type '{train.fine_tune_checkpoint_type}'",
+                        "use classification or detection")]
+    return []
+
+
+@check("ODW006", "tpu-batch")
+def _tpu_batch(config, target):
+    batch = config.train_config.batch_size
+    if target.device != "tpu" or batch % target.num_devices == 0:
+        return []
+    return [Finding("ODW006", ERROR, "train_config.batch_size",
+                    f"batch size {batch} does not divide across {target.num_devices} TPU cores",
+                    f"use a multiple of {target.num_devices}")]
+
+
+@check("ODW007", "graph-rewriter-ignored")
+def _graph_rewriter(config, target):
+    if not config.graph_rewriter.HasField("quantization"):
+        return []
+    return [Finding("ODW007", WARNING, "graph_rewriter.quantization",
+                    "TF2 training (model_lib_v2) ignores graph_rewriter quantization; only the "
+                    "TF1 paths read it",
+                    "remove it and quantize at export: odwrap export --format tflite "
+                    "--quantize int8")]
+
+
+@check("ODW008", "edgetpu-export")
+def _edgetpu(config, target):
+    if "edgetpu" not in target.export_targets:
+        return []
+    found = []
+    if facts.fixed_input_size(config) is None:
+        found.append(Finding("ODW008", ERROR, "model.ssd.image_resizer",
+                             "the Edge TPU needs shapes fixed at compile time, and the resizer "
+                             "is not a fixed_shape_resizer",
+                             "use fixed_shape_resizer (odwrap specs always do)"))
+    if target.export_batch_size != 1:
+        found.append(Finding("ODW008", ERROR, "export.batch_size",
+                             f"the Edge TPU runs batch 1, the export asks for "
+                             f"{target.export_batch_size}", "export with batch size 1"))
+    if config.train_config.use_bfloat16:
+        found.append(Finding("ODW008", WARNING, "train_config.use_bfloat16",
+                             "bfloat16 training and int8 export compound their rounding",
+                             "check the int8 model's mAP (odwrap export --compare)"))
+    return found
+
+
+@check("ODW009", "batch-size-memory")
+def _batch_memory(config, target):
+    if target.device == "tpu":
+        return []
+    per_device = config.train_config.batch_size // max(target.num_devices, 1)
+    if per_device < SINGLE_DEVICE_BATCH_LIMIT:
+        return []
+    return [Finding("ODW009", WARNING, "train_config.batch_size",
+                    f"batch size {per_device} per {target.device.upper()} is a TPU-8 sample "
+                    "value and usually runs out of memory on one device (tensorflow/models "
+                    "#8487)",
+                    "use 8-32 per device and scale the learning rate linearly (odwrap specs "
+                    "do this when you set train.batch_size)")]
+
+
+def _cosine(config):
+    optimizer = config.train_config.optimizer
+    kind = optimizer.WhichOneof("optimizer")
+    if kind is None:
+        return None
+    rate = getattr(optimizer, kind).learning_rate
+    if rate.WhichOneof("learning_rate") != "cosine_decay_learning_rate":
+        return None
+    return kind, rate.cosine_decay_learning_rate
+
+
+@check("ODW010", "warmup")
+def _warmup(config, target):
+    found_cosine = _cosine(config)
+    if found_cosine is None:
+        return []
+    kind, cosine = found_cosine
+    path = f"train_config.optimizer.{kind}.learning_rate.cosine_decay_learning_rate"
+    found = []
+    if cosine.warmup_steps > cosine.total_steps:
+        found.append(Finding("ODW010", ERROR, f"{path}.warmup_steps",
+                             f"warmup of {cosine.warmup_steps} steps is longer than the "
+                             f"{cosine.total_steps} total steps; the OD API refuses it",
+                             "shorten warmup_steps (a tenth of the steps is typical)"))
+    if cosine.warmup_learning_rate > cosine.learning_rate_base:
+        found.append(Finding("ODW010", ERROR, f"{path}.warmup_learning_rate",
+                             f"warmup learning rate {cosine.warmup_learning_rate:g} is above the "
+                             f"base rate {cosine.learning_rate_base:g}; the OD API refuses it",
+                             "make warmup_learning_rate at most learning_rate_base"))
+    steps = config.train_config.num_steps
+    if steps and cosine.total_steps < steps:
+        found.append(Finding("ODW010", WARNING, f"{path}.total_steps",
+                             f"the schedule ends at step {cosine.total_steps} but training runs "
+                             f"{steps}: the learning rate is 0 for the rest",
+                             "set total_steps to num_steps"))
+    return found
+
+
+@check("ODW011", "bfloat16-off-tpu")
+def _bfloat16(config, target):
+    if not config.train_config.use_bfloat16 or target.device == "tpu":
+        return []
+    return [Finding("ODW011", WARNING, "train_config.use_bfloat16",
+                    f"use_bfloat16 is for TPUs; on a {target.device.upper()} it is slow or "
+                    "unsupported", "remove use_bfloat16")]
+
+
+@check("ODW012", "no-training-data")
+def _no_training_data(config, target):
+    if config.train_input_reader.tf_record_input_reader.input_path:
+        return []
+    return [Finding("ODW012", WARNING, "train_input_reader.tf_record_input_reader",
+                    "no training TFRecords are configured", "set data.train in the spec, or "
+                    "input_path in train_input_reader")]
+
+
+def check_pipeline(config, target: Target = Target()) -> list[Finding]:
+    """Every check's findings, errors first, in check order."""
+    if target.label_map is None:
+        target = replace(target, label_map=_label_map(config, target))  # read it once
+    findings = []
+    for _, _, func in REGISTRY.checks:
+        findings.extend(func(config, target))
+    return sorted(findings, key=lambda finding: finding.severity != ERROR)

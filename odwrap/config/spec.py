@@ -1,0 +1,324 @@
+"""The YAML spec: load, merge with the defaults, apply --set overrides, validate.
+
+Precedence: --set KEY=VALUE over the spec file over odwrap/defaults.yaml. Every error names the
+file, the line where it can be found, and the field.
+"""
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Meta
+
+from odwrap.config.architectures import ARCHITECTURES
+from odwrap.errors import InputError
+from odwrap.fsutil import read_text
+
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
+Pair = Annotated[list[PositiveInt], Meta(min_length=2, max_length=2)]
+
+METRICS_SETS = (
+    "coco_detection_metrics", "coco_mask_metrics", "coco_keypoint_metrics",
+    "pascal_voc_detection_metrics", "weighted_pascal_voc_detection_metrics",
+    "pascal_voc_instance_segmentation_metrics", "oid_V2_detection_metrics",
+    "open_images_V2_detection_metrics", "oid_challenge_detection_metrics",
+    "lvis_mask_metrics", "precision_at_recall_detection_metrics",
+)
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class ModelSpec(_Section):
+    architecture: str | None
+    image_size: PositiveInt | Pair | None
+    num_classes: PositiveInt | None
+    depth_multiplier: Annotated[float, Meta(gt=0.0, le=4.0)]
+    min_depth: PositiveInt
+    fpn_levels: Annotated[list[Annotated[int, Meta(ge=2, le=8)]], Meta(min_length=2, max_length=2)]
+    fpn_depth: PositiveInt | None
+    predictor_depth: PositiveInt | None
+    predictor_layers: NonNegativeInt | None
+    pad_to_multiple: PositiveInt
+    score_threshold: Fraction
+    iou_threshold: Fraction
+    max_detections: PositiveInt
+
+
+class DataSpec(_Section):
+    label_map: str | None
+    classes: list[str] | None
+    train: str | list[str] | None
+    eval: str | list[str] | None
+
+
+class TrainSpec(_Section):
+    device: Literal["cpu", "gpu", "tpu"]
+    num_devices: PositiveInt | None
+    batch_size: PositiveInt | None
+    steps: PositiveInt | None
+    learning_rate: Annotated[float, Meta(gt=0.0)] | None
+    warmup_learning_rate: Annotated[float, Meta(ge=0.0)] | None
+    warmup_steps: NonNegativeInt | None
+    schedule: Literal["cosine", "constant"]
+    optimizer: Literal["momentum", "adam"]
+    momentum: Fraction
+    augmentations: list[str | dict[str, dict[str, Any] | None]] | None
+    fine_tune_checkpoint: str | None
+    fine_tune_checkpoint_type: Literal["classification", "detection", "full", "fine_tune"] | None
+    use_bfloat16: bool | None
+    max_boxes: PositiveInt
+
+
+class EvalSpec(_Section):
+    metrics: list[Literal[METRICS_SETS]]  # type: ignore[valid-type]
+    num_examples: PositiveInt | None
+    batch_size: PositiveInt
+
+
+class QuantizationSpec(_Section):
+    enabled: bool
+    delay: NonNegativeInt
+    weight_bits: Annotated[int, Meta(ge=2, le=16)]
+    activation_bits: Annotated[int, Meta(ge=2, le=16)]
+
+
+class ExportSpec(_Section):
+    targets: list[Literal["saved_model", "tflite", "edgetpu"]]
+    quantize: Literal["none", "fp16", "dynamic", "int8"]
+    batch_size: PositiveInt
+    max_detections: PositiveInt
+
+
+class Spec(_Section):
+    model: ModelSpec
+    data: DataSpec
+    train: TrainSpec
+    eval: EvalSpec
+    quantization: QuantizationSpec
+    export: ExportSpec
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec and where it came from (relative paths are relative to `base_dir`)."""
+
+    spec: Spec
+    source: str
+    base_dir: Path
+
+
+def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
+    """(field path, message) for what types alone cannot say."""
+    errors = []
+    arch = spec.model.architecture
+    if arch is None:
+        errors.append((("model", "architecture"), f"is required; one of: {', '.join(ARCHITECTURES)}"))
+    elif arch not in ARCHITECTURES:
+        errors.append((("model", "architecture"),
+                       f"unknown architecture '{arch}'{_suggest(arch, ARCHITECTURES)}; one of: "
+                       f"{', '.join(ARCHITECTURES)}"))
+    low, high = spec.model.fpn_levels
+    if low > high:
+        errors.append((("model", "fpn_levels"), f"min level {low} is above max level {high}"))
+    classes = spec.data.classes
+    if classes is not None:
+        if not classes:
+            errors.append((("data", "classes"), "lists no class"))
+        seen = set()
+        for index, name in enumerate(classes):
+            if not name.strip():
+                errors.append((("data", "classes", index), "is an empty class name"))
+            elif name in seen:
+                errors.append((("data", "classes", index), f"names class '{name}' twice"))
+            seen.add(name)
+    if spec.data.label_map is not None and classes is not None:
+        errors.append((("data",), "give either label_map or classes, not both"))
+    return errors
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice (plain YAML keeps the last silently)."""
+
+
+def _unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'",
+                                                    key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def safe_load_unique(text: str):
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f", did you mean '{close[0]}'?" if close else ""
+
+
+def defaults() -> dict:
+    text = resources.files("odwrap.config").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _merge(base: dict, override: dict, where: str, prefix: str = "") -> dict:
+    """Deep-merge `override` onto `base`; a key that `base` lacks is an error."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        path = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in base:
+            raise InputError(f"{where}: unknown key '{path}'{_suggest(str(key), base)}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise InputError(f"{where}: '{path}' must be a mapping of keys, not "
+                                 f"{type(value).__name__}")
+            merged[key] = _merge(base[key], value, where, f"{path}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_overrides(items) -> dict:
+    """['train.batch_size=8', ...] -> nested dict; values are read as YAML, never evaluated."""
+    nested: dict = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item}: expected KEY=VALUE, e.g. train.batch_size=8")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise InputError(f"--set {item}: the value is not valid YAML ({exc.problem})") from None
+        parts = key.strip().split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"--set {item}: '{part}' is set to a value and a mapping")
+        node[parts[-1]] = value
+    return nested
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map each key path of a YAML document to its 1-based line, for error messages."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple, int] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                sub = path + (key_node.value,)
+                lines[sub] = key_node.start_mark.line + 1
+                walk(value_node, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[path + (index,)] = item.start_mark.line + 1
+                walk(item, path + (index,))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _parse_location(location: str) -> tuple:
+    """'$.train.augmentations[0]' -> ('train', 'augmentations', 0)"""
+    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(location))
+
+
+def _value_at(tree, loc):
+    for part in loc:
+        try:
+            tree = tree[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return tree
+
+
+def _where(loc: tuple, source: str, lines: dict, overridden: set) -> str:
+    """'--set' when an override set the field, else 'file:line' of the closest key in the file."""
+    keys = tuple(str(part) for part in loc)
+    if any(keys[:cut] in overridden for cut in range(1, len(keys) + 1)):
+        return "--set"
+    for cut in range(len(loc), min(len(loc), 2) - 1, -1):
+        if loc[:cut] in lines:
+            return f"{source}:{lines[loc[:cut]]}"
+    return source
+
+
+def _field_error(loc: tuple, message: str, where: str) -> InputError:
+    field = ".".join(str(part) for part in loc) if loc else "spec"
+    field = re.sub(r"\.(\d+)", r"[\1]", field)
+    return InputError(f"{where}: {field}: {message}")
+
+
+def _flatten_keys(nested: dict, prefix=()) -> set[tuple]:
+    keys = set()
+    for key, value in nested.items():
+        keys.add(prefix + (key,))
+        if isinstance(value, dict):
+            keys |= _flatten_keys(value, prefix + (key,))
+    return keys
+
+
+def load_spec(path, overrides=None) -> LoadedSpec:
+    """Read, merge and validate a spec file; raise InputError naming the file, line and field."""
+    path = Path(path)
+    text = read_text(path, "file")
+    try:
+        raw = safe_load_unique(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: a spec is a mapping of sections (model, data, train, ...), "
+                         f"not {type(raw).__name__}")
+    base = defaults()
+    merged = _merge(base, raw, str(path))
+    override_tree = parse_overrides(overrides)
+    merged = _merge(merged, override_tree, "--set")
+    lines = _key_lines(text)
+    overridden = _flatten_keys(override_tree)
+    try:
+        spec = msgspec.convert(merged, Spec, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, location = str(exc).rpartition(" - at `")
+        loc = _parse_location(location.rstrip("`")) if message else ()
+        message = (message or str(exc)).replace("`", "")
+        message = message[:1].lower() + message[1:]
+        got = _value_at(merged, loc)
+        if got is not None and not isinstance(got, (dict, list)):
+            typed = re.fullmatch(r"(expected .+), got \w+", message)
+            message = f"{typed.group(1)}, got {got!r}" if typed else f"{message} (got {got!r})"
+        raise _field_error(loc, message, _where(loc, str(path), lines, overridden)) from None
+    errors = semantic_errors(spec)
+    if errors:
+        loc, message = errors[0]
+        raise _field_error(loc, message, _where(loc, str(path), lines, overridden))
+    return LoadedSpec(spec=spec, source=str(path), base_dir=path.resolve().parent)

@@ -1,0 +1,48 @@
+"""Class filters (keep, drop, rename) and the label map a dataset's classes make."""
+
+from collections import Counter
+
+from odwrap.odapi import labelmap
+from odwrap.errors import InputError
+
+
+def parse_rename(items) -> dict[str, str]:
+    renames = {}
+    for item in items or ():
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InputError(f"--rename {item}: expected OLD=NEW")
+        renames[old.strip()] = new.strip()
+    return renames
+
+
+def apply_filters(samples, problems, keep=None, drop=None, rename=None, known=None):
+    """Rename, then keep/drop classes, then drop those not in `known` (a label map's names)."""
+    rename, keep, drop = rename or {}, set(keep or ()), set(drop or ())
+    for sample in samples:
+        kept = []
+        for obj in sample.objects:
+            obj.name = rename.get(obj.name, obj.name)
+            if (keep and obj.name not in keep) or obj.name in drop:
+                problems.add("filtered_class", f"{sample.source}: {obj.name}")
+            elif known is not None and obj.name not in known:
+                problems.add("unknown_class", f"{sample.source}: {obj.name}")
+            else:
+                kept.append(obj)
+        sample.objects = kept
+
+
+def class_counts(samples) -> Counter:
+    return Counter(obj.name for sample in samples for obj in sample.objects)
+
+
+def build_label_map(samples, order: str = "name"):
+    """A label map of the classes the samples use, ids 1..N by name or by frequency."""
+    counts = class_counts(samples)
+    if not counts:
+        raise InputError("the dataset has no box left to make a label map from")
+    if order == "frequency":
+        names = sorted(counts, key=lambda name: (-counts[name], name))
+    else:
+        names = sorted(counts)
+    return labelmap.from_classes(names)

@@ -1,0 +1,27 @@
+"""Annotation formats: each module reads one into Samples (odwrap/data/dataset.py).
+
+`read(source, options, problems) -> (samples, images_root)`; the images root is the folder
+that every image path must stay inside. The table of names imports no reader (the CLI offers
+them without loading the readers' libraries); `reader(name)` loads one.
+"""
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    images: Path | None = None  # where the images are, when not the format's default
+    masks: bool = False  # COCO: keep instance masks
+    crowd: str = "keep"  # COCO iscrowd: keep (flagged is_crowd) | drop
+    group_of: bool = True  # Open Images: keep IsGroupOf boxes (flagged group_of)
+    class_names: Path | None = None  # Open Images: class-descriptions CSV (MID,Name)
+
+
+READERS = {"voc": "voc", "coco": "coco", "csv": "csv_boxes", "oid": "oid"}  # name: module
+
+
+def reader(name: str):
+    """The `read` function of format NAME (a key of READERS)."""
+    return importlib.import_module(f"odwrap.data.formats.{READERS[name]}").read

@@ -1,0 +1,160 @@
+"""Evaluating an exported model (TFLite or SavedModel): COCO metrics on the eval TFRecords,
+with the OD API's CocoDetectionEvaluator, the evaluator behind the COCO metrics that
+`odwrap eval` reports for a checkpoint.
+
+The eval data come from `--records`, else from the pipeline.config given, else from the one that
+export wrote beside the model (or the model directory above it). At most eval_config.num_examples
+images are used, as for a checkpoint.
+"""
+
+import contextlib
+import io
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from odwrap.odapi import compat, facts, labelmap
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_text
+from odwrap.odapi.pipeline import CONFIG_NAME, read_pipeline
+from odwrap.odapi.tfexample import decode_example, read_records
+
+BOX_KEYS = ("image/object/bbox/ymin", "image/object/bbox/xmin", "image/object/bbox/ymax",
+            "image/object/bbox/xmax")
+
+
+@dataclass
+class ModelEvalResult:
+    model: str
+    runtime: str
+    images: int
+    metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    milliseconds: float = 0.0  # median inference time per image
+
+
+def find_config(model: Path) -> Path | None:
+    """The pipeline.config beside the model (export writes one), or in the folder above."""
+    folder = model if model.is_dir() else model.parent
+    if (folder / "saved_model.pb").exists():
+        folder = folder.parent
+    for candidate in (folder / CONFIG_NAME, folder.parent / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def eval_source(model: Path, records=None, config=None):
+    """(TFRecord files, image limit, {id: name}) for the evaluation."""
+    if config is None and records is None:
+        config = find_config(model)
+        if config is None:
+            raise InputError(f"{model}: no pipeline.config beside it or above it; give "
+                             "--config or --records")
+    if isinstance(config, (str, Path)):
+        config = read_pipeline(config)
+    limit, names = 0, {}
+    if config is not None:
+        limit = config.eval_config.num_examples
+        names = labelmap.names(facts.label_map_path(config))
+    if records is None:
+        records = facts.eval_patterns(config)
+        if not records:
+            raise InputError("the pipeline.config has no eval_input_reader TFRecords; give "
+                             "--records")
+    patterns = [records] if isinstance(records, (str, Path)) else list(records)
+    files = facts.match_files(patterns)
+    if not files:
+        raise InputError(f"no TFRecord files match {', '.join(map(str, patterns))}")
+    return files, limit, names
+
+
+def _ground_truth(features: dict, height: int, width: int, names: dict):
+    """Absolute [ymin, xmin, ymax, xmax] boxes, 1-based classes and crowd flags of one example."""
+    boxes = np.array([features.get(key, []) for key in BOX_KEYS], np.float32).T.reshape(-1, 4)
+    boxes *= np.array([height, width, height, width], np.float32)
+    classes = features.get("image/object/class/label", [])
+    if not classes and features.get("image/object/class/text"):
+        ids = {name: index for index, name in names.items()}
+        classes = [ids.get(text.decode("utf-8"), 0)
+                   for text in features["image/object/class/text"]]
+    classes = np.array(classes, np.int64)
+    if len(classes) != len(boxes):
+        raise InputError(f"an example has {len(boxes)} boxes but {len(classes)} class labels")
+    crowd = np.array(features.get("image/object/is_crowd", [0] * len(boxes)), np.int64)
+    keep = classes > 0
+    return boxes[keep], classes[keep], crowd[keep] if len(crowd) == len(keep) else None
+
+
+def evaluate_model(model, records=None, config=None, max_images=None, runtime="auto",
+                   threads=2, detector=None) -> ModelEvalResult:
+    """COCO metrics of MODEL on the eval TFRecords; `config` is a path or a parsed config."""
+    from odwrap.deploy.runtime import load_detector, load_rgb
+
+    model = Path(model)
+    if detector is None and not model.exists():
+        raise InputError(f"{model}: no such model")
+    if max_images is not None and max_images < 1:
+        raise InputError(f"--max-images {max_images}: must be at least 1")
+    files, limit, names = eval_source(model, records, config)
+    limit = max_images or limit
+    detector = detector or load_detector(model, runtime=runtime, threads=threads)
+    standard_fields = compat.load("object_detection.core.standard_fields")
+    coco_evaluation = compat.load("object_detection.metrics.coco_evaluation")
+    inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields
+    started = time.perf_counter()
+    ground_truth, detections, times = [], [], []
+    examples = ((path, record) for path in files for record in read_records(path))
+    for path, record in itertools.islice(examples, limit or None):
+        features = decode_example(record)
+        if not features.get("image/encoded"):
+            raise InputError(f"{path}: an example has no image/encoded")
+        pixels = load_rgb(io.BytesIO(features["image/encoded"][0]),
+                          f"{path}: an example's image/encoded")
+        height, width = pixels.shape[:2]
+        scale = np.array([height, width, height, width], np.float32)
+        boxes, classes, crowd = _ground_truth(features, height, width, names)
+        found = detector.detect(pixels)
+        times.append(found.milliseconds)
+        ground_truth.append({inputs.groundtruth_boxes: boxes,
+                             inputs.groundtruth_classes: classes,
+                             **({inputs.groundtruth_is_crowd: crowd}
+                                if crowd is not None else {})})
+        detections.append({
+            outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
+            outputs.detection_scores: np.asarray(found.scores, np.float32),
+            outputs.detection_classes: np.asarray(found.classes, np.int64)})
+    seen = sorted({int(c) for truth in ground_truth for c in truth[inputs.groundtruth_classes]})
+    ids = sorted(set(names) | set(seen))
+    if not times or not ids:
+        raise InputError(f"{', '.join(files)}: no labelled images to evaluate on")
+    evaluator = coco_evaluation.CocoDetectionEvaluator(
+        [{"id": i, "name": names.get(i, str(i))} for i in ids])
+    for index, (truth, found) in enumerate(zip(ground_truth, detections)):
+        evaluator.add_single_ground_truth_image_info(index, truth)
+        evaluator.add_single_detected_image_info(index, found)
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own summary
+        metrics = evaluator.evaluate()
+    return ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
+                           metrics={key: float(value) for key, value in metrics.items()},
+                           seconds=time.perf_counter() - started,
+                           milliseconds=float(np.median(times)))
+
+
+def metrics_path(model: Path) -> Path:
+    """MODEL.metrics.json beside a .tflite; saved_model.metrics.json beside a SavedModel."""
+    model = Path(model)
+    if model.is_dir():
+        return model.parent / f"{model.name}.metrics.json"
+    return model.with_suffix(".metrics.json")
+
+
+def write_metrics(result: ModelEvalResult) -> Path:
+    record = {"model": result.model, "runtime": result.runtime, "images": result.images,
+              "median_ms": round(result.milliseconds, 3), "metrics": result.metrics}
+    return atomic_write_text(metrics_path(Path(result.model)),
+                             json.dumps(record, indent=1, sort_keys=True))

@@ -1,0 +1,53 @@
+"""Export formats: one module each, behind one table used to validate options and dispatch.
+
+Every export reports its time, size and path and verifies its output by loading it and running
+one inference (`common.finish`). The table and the option values are importable without numpy
+or TensorFlow (the CLI builds its choices from them); a format's module loads when it runs.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from odwrap.errors import InputError
+
+QUANTIZE = ("none", "fp16", "dynamic", "int8")
+SAVED_MODEL_INPUTS = ("image_tensor", "encoded_image_string_tensor", "tf_example")
+INT8_INPUTS = ("uint8", "int8")
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    module: str  # odwrap.deploy.export.<module>.export runs it
+    options: frozenset  # the options this format takes; others are refused
+    summary: str
+
+    def run(self, job, **options):
+        return importlib.import_module(f"odwrap.deploy.export.{self.module}").export(job,
+                                                                                    **options)
+
+
+FORMATS = {fmt.name: fmt for fmt in (
+    Format("saved_model", "saved_model", frozenset({"input_type"}),
+           "TF SavedModel through the OD API exporter"),
+    Format("tflite", "tflite",
+           frozenset({"quantize", "input_type", "representative", "max_detections", "compare"}),
+           "TFLite through the OD API's TFLite graph export and the TFLite converter"),
+    Format("edgetpu", "edgetpu",
+           frozenset({"input_type", "representative", "max_detections", "compare"}),
+           "full-integer TFLite, its Edge TPU op report, and edgetpu_compiler when on PATH"),
+)}
+
+
+def export(model_dir, fmt: str, output=None, **options):
+    """Run one export; options that the format does not take (and are set) are refused."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; one of: {', '.join(FORMATS)}")
+    given = {key: value for key, value in options.items() if value is not None}
+    refused = sorted(set(given) - FORMATS[fmt].options)
+    if refused:
+        flags = ", ".join("--" + key.replace("_", "-") for key in refused)
+        raise InputError(f"--format {fmt} does not take {flags}")
+    from odwrap.deploy.export.common import ExportJob
+
+    return FORMATS[fmt].run(ExportJob.open(model_dir, fmt, output), **given)

@@ -1,0 +1,128 @@
+"""What every export shares: the trained model directory, labels, representative images,
+verification by one inference, and the time/size report."""
+
+import io
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from odwrap.deploy.runtime import load_detector, load_rgb
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_bytes, atomic_write_text
+from odwrap.odapi import facts, labelmap
+from odwrap.odapi.pipeline import CONFIG_NAME
+from odwrap.odapi.tfexample import decode_example, read_records
+from odwrap.training.modeldir import ModelDir
+
+
+@dataclass
+class ExportResult:
+    format: str
+    path: Path
+    seconds: float
+    size_bytes: int
+    verified: str  # what the one inference gave
+    notes: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+
+
+@dataclass
+class ExportJob:
+    folder: ModelDir
+    config: object
+    output: Path
+    started: float
+
+    @property
+    def model_dir(self) -> Path:
+        return self.folder.path
+
+    @classmethod
+    def open(cls, model_dir, fmt, output=None):
+        folder = ModelDir(model_dir)
+        config = folder.config
+        folder.require_checkpoint("export")
+        arch = facts.meta_architecture(config)
+        if arch != "ssd" and fmt != "saved_model":
+            raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
+        output = Path(output) if output else folder.export_dir
+        output.mkdir(parents=True, exist_ok=True)
+        return cls(folder, config, output, time.perf_counter())
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        size = facts.fixed_input_size(self.config)
+        if size is None:
+            raise InputError("TFLite export needs a fixed_shape_resizer (check ODW008)")
+        return size
+
+    def eval_records(self, limit: int):
+        """Up to `limit` serialized examples of the eval TFRecords (else the training ones)."""
+        patterns = facts.eval_patterns(self.config) + facts.train_patterns(self.config)
+        count = 0
+        for pattern in patterns:
+            for path in facts.match_files([pattern]):
+                for record in read_records(path):
+                    yield record
+                    count += 1
+                    if count >= limit:
+                        return
+
+    def eval_images(self, limit: int):
+        """Up to `limit` decoded RGB images of the eval (else train) TFRecords."""
+        for record in self.eval_records(limit):
+            encoded = decode_example(record)["image/encoded"][0]
+            yield load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")
+
+    def write_labels(self, folder: Path) -> Path:
+        """labels.txt: line i names class id i + 1 (the TFLite model's 0-based classes)."""
+        names = labelmap.names(facts.label_map_path(self.config))
+        total = facts.num_classes(self.config)
+        lines = [names.get(index, "???") for index in range(1, total + 1)]
+        return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
+
+    def write_config(self) -> Path:
+        """A copy of pipeline.config beside the exports: `eval --model` finds its data there."""
+        return atomic_write_text(self.output / CONFIG_NAME, self.folder.config_path.read_text())
+
+    def temporary(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix=".odwrap-export-", dir=self.output))
+
+
+def write_model(path: Path, data: bytes, info: dict) -> Path:
+    atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=1))
+    return atomic_write_bytes(path, data)
+
+
+def tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def verify(path: Path, image) -> str:
+    detector = load_detector(path)
+    detections = detector.detect(image)
+    return (f"{len(detections.scores)} detection(s) on one image in "
+            f"{detections.milliseconds:.1f} ms ({detector.runtime})")
+
+
+def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportResult:
+    """Verify the export with one inference on an eval image and time the whole job."""
+    image = next(job.eval_images(1), None)
+    if image is None:
+        image = np.zeros((*job.input_size, 3), np.uint8)
+    verified = verify(path, image)
+    job.write_config()
+    return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
+                        size_bytes=tree_size(path), verified=verified, notes=list(notes),
+                        files=list(files))
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

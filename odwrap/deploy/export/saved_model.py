@@ -1,0 +1,70 @@
+"""SavedModel through the OD API's exporter_lib_v2; input images, encoded images or
+tf.Examples. Verified by one inference with the input type it was exported for."""
+
+import io
+import shutil
+import time
+
+import numpy as np
+
+from odwrap.odapi import compat
+from odwrap.errors import InputError
+from odwrap.deploy.export import SAVED_MODEL_INPUTS
+from odwrap.deploy.export.common import ExportResult, remove, tree_size
+from odwrap import report
+from odwrap.odapi.logs import captured_output
+from odwrap.deploy.runtime import load_rgb
+from odwrap.odapi.tfexample import decode_example, encode_example
+
+
+
+def _sample_input(job, input_type):
+    from PIL import Image
+
+    record = next(job.eval_records(1), None)
+    if record is None:  # no data configured: a blank image
+        buffer = io.BytesIO()
+        Image.fromarray(np.zeros((320, 320, 3), np.uint8)).save(buffer, "JPEG")
+        record = encode_example({"image/encoded": ("bytes", [buffer.getvalue()]),
+                                 "image/format": ("bytes", [b"jpeg"])})
+    encoded = decode_example(record)["image/encoded"][0]
+    if input_type == "tf_example":
+        return record
+    if input_type == "encoded_image_string_tensor":
+        return encoded
+    return load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")[None]
+
+
+def _run_once(target, input_type, sample) -> str:
+    import tensorflow as tf
+
+    function = tf.saved_model.load(str(target)).signatures["serving_default"]
+    tensor = tf.constant(sample, tf.uint8) if input_type == "image_tensor" else \
+        tf.constant([sample])
+    start = time.perf_counter()
+    output = function(input_tensor=tensor)
+    elapsed = (time.perf_counter() - start) * 1000
+    return (f"{int(output['num_detections'][0])} detection(s) on one {input_type} input in "
+            f"{elapsed:.1f} ms (tensorflow)")
+
+
+def export(job, input_type="image_tensor"):
+    if input_type not in SAVED_MODEL_INPUTS:
+        raise InputError(f"--input-type {input_type}: saved_model takes "
+                         f"{', '.join(SAVED_MODEL_INPUTS)}")
+    exporter = compat.load("object_detection.exporter_lib_v2")
+    target = job.output / "saved_model"
+    staging = job.temporary()
+    try:
+        with captured_output(not report.verbose()):
+            exporter.export_inference_graph(input_type, job.config, str(job.model_dir),
+                                            str(staging))
+        remove(target)
+        shutil.move(str(staging / "saved_model"), str(target))
+    finally:
+        remove(staging)
+    verified = _run_once(target, input_type, _sample_input(job, input_type))
+    job.write_config()
+    return ExportResult(format="saved_model", path=target,
+                        seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
+                        verified=verified)

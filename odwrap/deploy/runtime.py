@@ -1,0 +1,166 @@
+"""Running exported detectors: TFLite (ai-edge-litert, tflite-runtime or TensorFlow's
+interpreter) and SavedModel, behind one `detect(image) -> Detections` call.
+
+A TFLite SSD from the OD API takes the *preprocessed* image (export_tflite_graph_lib_tf2 calls
+model.predict without model.preprocess), so each exported .tflite has a sidecar MODEL.json that
+says how to preprocess.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from odwrap.deploy import RUNTIMES
+from odwrap.errors import InputError, StackError
+from odwrap.odapi.logs import captured_output
+
+RESNET_MEANS = (123.68, 116.779, 103.939)  # what the OD API's ResNet V1 extractors subtract
+
+
+@dataclass
+class Detections:
+    boxes: np.ndarray  # [N, 4] normalized ymin, xmin, ymax, xmax
+    classes: np.ndarray  # [N] label map ids (1-based)
+    scores: np.ndarray  # [N]
+    milliseconds: float  # inference only
+
+
+def preprocess_kind(feature_extractor_type: str) -> str:
+    return "resnet" if "resnet" in feature_extractor_type else "mobilenet"
+
+
+def preprocess(image: np.ndarray, kind: str) -> np.ndarray:
+    """uint8 RGB [H, W, 3] -> the float input the feature extractor expects."""
+    pixels = image.astype(np.float32)
+    if kind == "resnet":
+        return pixels - np.array(RESNET_MEANS, np.float32)
+    return pixels * (2.0 / 255.0) - 1.0
+
+
+def load_rgb(source, name=None) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of an image file or file object; `name` names it in errors."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name or source}: cannot read the image ({exc})") from None
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    from PIL import Image
+
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+def interpreter_class(runtime: str = "auto"):
+    """(name, Interpreter class) of the first runtime that imports, in RUNTIMES order."""
+    if runtime != "auto" and runtime not in RUNTIMES:
+        raise InputError(f"unknown runtime '{runtime}'; one of: {', '.join(RUNTIMES)}")
+    for name in RUNTIMES if runtime == "auto" else (runtime,):
+        try:
+            if name == "ai-edge-litert":
+                from ai_edge_litert.interpreter import Interpreter
+            elif name == "tflite-runtime":
+                from tflite_runtime.interpreter import Interpreter
+            else:
+                from odwrap.odapi.compat import quiet_tensorflow
+
+                quiet_tensorflow()
+                import tensorflow as tf
+
+                Interpreter = tf.lite.Interpreter
+            return name, Interpreter
+        except ImportError:
+            continue
+    raise StackError(f"no TFLite runtime can be imported (tried {runtime})")
+
+
+class TFLiteDetector:
+    def __init__(self, path, runtime: str = "auto", threads: int = 2):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{path}: no such model")
+        self.runtime, interpreter_cls = interpreter_class(runtime)
+        sidecar = self.path.with_suffix(".json")
+        info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        self.preprocessing = info.get("preprocess", "mobilenet")
+        try:
+            with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = interpreter_cls(model_path=str(self.path),
+                                                   num_threads=threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(f"{path}: not a TFLite model this runtime can run ({exc})") \
+                from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.height, self.width = (int(v) for v in self.input["shape"][1:3])
+        outputs = self.interpreter.get_output_details()
+        if len(outputs) != 4:
+            raise InputError(f"{path}: expected the 4 outputs of TFLite_Detection_PostProcess, "
+                             f"found {len(outputs)}")
+        # The post-processing op writes boxes, classes, scores, count in tensor index order.
+        self.outputs = sorted(outputs, key=lambda detail: detail["index"])
+
+    def input_tensor(self, image: np.ndarray) -> np.ndarray:
+        values = preprocess(resize(image, self.height, self.width), self.preprocessing)
+        dtype = self.input["dtype"]
+        if dtype in (np.uint8, np.int8):
+            scale, zero_point = self.input["quantization"]
+            limits = np.iinfo(dtype)
+            values = np.clip(np.round(values / scale + zero_point), limits.min, limits.max)
+        return values.astype(dtype)[None]
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.interpreter.set_tensor(self.input["index"], self.input_tensor(image))
+        start = time.perf_counter()
+        self.interpreter.invoke()
+        elapsed = (time.perf_counter() - start) * 1000
+        boxes, classes, scores, count = (self.interpreter.get_tensor(detail["index"])
+                                         for detail in self.outputs)
+        count = int(np.squeeze(count))
+        return Detections(boxes=boxes[0][:count], classes=classes[0][:count].astype(int) + 1,
+                          scores=scores[0][:count], milliseconds=elapsed)
+
+
+class SavedModelDetector:
+    def __init__(self, path):
+        from odwrap.odapi import compat
+
+        compat.apply()
+        import tensorflow as tf
+
+        self.tf, self.runtime, self.path = tf, "tensorflow", Path(path)
+        try:
+            self.function = tf.saved_model.load(str(path)).signatures["serving_default"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"{path}: not a detection SavedModel "
+                             f"({str(exc).splitlines()[0]})") from None
+
+    def detect(self, image: np.ndarray) -> Detections:
+        tensor = self.tf.constant(image[None], self.tf.uint8)
+        start = time.perf_counter()
+        output = self.function(input_tensor=tensor)
+        elapsed = (time.perf_counter() - start) * 1000
+        count = int(output["num_detections"][0])
+        return Detections(boxes=output["detection_boxes"][0][:count].numpy(),
+                          classes=output["detection_classes"][0][:count].numpy().astype(int),
+                          scores=output["detection_scores"][0][:count].numpy(),
+                          milliseconds=elapsed)
+
+
+def load_detector(path, runtime="auto", threads=2):
+    path = Path(path)
+    if path.is_dir():
+        for folder in (path, path / "saved_model"):
+            if (folder / "saved_model.pb").exists():
+                return SavedModelDetector(folder)
+    if path.suffix == ".tflite":
+        return TFLiteDetector(path, runtime=runtime, threads=threads)
+    raise InputError(f"{path}: neither a .tflite model nor a SavedModel folder")

@@ -1,0 +1,68 @@
+"""Facts read from a parsed TrainEvalPipelineConfig: its meta-architecture, input size, label
+map and TFRecords. Every module that needs one of these asks here, so each is read one way.
+"""
+
+import glob
+
+
+def meta_architecture(config) -> str | None:
+    """'ssd', 'faster_rcnn', 'center_net', ... or None when the config has no model."""
+    return config.model.WhichOneof("model")
+
+
+def model_config(config):
+    """The meta-architecture's own message (config.model.ssd, ...), or None."""
+    arch = meta_architecture(config)
+    return getattr(config.model, arch) if arch else None
+
+
+def num_classes(config) -> int:
+    model = model_config(config)
+    return model.num_classes if model is not None else 0
+
+
+def fixed_input_size(config) -> tuple[int, int] | None:
+    """(height, width) of a fixed_shape_resizer, else None."""
+    model = model_config(config)
+    if model is None or not hasattr(model, "image_resizer"):
+        return None
+    resizer = model.image_resizer
+    if resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
+        return None
+    return resizer.fixed_shape_resizer.height, resizer.fixed_shape_resizer.width
+
+
+def largest_input_size(config, default: int = 512) -> tuple[int, int]:
+    """The fixed size, else the keep-aspect resizer's max_dimension squared, else default."""
+    fixed = fixed_input_size(config)
+    if fixed is not None:
+        return fixed
+    model = model_config(config)
+    if model is not None and hasattr(model, "image_resizer"):
+        resizer = model.image_resizer
+        if resizer.WhichOneof("image_resizer_oneof") == "keep_aspect_ratio_resizer":
+            side = resizer.keep_aspect_ratio_resizer.max_dimension
+            return side, side
+    return default, default
+
+
+def label_map_path(config) -> str:
+    """The train reader's label map, else the first eval reader's; '' when none is set."""
+    readers = [config.train_input_reader, *config.eval_input_reader]
+    return next((reader.label_map_path for reader in readers if reader.label_map_path), "")
+
+
+def train_patterns(config) -> list[str]:
+    return list(config.train_input_reader.tf_record_input_reader.input_path)
+
+
+def eval_patterns(config) -> list[str]:
+    """The TFRecord patterns of the first eval reader, the one the OD API evaluates."""
+    if not config.eval_input_reader:
+        return []
+    return list(config.eval_input_reader[0].tf_record_input_reader.input_path)
+
+
+def match_files(patterns) -> list[str]:
+    """The sorted files that local glob patterns match, each once."""
+    return sorted({path for pattern in patterns for path in glob.glob(str(pattern))})

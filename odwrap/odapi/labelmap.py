@@ -1,0 +1,92 @@
+"""Read, write and validate OD API label maps (label_map.pbtxt)."""
+
+from importlib import resources
+from pathlib import Path
+
+from google.protobuf import text_format
+
+from odwrap.odapi import protos
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_text, read_text
+
+FILE_NAME = "label_map.pbtxt"  # what odwrap calls the label map it writes beside a config
+BUILTIN = {"coco": "mscoco_label_map.pbtxt"}
+
+
+def builtin_path(name: str) -> Path:
+    return Path(str(resources.files("odwrap.label_maps").joinpath(BUILTIN[name])))
+
+
+def resolve(value: str, base_dir: Path) -> Path:
+    """A spec's `label_map` value as a path: a shipped name (`coco`) or relative to base_dir."""
+    if value in BUILTIN:
+        return builtin_path(value)
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base_dir / path)
+
+
+def parse(text: str, source: str):
+    label_map = protos.label_map_pb2().StringIntLabelMap()
+    try:
+        text_format.Parse(text, label_map)
+    except text_format.ParseError as exc:
+        raise InputError(f"{source}:{exc}") from None
+    return label_map
+
+
+def read(path):
+    return parse(read_text(path, "label map"), str(path))
+
+
+def names(path) -> dict[int, str]:
+    """{id: display name (else name)} of the label map at PATH; {} when there is none."""
+    if not path or not Path(path).is_file():
+        return {}
+    return {item.id: item.display_name or item.name for item in read(path).item}
+
+
+def from_classes(names):
+    """A label map with ids 1..N in the order given (0 is the OD API's background)."""
+    label_map = protos.label_map_pb2().StringIntLabelMap()
+    for index, name in enumerate(names, start=1):
+        label_map.item.add(id=index, name=name, display_name=name)
+    return label_map
+
+
+def to_text(label_map) -> str:
+    return text_format.MessageToString(label_map)
+
+
+def write(label_map, path) -> Path:
+    return atomic_write_text(path, to_text(label_map))
+
+
+def num_classes(label_map) -> int:
+    """What num_classes must be for this map: its highest id."""
+    return max((item.id for item in label_map.item), default=0)
+
+
+def problems(label_map) -> list[tuple[str, str]]:
+    """(severity, message) for each problem: bad or duplicated ids and names, gaps."""
+    found = []
+    if not label_map.item:
+        return [("error", "has no item")]
+    ids, names = {}, {}
+    for item in label_map.item:
+        if item.id < 1:
+            found.append(("error", f"item '{item.name}' has id {item.id}; ids start at 1 "
+                                   "(0 is the background)"))
+        if item.id in ids:
+            found.append(("error", f"id {item.id} is used by '{ids[item.id]}' and '{item.name}'"))
+        if not item.name:
+            found.append(("error", f"item with id {item.id} has no name"))
+        elif item.name in names:
+            found.append(("error", f"name '{item.name}' has ids {names[item.name]} and {item.id}"))
+        ids.setdefault(item.id, item.name)
+        names.setdefault(item.name, item.id)
+    top = num_classes(label_map)
+    unused = top - len(ids)
+    if unused > 0 and not any(severity == "error" for severity, _ in found):
+        found.append(("warning", f"ids are not 1..{len(ids)}: {unused} of 1..{top} unused; the "
+                                 f"model still predicts {top} classes"))
+    return found

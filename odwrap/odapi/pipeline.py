@@ -1,0 +1,42 @@
+"""pipeline.config text <-> the OD API's TrainEvalPipelineConfig, strictly."""
+
+from pathlib import Path
+
+from google.protobuf import text_format
+
+from odwrap.odapi import protos
+from odwrap.errors import InputError, RenderedConfigError
+from odwrap.fsutil import atomic_write_text, read_text
+
+CONFIG_NAME = "pipeline.config"  # the OD API's name for it, in model and export folders
+
+
+def parse_pipeline(text: str, source: str):
+    """Parse with text_format.Parse: unknown fields and repeated scalars are errors."""
+    config = protos.pipeline_pb2().TrainEvalPipelineConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as exc:
+        raise InputError(f"{source}:{exc}") from None
+    return config
+
+
+def read_pipeline(path):
+    return parse_pipeline(read_text(path, "file"), str(path))
+
+
+def pipeline_text(config) -> str:
+    """The canonical text form: field order of the proto, one field a line."""
+    return text_format.MessageToString(config)
+
+
+def write_pipeline(config, path) -> Path:
+    return atomic_write_text(path, pipeline_text(config))
+
+
+def parse_rendered(text: str, template: str):
+    try:
+        return parse_pipeline(text, f"<rendered {template}>")
+    except InputError as exc:
+        raise RenderedConfigError(f"odwrap rendered a config the OD API refuses ({exc}); "
+                                  "please report this") from None

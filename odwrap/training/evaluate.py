@@ -1,0 +1,113 @@
+"""`evaluate`: evaluate a checkpoint once, now, with the config's metrics (COCO by default).
+
+model_main_tf2's eval-only mode polls every 300 s and waits up to an hour; this builds the
+model, restores the checkpoint, runs the OD API's eager_eval_loop over the eval TFRecords
+(at most eval_config.num_examples images) and writes DIR/metrics.json. `--watch` evaluates each
+new checkpoint as training writes it, until the last step or a timeout.
+"""
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_text
+from odwrap.odapi import compat, facts
+from odwrap.odapi.pipeline import read_pipeline
+from odwrap.training.modeldir import ModelDir
+
+
+@dataclass
+class EvalResult:
+    step: int
+    checkpoint: str
+    metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Evaluator:
+    """A model built once from DIR's pipeline.config, evaluated on one checkpoint at a time."""
+
+    def __init__(self, model_dir, config_path=None):
+        self.folder = ModelDir(model_dir)
+        self.model_dir = self.folder.path
+        if config_path:
+            self.config = read_pipeline(config_path)
+        else:
+            config_path = self.folder.config_path
+            self.config = self.folder.config
+        if not facts.eval_patterns(self.config):
+            raise InputError(f"{config_path}: eval_input_reader has no TFRecords to evaluate on "
+                             "(data.eval in the spec)")
+        self.model_lib_v2 = compat.load("object_detection.model_lib_v2")
+        import tensorflow as tf
+        from object_detection import inputs
+        from object_detection.builders import model_builder
+        from object_detection.utils import config_util
+
+        self.tf = tf
+        self.configs = config_util.create_configs_from_pipeline_proto(self.config)
+        self.model = model_builder.build(self.config.model, is_training=False)
+        eval_config = self.configs["eval_config"]
+        dataset = inputs.eval_input(eval_config=eval_config,
+                                    eval_input_config=self.configs["eval_input_configs"][0],
+                                    model_config=self.configs["model"], model=self.model)
+        if eval_config.num_examples:
+            dataset = dataset.take(math.ceil(eval_config.num_examples /
+                                             max(eval_config.batch_size, 1)))
+        self.dataset = dataset
+        self.step = tf.Variable(0, trainable=False, dtype=tf.int64)
+        self.writer = tf.summary.create_file_writer(str(self.folder.eval_events))
+
+    def latest(self) -> str | None:
+        return self.tf.train.latest_checkpoint(str(self.model_dir))
+
+    def evaluate(self, checkpoint: str | None = None) -> EvalResult:
+        tf = self.tf
+        checkpoint = checkpoint or self.latest()
+        if checkpoint is None:
+            raise InputError(f"{self.model_dir}: no checkpoint to evaluate (train first)")
+        if not tf.io.gfile.glob(checkpoint + ".index"):
+            raise InputError(f"{checkpoint}: no such checkpoint ({checkpoint}.index is missing)")
+        started = time.perf_counter()
+        tf.train.Checkpoint(step=self.step, model=self.model).restore(checkpoint) \
+            .expect_partial()
+        with self.writer.as_default():
+            metrics = self.model_lib_v2.eager_eval_loop(
+                self.model, self.configs, self.dataset, use_tpu=False,
+                postprocess_on_cpu=False, global_step=self.step)
+        self.writer.flush()
+        result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
+                            metrics={key: float(value) for key, value in metrics.items()},
+                            seconds=time.perf_counter() - started)
+        record_metrics(self.folder, result)
+        return result
+
+    def watch(self, timeout: float, interval: float = 5.0):
+        """Evaluate each new checkpoint; stop at the config's last step or after `timeout` s
+        without a new one."""
+        last_step = self.config.train_config.num_steps
+        for checkpoint in self.tf.train.checkpoints_iterator(
+                str(self.model_dir), min_interval_secs=interval, timeout=timeout):
+            result = self.evaluate(checkpoint)
+            yield result
+            if last_step and result.step >= last_step:
+                return
+
+
+def record_metrics(folder: ModelDir, result: EvalResult) -> Path:
+    """DIR/metrics.json: the latest evaluation, and every evaluation by step."""
+    path = folder.metrics_path
+    history = {}
+    if path.exists():
+        try:
+            history = json.loads(path.read_text()).get("history", {})
+        except (OSError, ValueError):
+            history = {}
+    entry = {"step": result.step, "checkpoint": result.checkpoint, "metrics": result.metrics}
+    history[str(result.step)] = result.metrics
+    return atomic_write_text(path, json.dumps({**entry, "history": history}, indent=1,
+                                              sort_keys=True))
+

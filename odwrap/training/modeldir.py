@@ -1,0 +1,114 @@
+"""The layout of a model directory, owned by one type, with its refusal messages.
+
+    DIR/pipeline.config     the config the checkpoints were trained with (kept by `train`)
+    DIR/label_map.pbtxt     a spec's inline classes
+    DIR/ckpt-N.index, ...   checkpoints, N = the step; DIR/checkpoint names the latest
+    DIR/train/, DIR/eval/   TensorBoard event files of training and evaluation
+    DIR/metrics.json        the latest evaluation and every evaluation by step
+    DIR/training.png        `plot`'s curves
+    DIR/export/             exports, unless -o says otherwise
+"""
+
+import copy
+import difflib
+import functools
+import re
+from pathlib import Path
+
+from odwrap.errors import InputError
+from odwrap.odapi import facts, labelmap
+from odwrap.odapi.pipeline import CONFIG_NAME, pipeline_text, read_pipeline, write_pipeline
+
+CHECKPOINT = re.compile(r"ckpt-(\d+)\.index")
+
+
+class ModelDir:
+    """A folder that `odwrap train` writes, and the facts of the config it holds."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    config_path = property(lambda self: self.path / CONFIG_NAME)
+    label_map_path = property(lambda self: self.path / labelmap.FILE_NAME)
+    train_events = property(lambda self: self.path / "train")
+    eval_events = property(lambda self: self.path / "eval")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    plot_path = property(lambda self: self.path / "training.png")
+    export_dir = property(lambda self: self.path / "export")
+
+    @functools.cached_property
+    def config(self):
+        """The kept pipeline.config; InputError when the folder holds none."""
+        if not self.config_path.is_file():
+            raise InputError(f"{self.path}: no {CONFIG_NAME} (train with odwrap train first)")
+        return read_pipeline(self.config_path)
+
+    def checkpoint_steps(self) -> list[int]:
+        """The steps of the checkpoints in the folder, oldest first."""
+        if not self.path.is_dir():
+            return []
+        found = (CHECKPOINT.fullmatch(item.name) for item in self.path.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def checkpoint(self, step: int) -> str:
+        return str(self.path / f"ckpt-{step}")
+
+    def require_checkpoint(self, purpose: str) -> str:
+        """The latest checkpoint's prefix; InputError naming the purpose when there is none."""
+        steps = self.checkpoint_steps()
+        if not steps:
+            raise InputError(f"{self.path}: no checkpoint to {purpose} (train first)")
+        return self.checkpoint(steps[-1])
+
+    # Facts of the kept config, read one way (odwrap.odapi.facts).
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return facts.fixed_input_size(self.config)
+
+    @property
+    def eval_patterns(self) -> list[str]:
+        return facts.eval_patterns(self.config)
+
+    @property
+    def config_label_map(self) -> str:
+        """The label map path the config names (not necessarily inside the folder)."""
+        return facts.label_map_path(self.config)
+
+    def keep_config(self, config, label_map=None, force: bool = False) -> None:
+        """Write CONFIG (and an inline label map) into the folder, unless it was trained with
+        another config (the number of steps aside) and `force` is not given."""
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"{self.path}: exists and is not a folder")
+        if self.config_path.exists() and not force:
+            old, new = _comparable(read_pipeline(self.config_path)), _comparable(config)
+            if old != new:
+                raise InputError(f"{self.path}: was trained with another {CONFIG_NAME} "
+                                 f"({config_diff(old, new)}); use --force to train on with "
+                                 "this one, or a new --model-dir")
+        if label_map is not None:
+            labelmap.write(label_map, self.label_map_path)
+        write_pipeline(config, self.config_path)
+        self.__dict__.pop("config", None)
+
+
+def _comparable(config) -> str:
+    """Canonical text without what a rerun may change: the number of steps to train."""
+    config = copy.deepcopy(config)
+    config.train_config.ClearField("num_steps")
+    return pipeline_text(config)
+
+
+def config_diff(old_text: str, new_text: str, limit: int = 4) -> str:
+    """A one-line summary of what differs between two canonical pipeline.config texts."""
+    changed = [line.strip() for line in difflib.unified_diff(
+        old_text.splitlines(), new_text.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    shown = "; ".join(changed[:limit])
+    more = f"; and {len(changed) - limit} more" if len(changed) > limit else ""
+    return f"{len(changed)} line(s) differ: {shown}{more}"

@@ -1,0 +1,205 @@
+"""Each check: a few lines of text proto, the check, an assertion (and the clean case)."""
+
+import json
+
+import pytest
+from google.protobuf import text_format
+
+from odwrap import cli
+from odwrap.config.checks import Target, check_pipeline
+from odwrap.odapi.protos import pipeline_pb2
+
+
+def config(text):
+    return text_format.Parse(text, pipeline_pb2().TrainEvalPipelineConfig())
+
+
+def ids(findings, severity=None):
+    return [f.id for f in findings if severity is None or f.severity == severity]
+
+
+FPN = """model {{ ssd {{ num_classes: 1
+  image_resizer {{ fixed_shape_resizer {{ height: {h} width: {w} }} }}
+  feature_extractor {{ type: "ssd_mobilenet_v2_fpn_keras" {extra}
+                       fpn {{ min_level: 3 max_level: 7 }} }} }} }}
+train_input_reader {{ tf_record_input_reader {{ input_path: "gs://b/t" }} }}"""
+
+
+@pytest.mark.parametrize("h, w, extra, bad", [
+    pytest.param(320, 320, "", False, id="320-ok"),
+    pytest.param(300, 300, "", True, id="300-bad"),
+    pytest.param(320, 300, "", True, id="one-side-bad"),
+    pytest.param(300, 300, "pad_to_multiple: 32", False, id="300-padded"),
+    pytest.param(300, 300, "pad_to_multiple: 8", True, id="300-padded-too-little"),
+])
+def test_fpn_input_size(h, w, extra, bad):
+    findings = check_pipeline(config(FPN.format(h=h, w=w, extra=extra)))
+    assert ("ODW001" in ids(findings, "error")) == bad
+
+
+def test_fpn_hint_names_sizes_that_fit():
+    finding = check_pipeline(config(FPN.format(h=300, w=300, extra="")))[0]
+    assert "288 or 320" in finding.hint and "pad_to_multiple: 32" in finding.hint
+
+
+def test_num_classes_against_label_map(tmp_path):
+    label_map = tmp_path / "map.pbtxt"
+    label_map.write_text('item { id: 1 name: "a" } item { id: 2 name: "b" }')
+    text = f'model {{ ssd {{ num_classes: 3 }} }} train_input_reader {{ label_map_path: "{label_map}" }}'
+    findings = check_pipeline(config(text))
+    assert "ODW002" in ids(findings, "error")
+    assert "highest id is 2" in next(f.message for f in findings if f.id == "ODW002")
+    fixed = check_pipeline(config(text.replace("num_classes: 3", "num_classes: 2")))
+    assert "ODW002" not in ids(fixed)
+
+
+@pytest.mark.parametrize("items, severity, words", [
+    pytest.param('item { id: 1 name: "a" } item { id: 1 name: "b" }', "error", "id 1 is used",
+                 id="duplicate-id"),
+    pytest.param('item { id: 1 name: "a" } item { id: 2 name: "a" }', "error", "name 'a' has",
+                 id="duplicate-name"),
+    pytest.param('item { id: 0 name: "a" }', "error", "ids start at 1", id="id-zero"),
+    pytest.param('item { id: 1 name: "a" } item { id: 5 name: "b" }', "warning", "3 of 1..5",
+                 id="gaps"),
+])
+def test_label_map_items(tmp_path, items, severity, words):
+    label_map = tmp_path / "map.pbtxt"
+    label_map.write_text(items)
+    findings = check_pipeline(config(f'train_input_reader {{ label_map_path: "{label_map}" }}'))
+    found = [f for f in findings if f.id == "ODW003"]
+    assert found and found[0].severity == severity and words in found[0].message
+
+
+def test_missing_paths(tmp_path):
+    existing = tmp_path / "t-00000.tfrecord"
+    existing.write_bytes(b"")
+    text = f"""train_input_reader {{ label_map_path: "{tmp_path}/nope.pbtxt"
+        tf_record_input_reader {{ input_path: "{tmp_path}/t-*.tfrecord"
+                                  input_path: "{tmp_path}/v-*.tfrecord"
+                                  input_path: "gs://bucket/remote-*" }} }}
+        train_config {{ fine_tune_checkpoint: "{tmp_path}/ckpt-0"
+                        fine_tune_checkpoint_type: "detection" }}"""
+    found = [(f.severity, f.path) for f in check_pipeline(config(text)) if f.id == "ODW004"]
+    assert found == [
+        ("error", "train_input_reader.label_map_path"),
+        ("error", "train_config.fine_tune_checkpoint"),
+        ("warning", "train_input_reader.tf_record_input_reader.input_path[1]"),
+    ]
+
+
+@pytest.mark.parametrize("train, severity", [
+    pytest.param('fine_tune_checkpoint: "gs://b/ckpt-0"', "error", id="no-type"),
+    pytest.param('fine_tune_checkpoint_type: "detection"', "warning", id="type-only"),
+    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detectoin"',
+                 "error", id="unknown-type"),
+    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detection"',
+                 None, id="fitting"),
+])
+def test_fine_tune_type(train, severity):
+    found = [f.severity for f in check_pipeline(config(f"train_config {{ {train} }}"))
+             if f.id == "ODW005"]
+    assert found == ([severity] if severity else [])
+
+
+@pytest.mark.parametrize("batch, cores, bad", [(64, 8, False), (12, 8, True), (12, 1, False)])
+def test_tpu_batch(batch, cores, bad):
+    findings = check_pipeline(config(f"train_config {{ batch_size: {batch} }}"),
+                              Target(device="tpu", num_devices=cores))
+    assert ("ODW006" in ids(findings, "error")) == bad
+
+
+def test_graph_rewriter_quantization_is_flagged_as_ignored():
+    findings = check_pipeline(config("graph_rewriter { quantization { delay: 1 } }"))
+    assert "ODW007" in ids(findings, "warning")
+    assert "ODW007" not in ids(check_pipeline(config("")))
+
+
+def test_edgetpu_needs_fixed_shape_and_batch_1():
+    keep = config("model { ssd { image_resizer { keep_aspect_ratio_resizer { } } } }")
+    assert ids(check_pipeline(keep, Target(export_targets=("edgetpu",))), "error") == ["ODW008"]
+    fixed = config("model { ssd { image_resizer { fixed_shape_resizer { height: 320 "
+                   "width: 320 } } } }")
+    assert ids(check_pipeline(fixed, Target(export_targets=("edgetpu",))), "error") == []
+    batch4 = Target(export_targets=("edgetpu",), export_batch_size=4)
+    assert ids(check_pipeline(fixed, batch4), "error") == ["ODW008"]
+    assert ids(check_pipeline(keep, Target(export_targets=("tflite",))), "error") == []
+
+
+@pytest.mark.parametrize("batch, target, warned", [
+    (128, Target(device="gpu"), True), (16, Target(device="gpu"), False),
+    (128, Target(device="gpu", num_devices=4), False), (128, Target(device="tpu",
+                                                                  num_devices=8), False),
+])
+def test_sample_batch_on_one_device(batch, target, warned):
+    findings = check_pipeline(config(f"train_config {{ batch_size: {batch} }}"), target)
+    assert ("ODW009" in ids(findings, "warning")) == warned
+
+
+COSINE = """train_config {{ num_steps: {steps} optimizer {{ momentum_optimizer {{ learning_rate {{
+  cosine_decay_learning_rate {{ learning_rate_base: {base} total_steps: {total}
+  warmup_learning_rate: {wlr} warmup_steps: {warmup} }} }} }} }} }}"""
+
+
+@pytest.mark.parametrize("values, severity", [
+    pytest.param(dict(steps=1000, total=1000, warmup=100, base=0.1, wlr=0.01), None, id="ok"),
+    pytest.param(dict(steps=1000, total=1000, warmup=2000, base=0.1, wlr=0.01), "error",
+                 id="warmup-too-long"),
+    pytest.param(dict(steps=1000, total=1000, warmup=100, base=0.01, wlr=0.1), "error",
+                 id="warmup-rate-above-base"),
+    pytest.param(dict(steps=5000, total=1000, warmup=100, base=0.1, wlr=0.01), "warning",
+                 id="schedule-ends-early"),
+])
+def test_warmup(values, severity):
+    found = [f.severity for f in check_pipeline(config(COSINE.format(**values)))
+             if f.id == "ODW010"]
+    assert found == ([severity] if severity else [])
+
+
+def test_bfloat16_off_tpu():
+    text = "train_config { use_bfloat16: true }"
+    assert "ODW011" in ids(check_pipeline(config(text), Target(device="gpu")))
+    assert "ODW011" not in ids(check_pipeline(config(text), Target(device="tpu",
+                                                                   num_devices=8)))
+
+
+def test_no_training_data():
+    assert "ODW012" in ids(check_pipeline(config("")))
+
+
+# The CLI: exit codes 0 / 1 / 2 and JSON.
+
+def test_check_cli_exit_codes_and_json(tmp_path, capsys):
+    clean = tmp_path / "clean.config"
+    clean.write_text(FPN.format(h=320, w=320, extra=""))
+    assert cli.main(["check", str(clean)]) == 0
+    bad = tmp_path / "bad.config"
+    bad.write_text(FPN.format(h=300, w=300, extra=""))
+    capsys.readouterr()
+    assert cli.main(["check", str(bad), "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert [f["id"] for f in findings] == ["ODW001"]
+    assert set(findings[0]) == {"id", "severity", "path", "message", "hint"}
+
+
+@pytest.mark.parametrize("text, message", [
+    pytest.param("model { ssd { num_classes: 1 num_classes: 2 } }", "bad.config:1:",
+                 id="repeated-scalar"),
+    pytest.param("model { ssd { num_clases: 1 } }", 'has no field named "num_clases"',
+                 id="unknown-field"),
+    pytest.param("model { ssd {", "bad.config:1:", id="truncated"),
+])
+def test_check_cli_bad_pipeline_config(tmp_path, capsys, text, message):
+    bad = tmp_path / "bad.config"
+    bad.write_text(text)
+    assert cli.main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_check_cli_tpu_flag_defaults_to_8_cores(tmp_path, capsys):
+    path = tmp_path / "p.config"
+    path.write_text('train_config { batch_size: 12 } '
+                    'train_input_reader { tf_record_input_reader { input_path: "gs://b/t" } }')
+    assert cli.main(["check", str(path)]) == 0
+    assert cli.main(["check", str(path), "--device", "tpu"]) == 1
+    assert "across 8 TPU cores" in capsys.readouterr().out

@@ -1,0 +1,169 @@
+"""odwrap export and predict from a tiny trained model: every format exports, loads and
+detects; int8 is integer end to end; the Edge TPU report; options a format does not take."""
+
+import json
+
+import numpy as np
+import pytest
+
+from odwrap import cli
+from tests.conftest import run_odwrap
+from tests.tfdata import write_tiny_spec
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    spec = write_tiny_spec(folder, count=6, steps=2)
+    result = run_odwrap("train", spec, "--model-dir", folder / "model")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "model"
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory, model_dir):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("images") / "shape.png"
+    pixels = np.full((80, 96, 3), 40, np.uint8)
+    pixels[20:50, 30:60] = (220, 30, 30)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
+def test_tflite_exports_load_and_detect(model_dir, image, tmp_path, quantize):
+    out = tmp_path / "export"
+    result = run_odwrap("export", model_dir, "--format", "tflite", "--quantize", quantize,
+                        "--representative", 4, "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    suffix = {"none": "fp32"}.get(quantize, quantize)
+    model = out / f"model_{suffix}.tflite"
+    assert "verified: 10 detection(s)" in result.stdout and str(model) in result.stdout
+    assert (out / "labels.txt").read_text().splitlines() == ["square", "circle"]
+    predicted = run_odwrap("predict", model, image, "-o", tmp_path / "pred", "--threshold", 0)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    detections = json.loads((tmp_path / "pred" / "detections.json").read_text())
+    assert len(detections) == 10
+    assert set(detections[0]) == {"image_id", "category_id", "bbox", "score"}
+    assert all(d["category_id"] in (1, 2) for d in detections)
+    assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def int8_export(tmp_path_factory, model_dir):
+    """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
+    out = tmp_path_factory.mktemp("edgetpu")
+    result = run_odwrap("export", model_dir, "--format", "edgetpu", "--representative", 4,
+                        "--compare", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_int8_is_integer_end_to_end_and_the_edgetpu_report(int8_export):
+    from odwrap.deploy.export.edgetpu import BOUNDARY_OPS, op_report
+    from odwrap.deploy.runtime import TFLiteDetector
+
+    out, result = int8_export
+    model = out / "model_int8.tflite"
+    assert TFLiteDetector(model).input["dtype"] == np.uint8
+    verdicts = op_report(model)
+    assert all(v.integer for v in verdicts if v.name not in BOUNDARY_OPS)
+    post = [v for v in verdicts if v.name == "TFLite_Detection_PostProcess"]
+    assert len(post) == 1 and not post[0].mapped and "always on the CPU" in post[0].reason
+    report = (out / "edgetpu_report.txt").read_text()
+    assert "TFLite_Detection_PostProcess" in report and "first unmapped op" in report
+    assert "edgetpu_compiler is not on PATH" in result.stdout
+
+
+def test_compare_reports_fp32_and_int8_on_the_same_images(int8_export):
+    out, result = int8_export
+    compared = json.loads((out / "compare.json").read_text())
+    assert compared["images"] == 4  # eval num_examples of the tiny spec
+    fp32, int8 = compared["fp32"]["metrics"], compared["int8"]["metrics"]
+    key = "DetectionBoxes_Precision/mAP"
+    assert compared["difference"][key] == pytest.approx(int8[key] - fp32[key])
+    assert compared["fp32"]["model"] == str(out / "model_fp32.tflite")
+    assert "int8 - fp32: mAP" in result.stdout and "model_fp32.tflite" in result.stdout
+    assert "Skipping full serialization" not in result.stdout + result.stderr  # quiet
+
+
+def test_eval_of_an_exported_model_matches_what_compare_reported(int8_export):
+    out, _ = int8_export
+    result = run_odwrap("eval", "--model", out / "model_fp32.tflite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = json.loads((out / "model_fp32.metrics.json").read_text())
+    compared = json.loads((out / "compare.json").read_text())
+    assert written["images"] == 4 and written["metrics"] == compared["fp32"]["metrics"]
+    assert "DetectionBoxes_Precision/mAP " in result.stdout
+
+
+def test_every_runtime_gives_the_same_int8_detections(int8_export):
+    from odwrap.deploy.runtime import RUNTIMES, TFLiteDetector
+
+    out, _ = int8_export
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[10:40, 20:50] = (220, 30, 30)
+    found = {runtime: TFLiteDetector(out / "model_int8.tflite", runtime=runtime).detect(image)
+             for runtime in RUNTIMES}
+    reference = found["ai-edge-litert"]
+    for runtime, detections in found.items():
+        np.testing.assert_allclose(np.sort(detections.scores), np.sort(reference.scores),
+                                   atol=0.02, err_msg=runtime)
+
+
+def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
+    out = tmp_path / "export"
+    result = run_odwrap("export", model_dir, "--format", "saved_model", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "detection(s) on one image_tensor input" in result.stdout
+    predicted = run_odwrap("predict", out / "saved_model", image, "-o", tmp_path / "pred",
+                           "--threshold", 0, "--jsonl")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    line = json.loads((tmp_path / "pred" / "detections.jsonl").read_text().splitlines()[0])
+    assert line["image"].endswith("shape.png") and len(line["detections"]) > 0
+    evaluated = run_odwrap("eval", "--model", out / "saved_model")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    written = json.loads((out / "saved_model.metrics.json").read_text())
+    assert written["images"] == 4 and written["runtime"] == "tensorflow"
+    assert -1.0 <= written["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["--format", "saved_model", "--quantize", "int8"],
+                 "--format saved_model does not take --quantize", id="saved-model-quantize"),
+    pytest.param(["--format", "edgetpu", "--quantize", "fp16"],
+                 "--format edgetpu does not take --quantize", id="edgetpu-quantize"),
+    pytest.param(["--format", "tflite", "--input-type", "uint8"],
+                 "--input-type applies to --quantize int8", id="input-type-without-int8"),
+    pytest.param(["--format", "tflite", "--compare"],
+                 "--compare compares a quantized model with fp32", id="compare-without-quantize"),
+    pytest.param(["--format", "saved_model", "--compare"],
+                 "--format saved_model does not take --compare", id="saved-model-compare"),
+])
+def test_options_a_format_does_not_take_are_refused(model_dir, capsys, argv, message):
+    assert cli.main(["export", str(model_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_without_eval_data_is_refused_before_converting(model_dir, tmp_path, capsys):
+    import shutil
+
+    from odwrap.odapi.pipeline import read_pipeline, write_pipeline
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("export*"))
+    config = read_pipeline(copy / "pipeline.config")
+    del config.eval_input_reader[:]
+    write_pipeline(config, copy / "pipeline.config")
+    assert cli.main(["export", str(copy), "--format", "edgetpu", "--compare"]) == 2
+    assert "no eval_input_reader TFRecords" in capsys.readouterr().err
+    assert not list(copy.glob("export/*.tflite"))
+
+
+def test_export_without_a_trained_model(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path), "--format", "tflite"]) == 2
+    assert "no pipeline.config" in capsys.readouterr().err
+
