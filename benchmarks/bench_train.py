@@ -11,10 +11,10 @@ Target: odwrap costs under 2 percent.
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
-import statistics
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,10 @@
+"""Shared test helpers: the venv's Python in a child process, and the one tiny trained model."""
+
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,3 +27,33 @@ def run_odwrap(*argv, env=None, timeout=600, cwd=None):
 @pytest.fixture
 def odwrap_cli():
     return run_odwrap
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    """The one tiny model the whole test run shares: trained once, never changed by a test
+    (a test that trains on, evaluates into or re-configures it works on `copy()`)."""
+
+    folder: Path  # spec, train.tfrecord and model/
+    spec: Path
+    model_dir: Path
+    steps: int
+    train_output: str  # what `odwrap train` printed
+
+    def copy(self, destination) -> Path:
+        shutil.copytree(self.model_dir, destination, ignore=shutil.ignore_patterns("export*"))
+        return Path(destination)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> TinyModel:
+    """SSD MobileNetV2 FPNLite at 64x64, depth 0.25, trained 2 steps on 6 shapes images (which
+    are also its eval data, 4 of them evaluated), by `odwrap train` in a child process."""
+    from tests.tfdata import write_tiny_spec
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    spec = write_tiny_spec(folder, count=6, steps=2)
+    result = run_odwrap("train", spec, "--model-dir", folder / "model")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return TinyModel(folder=folder, spec=spec, model_dir=folder / "model", steps=2,
+                     train_output=result.stdout)

@@ -7,7 +7,6 @@ and input sizes the network cannot take. Imports TensorFlow.
 from odwrap.config.checks import ERROR, Finding
 from odwrap.odapi import compat, facts
 
-
 # Lines of a TF error message that say what is wrong, beyond "calling layer X".
 TELLING = ("Dimensions must be equal", "Incompatible shapes", "must be", "Unknown", "not found")
 

@@ -8,8 +8,8 @@ import glob
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from odwrap.odapi import facts, labelmap
 from odwrap.errors import InputError
+from odwrap.odapi import facts, labelmap
 
 ERROR, WARNING = "error", "warning"
 

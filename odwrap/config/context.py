@@ -12,11 +12,10 @@ import msgspec
 from google.protobuf import descriptor as pb_descriptor
 from google.protobuf import text_encoding
 
-from odwrap.odapi import labelmap
-from odwrap.odapi import protos
 from odwrap.config.architectures import ARCHITECTURES, Architecture
-from odwrap.errors import InputError
 from odwrap.config.spec import LoadedSpec
+from odwrap.errors import InputError
+from odwrap.odapi import labelmap, protos
 
 # The official sample values of the augmentations a sample config parametrizes.
 AUGMENTATION_DEFAULTS = {

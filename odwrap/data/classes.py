@@ -2,8 +2,8 @@
 
 from collections import Counter
 
-from odwrap.odapi import labelmap
 from odwrap.errors import InputError
+from odwrap.odapi import labelmap
 
 
 def parse_rename(items) -> dict[str, str]:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
-from odwrap.odapi import labelmap
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
-from odwrap.errors import InputError
 from odwrap.data.formats import READERS, ReadOptions, reader
-from odwrap.fsutil import atomic_write_text
 from odwrap.data.splits import assign_splits, parse_split, plan_shards
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_text
+from odwrap.odapi import labelmap
 from odwrap.odapi.tfexample import encode_example, frame_record
 
 MANIFEST = ".odwrap-convert.json"

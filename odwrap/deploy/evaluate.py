@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from odwrap.odapi import compat, facts, labelmap
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
+from odwrap.odapi import compat, facts, labelmap
 from odwrap.odapi.pipeline import CONFIG_NAME, read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 

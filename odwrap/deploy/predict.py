@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
-from odwrap.deploy.runtime import load_detector, load_rgb
 
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60))

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from odwrap.odapi import protos
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text, read_text
+from odwrap.odapi import protos
 
 FILE_NAME = "label_map.pbtxt"  # what odwrap calls the label map it writes beside a config
 BUILTIN = {"coco": "mscoco_label_map.pbtxt"}

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from odwrap.odapi import protos
 from odwrap.errors import InputError, RenderedConfigError
 from odwrap.fsutil import atomic_write_text, read_text
+from odwrap.odapi import protos
 
 CONFIG_NAME = "pipeline.config"  # the OD API's name for it, in model and export folders
 

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from odwrap import cli
 from odwrap import check as check_file
+from odwrap import cli
 from tests.conftest import ROOT, run_python
 from tests.tfdata import TINY_SPEC, write_tiny_spec
 

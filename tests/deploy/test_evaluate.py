@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from odwrap.errors import InputError
 from odwrap.deploy.evaluate import evaluate_model
 from odwrap.deploy.runtime import Detections
+from odwrap.errors import InputError
 from odwrap.odapi.tfexample import encode_example, frame_record
 
 pytestmark = pytest.mark.tf  # the OD API's CocoDetectionEvaluator

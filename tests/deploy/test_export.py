@@ -8,18 +8,13 @@ import pytest
 
 from odwrap import cli
 from tests.conftest import run_odwrap
-from tests.tfdata import write_tiny_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    spec = write_tiny_spec(folder, count=6, steps=2)
-    result = run_odwrap("train", spec, "--model-dir", folder / "model")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return folder / "model"
+def model_dir(tiny_model):
+    return tiny_model.model_dir
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +143,10 @@ def test_options_a_format_does_not_take_are_refused(model_dir, capsys, argv, mes
     assert message in capsys.readouterr().err
 
 
-def test_compare_without_eval_data_is_refused_before_converting(model_dir, tmp_path, capsys):
-    import shutil
-
+def test_compare_without_eval_data_is_refused_before_converting(tiny_model, tmp_path, capsys):
     from odwrap.odapi.pipeline import read_pipeline, write_pipeline
 
-    copy = tmp_path / "model"
-    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("export*"))
+    copy = tiny_model.copy(tmp_path / "model")
     config = read_pipeline(copy / "pipeline.config")
     del config.eval_input_reader[:]
     write_pipeline(config, copy / "pipeline.config")

@@ -1,7 +1,7 @@
 import pytest
 
-from odwrap.odapi import labelmap
 from odwrap.errors import InputError
+from odwrap.odapi import labelmap
 
 
 def test_shipped_coco_label_map():

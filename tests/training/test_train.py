@@ -11,31 +11,30 @@ import pytest
 
 from odwrap import cli
 from tests.conftest import ROOT, run_odwrap
-from tests.tfdata import write_tiny_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
+
 @pytest.fixture(scope="module")
-def tiny_spec(tmp_path_factory):
-    return write_tiny_spec(tmp_path_factory.mktemp("tiny"), count=4, steps=3)
+def tiny_spec(tiny_model):
+    return tiny_model.spec
 
 
 def checkpoint_steps(model_dir):
     return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
 
 
-def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_spec):
-    model_dir = tmp_path / "model"
-    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert checkpoint_steps(model_dir) == [3]  # exactly 3 steps, not rounded up to 100
-    assert "trained steps 0 -> 3" in result.stdout
+def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model, tiny_spec):
+    # The shared model: trained from scratch for exactly 2 steps, not rounded up to 100.
+    assert checkpoint_steps(tiny_model.model_dir) == [2]
+    assert "trained steps 0 -> 2" in tiny_model.train_output
+    model_dir = tiny_model.copy(tmp_path / "model")
     assert (model_dir / "pipeline.config").exists() and (model_dir / "label_map.pbtxt").exists()
 
-    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 5)
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 4)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "trained steps 3 -> 5" in result.stdout
-    assert checkpoint_steps(model_dir) == [3, 5]
+    assert "trained steps 2 -> 4" in result.stdout
+    assert checkpoint_steps(model_dir) == [2, 4]
 
     result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 7,
                         "--set", "train.batch_size=4")
@@ -43,18 +42,18 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_spec)
     assert "was trained with another pipeline.config" in result.stderr
     assert "batch_size: 2" in result.stderr and "batch_size: 4" in result.stderr
     assert "Traceback" not in result.stderr
-    assert checkpoint_steps(model_dir) == [3, 5]
+    assert checkpoint_steps(model_dir) == [2, 4]
 
     result = run_odwrap("eval", model_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert metrics["step"] == 5 and metrics["checkpoint"].endswith("ckpt-5")
+    assert metrics["step"] == 4 and metrics["checkpoint"].endswith("ckpt-4")
     assert 0.0 <= metrics["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
     assert "DetectionBoxes_Precision/mAP@.50IOU" in result.stdout
 
-    result = run_odwrap("eval", model_dir, "--checkpoint", model_dir / "ckpt-3")
+    result = run_odwrap("eval", model_dir, "--checkpoint", model_dir / "ckpt-2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert set(json.loads((model_dir / "metrics.json").read_text())["history"]) == {"3", "5"}
+    assert set(json.loads((model_dir / "metrics.json").read_text())["history"]) == {"2", "4"}
 
     result = run_odwrap("plot", model_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -85,11 +84,10 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes(tmp_path, tiny_spec):
     assert f"trained steps {saved[0]} -> {saved[0] + 2}" in result.stdout
 
 
-def test_fine_tune_from_a_detection_checkpoint_reports_restored_variables(tmp_path, tiny_spec):
-    first = tmp_path / "first"
-    assert run_odwrap("train", tiny_spec, "--model-dir", first, "--steps", 1).returncode == 0
-    result = run_odwrap("train", tiny_spec, "--model-dir", tmp_path / "second", "--steps", 1,
-                        "--set", f"train.fine_tune_checkpoint={first / 'ckpt-1'}",
+def test_fine_tune_from_a_detection_checkpoint_reports_restored_variables(tmp_path, tiny_model):
+    checkpoint = tiny_model.model_dir / f"ckpt-{tiny_model.steps}"
+    result = run_odwrap("train", tiny_model.spec, "--model-dir", tmp_path / "second", "--steps",
+                        1, "--set", f"train.fine_tune_checkpoint={checkpoint}",
                         "--set", "train.fine_tune_checkpoint_type=detection")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "fine-tune checkpoint: restored" in result.stdout

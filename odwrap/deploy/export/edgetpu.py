@@ -14,8 +14,8 @@ import numpy as np
 
 from odwrap.deploy.export.common import finish
 from odwrap.deploy.export.tflite import write_tflite
-from odwrap.fsutil import atomic_write_text
 from odwrap.deploy.runtime import interpreter_class
+from odwrap.fsutil import atomic_write_text
 
 # TFLite builtin ops the Edge TPU compiler maps (coral.ai "supported operations").
 EDGETPU_OPS = frozenset({

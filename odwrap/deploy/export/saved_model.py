@@ -7,15 +7,14 @@ import time
 
 import numpy as np
 
-from odwrap.odapi import compat
-from odwrap.errors import InputError
+from odwrap import report
 from odwrap.deploy.export import SAVED_MODEL_INPUTS
 from odwrap.deploy.export.common import ExportResult, remove, tree_size
-from odwrap import report
-from odwrap.odapi.logs import captured_output
 from odwrap.deploy.runtime import load_rgb
+from odwrap.errors import InputError
+from odwrap.odapi import compat
+from odwrap.odapi.logs import captured_output
 from odwrap.odapi.tfexample import decode_example, encode_example
-
 
 
 def _sample_input(job, input_type):

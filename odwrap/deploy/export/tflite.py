@@ -8,14 +8,14 @@ int8 input; the post-processing op keeps its float outputs.
 import json
 from pathlib import Path
 
-from odwrap.odapi import compat, facts
-from odwrap.errors import InputError, RunError
+from odwrap import report
 from odwrap.deploy.export import INT8_INPUTS, QUANTIZE
 from odwrap.deploy.export.common import finish, remove, write_model
-from odwrap.fsutil import atomic_write_text
-from odwrap import report
-from odwrap.odapi.logs import captured_output
 from odwrap.deploy.runtime import preprocess, preprocess_kind, resize
+from odwrap.errors import InputError, RunError
+from odwrap.fsutil import atomic_write_text
+from odwrap.odapi import compat, facts
+from odwrap.odapi.logs import captured_output
 
 SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 

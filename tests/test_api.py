@@ -1,0 +1,88 @@
+"""The public Python API, called directly in this process as a notebook would: the data and
+config jobs without TensorFlow, then train, evaluate, export and predict on the shared tiny
+model, with progress heard through a Reporter."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import odwrap
+from odwrap import report
+
+
+class Recorder(report.Reporter):
+    def __init__(self):
+        self.progress_seen, self.finished_seen = [], []
+
+    def progress(self, task, done, total, unit, **info):
+        self.progress_seen.append((task, done, total, unit))
+
+    def finished(self, task):
+        self.finished_seen.append(task)
+
+
+def test_data_and_config_jobs(tmp_path):
+    voc = odwrap.demo_data(tmp_path / "voc", images=12, size=64)
+    counts = odwrap.write_label_map(tmp_path / "map.pbtxt", format="voc", source=voc)
+    assert set(counts) == {"circle", "square"} and all(count > 0 for count in counts.values())
+    heard = Recorder()
+    with report.use(heard):
+        converted = odwrap.convert("voc", voc, tmp_path / "data", split="train=0.5,val=0.5",
+                                   workers=1)
+    assert converted.splits["train"]["images"] + converted.splits["val"]["images"] == 12
+    assert heard.progress_seen[-1] == ("convert", 12, 12, "img")
+    assert heard.finished_seen == ["convert"]
+    assert odwrap.stats([tmp_path / "data" / "train-*.tfrecord"]).images == 6
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("model: {architecture: ssd_mobilenet_v2_fpnlite, image_size: 64}\n"
+                    "data: {classes: [circle, square]}\ntrain: {batch_size: 12}\n")
+    generated = odwrap.generate(spec, tmp_path / "config",
+                                overrides=[f"data.train={tmp_path / 'data' / 'train-*'}"])
+    assert [path.name for path in generated.files] == ["label_map.pbtxt", "pipeline.config"]
+    assert any("learning rate scaled" in note for note in generated.notes)
+    findings = odwrap.check(tmp_path / "config" / "pipeline.config", device="tpu")
+    assert [finding.id for finding in findings if finding.severity == "error"] == ["ODW006"]
+
+
+def test_errors_are_odwrap_errors_with_one_line(tmp_path):
+    with pytest.raises(odwrap.InputError, match="no pipeline.config"):
+        odwrap.export(tmp_path, "tflite")
+    with pytest.raises(odwrap.InputError, match="unknown format 'onnx'"):
+        odwrap.export(tmp_path, "onnx")
+    with pytest.raises(odwrap.InputError, match="no such file"):
+        odwrap.check(tmp_path / "missing.yaml")
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_train_evaluate_export_and_predict(tiny_model, tmp_path):
+    model_dir = tiny_model.copy(tmp_path / "model")
+    heard = Recorder()
+    with report.use(heard):
+        trained = odwrap.train(tiny_model.spec, model_dir, steps=tiny_model.steps + 1)
+    assert (trained.start_step, trained.end_step) == (tiny_model.steps, tiny_model.steps + 1)
+    assert trained.checkpoint.endswith(f"ckpt-{tiny_model.steps + 1}")
+    assert heard.progress_seen[-1][:3] == ("train", tiny_model.steps + 1, tiny_model.steps + 1)
+    assert heard.finished_seen == ["train"]
+
+    evaluated = odwrap.evaluate(model_dir)
+    assert evaluated.step == tiny_model.steps + 1
+    assert 0.0 <= evaluated.metrics["DetectionBoxes_Precision/mAP"] <= 1.0
+    assert json.loads((model_dir / "metrics.json").read_text())["step"] == evaluated.step
+
+    exported = odwrap.export(model_dir, "tflite", tmp_path / "export")
+    assert exported.path == tmp_path / "export" / "model_fp32.tflite" and exported.path.exists()
+    assert exported.verified.startswith("10 detection(s)")
+
+    image = tmp_path / "shape.png"
+    pixels = np.full((80, 96, 3), 40, np.uint8)
+    pixels[20:50, 30:60] = (220, 30, 30)
+    Image.fromarray(pixels).save(image)
+    predicted = odwrap.predict(exported.path, [image], tmp_path / "pred", threshold=0.0)
+    assert predicted.runtime == "ai-edge-litert" and predicted.output == tmp_path / "pred"
+    assert len(predicted.predictions) == 1 and len(predicted.predictions[0].detections) == 10
+    written = json.loads((tmp_path / "pred" / "detections.json").read_text())
+    assert written == predicted.predictions[0].detections

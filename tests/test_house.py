@@ -1,0 +1,115 @@
+"""The shape of the house: imports run one way (cli -> api -> stages -> odapi -> leaves), no
+import cycle (function-level imports included), every module says its one job in a docstring
+and stays under 400 lines, and `import odwrap` loads neither numpy nor TensorFlow."""
+
+import ast
+import json
+
+import pytest
+
+from tests.conftest import ROOT, run_python
+
+PACKAGE = ROOT / "odwrap"
+# Lower layers never import higher ones; a package may import itself and anything below it.
+LAYERS = {
+    "errors": -1, "fsutil": 0, "report": 0,
+    "odapi": 1,
+    "config": 2, "data": 2,
+    "training": 3,
+    "deploy": 4,
+    "doctor": 5,
+    "api": 6,
+    "__init__": 7,
+    "cli": 8, "__main__": 9,
+}
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(path, name: str) -> set[str]:
+    """The odwrap modules a module imports anywhere in its body."""
+    found = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("odwrap")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            if not base.startswith("odwrap"):
+                continue
+            known = modules()
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & set(known)
+            found |= submodules or {base}
+    known = modules()
+    return {item for item in found if item in known and item != name}
+
+
+def layer(name: str) -> tuple[str, int]:
+    parts = name.split(".")
+    top = parts[1] if len(parts) > 1 else "__init__"
+    return top, LAYERS[top]
+
+
+def test_every_module_is_in_a_layer():
+    assert {layer(name)[0] for name in modules()} <= set(LAYERS)
+
+
+def test_imports_run_one_way():
+    wrong = []
+    for name, path in modules().items():
+        top, rank = layer(name)
+        for target in imports_of(path, name):
+            other, other_rank = layer(target)
+            if other != top and other_rank >= rank:
+                wrong.append(f"{name} -> {target}")
+    assert wrong == []
+
+
+def test_no_import_cycle():
+    graph = {name: imports_of(path, name) for name, path in modules().items()}
+    # A package's __init__ is imported before its submodules: that edge is no cycle.
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if node.startswith(target + "."):
+                continue
+            if state.get(target) == "open":
+                cycles.append(stack[stack.index(target):] + [target])
+            elif target not in state:
+                visit(target, stack + [target])
+        state[node] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_module_has_a_docstring_and_stays_small(name):
+    path = modules()[name]
+    text = path.read_text()
+    if name == "odwrap.__main__":
+        return
+    assert ast.get_docstring(ast.parse(text)), f"{path} has no docstring saying its one job"
+    assert len(text.splitlines()) <= 400, f"{path} is over 400 lines"
+
+
+def test_import_odwrap_loads_neither_numpy_nor_tensorflow():
+    result = run_python("import json, sys, odwrap; import odwrap.cli.parser; "
+                        "print(json.dumps(sorted(m for m in sys.modules "
+                        "if m.split('.')[0] in ('numpy', 'tensorflow') or m.startswith('google.'))))")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
