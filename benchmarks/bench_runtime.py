@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from odwrap.deploy import RUNTIMES
+
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIMES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
 MODELS = ("fp32", "int8")
 
 

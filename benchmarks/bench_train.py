@@ -4,7 +4,7 @@ Same config (the demo spec), same data (the demo dataset), same machine, one aft
 ROUNDS times. Both write a `steps_per_sec` summary for every loop of 100 steps; the median over
 all loops but each run's first (tracing) is a tool's steady-state speed, which start-up,
 tracing and pauses of the machine do not skew. model_main_tf2 runs through absl.app.run with
-odwrap's compat fixes applied (without them its first step fails, see odwrap/compat.py).
+odwrap's compat fixes applied (without them its first step fails, see odwrap/odapi/compat.py).
 Target: odwrap costs under 2 percent.
     .venv/bin/python benchmarks/bench_train.py [--steps 600] [--rounds 2]
 """

@@ -113,3 +113,16 @@ def test_import_odwrap_loads_neither_numpy_nor_tensorflow():
                         "if m.split('.')[0] in ('numpy', 'tensorflow') or m.startswith('google.'))))")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_the_readme_code_map_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    code_map = readme[readme.index("## Code map"):readme.index("Where to add:")]
+    missing = [str(path.relative_to(ROOT)) for path in sorted(PACKAGE.rglob("*.py"))
+               if path.name not in ("__init__.py", "__main__.py")
+               and path.parent.name != "formats"
+               and path.name not in code_map and path.stem not in code_map]
+    packages = [path.name for path in PACKAGE.iterdir()
+                if path.is_dir() and (path / "__init__.py").exists()
+                and f"odwrap/{path.name}/" not in code_map]
+    assert missing == [] and packages == []
