@@ -15,8 +15,22 @@ bad input) with a one-line message. Install an odwrap.report.Reporter with
 `odwrap.report.use(...)` to hear progress. Importing odwrap loads neither numpy nor TensorFlow.
 """
 
-from odwrap.api import (check, convert, demo_data, diagnose, evaluate, evaluate_export,
-                        export, generate, plot, predict, stats, train, watch, write_label_map)
+from odwrap.api import (
+                        check,
+                        convert,
+                        demo_data,
+                        diagnose,
+                        evaluate,
+                        evaluate_export,
+                        export,
+                        generate,
+                        plot,
+                        predict,
+                        stats,
+                        train,
+                        watch,
+                        write_label_map,
+)
 from odwrap.errors import InputError, OdwrapError, RunError
 
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ pipeline.config (parsed), with the checks target it will run on, and the one ref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from odwrap.config.checks import ERROR, Finding, Target, check_pipeline
+from odwrap.config.checks import ERROR, Finding, Target
 from odwrap.config.context import build_context
 from odwrap.config.render import render_pipeline
 from odwrap.config.spec import LoadedSpec, load_spec
@@ -25,10 +25,6 @@ class LoadedConfig:
     target: Target = field(default_factory=Target)
     notes: list[str] = field(default_factory=list)  # what rendering decided for the user
     label_map: object = None  # a spec's inline classes, to be written beside the config
-
-    @property
-    def from_spec(self) -> bool:
-        return is_spec(self.source)
 
 
 def is_spec(path) -> bool:
@@ -83,7 +79,3 @@ def refuse_on_errors(findings: list[Finding], source, consequence: str) -> None:
     found = errors(findings)
     if found:
         raise ChecksFailed(f"{source}: {len(found)} check error(s); {consequence}", findings)
-
-
-def checked(loaded: LoadedConfig) -> list[Finding]:
-    return check_pipeline(loaded.config, loaded.target)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text, read_text
 from odwrap.odapi import protos
 
@@ -26,12 +25,7 @@ def resolve(value: str, base_dir: Path) -> Path:
 
 
 def parse(text: str, source: str):
-    label_map = protos.label_map_pb2().StringIntLabelMap()
-    try:
-        text_format.Parse(text, label_map)
-    except text_format.ParseError as exc:
-        raise InputError(f"{source}:{exc}") from None
-    return label_map
+    return protos.parse_text(protos.label_map_pb2().StringIntLabelMap(), text, source)
 
 
 def read(path):

@@ -12,13 +12,8 @@ CONFIG_NAME = "pipeline.config"  # the OD API's name for it, in model and export
 
 
 def parse_pipeline(text: str, source: str):
-    """Parse with text_format.Parse: unknown fields and repeated scalars are errors."""
-    config = protos.pipeline_pb2().TrainEvalPipelineConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as exc:
-        raise InputError(f"{source}:{exc}") from None
-    return config
+    """Parse strictly: unknown fields and repeated scalars are errors."""
+    return protos.parse_text(protos.pipeline_pb2().TrainEvalPipelineConfig(), text, source)
 
 
 def read_pipeline(path):

@@ -2,7 +2,7 @@
 
 import importlib
 
-from odwrap.errors import StackError
+from odwrap.errors import InputError, StackError
 
 
 def _module(name: str):
@@ -14,6 +14,18 @@ def _module(name: str):
     except TypeError as exc:  # protobuf >= 4 refuses the old-style generated files
         raise StackError(f"the OD API protos need protobuf < 4 ({str(exc).splitlines()[0]}); "
                          "run 'odwrap doctor'") from None
+
+
+def parse_text(message, text: str, source: str):
+    """Fill MESSAGE from proto text with text_format.Parse (unknown fields and repeated scalars
+    are errors); InputError 'SOURCE:line:column : what' when the text does not parse."""
+    from google.protobuf import text_format
+
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raise InputError(f"{source}:{exc}") from None
+    return message
 
 
 def pipeline_pb2():

@@ -17,7 +17,12 @@ from pathlib import Path
 
 from odwrap.errors import InputError
 from odwrap.odapi import facts, labelmap
-from odwrap.odapi.pipeline import CONFIG_NAME, pipeline_text, read_pipeline, write_pipeline
+from odwrap.odapi.pipeline import (
+    CONFIG_NAME,
+    pipeline_text,
+    read_pipeline,
+    write_pipeline,
+)
 
 CHECKPOINT = re.compile(r"ckpt-(\d+)\.index")
 
