@@ -56,9 +56,11 @@ def generate(args) -> int:
 
 
 def check(args) -> int:
+    from odwrap.config.loader import errors_in
+
     findings = api.check(args.file, overrides=args.set, build=args.build, device=args.device,
                          num_devices=args.num_devices, targets=args.target)
-    errors = sum(finding.severity == "error" for finding in findings)
+    errors = len(errors_in(findings))
     if args.json:
         print(json.dumps([finding.as_dict() for finding in findings], indent=2))
     else:

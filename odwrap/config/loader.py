@@ -70,12 +70,12 @@ def retarget(target: Target, device=None, num_devices=None, export_targets=None)
     return replace(target, **changes)
 
 
-def errors(findings: list[Finding]) -> list[Finding]:
+def errors_in(findings: list[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.severity == ERROR]
 
 
 def refuse_on_errors(findings: list[Finding], source, consequence: str) -> None:
     """ChecksFailed naming the source and what is not done, when any finding is an error."""
-    found = errors(findings)
+    found = errors_in(findings)
     if found:
         raise ChecksFailed(f"{source}: {len(found)} check error(s); {consequence}", findings)

@@ -34,7 +34,6 @@ class ExportResult:
 @dataclass
 class ExportJob:
     folder: ModelDir
-    config: object
     output: Path
     started: float
 
@@ -42,28 +41,31 @@ class ExportJob:
     def model_dir(self) -> Path:
         return self.folder.path
 
+    @property
+    def config(self):
+        return self.folder.config
+
     @classmethod
     def open(cls, model_dir, fmt, output=None):
         folder = ModelDir(model_dir)
-        config = folder.config
+        arch = facts.meta_architecture(folder.config)
         folder.require_checkpoint("export")
-        arch = facts.meta_architecture(config)
         if arch != "ssd" and fmt != "saved_model":
             raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
         output = Path(output) if output else folder.export_dir
         output.mkdir(parents=True, exist_ok=True)
-        return cls(folder, config, output, time.perf_counter())
+        return cls(folder, output, time.perf_counter())
 
     @property
     def input_size(self) -> tuple[int, int]:
-        size = facts.fixed_input_size(self.config)
+        size = self.folder.input_size
         if size is None:
             raise InputError("TFLite export needs a fixed_shape_resizer (check ODW008)")
         return size
 
     def eval_records(self, limit: int):
         """Up to `limit` serialized examples of the eval TFRecords (else the training ones)."""
-        patterns = facts.eval_patterns(self.config) + facts.train_patterns(self.config)
+        patterns = self.folder.eval_patterns + facts.train_patterns(self.config)
         count = 0
         for pattern in patterns:
             for path in facts.match_files([pattern]):
@@ -81,7 +83,7 @@ class ExportJob:
 
     def write_labels(self, folder: Path) -> Path:
         """labels.txt: line i names class id i + 1 (the TFLite model's 0-based classes)."""
-        names = labelmap.names(facts.label_map_path(self.config))
+        names = labelmap.names(self.folder.config_label_map)
         total = facts.num_classes(self.config)
         lines = [names.get(index, "???") for index in range(1, total + 1)]
         return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
