@@ -91,7 +91,10 @@ class ModelDir:
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"{self.path}: exists and is not a folder")
         if self.config_path.exists() and not force:
-            old, new = _comparable(read_pipeline(self.config_path)), _comparable(config)
+            kept = self._read_own_map()
+            new_map = labelmap.to_text(label_map) if label_map is not None else kept
+            old = self._comparable(read_pipeline(self.config_path), kept)
+            new = self._comparable(config, new_map)
             if old != new:
                 raise InputError(f"{self.path}: was trained with another {CONFIG_NAME} "
                                  f"({config_diff(old, new)}); use --force to train on with "
@@ -101,12 +104,31 @@ class ModelDir:
         write_pipeline(config, self.config_path)
         self.__dict__.pop("config", None)
 
+    def _read_own_map(self) -> str | None:
+        return self.label_map_path.read_text() if self.label_map_path.is_file() else None
 
-def _comparable(config) -> str:
-    """Canonical text without what a rerun may change: the number of steps to train."""
-    config = copy.deepcopy(config)
-    config.train_config.ClearField("num_steps")
-    return pipeline_text(config)
+    def _is_own_map(self, path: str) -> bool:
+        """Whether PATH names the folder's inline label map: as kept here, or as kept where
+        the folder was before it was copied or moved (the config holds absolute paths)."""
+        path = Path(path)
+        if path.name != labelmap.FILE_NAME:
+            return False
+        if path == self.label_map_path or not path.is_file():
+            return True
+        return path.read_text() == self._read_own_map()
+
+    def _comparable(self, config, own_map: str | None) -> str:
+        """Canonical text without what a rerun may change (the number of steps to train, the
+        folder's own path), with the content of the folder's inline label map."""
+        config = copy.deepcopy(config)
+        config.train_config.ClearField("num_steps")
+        inline = False
+        for reader in [config.train_input_reader, *config.eval_input_reader]:
+            if reader.label_map_path and self._is_own_map(reader.label_map_path):
+                reader.label_map_path = f"<model dir>/{labelmap.FILE_NAME}"
+                inline = True
+        text = pipeline_text(config)
+        return text + f"# {labelmap.FILE_NAME}\n{own_map}" if inline and own_map else text
 
 
 def config_diff(old_text: str, new_text: str, limit: int = 4) -> str:

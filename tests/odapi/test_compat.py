@@ -114,7 +114,7 @@ print("OK")
 
 
 def test_disable_all_leaves_every_fix_off():
-    result = run_python("from odwrap import compat; print(compat.apply())",
+    result = run_python("from odwrap.odapi import compat; print(compat.apply())",
                         env={"ODWRAP_COMPAT_DISABLE": "all"})
     assert result.returncode == 0, result.stderr
     from odwrap.odapi import compat
