@@ -103,8 +103,7 @@ def diagnose() -> Report:
     def tensorflow():
         from odwrap.odapi import compat
 
-        compat.quiet_tensorflow()
-        import tensorflow as tf
+        tf = compat.import_tensorflow()
 
         for kind in ("CPU", "GPU", "TPU"):
             report.devices[kind] = len(tf.config.list_physical_devices(kind))

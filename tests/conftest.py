@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from odwrap.odapi import compat
+
+# Tests import TensorFlow in this process too (tests/tfdata.py): the fixes that must come before
+# it (Keras 2 on TF >= 2.16, the protobuf import hook) go first, as odwrap's own imports do.
+compat.apply(tensorflow=False)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -2,6 +2,8 @@
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from odwrap.odapi.protos import is_repeated
+
 
 def _scalar(fd, value):
     if fd.type == FieldDescriptor.TYPE_ENUM:
@@ -14,12 +16,12 @@ def flatten(message, prefix: str = "") -> dict:
     for fd, value in message.ListFields():
         path = f"{prefix}{fd.name}"
         if fd.type == FieldDescriptor.TYPE_MESSAGE:
-            items = list(value) if fd.label == FieldDescriptor.LABEL_REPEATED else [value]
+            items = list(value) if is_repeated(fd) else [value]
             for index, item in enumerate(items):
-                sub = f"{path}[{index}]" if fd.label == FieldDescriptor.LABEL_REPEATED else path
+                sub = f"{path}[{index}]" if is_repeated(fd) else path
                 nested = flatten(item, sub + ".")
                 out.update(nested if nested else {sub: {}})
-        elif fd.label == FieldDescriptor.LABEL_REPEATED:
+        elif is_repeated(fd):
             out[path] = [_scalar(fd, item) for item in value]
         else:
             out[path] = _scalar(fd, value)

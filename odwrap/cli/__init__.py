@@ -58,9 +58,10 @@ def _run(argv) -> int:
             return 2
         verbose = getattr(args, "verbose", False)
         if args.command in TF_COMMANDS and not verbose:
-            from odwrap.odapi.logs import quiet_logs
+            from odwrap.odapi.logs import import_tensorflow_quietly, quiet_logs
 
             quiet_logs()
+            import_tensorflow_quietly()
         with report.use(TerminalReporter(verbose=verbose)):
             return args.func(args)
     except ChecksFailed as exc:

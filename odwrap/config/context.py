@@ -73,7 +73,7 @@ def _message_fields(message_type, params: dict, where: str) -> list[dict]:
             close = difflib.get_close_matches(name, list(message_type.fields_by_name), n=1)
             hint = f", did you mean '{close[0]}'?" if close else ""
             raise InputError(f"{where}: '{message_type.name}' has no field '{name}'{hint}")
-        repeated = fd.label == pb_descriptor.FieldDescriptor.LABEL_REPEATED
+        repeated = protos.is_repeated(fd)
         values = value if repeated and isinstance(value, list) else [value]
         if not repeated and isinstance(value, list):
             raise InputError(f"{where}.{name}: takes one value, not a list")

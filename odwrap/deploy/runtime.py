@@ -70,12 +70,9 @@ def interpreter_class(runtime: str = "auto"):
             elif name == "tflite-runtime":
                 from tflite_runtime.interpreter import Interpreter
             else:
-                from odwrap.odapi.compat import quiet_tensorflow
+                from odwrap.odapi import compat
 
-                quiet_tensorflow()
-                import tensorflow as tf
-
-                Interpreter = tf.lite.Interpreter
+                Interpreter = compat.import_tensorflow().lite.Interpreter
             return name, Interpreter
         except ImportError:
             continue

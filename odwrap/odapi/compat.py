@@ -1,17 +1,25 @@
-"""Fixes for the known breakages of the pinned TensorFlow 2.15 / OD API stack.
+"""Fixes for the known breakages of the OD API on both stacks (TensorFlow 2.21 and 2.15).
 
 Every odwrap path that runs `object_detection` code imports it through `load()`, which applies
-every fix first. Each fix is idempotent and applies only where the breakage is present, so an
-upstream that fixes itself turns the fix into "not needed" instead of a second patch.
-`ODWRAP_COMPAT_DISABLE=name,name` leaves fixes off; the tests use it to prove each one is needed.
+every fix first; the protos (no TensorFlow) go through `apply(tensorflow=False)`. Each fix is
+idempotent and applies only where the breakage is present, so an upstream that fixes itself
+turns the fix into "not needed" instead of a second patch. `ODWRAP_COMPAT_DISABLE=name,name`
+leaves fixes off; the tests use it to prove each one is needed.
 """
 
 import importlib
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Callable
 
+from odwrap.odapi import legacy_protos, standins
+
 DISABLE_ENV = "ODWRAP_COMPAT_DISABLE"
+# The distributions that install the `tensorflow` module, in the order doctor looks for them.
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow", "tensorflow-gpu")
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,66 @@ class Fix:
     breakage: str
     needed: Callable[[], bool]
     patch: Callable[[], None]
+    tensorflow: bool = True  # whether checking or applying it imports TensorFlow
+
+
+def tensorflow_version() -> tuple[int, int] | None:
+    """(major, minor) of the installed TensorFlow, read without importing it."""
+    if "tensorflow" in sys.modules and hasattr(sys.modules["tensorflow"], "__version__"):
+        version = sys.modules["tensorflow"].__version__
+    else:
+        version = next((_installed(name) for name in TENSORFLOW_DISTRIBUTIONS
+                        if _installed(name)), None)
+    if version is None:
+        return None
+    major, minor = (version.split(".") + ["0"])[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def _installed(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
+
+
+def _legacy_keras_needed() -> bool:
+    version = tensorflow_version()
+    return (version is not None and version >= (2, 16)
+            and os.environ.get(LEGACY_KERAS_ENV) not in ("1", "true", "True"))
+
+
+def _legacy_keras_patch() -> None:
+    # Read by tf.keras when it is first touched; set before TensorFlow is imported.
+    os.environ[LEGACY_KERAS_ENV] = "1"
+
+
+def _estimator_needed() -> bool:
+    import tensorflow.compat.v1 as v1
+
+    try:
+        return getattr(v1, "estimator", None) is None
+    except ImportError:  # a lazy loader whose package is gone
+        return True
+
+
+def _estimator_patch() -> None:
+    import tensorflow.compat.v1 as v1
+
+    module = standins.estimator()
+    sys.modules[module.__name__] = module
+    v1.estimator = module
+
+
+def _tensorflow_io_needed() -> bool:
+    return "tensorflow_io" not in sys.modules and importlib.util.find_spec("tensorflow_io") is None
+
+
+def _tensorflow_io_patch() -> None:
+    sys.modules["tensorflow_io"] = standins.tensorflow_io()
 
 
 def _tf_control_flow_ops():
@@ -66,7 +134,7 @@ def _pillow_patch() -> None:
 
 
 _NUMPY_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "str": str,
-                  "complex": complex}
+                  "complex": complex, "NAN": float("nan")}
 
 
 def _numpy_needed() -> bool:
@@ -85,6 +153,41 @@ def _numpy_patch() -> None:
 
 FIXES = (
     Fix(
+        "legacy_keras",
+        # core/freezable_sync_batch_norm.py: keras.layers.experimental; tf-keras is Keras 2.
+        "TF >= 2.16 makes Keras 3 tf.keras; the OD API needs Keras 2 (tf-keras), chosen by "
+        "TF_USE_LEGACY_KERAS=1 before TensorFlow is imported",
+        _legacy_keras_needed,
+        _legacy_keras_patch,
+        tensorflow=False,
+    ),
+    Fix(
+        "protobuf_generated_code",
+        # Every object_detection.protos import: "Descriptors cannot be created directly".
+        "protobuf >= 4 refuses the OD API's old generated *_pb2 modules; each is rebuilt at "
+        "import from the serialized descriptor it embeds",
+        legacy_protos.needed,
+        legacy_protos.install,
+        tensorflow=False,
+    ),
+    Fix(
+        "estimator_modekeys",
+        # object_detection/inputs.py: from tensorflow.compat.v1 import estimator (ModeKeys only).
+        "TF >= 2.16 has no tf.compat.v1.estimator, which object_detection/inputs.py imports for "
+        "ModeKeys",
+        _estimator_needed,
+        _estimator_patch,
+    ),
+    Fix(
+        "tensorflow_io_rgb_to_lab",
+        # meta_architectures/deepmac_meta_arch.py imports it at the top; model_builder imports that.
+        "tensorflow-io has no build for TF >= 2.17; DeepMAC imports it for rgb_to_lab, given "
+        "here in plain TensorFlow",
+        _tensorflow_io_needed,
+        _tensorflow_io_patch,
+        tensorflow=False,
+    ),
+    Fix(
         "tf_slim_control_flow",
         # tensorflow/models #11113: tf-slim's TfExampleDecoder fails on the first training step.
         "tf-slim 1.1.0 calls control_flow_ops.case/cond, which TF 2.15 moved to control_flow_case "
@@ -102,7 +205,8 @@ FIXES = (
     Fix(
         "numpy_aliases",
         # utils/metrics.py (Pascal VOC metrics), coco_evaluation and lvis still use them.
-        "NumPy >= 1.24 removed np.float, np.int and np.bool, which OD API metrics and lvis use",
+        "NumPy >= 1.24 removed np.float, np.int and np.bool, and NumPy 2 np.NAN, which OD API "
+        "metrics and lvis use",
         _numpy_needed,
         _numpy_patch,
     ),
@@ -124,12 +228,15 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def apply() -> dict[str, str]:
-    """Apply every needed fix; return each fix's state: applied, not needed or disabled."""
+def apply(tensorflow: bool = True) -> dict[str, str]:
+    """Apply every needed fix (only those that import no TensorFlow when TENSORFLOW is false);
+    return each fix's state: applied, already applied, not needed or disabled."""
     quiet_tensorflow()
     off = disabled()
     states = {}
     for fix in FIXES:
+        if fix.tensorflow and not tensorflow:
+            continue
         if fix.name in off:
             states[fix.name] = "disabled"
         elif fix.needed():
@@ -140,6 +247,14 @@ def apply() -> dict[str, str]:
         if states[fix.name] == "applied":
             _applied.add(fix.name)
     return states
+
+
+def import_tensorflow():
+    """TensorFlow, imported after the fixes that must come first (Keras 2, quiet logs)."""
+    apply(tensorflow=False)
+    import tensorflow
+
+    return tensorflow
 
 
 def load(module: str):

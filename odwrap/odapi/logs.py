@@ -23,7 +23,16 @@ def quiet_logs() -> None:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     absl_logging.set_verbosity(absl_logging.ERROR)
-    warnings.filterwarnings("ignore", module="keras|tensorflow|object_detection")
+    warnings.filterwarnings("ignore", module="keras|tf_keras|tensorflow|object_detection")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines dropped: TF >= 2.18 logs them through absl
+    before any level applies (oneDNN, absl's InitializeLog notice). An import error still raises."""
+    from odwrap.odapi import compat
+
+    with captured_output():
+        compat.import_tensorflow()
 
 
 @contextlib.contextmanager

@@ -6,13 +6,16 @@ from odwrap.errors import InputError, StackError
 
 
 def _module(name: str):
+    from odwrap.odapi import compat
+
+    compat.apply(tensorflow=False)  # the protobuf >= 4 import hook, before the first proto
     try:
         return importlib.import_module(f"object_detection.protos.{name}")
     except ImportError as exc:
         raise StackError(f"the OD API protos cannot be imported ({exc}); run scripts/setup.sh "
                          "or 'odwrap doctor'") from None
-    except TypeError as exc:  # protobuf >= 4 refuses the old-style generated files
-        raise StackError(f"the OD API protos need protobuf < 4 ({str(exc).splitlines()[0]}); "
+    except TypeError as exc:  # protobuf >= 4 refuses the old generated files (fix disabled)
+        raise StackError(f"the OD API protos cannot be imported ({str(exc).splitlines()[0]}); "
                          "run 'odwrap doctor'") from None
 
 
@@ -38,3 +41,10 @@ def label_map_pb2():
 
 def preprocessor_pb2():
     return _module("preprocessor_pb2")
+
+
+def is_repeated(field) -> bool:
+    """Whether a FieldDescriptor is repeated (protobuf 7 removed `label` for `is_repeated`)."""
+    if hasattr(field, "is_repeated"):
+        return field.is_repeated
+    return field.label == field.LABEL_REPEATED

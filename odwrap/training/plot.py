@@ -13,9 +13,9 @@ MAP_KEYS = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU
 
 def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value)]} of every event file under `folder` (TF2 summaries are tensors)."""
-    from odwrap.odapi.compat import quiet_tensorflow
+    from odwrap.odapi import compat
 
-    quiet_tensorflow()  # tensorboard imports TensorFlow when it is installed
+    compat.apply(tensorflow=False)  # tensorboard imports TensorFlow when it is installed
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.util import tensor_util
 

@@ -56,9 +56,9 @@ def plain_interpreter(model_path: Path):
     elif name == "tflite-runtime":
         from tflite_runtime.interpreter import OpResolverType
     else:
-        import tensorflow as tf
+        from odwrap.odapi import compat
 
-        OpResolverType = tf.lite.experimental.OpResolverType
+        OpResolverType = compat.import_tensorflow().lite.experimental.OpResolverType
     interpreter = interpreter_cls(
         model_path=str(model_path),
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)

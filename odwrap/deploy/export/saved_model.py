@@ -35,7 +35,7 @@ def _sample_input(job, input_type):
 
 
 def _run_once(target, input_type, sample) -> str:
-    import tensorflow as tf
+    tf = compat.import_tensorflow()
 
     function = tf.saved_model.load(str(target)).signatures["serving_default"]
     tensor = tf.constant(sample, tf.uint8) if input_type == "image_tensor" else \
