@@ -6,14 +6,33 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 
-# What the OD API stack is known to run with (requirements/constraints.txt has the exact pins).
-PYTHON = (3, 11)
-TENSORFLOW = (2, 15)
-PROTOBUF_BELOW = 4  # the OD API's generated *_pb2 files are old-style; protobuf >= 4 refuses them
-NUMPY_BELOW = 2
+from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS
+
+@dataclass(frozen=True)
+class Stack:
+    """A set of packages that odwrap is verified on (requirements/constraints-NAME.txt)."""
+
+    name: str
+    tensorflow: tuple[int, int]
+    pythons: tuple[tuple[int, int], ...]
+    protobuf_below: int | None  # TensorFlow's own bound
+    numpy_below: int | None
+    setup: str
+
+    def describe(self) -> str:
+        pythons = ", ".join(f"{major}.{minor}" for major, minor in self.pythons)
+        return f"{self.name} (TensorFlow {self.tensorflow[0]}.{self.tensorflow[1]}, Python {pythons})"
+
+
+STACKS = (
+    Stack("tf221", (2, 21), ((3, 11), (3, 12), (3, 13)), None, None,
+          "scripts/setup.sh"),
+    Stack("tf215", (2, 15), ((3, 11),), 5, 2, "scripts/setup.sh --stack tf215"),
+)
+DEFAULT_STACK = STACKS[0]
 
 DISTRIBUTIONS = {
-    "tensorflow": ("tensorflow-cpu", "tensorflow", "tensorflow-gpu"),
+    "tensorflow": TENSORFLOW_DISTRIBUTIONS,
     "protobuf": ("protobuf",),
     "numpy": ("numpy",),
     "object_detection": ("tf-models-research-object-detection", "object-detection"),
@@ -29,6 +48,7 @@ DISTRIBUTIONS = {
 class Report:
     python: str
     versions: dict[str, str | None]
+    stack: Stack | None = None
     compat: dict[str, str] = field(default_factory=dict)
     devices: dict[str, int] = field(default_factory=dict)
     edgetpu_compiler: str | None = None
@@ -52,29 +72,38 @@ def _major_minor(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def stack_of(versions: dict[str, str | None]) -> Stack | None:
+    """The stack whose TensorFlow is installed, if any."""
+    tf = versions.get("tensorflow")
+    return next((stack for stack in STACKS
+                 if tf is not None and _major_minor(tf) == stack.tensorflow), None)
+
+
 def version_problems(python: tuple[int, int], versions: dict[str, str | None]) -> list[str]:
     """The problems that the versions alone show, one line each."""
     problems = []
-    if python != PYTHON:
-        problems.append(f"Python {python[0]}.{python[1]} is running; the stack needs Python "
-                        f"{PYTHON[0]}.{PYTHON[1]} (run scripts/setup.sh)")
     tf = versions.get("tensorflow")
+    stack = stack_of(versions)
     if tf is None:
         problems.append("TensorFlow is not installed (run scripts/setup.sh)")
-    elif _major_minor(tf) != TENSORFLOW:
-        problems.append(f"TensorFlow {tf} is installed; the OD API needs {TENSORFLOW[0]}."
-                        f"{TENSORFLOW[1]} (>= 2.16 dropped the estimator that "
-                        "object_detection/inputs.py imports)")
+    elif stack is None:
+        known = " or ".join(f"{'.'.join(map(str, s.tensorflow))} ({s.setup})" for s in STACKS)
+        problems.append(f"TensorFlow {tf} is installed; odwrap runs the OD API on TensorFlow "
+                        f"{known}")
+    if stack is not None and python not in stack.pythons:
+        problems.append(f"Python {python[0]}.{python[1]} is running; the {stack.describe()} "
+                        f"stack needs one of its Pythons (run {stack.setup})")
     pb = versions.get("protobuf")
     if pb is None:
         problems.append("protobuf is not installed (run scripts/setup.sh)")
-    elif _major_minor(pb)[0] >= PROTOBUF_BELOW:
-        problems.append(f"protobuf {pb} is installed; the OD API's generated protos need "
-                        f"protobuf < {PROTOBUF_BELOW} (pip install protobuf==3.20.3)")
+    elif stack and stack.protobuf_below and _major_minor(pb)[0] >= stack.protobuf_below:
+        problems.append(f"protobuf {pb} is installed; TensorFlow {tf} needs protobuf < "
+                        f"{stack.protobuf_below} (run {stack.setup})")
     np_version = versions.get("numpy")
-    if np_version is not None and _major_minor(np_version)[0] >= NUMPY_BELOW:
-        problems.append(f"numpy {np_version} is installed; TensorFlow 2.15 needs numpy < "
-                        f"{NUMPY_BELOW}")
+    if (np_version is not None and stack and stack.numpy_below
+            and _major_minor(np_version)[0] >= stack.numpy_below):
+        problems.append(f"numpy {np_version} is installed; TensorFlow {tf} needs numpy < "
+                        f"{stack.numpy_below} (run {stack.setup})")
     if versions.get("object_detection") is None:
         problems.append("the OD API (tf-models-research-object-detection) is not installed "
                         "(run scripts/setup.sh)")
@@ -94,16 +123,21 @@ def diagnose() -> Report:
     """Look at the stack: versions, then the imports that odwrap needs, in dependency order."""
     versions = {key: installed_version(names) for key, names in DISTRIBUTIONS.items()}
     report = Report(python=platform.python_version(), versions=versions,
-                    edgetpu_compiler=shutil.which("edgetpu_compiler"))
+                    stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"))
     report.problems = version_problems(sys.version_info[:2], versions)
 
     def protos():
-        from object_detection.protos import pipeline_pb2  # noqa: F401  (protobuf only)
+        from odwrap.odapi import protos
+
+        protos.pipeline_pb2()  # protobuf only, through the import hook where it is needed
 
     def tensorflow():
         from odwrap.odapi import compat
 
-        tf = compat.import_tensorflow()
+        from odwrap.odapi.logs import captured_output
+
+        with captured_output():  # TensorFlow's C++ start-up lines; an import error still raises
+            tf = compat.import_tensorflow()
 
         for kind in ("CPU", "GPU", "TPU"):
             report.devices[kind] = len(tf.config.list_physical_devices(kind))
@@ -129,7 +163,9 @@ def diagnose() -> Report:
 
 
 def format_report(report: Report) -> str:
-    lines = [f"{'python':18} {report.python}"]
+    stack = report.stack.describe() if report.stack else "none that odwrap knows"
+    default = " (the default)" if report.stack is DEFAULT_STACK else ""
+    lines = [f"{'stack':18} {stack}{default}", f"{'python':18} {report.python}"]
     for key, version in report.versions.items():
         lines.append(f"{key:18} {version or 'not installed'}")
     runtimes = [key for key in ("ai-edge-litert", "tflite-runtime") if report.versions.get(key)]
@@ -137,6 +173,7 @@ def format_report(report: Report) -> str:
         runtimes.append("tf.lite")
     lines.append(f"{'tflite runtimes':18} {', '.join(runtimes) or 'none'}")
     for name, state in report.compat.items():
+        state = "applied" if state == "already applied" else state
         lines.append(f"{'compat fix':18} {name}: {state}")
     if report.devices:
         found = ", ".join(f"{count} {kind}" for kind, count in report.devices.items())

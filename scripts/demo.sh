@@ -5,8 +5,10 @@
 # export with its Edge TPU report and its mAP against fp32, and predictions on a few images.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh"
-ODWRAP="$ROOT/.venv/bin/odwrap"
+source "$ROOT/scripts/stack.sh"
+stack_args "$@"  # --stack tf215 runs it on the TF 2.15 stack
+"$ROOT/scripts/setup.sh" --stack "$STACK"
+ODWRAP="$VENV/bin/odwrap"
 OUT="${ODWRAP_DEMO_DIR:-$ROOT/demo_out}"
 mkdir -p "$OUT"
 
@@ -41,7 +43,7 @@ echo "      COCO mAP with the fp32 model's on the validation images"
 echo "== 9. detect on a few of the demo images with the int8 model"
 "$ODWRAP" predict "$OUT/export/model_int8.tflite" "$OUT"/voc/JPEGImages/shapes_0000[0-4].jpg \
   -o "$OUT/predictions" --threshold 0.3
-"$ROOT/.venv/bin/python" - "$OUT" <<'PY'
+"$VENV/bin/python" - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])

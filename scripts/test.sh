@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install everything if needed (scripts/setup.sh), then run the whole test suite.
-# Extra arguments go to pytest, e.g. ./scripts/test.sh -m "not tf" for the fast subset.
+#   --stack tf215   on the TF 2.15 stack (.venv-tf215) instead of the default TF 2.21 (.venv)
+# Other arguments go to pytest, e.g. ./scripts/test.sh -m "not tf" for the fast subset.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh"
+source "$ROOT/scripts/stack.sh"
+stack_args "$@"
+"$ROOT/scripts/setup.sh" --stack "$STACK"
 cd "$ROOT"
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+exec "$VENV/bin/python" -m pytest ${REST[@]+"${REST[@]}"}
