@@ -8,6 +8,7 @@ from importlib import metadata
 
 from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS
 
+
 @dataclass(frozen=True)
 class Stack:
     """A set of packages that odwrap is verified on (requirements/constraints-NAME.txt)."""
@@ -21,7 +22,8 @@ class Stack:
 
     def describe(self) -> str:
         pythons = ", ".join(f"{major}.{minor}" for major, minor in self.pythons)
-        return f"{self.name} (TensorFlow {self.tensorflow[0]}.{self.tensorflow[1]}, Python {pythons})"
+        tf = ".".join(map(str, self.tensorflow))
+        return f"{self.name} (TensorFlow {tf}, Python {pythons})"
 
 
 STACKS = (
@@ -133,7 +135,6 @@ def diagnose() -> Report:
 
     def tensorflow():
         from odwrap.odapi import compat
-
         from odwrap.odapi.logs import captured_output
 
         with captured_output():  # TensorFlow's C++ start-up lines; an import error still raises

@@ -11,6 +11,8 @@ import pytest
 
 from odwrap.odapi import compat
 
+# Child processes start with the environment this one started with, as a user's do.
+STARTING_ENV = dict(os.environ)
 # Tests import TensorFlow in this process too (tests/tfdata.py): the fixes that must come before
 # it (Keras 2 on TF >= 2.16, the protobuf import hook) go first, as odwrap's own imports do.
 compat.apply(tensorflow=False)
@@ -19,15 +21,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_python(code_or_args, env=None, timeout=600, cwd=None):
-    """Run the venv's Python in a fresh process (TF state and monkeypatches stay there)."""
+    """Run the venv's Python in a fresh process (TF state and monkeypatches stay there).
+    ENV adds to the environment the test run started with (not what compat set here)."""
     args = ["-c", code_or_args] if isinstance(code_or_args, str) else list(code_or_args)
-    full_env = dict(os.environ, **(env or {}))
+    full_env = dict(STARTING_ENV, **(env or {}))
     return subprocess.run([sys.executable, *args], env=full_env, capture_output=True,
                           text=True, timeout=timeout, cwd=cwd or ROOT)
 
 
 def run_odwrap(*argv, env=None, timeout=600, cwd=None):
     return run_python(["-m", "odwrap", *map(str, argv)], env=env, timeout=timeout, cwd=cwd)
+
+
+def running_stack() -> str:
+    """The name of the stack the tests run on (tf221 or tf215), from the installed TensorFlow."""
+    from odwrap import doctor
+
+    versions = {"tensorflow": doctor.installed_version(doctor.DISTRIBUTIONS["tensorflow"])}
+    return doctor.stack_of(versions).name
 
 
 @pytest.fixture

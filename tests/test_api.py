@@ -58,6 +58,7 @@ def test_errors_are_odwrap_errors_with_one_line(tmp_path):
 
 @pytest.mark.tf
 @pytest.mark.slow
+@pytest.mark.smoke
 def test_train_evaluate_export_and_predict(tiny_model, tmp_path):
     model_dir = tiny_model.copy(tmp_path / "model")
     heard = Recorder()

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from odwrap import doctor
-from tests.conftest import ROOT, run_odwrap
+from tests.conftest import ROOT, run_odwrap, running_stack
 
 HEALTHY = {
     "tf221": {"tensorflow": "2.21.0", "protobuf": "7.36.2", "numpy": "2.4.6",
@@ -42,17 +42,13 @@ def test_each_bad_version_is_one_problem(stack, python, changes, expected):
     assert expected in problems[0]
 
 
-def running_stack():
-    versions = {"tensorflow": doctor.installed_version(doctor.DISTRIBUTIONS["tensorflow"])}
-    return doctor.stack_of(versions)
-
-
 @pytest.mark.tf
+@pytest.mark.smoke
 def test_doctor_reports_this_stack_healthy():
     result = run_odwrap("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "stack healthy" in result.stdout
-    stack = running_stack()
+    stack = next(stack for stack in doctor.STACKS if stack.name == running_stack())
     assert f"stack              {stack.describe()}" in result.stdout
     # The fixes each stack needs (README, Compatibility fixes); the others are not needed.
     needed = {"tf221": ["legacy_keras", "protobuf_generated_code", "estimator_modekeys",
@@ -83,7 +79,7 @@ def test_doctor_reports_a_python_without_the_stack(tmp_path):
 @pytest.mark.tf
 def test_protobuf_4_on_the_tf215_stack_goes_through_the_import_hook(tmp_path):
     # TF 2.15 allows protobuf 4, which refuses the OD API's generated protos; odwrap rebuilds them.
-    if running_stack().name != "tf215":
+    if running_stack() != "tf215":
         pytest.skip("the tf215 stack's case: tf221 runs protobuf 7 already")
     shadow = tmp_path / "shadow"
     install = subprocess.run(

@@ -76,6 +76,9 @@ def interpreter_class(runtime: str = "auto"):
             return name, Interpreter
         except ImportError:
             continue
+    if runtime == "tflite-runtime":
+        raise StackError("tflite-runtime cannot be imported; it is in the TF 2.15 stack only "
+                         "(scripts/setup.sh --stack tf215), since it needs numpy 1")
     raise StackError(f"no TFLite runtime can be imported (tried {runtime})")
 
 

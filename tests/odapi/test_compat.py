@@ -8,10 +8,9 @@ import textwrap
 
 import pytest
 
-from odwrap import doctor
-from tests.conftest import run_python
+from tests.conftest import run_python, running_stack
 
-pytestmark = pytest.mark.tf
+pytestmark = [pytest.mark.tf, pytest.mark.smoke]
 
 # The stacks on which each fix's breakage is present (README, Compatibility fixes).
 NEEDED_ON = {
@@ -23,11 +22,6 @@ NEEDED_ON = {
     "pillow_getsize": {"tf221", "tf215"},
     "numpy_aliases": {"tf221", "tf215"},
 }
-
-
-def running_stack() -> str:
-    versions = {"tensorflow": doctor.installed_version(doctor.DISTRIBUTIONS["tensorflow"])}
-    return doctor.stack_of(versions).name
 
 
 def needed_here(fix: str) -> set[str]:

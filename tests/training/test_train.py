@@ -24,6 +24,7 @@ def checkpoint_steps(model_dir):
     return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
 
 
+@pytest.mark.smoke
 def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model, tiny_spec):
     # The shared model: trained from scratch for exactly 2 steps, not rounded up to 100.
     assert checkpoint_steps(tiny_model.model_dir) == [2]
