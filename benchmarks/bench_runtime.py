@@ -12,6 +12,7 @@ Baseline: fp32 on ai-edge-litert, odwrap's default runtime.
 """
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -21,6 +22,9 @@ import time
 from pathlib import Path
 
 from odwrap.deploy import RUNTIMES
+
+MODULES = {"ai-edge-litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
+           "tensorflow": "tensorflow"}
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("fp32", "int8")
@@ -96,12 +100,14 @@ def main(argv=None) -> int:
         model, runtime = args.measure
         print(json.dumps(measure(model, runtime, args.runs, args.warmup, args.threads)))
         return 0
+    # The runtimes this stack has (tflite-runtime is in the tf215 stack only).
+    runtimes = tuple(name for name in RUNTIMES if importlib.util.find_spec(MODULES[name]))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = args.model_dir or demo_model(tmp, args.steps, args.image_size)
         models = export_models(model_dir, tmp / "export")
         sizes = {name: path.stat().st_size for name, path in models.items()}
-        times = {(name, runtime): [] for name in MODELS for runtime in RUNTIMES}
+        times = {(name, runtime): [] for name in MODELS for runtime in runtimes}
         for round_index in range(args.rounds):
             order = RUNTIMES if round_index % 2 == 0 else tuple(reversed(RUNTIMES))
             for runtime in order:
@@ -109,7 +115,7 @@ def main(argv=None) -> int:
                     times[name, runtime] += child(models[name], runtime, args)
     median = {key: statistics.median(values) for key, values in times.items()}
     base = median["fp32", "ai-edge-litert"]
-    print(json.dumps({
+    report = {
         "model": str(args.model_dir) if args.model_dir else
         f"demo spec at {args.image_size}x{args.image_size}, {args.steps} steps",
         "threads": args.threads, "runs_per_round": args.runs, "rounds": args.rounds,
@@ -119,10 +125,12 @@ def main(argv=None) -> int:
                                          for (name, runtime), ms in median.items()},
         "int8_speedup_over_fp32": {runtime: round(median["fp32", runtime] /
                                                   median["int8", runtime], 3)
-                                   for runtime in RUNTIMES},
-        "int8_ai_edge_litert_vs_tflite_runtime": round(median["int8", "tflite-runtime"] /
-                                                       median["int8", "ai-edge-litert"], 3),
-    }, indent=1))
+                                   for runtime in runtimes},
+    }
+    if "tflite-runtime" in runtimes:
+        report["int8_ai_edge_litert_vs_tflite_runtime"] = round(
+            median["int8", "tflite-runtime"] / median["int8", "ai-edge-litert"], 3)
+    print(json.dumps(report, indent=1))
     return 0
 
 
