@@ -14,7 +14,7 @@ setup(
     name="odwrap",
     version="0.1.0",
     description="The TensorFlow 2 Object Detection API, end to end, from small YAML specs",
-    python_requires="==3.11.*",
+    python_requires=">=3.10,<3.14",  # the stacks: tf221 on 3.10-3.13, tf215 on 3.11
     packages=find_packages(include=["odwrap", "odwrap.*"]) + ["odwrap.templates",
                                                             "odwrap.label_maps"],
     package_dir={"odwrap.templates": "templates", "odwrap.label_maps": "label_maps"},

@@ -27,7 +27,7 @@ class Stack:
 
 
 STACKS = (
-    Stack("tf221", (2, 21), ((3, 11), (3, 12), (3, 13)), None, None,
+    Stack("tf221", (2, 21), ((3, 10), (3, 11), (3, 12), (3, 13)), None, None,
           "scripts/setup.sh"),
     Stack("tf215", (2, 15), ((3, 11),), 5, 2, "scripts/setup.sh --stack tf215"),
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create a venv and install one pinned OD API stack and odwrap (editable) into it.
 # Idempotent: a second run with nothing to do returns in seconds.
-#   --stack tf221 (default)  TensorFlow 2.21 + tf-keras, Python 3.11-3.13, venv .venv
+#   --stack tf221 (default)  TensorFlow 2.21 + tf-keras, Python 3.10-3.13, venv .venv
 #   --stack tf215            TensorFlow 2.15, Python 3.11, with tflite-runtime, venv .venv-tf215
 #   --gpu / ODWRAP_GPU=1     the CUDA build of TensorFlow instead of tensorflow-cpu
 #   ODWRAP_STACK=NAME        the stack, as --stack

@@ -15,7 +15,7 @@ stack_args() {
     shift
   done
   case "$STACK" in
-    tf221) PYTHONS="3.13 3.12 3.11"; VENV="${ODWRAP_VENV:-$ROOT/.venv}" ;;
+    tf221) PYTHONS="3.13 3.12 3.11 3.10"; VENV="${ODWRAP_VENV:-$ROOT/.venv}" ;;
     tf215) PYTHONS="3.11"; VENV="${ODWRAP_VENV:-$ROOT/.venv-tf215}" ;;
     *) echo "odwrap: unknown stack '$STACK' (tf221 or tf215)" >&2; exit 2 ;;
   esac
