@@ -11,10 +11,12 @@ import importlib
 import importlib.util
 import os
 import sys
+import types
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Callable
 
+from odwrap.errors import StackError
 from odwrap.odapi import legacy_protos, standins
 
 DISABLE_ENV = "ODWRAP_COMPAT_DISABLE"
@@ -61,8 +63,15 @@ def _legacy_keras_needed() -> bool:
 
 
 def _legacy_keras_patch() -> None:
-    # Read by tf.keras when it is first touched; set before TensorFlow is imported.
+    # Read by tf.keras when it is first touched, so it also works after TensorFlow's import,
+    # unless the process used tf.keras already: then it is Keras 3 for good.
     os.environ[LEGACY_KERAS_ENV] = "1"
+    # tf.keras is a lazy loader until first used, then the Keras module it chose.
+    keras = vars(sys.modules["tensorflow"]).get("keras") if "tensorflow" in sys.modules else None
+    if isinstance(keras, types.ModuleType) and keras.__name__.startswith("keras."):
+        raise StackError("this process used tf.keras as Keras 3 before odwrap could choose "
+                         f"Keras 2, which the OD API needs; set {LEGACY_KERAS_ENV}=1 before "
+                         "TensorFlow is imported")
 
 
 def _estimator_needed() -> bool:

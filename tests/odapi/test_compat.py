@@ -200,3 +200,22 @@ def test_disable_all_leaves_every_fix_off():
     from odwrap.odapi import compat
 
     assert result.stdout.count("'disabled'") == len(compat.FIXES)
+
+
+def test_keras_3_already_in_use_is_a_clear_stack_error():
+    if not needed_here("legacy_keras"):
+        pytest.skip(f"legacy_keras is not needed on the {running_stack()} stack")
+    code = """
+import tensorflow as tf
+tf.keras.layers.Dense  # a user's script that touched tf.keras before odwrap
+from odwrap.errors import StackError
+from odwrap.odapi import compat
+try:
+    compat.load("object_detection.builders.model_builder")
+except StackError as exc:
+    print("StackError:", exc)
+"""
+    result = run_python(textwrap.dedent(code))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "StackError: this process used tf.keras as Keras 3" in result.stdout
+    assert "TF_USE_LEGACY_KERAS=1" in result.stdout
