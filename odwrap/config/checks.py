@@ -4,12 +4,13 @@ Each check is a function registered with an id and a name; it gets the config an
 (what the config will run on) and returns Findings. Nothing here imports TensorFlow.
 """
 
+import difflib
 import glob
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.odapi import facts, labelmap
+from odwrap.odapi import extractors, facts, labelmap
 
 ERROR, WARNING = "error", "warning"
 
@@ -57,7 +58,7 @@ REGISTRY = _Registry()
 check = REGISTRY.register
 
 FPN_TOP_DOWN_MAX_LEVEL = 5
-# Sample configs use 64-512 images a step across a TPU-8 (tensorflow/models #8487).
+# The official samples use 64-512 images a step, across 8 TPU cores (tensorflow/models #8487).
 SINGLE_DEVICE_BATCH_LIMIT = 64
 
 
@@ -131,10 +132,12 @@ def _label_map_items(config, target):
         return []
     where = "train_input_reader.label_map_path"
     hints = {ERROR: "give every class a unique name and an id of 1 or more",
-             WARNING: "number the ids 1..N, unless they must match a dataset's (COCO keeps its "
-                      "90)"}
+             WARNING: "number the ids 1..N, unless they must match a dataset's ids"}
+    # The shipped COCO map keeps COCO's own ids (80 classes, 1..90) on purpose.
+    keeps_dataset_ids = labelmap.same_items(label_map, labelmap.read(labelmap.builtin_path("coco")))
     return [Finding("ODW003", severity, where, f"label map {message}", hints[severity])
-            for severity, message in labelmap.problems(label_map)]
+            for severity, message in labelmap.problems(label_map)
+            if severity == ERROR or not keeps_dataset_ids]
 
 
 @check("ODW004", "missing-path")
@@ -160,6 +163,13 @@ def _missing_paths(config, target):
                                      f"no file matches {pattern}",
                                      "create the TFRecords first (odwrap convert) or fix the "
                                      "path"))
+    if config.model.WhichOneof("model") == "center_net":
+        keypoints = config.model.center_net.keypoint_label_map_path
+        if _is_local(keypoints) and not Path(keypoints).is_file():
+            found.append(Finding("ODW004", ERROR, "model.center_net.keypoint_label_map_path",
+                                 f"keypoint label map {keypoints} does not exist (the OD API "
+                                 "reads it when it builds the model)",
+                                 "point it at the label map that lists the keypoints"))
     checkpoint = config.train_config.fine_tune_checkpoint
     if _is_local(checkpoint) and not glob.glob(checkpoint + ".index"):
         found.append(Finding("ODW004", ERROR, "train_config.fine_tune_checkpoint",
@@ -241,9 +251,9 @@ def _batch_memory(config, target):
     if per_device < SINGLE_DEVICE_BATCH_LIMIT:
         return []
     return [Finding("ODW009", WARNING, "train_config.batch_size",
-                    f"batch size {per_device} per {target.device.upper()} is a TPU-8 sample "
-                    "value and usually runs out of memory on one device (tensorflow/models "
-                    "#8487)",
+                    f"batch size {per_device} per {target.device.upper()} usually runs out of "
+                    "memory on one device; the official samples use 64-512 only across 8 TPU "
+                    "cores (tensorflow/models #8487)",
                     "use 8-32 per device and scale the learning rate linearly (odwrap specs "
                     "do this when you set train.batch_size)")]
 
@@ -302,6 +312,24 @@ def _no_training_data(config, target):
     return [Finding("ODW012", WARNING, "train_input_reader.tf_record_input_reader",
                     "no training TFRecords are configured", "set data.train in the spec, or "
                     "input_path in train_input_reader")]
+
+
+@check("ODW013", "feature-extractor-type")
+def _extractor_type(config, target):
+    arch = config.model.WhichOneof("model")
+    known = extractors.known_types()
+    if known is None or arch not in known:
+        return []
+    kind = getattr(config.model, arch).feature_extractor.type
+    if kind in known[arch]:
+        return []
+    close = difflib.get_close_matches(kind, sorted(known[arch]), n=3, cutoff=0.6)
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"one of: {', '.join(sorted(known[arch]))}")
+    what = f"'{kind}' is not" if kind else "no type is set, which is not"
+    return [Finding("ODW013", ERROR, f"model.{arch}.feature_extractor.type",
+                    f"{what} a feature extractor that the installed OD API builds in TF2 "
+                    "(model_builder fails on it)", hint)]
 
 
 def check_pipeline(config, target: Target = Target()) -> list[Finding]:

@@ -60,6 +60,13 @@ def num_classes(label_map) -> int:
     return max((item.id for item in label_map.item), default=0)
 
 
+def same_items(first, second) -> bool:
+    """Whether two label maps have the same (id, name) items, in any order."""
+    def items(label_map):
+        return sorted((item.id, item.name) for item in label_map.item)
+    return items(first) == items(second)
+
+
 def problems(label_map) -> list[tuple[str, str]]:
     """(severity, message) for each problem: bad or duplicated ids and names, gaps."""
     found = []

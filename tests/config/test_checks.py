@@ -115,10 +115,12 @@ def test_graph_rewriter_quantization_is_flagged_as_ignored():
 
 
 def test_edgetpu_needs_fixed_shape_and_batch_1():
-    keep = config("model { ssd { image_resizer { keep_aspect_ratio_resizer { } } } }")
+    extractor = 'feature_extractor { type: "ssd_mobilenet_v2_keras" }'
+    keep = config(f"model {{ ssd {{ {extractor} "
+                  "image_resizer { keep_aspect_ratio_resizer { } } } }")
     assert ids(check_pipeline(keep, Target(export_targets=("edgetpu",))), "error") == ["ODW008"]
-    fixed = config("model { ssd { image_resizer { fixed_shape_resizer { height: 320 "
-                   "width: 320 } } } }")
+    fixed = config(f"model {{ ssd {{ {extractor} image_resizer {{ fixed_shape_resizer {{ "
+                   "height: 320 width: 320 } } } }")
     assert ids(check_pipeline(fixed, Target(export_targets=("edgetpu",))), "error") == []
     batch4 = Target(export_targets=("edgetpu",), export_batch_size=4)
     assert ids(check_pipeline(fixed, batch4), "error") == ["ODW008"]
@@ -203,3 +205,66 @@ def test_check_cli_tpu_flag_defaults_to_8_cores(tmp_path, capsys):
     assert cli.main(["check", str(path)]) == 0
     assert cli.main(["check", str(path), "--device", "tpu"]) == 1
     assert "across 8 TPU cores" in capsys.readouterr().out
+
+
+def test_shipped_coco_label_map_keeps_its_ids_without_a_warning():
+    from odwrap.odapi import labelmap
+
+    coco = labelmap.builtin_path("coco")
+    findings = check_pipeline(config(f'model {{ ssd {{ num_classes: 90 }} }} '
+                                     f'train_input_reader {{ label_map_path: "{coco}" }}'))
+    assert "ODW003" not in ids(findings)
+    assert labelmap.num_classes(labelmap.read(coco)) == 90 and len(labelmap.read(coco).item) == 80
+
+
+def test_large_batch_warning_does_not_call_every_config_a_sample():
+    finding = next(f for f in check_pipeline(config("train_config { batch_size: 128 }"))
+                   if f.id == "ODW009")
+    assert "batch size 128 per CPU usually runs out of memory" in finding.message
+    assert "sample value" not in finding.message
+
+
+def test_missing_keypoint_label_map_of_centernet(tmp_path):
+    missing = tmp_path / "keypoints.pbtxt"
+    text = (f'model {{ center_net {{ num_classes: 1 feature_extractor {{ type: "resnet_v2_50" }} '
+            f'keypoint_label_map_path: "{missing}" }} }}')
+    finding = next(f for f in check_pipeline(config(text)) if f.id == "ODW004")
+    assert finding.severity == "error"
+    assert finding.path == "model.center_net.keypoint_label_map_path"
+    missing.write_text('item { id: 1 name: "person" }')
+    assert "ODW004" not in ids(check_pipeline(config(text)))
+
+
+@pytest.mark.parametrize("arch, kind, suggestion", [
+    pytest.param("ssd", "ssd_mobilenet_v9_fpn_keras", "ssd_mobilenet_v2_fpn_keras", id="typo"),
+    pytest.param("ssd", "ssd_mobilenet_v2", "ssd_mobilenet_v2_keras", id="tf1-name"),
+    pytest.param("faster_rcnn", "faster_rcnn_resnet50", "faster_rcnn_resnet50_keras",
+                 id="faster-rcnn-tf1-name"),
+    pytest.param("center_net", "hourglass_105", "hourglass_104", id="centernet"),
+])
+def test_unknown_feature_extractor_type_names_the_closest(arch, kind, suggestion):
+    text = f'model {{ {arch} {{ feature_extractor {{ type: "{kind}" }} }} }}'
+    findings = check_pipeline(config(text))
+    finding = next(f for f in findings if f.id == "ODW013")
+    assert finding.severity == "error" and finding.path == f"model.{arch}.feature_extractor.type"
+    assert f"'{kind}' is not a feature extractor" in finding.message
+    assert suggestion in finding.hint
+
+
+@pytest.mark.parametrize("kind", ["ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
+                                  "ssd_efficientnet-b0_bifpn_keras"])
+def test_known_feature_extractor_types_pass(kind):
+    assert "ODW013" not in ids(check_pipeline(
+        config(f'model {{ ssd {{ feature_extractor {{ type: "{kind}" }} }} }}')))
+
+
+@pytest.mark.tf
+def test_extractor_types_read_from_source_are_what_model_builder_builds():
+    from odwrap.odapi import compat, extractors
+
+    model_builder = compat.load("object_detection.builders.model_builder")
+    assert extractors.known_types() == {
+        "ssd": set(model_builder.SSD_KERAS_FEATURE_EXTRACTOR_CLASS_MAP),
+        "faster_rcnn": set(model_builder.FASTER_RCNN_KERAS_FEATURE_EXTRACTOR_CLASS_MAP),
+        "center_net": set(model_builder.CENTER_NET_EXTRACTOR_FUNCTION_MAP),
+    }
