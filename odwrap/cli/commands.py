@@ -58,8 +58,17 @@ def generate(args) -> int:
 def check(args) -> int:
     from odwrap.config.loader import errors_in
 
-    findings = api.check(args.file, overrides=args.set, build=args.build, device=args.device,
-                         num_devices=args.num_devices, targets=args.target)
+    try:
+        findings = api.check(args.file, overrides=args.set, build=args.build,
+                             device=args.device, num_devices=args.num_devices,
+                             targets=args.target)
+    except InputError as exc:
+        if args.json:  # JSON on stdout whatever happens; the one-line error still on stderr
+            print(json.dumps([{"id": "ODW000", "severity": "error", "path": str(args.file),
+                               "message": str(exc),
+                               "hint": "the file cannot be read; nothing else was checked"}],
+                             indent=2))
+        raise
     errors = len(errors_in(findings))
     if args.json:
         print(json.dumps([finding.as_dict() for finding in findings], indent=2))

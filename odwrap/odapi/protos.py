@@ -27,8 +27,18 @@ def parse_text(message, text: str, source: str):
     try:
         text_format.Parse(text, message)
     except text_format.ParseError as exc:
-        raise InputError(f"{source}:{exc}") from None
+        raise InputError(f"{source}:{_explained(exc)}") from None
     return message
+
+
+def _explained(error) -> str:
+    """The parser's 'line:column : what', in one sentence where the cause is known."""
+    if "google_input_reader" in str(error):
+        # Three official TF2 samples read data through Google's internal reader extension.
+        return (f"{error.GetLine()}:{error.GetColumn()} : this input reader uses Google's "
+                "internal google_input_reader, which the open-source OD API does not have; put "
+                'tf_record_input_reader { input_path: "..." } in place of external_input_reader')
+    return str(error)
 
 
 def pipeline_pb2():

@@ -196,6 +196,33 @@ def test_check_cli_bad_pipeline_config(tmp_path, capsys, text, message):
     assert cli.main(["check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+    assert cli.main(["check", str(bad), "--json"]) == 2
+    out, err = capsys.readouterr()
+    [finding] = json.loads(out)
+    assert finding["id"] == "ODW000" and message in finding["message"]
+    assert message in err and err.count("\n") == 1
+
+
+# As three official TF2 samples have it (Google's internal reader extension).
+GOOGLE_READER = """train_input_reader {
+  label_map_path: "label_map.pbtxt"
+  external_input_reader {
+    [object_detection.protos.GoogleInputReader.google_input_reader] {
+      tf_record_input_reader { input_path: "train.tfrecord" }
+    }
+  }
+}
+"""
+
+
+def test_google_input_reader_is_explained_in_one_sentence(tmp_path, capsys):
+    sample = tmp_path / "sample.config"
+    sample.write_text(GOOGLE_READER)
+    assert cli.main(["check", str(sample)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 300
+    assert f"{sample}:4:" in err and "Google's internal google_input_reader" in err
+    assert "tf_record_input_reader" in err and "_pb2 module" not in err
 
 
 def test_check_cli_tpu_flag_defaults_to_8_cores(tmp_path, capsys):
