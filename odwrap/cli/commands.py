@@ -132,6 +132,11 @@ def train(args) -> int:
                        checkpoint_every=args.checkpoint_every,
                        steps_per_loop=args.steps_per_loop, force=args.force,
                        overrides=args.set, tpu=args.tpu)
+    if result.nothing_to_do:
+        print(f"nothing to train: {result.model_dir} is at step {result.end_step} already, and "
+              f"training was asked to reach step {result.target_step} (give a larger --steps to "
+              f"train on); checkpoint {result.checkpoint}")
+        return EXIT_OK
     if result.restored is not None:
         restored, total, missing = result.restored
         print(f"fine-tune checkpoint: restored {restored} of {total} trainable variables")

@@ -46,6 +46,12 @@ class TrainResult:
     losses: dict = field(default_factory=dict)
     restored: tuple | None = None  # (restored, total, names not restored) of a fine-tune
     findings: list[Finding] = field(default_factory=list)  # the checks' warnings
+    target_step: int = 0  # the step training was asked to reach
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """The model was at or past the target step already: nothing was trained."""
+        return self.start_step >= self.target_step
 
 
 def _strategy(tf, tpu: str | None):
@@ -112,6 +118,14 @@ def train(options: TrainOptions) -> TrainResult:
         raise InputError("--checkpoint-every must be at least 1")
     if options.steps_per_loop < 1:
         raise InputError("--steps-per-loop must be at least 1")
+    for finding in findings:  # prepare() refused the errors; the warnings come before the run
+        report.message(finding.format())
+    folder = ModelDir(options.model_dir)
+    done = folder.checkpoint_steps()
+    if done and done[-1] >= steps:
+        return TrainResult(model_dir=options.model_dir, start_step=done[-1], end_step=done[-1],
+                           seconds=0.0, checkpoint=folder.checkpoint(done[-1]),
+                           findings=findings, target_step=steps)
 
     model_lib_v2 = compat.load("object_detection.model_lib_v2")
     import tensorflow as tf
@@ -211,5 +225,5 @@ def train(options: TrainOptions) -> TrainResult:
                        end_step=int(global_step.numpy()),
                        seconds=time.perf_counter() - started,
                        checkpoint=manager.latest_checkpoint, losses=losses, restored=restored,
-                       findings=findings)
+                       findings=findings, target_step=steps)
 

@@ -109,3 +109,18 @@ def test_eval_and_plot_without_a_trained_model_are_one_line_errors(tmp_path):
         result = run_odwrap(command, tmp_path)
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_warnings_are_shown_and_nothing_to_do_says_so(tiny_model, tmp_path):
+    model_dir = tiny_model.copy(tmp_path / "model")
+    config = tmp_path / "with_warning.config"
+    # graph_rewriter quantization: a warning (ODW007), not an error, so training would go on.
+    config.write_text((model_dir / "pipeline.config").read_text()
+                      + "graph_rewriter { quantization { delay: 1 } }\n")
+    result = run_odwrap("train", config, "--model-dir", model_dir, "--steps", 1, "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warning: ODW007 graph_rewriter.quantization" in result.stdout
+    assert (f"nothing to train: {model_dir} is at step 2 already, and training was asked to "
+            "reach step 1") in result.stdout
+    assert "trained steps" not in result.stdout
+    assert checkpoint_steps(model_dir) == [2]
