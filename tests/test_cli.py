@@ -62,3 +62,27 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=60) == 141
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+@pytest.mark.tf
+def test_out_of_memory_names_the_batch_size(tmp_path):
+    import tensorflow as tf
+
+    from odwrap.cli import failures
+
+    (tmp_path / "pipeline.config").write_text("train_config { batch_size: 48 }")
+    args = type("Args", (), {"model_dir": tmp_path})()
+    exc = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape")
+    line = failures.explain("train", exc, args)
+    assert line.startswith("train ran out of memory at batch size 48 (train_config.batch_size)")
+
+
+def test_a_tf_function_error_is_summed_up_by_its_last_line():
+    from odwrap.cli import failures
+
+    exc = ValueError("in user code:\n\n    File \"x.py\", line 1, in f  *\n        g()\n\n"
+                     "    ValueError: Received incompatible tensor with shape (1, 18) when "
+                     "attempting to restore variable with shape (1, 24)")
+    line = failures.explain("train", exc, None)
+    assert line.startswith("train: the checkpoint does not fit the model (Received "
+                           "incompatible tensor with shape (1, 18)")

@@ -7,6 +7,7 @@ nowhere else. TensorFlow is imported only by the commands that need it.
 
 import os
 import sys
+import traceback
 
 from odwrap import report
 from odwrap.errors import ChecksFailed, OdwrapError
@@ -51,6 +52,7 @@ def _run(argv) -> int:
     from odwrap.cli.parser import build_parser
 
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -75,6 +77,17 @@ def _run(argv) -> int:
     except KeyboardInterrupt:
         print("odwrap: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # out of TensorFlow or the OD API: one line, the rest in a log
+        from odwrap.cli import failures
+
+        if args is None or args.command not in failures.RUN_COMMANDS:
+            raise  # a bug of odwrap's own: the traceback is the report
+        log = failures.write_log(args.command, exc)
+        if getattr(args, "verbose", False):
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"odwrap: error: {failures.explain(args.command, exc, args)} (traceback in {log})",
+              file=sys.stderr)
+        return 1
 
 
 def main(argv=None) -> int:

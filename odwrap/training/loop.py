@@ -17,7 +17,7 @@ from odwrap import report
 from odwrap.config.checks import Finding, check_pipeline
 from odwrap.config.loader import load_config, refuse_on_errors
 from odwrap.errors import InputError, Interrupted
-from odwrap.odapi import compat
+from odwrap.odapi import compat, facts
 from odwrap.training.modeldir import ModelDir
 
 STEPS_PER_LOOP = 100  # steps per tf.function call, as model_main_tf2; the last one is cut
@@ -106,6 +106,19 @@ def prepare(options: TrainOptions):
     return loaded.config, findings
 
 
+def _require_training_records(config) -> None:
+    """InputError naming the field when no training TFRecords are configured or a local pattern
+    matches nothing (the OD API would fail after building the model, in a traceback)."""
+    field = "train_input_reader.tf_record_input_reader.input_path"
+    patterns = facts.train_patterns(config)
+    if not patterns:
+        raise InputError(f"{field} is empty: no training TFRecords are configured")
+    for index, pattern in enumerate(patterns):
+        if "://" not in pattern and not facts.match_files([pattern]):
+            raise InputError(f"{field}[{index}]: no file matches {pattern} (create the TFRecords "
+                             "with odwrap convert, or fix the path)")
+
+
 def train(options: TrainOptions) -> TrainResult:
     """Train from a spec or a pipeline.config into options.model_dir."""
     config, findings = prepare(options)
@@ -118,6 +131,7 @@ def train(options: TrainOptions) -> TrainResult:
         raise InputError("--checkpoint-every must be at least 1")
     if options.steps_per_loop < 1:
         raise InputError("--steps-per-loop must be at least 1")
+    _require_training_records(config)
     for finding in findings:  # prepare() refused the errors; the warnings come before the run
         report.message(finding.format())
     folder = ModelDir(options.model_dir)

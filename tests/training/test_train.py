@@ -124,3 +124,44 @@ def test_warnings_are_shown_and_nothing_to_do_says_so(tiny_model, tmp_path):
             "reach step 1") in result.stdout
     assert "trained steps" not in result.stdout
     assert checkpoint_steps(model_dir) == [2]
+
+
+@pytest.mark.parametrize("input_path, message", [
+    pytest.param("{folder}/nothing-*.tfrecord",
+                 "train_input_reader.tf_record_input_reader.input_path[0]: no file matches",
+                 id="no-records-match"),
+    pytest.param("", "train_input_reader.tf_record_input_reader.input_path is empty",
+                 id="no-records-configured"),
+])
+def test_training_without_records_is_refused_in_one_line(tiny_model, tmp_path, input_path,
+                                                         message):
+    config = (tiny_model.model_dir / "pipeline.config").read_text()
+    train_reader = config[config.index("train_input_reader"):]
+    train_reader = train_reader[:train_reader.index("}\n}") + 3]
+    records = input_path.format(folder=tmp_path)
+    replaced = train_reader.replace(str(tiny_model.folder / "train.tfrecord"), records)
+    if not records:
+        replaced = replaced.replace('input_path: ""', "")
+    source = tmp_path / "pipeline.config"
+    source.write_text(config.replace(train_reader, replaced))
+    result = run_odwrap("train", source, "--model-dir", tmp_path / "model", "--steps", 1)
+    assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+    assert result.stderr.startswith("odwrap: error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert not list((tmp_path / "model").glob("ckpt-*"))
+
+
+def test_a_checkpoint_that_does_not_fit_is_one_line_and_a_log(tiny_model, tiny_spec, tmp_path):
+    model_dir = tiny_model.copy(tmp_path / "model")
+    spec = tmp_path / "three_classes.yaml"
+    spec.write_text(tiny_spec.read_text().replace("[square, circle]", "[square, circle, star]"))
+    logs = tmp_path / "logs"
+    result = run_odwrap("train", spec, "--model-dir", model_dir, "--steps", 3, "--force",
+                        env={"ODWRAP_LOG_DIR": str(logs)})
+    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "the checkpoint does not fit the model (Received incompatible tensor" in result.stderr
+    [log] = logs.glob("train-*.log")
+    assert f"(traceback in {log})" in result.stderr
+    assert log.read_text().startswith("Traceback (most recent call last):")
+    assert checkpoint_steps(model_dir) == [2]
