@@ -21,8 +21,14 @@ def build_findings(config) -> list[Finding]:
         return [Finding("ODW100", ERROR, "model", "the config has no model",
                         "add a model { ssd { ... } } block")]
     height, width = facts.largest_input_size(config)
+    num_classes = getattr(config.model, arch).num_classes
     try:
         model = model_builder.build(config.model, is_training=True)
+        # Two-stage models sample their proposals against the ground truth in training mode.
+        model.provide_groundtruth(
+            groundtruth_boxes_list=[tf.constant([[0.25, 0.25, 0.75, 0.75]], tf.float32)],
+            groundtruth_classes_list=[tf.one_hot([0], max(num_classes, 1), dtype=tf.float32)],
+            groundtruth_weights_list=[tf.ones([1], tf.float32)])
         images, shapes = model.preprocess(tf.zeros([1, height, width, 3], tf.float32))
         model.predict(images, shapes)
     except Exception as exc:  # any builder failure is the finding itself
@@ -31,5 +37,7 @@ def build_findings(config) -> list[Finding]:
         first = " ".join((lines[:1] + telling[:1]) if telling[:1] != lines[:1] else lines[:1])
         return [Finding("ODW100", ERROR, f"model.{arch}",
                         f"the OD API cannot build or run this model: {type(exc).__name__}: "
-                        f"{first[:300]}", "fix the field the message names")]
+                        f"{first[:300]}",
+                        f"compare model.{arch} with the official sample config of this "
+                        "architecture (the message is the OD API's own)")]
     return []
