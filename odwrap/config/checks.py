@@ -182,6 +182,18 @@ def _missing_paths(config, target):
 def _fine_tune_type(config, target):
     train = config.train_config
     path = "train_config.fine_tune_checkpoint_type"
+    if train.load_all_detection_checkpoint_vars:
+        return [Finding("ODW005", ERROR, "train_config.load_all_detection_checkpoint_vars",
+                        "TF2 training refuses load_all_detection_checkpoint_vars (model_lib_v2 "
+                        "raises on it)", "remove it; fine_tune_checkpoint_type: 'detection' "
+                        "restores a detector's variables")]
+    legacy = train.HasField("from_detection_checkpoint") and not train.fine_tune_checkpoint_type
+    if legacy and train.fine_tune_checkpoint:
+        kind = facts.fine_tune_checkpoint_type(config)
+        return [Finding("ODW005", WARNING, "train_config.from_detection_checkpoint",
+                        f"from_detection_checkpoint is the legacy field; it means "
+                        f"fine_tune_checkpoint_type: '{kind}', which training uses",
+                        f"write fine_tune_checkpoint_type: \"{kind}\" instead")]
     if train.fine_tune_checkpoint and not train.fine_tune_checkpoint_type:
         return [Finding("ODW005", ERROR, path,
                         "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the OD "

@@ -66,3 +66,12 @@ def eval_patterns(config) -> list[str]:
 def match_files(patterns) -> list[str]:
     """The sorted files that local glob patterns match, each once."""
     return sorted({path for pattern in patterns for path in glob.glob(str(pattern))})
+
+
+def fine_tune_checkpoint_type(config) -> str:
+    """The type train_loop uses: the field, else the legacy from_detection_checkpoint's
+    (config_util.update_fine_tune_checkpoint_type: 'detection' if true, else 'classification')."""
+    train = config.train_config
+    if train.fine_tune_checkpoint_type:
+        return train.fine_tune_checkpoint_type
+    return "detection" if train.from_detection_checkpoint else "classification"

@@ -123,6 +123,8 @@ def train(options: TrainOptions) -> TrainResult:
     """Train from a spec or a pipeline.config into options.model_dir."""
     config, findings = prepare(options)
     train_config = config.train_config
+    # The legacy from_detection_checkpoint, mapped as train_loop maps it (after the checks).
+    train_config.fine_tune_checkpoint_type = facts.fine_tune_checkpoint_type(config)
     steps = options.steps or train_config.num_steps
     if not steps:
         raise InputError("train_config.num_steps is 0 and --steps is not given: say how many "
@@ -167,6 +169,11 @@ def train(options: TrainOptions) -> TrainResult:
                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         optimizer, (learning_rate,) = optimizer_builder.build(train_config.optimizer,
                                                               global_step=global_step)
+        if train_config.optimizer.use_moving_average:
+            # As train_loop does: the averages shadow the model's variables, which exist only
+            # once the model has run (the proto's default is true; the samples set false).
+            model_lib_v2._ensure_model_is_built(model, dataset, unpad)
+            optimizer.shadow_copy(model)
         lr_fn = learning_rate if callable(learning_rate) else (lambda: learning_rate)
         checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, model_dir,

@@ -94,6 +94,12 @@ def test_missing_paths(tmp_path):
                  "error", id="unknown-type"),
     pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detection"',
                  None, id="fitting"),
+    # The legacy field of TF1-era configs: train_loop maps it, so it is no error.
+    pytest.param('fine_tune_checkpoint: "gs://b/c" from_detection_checkpoint: true', "warning",
+                 id="legacy-from-detection-checkpoint"),
+    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detection" '
+                 "load_all_detection_checkpoint_vars: true", "error",
+                 id="load-all-detection-checkpoint-vars"),
 ])
 def test_fine_tune_type(train, severity):
     found = [f.severity for f in check_pipeline(config(f"train_config {{ {train} }}"))
@@ -295,3 +301,30 @@ def test_extractor_types_read_from_source_are_what_model_builder_builds():
         "faster_rcnn": set(model_builder.FASTER_RCNN_KERAS_FEATURE_EXTRACTOR_CLASS_MAP),
         "center_net": set(model_builder.CENTER_NET_EXTRACTOR_FUNCTION_MAP),
     }
+
+
+@pytest.mark.parametrize("train, kind", [
+    ("from_detection_checkpoint: true", "detection"),
+    ("from_detection_checkpoint: false", "classification"),
+    ('from_detection_checkpoint: true fine_tune_checkpoint_type: "classification"',
+     "classification"),
+])
+def test_legacy_checkpoint_type_is_mapped_as_train_loop_maps_it(train, kind):
+    from odwrap.odapi import facts
+
+    parsed = config(f'train_config {{ fine_tune_checkpoint: "gs://b/c" {train} }}')
+    assert facts.fine_tune_checkpoint_type(parsed) == kind
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("train", ["from_detection_checkpoint: true",
+                                   "from_detection_checkpoint: false", ""])
+def test_legacy_checkpoint_type_agrees_with_config_util(train):
+    from odwrap.odapi import compat, facts
+
+    config_util = compat.load("object_detection.utils.config_util")
+    parsed = config(f'train_config {{ fine_tune_checkpoint: "gs://b/c" {train} }}')
+    expected = config(f'train_config {{ fine_tune_checkpoint: "gs://b/c" {train} }}')
+    config_util.update_fine_tune_checkpoint_type(expected.train_config)
+    expected_type = expected.train_config.fine_tune_checkpoint_type
+    assert facts.fine_tune_checkpoint_type(parsed) == expected_type

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from odwrap import cli
-from tests.conftest import ROOT, run_odwrap
+from tests.conftest import ROOT, run_odwrap, run_python
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -165,3 +165,20 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_and_a_log(tiny_model, tiny_s
     assert f"(traceback in {log})" in result.stderr
     assert log.read_text().startswith("Traceback (most recent call last):")
     assert checkpoint_steps(model_dir) == [2]
+
+
+def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_path):
+    # The proto's default is use_moving_average: true; hand-written configs often leave it.
+    config = (tiny_model.model_dir / "pipeline.config").read_text()
+    assert "use_moving_average: false" in config
+    source = tmp_path / "pipeline.config"
+    source.write_text(config.replace("use_moving_average: false", "use_moving_average: true"))
+    model_dir = tmp_path / "model"
+    result = run_odwrap("train", source, "--model-dir", model_dir, "--steps", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained steps 0 -> 2" in result.stdout
+    code = ("import sys, tensorflow as tf; "
+            "print(sum('/average/' in name for name, _ in tf.train.list_variables(sys.argv[1])))")
+    listed = run_python(["-c", code, str(model_dir / "ckpt-2")])
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert int(listed.stdout.split()[-1]) > 100  # one average per trainable variable
