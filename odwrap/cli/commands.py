@@ -173,7 +173,8 @@ def _eval_export(args) -> int:
 
 
 def _format_eval(result) -> str:
-    lines = [f"step {result.step} ({result.checkpoint}), {result.seconds:.1f} s"]
+    lines = [f"step {result.step} ({result.checkpoint}, {result.weights} weights), "
+             f"{result.seconds:.1f} s"]
     return "\n".join(lines + metric_lines(result.metrics))
 
 

@@ -326,6 +326,18 @@ def _no_training_data(config, target):
                     "input_path in train_input_reader")]
 
 
+@check("ODW014", "moving-averages")
+def _moving_averages(config, target):
+    if not (config.eval_config.use_moving_averages
+            and not config.train_config.optimizer.use_moving_average):
+        return []
+    return [Finding("ODW014", ERROR, "eval_config.use_moving_averages",
+                    "evaluation asks for moving averages that training does not keep "
+                    "(train_config.optimizer.use_moving_average is false); the OD API's eval "
+                    "fails on it", "unset eval_config.use_moving_averages, or set "
+                    "use_moving_average: true in the optimizer")]
+
+
 @check("ODW013", "feature-extractor-type")
 def _extractor_type(config, target):
     arch = config.model.WhichOneof("model")

@@ -25,6 +25,7 @@ class EvalResult:
     checkpoint: str
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0
+    weights: str = "trained"  # or "moving averages" (eval_config.use_moving_averages)
 
 
 class Evaluator:
@@ -41,10 +42,15 @@ class Evaluator:
         if not facts.eval_patterns(self.config):
             raise InputError(f"{config_path}: eval_input_reader has no TFRecords to evaluate on "
                              "(data.eval in the spec)")
+        eval_config, train_config = self.config.eval_config, self.config.train_config
+        if eval_config.use_moving_averages and not train_config.optimizer.use_moving_average:
+            raise InputError(f"{config_path}: eval_config.use_moving_averages is set, but "
+                             "training kept no averages (train_config.optimizer."
+                             "use_moving_average is false); unset one or set both")
         self.model_lib_v2 = compat.load("object_detection.model_lib_v2")
         import tensorflow as tf
         from object_detection import inputs
-        from object_detection.builders import model_builder
+        from object_detection.builders import model_builder, optimizer_builder
         from object_detection.utils import config_util
 
         self.tf = tf
@@ -60,6 +66,15 @@ class Evaluator:
         self.dataset = dataset
         self.step = tf.Variable(0, trainable=False, dtype=tf.int64)
         self.writer = tf.summary.create_file_writer(str(self.folder.eval_events))
+        self.averages = None
+        if eval_config.use_moving_averages:
+            # As eval_continuously: an EMA optimizer shadows the built model, restores the
+            # checkpoint's averages beside the weights, and swaps them in.
+            self.averages, _ = optimizer_builder.build(train_config.optimizer,
+                                                       global_step=self.step)
+            self.model_lib_v2._ensure_model_is_built(self.model, dataset,
+                                                     eval_config.batch_size == 1)
+            self.averages.shadow_copy(self.model)
 
     def latest(self) -> str | None:
         return self.tf.train.latest_checkpoint(str(self.model_dir))
@@ -72,8 +87,12 @@ class Evaluator:
         if not tf.io.gfile.glob(checkpoint + ".index"):
             raise InputError(f"{checkpoint}: no such checkpoint ({checkpoint}.index is missing)")
         started = time.perf_counter()
-        tf.train.Checkpoint(step=self.step, model=self.model).restore(checkpoint) \
-            .expect_partial()
+        objects = {"step": self.step, "model": self.model}
+        if self.averages is not None:
+            objects["optimizer"] = self.averages
+        tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
+        if self.averages is not None:
+            self.averages.swap_weights()
         with self.writer.as_default():
             metrics = self.model_lib_v2.eager_eval_loop(
                 self.model, self.configs, self.dataset, use_tpu=False,
@@ -81,7 +100,8 @@ class Evaluator:
         self.writer.flush()
         result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
                             metrics={key: float(value) for key, value in metrics.items()},
-                            seconds=time.perf_counter() - started)
+                            seconds=time.perf_counter() - started,
+                            weights="moving averages" if self.averages else "trained")
         record_metrics(self.folder, result)
         return result
 
@@ -106,7 +126,8 @@ def record_metrics(folder: ModelDir, result: EvalResult) -> Path:
             history = json.loads(path.read_text()).get("history", {})
         except (OSError, ValueError):
             history = {}
-    entry = {"step": result.step, "checkpoint": result.checkpoint, "metrics": result.metrics}
+    entry = {"step": result.step, "checkpoint": result.checkpoint, "weights": result.weights,
+             "metrics": result.metrics}
     history[str(result.step)] = result.metrics
     return atomic_write_text(path, json.dumps({**entry, "history": history}, indent=1,
                                               sort_keys=True))

@@ -328,3 +328,14 @@ def test_legacy_checkpoint_type_agrees_with_config_util(train):
     config_util.update_fine_tune_checkpoint_type(expected.train_config)
     expected_type = expected.train_config.fine_tune_checkpoint_type
     assert facts.fine_tune_checkpoint_type(parsed) == expected_type
+
+
+@pytest.mark.parametrize("optimizer, eval_averages, bad", [
+    ("use_moving_average: false", "true", True),
+    ("use_moving_average: true", "true", False),
+    ("use_moving_average: false", "false", False),
+])
+def test_eval_averages_need_averages_from_training(optimizer, eval_averages, bad):
+    text = (f"train_config {{ optimizer {{ {optimizer} }} }} "
+            f"eval_config {{ use_moving_averages: {eval_averages} }}")
+    assert ("ODW014" in ids(check_pipeline(config(text)), "error")) == bad

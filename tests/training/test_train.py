@@ -182,3 +182,41 @@ def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_pa
     listed = run_python(["-c", code, str(model_dir / "ckpt-2")])
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert int(listed.stdout.split()[-1]) > 100  # one average per trainable variable
+
+    # Evaluation with eval_config.use_moving_averages runs on the averages, not the weights.
+    source.write_text(source.read_text().replace("eval_config {",
+                                                 "eval_config {\n  use_moving_averages: true"))
+    result = run_odwrap("train", source, "--model-dir", model_dir, "--steps", 2, "--force")
+    assert result.returncode == 0 and "nothing to train" in result.stdout, result.stderr[-2000:]
+    result = run_odwrap("eval", model_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "moving averages weights" in result.stdout
+    assert json.loads((model_dir / "metrics.json").read_text())["weights"] == "moving averages"
+    code = EVAL_WEIGHTS_ARE_THE_AVERAGES
+    checked = run_python(["-c", code, str(model_dir)])
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "AVERAGES" in checked.stdout
+
+
+EVAL_WEIGHTS_ARE_THE_AVERAGES = """
+import sys
+import numpy as np
+from odwrap.odapi import compat
+compat.apply()
+import tensorflow as tf
+from odwrap.training.evaluate import Evaluator
+evaluator = Evaluator(sys.argv[1])
+result = evaluator.evaluate()  # leaves the weights it evaluated in the model
+assert result.weights == "moving averages"
+reader = tf.train.load_checkpoint(result.checkpoint)
+shapes = reader.get_variable_to_shape_map()
+averages = [name for name in shapes if "/average/" in name]
+trained = [name for name in shapes if "/average/" not in name and "OPTIMIZER_SLOT" not in name]
+changed = matched = 0
+for variable in evaluator.model.trainable_variables:
+    value = variable.numpy()
+    same_shape = [name for name in averages if shapes[name] == list(value.shape)]
+    matched += any(np.array_equal(value, reader.get_tensor(name)) for name in same_shape)
+assert matched == len(evaluator.model.trainable_variables), (matched, len(averages))
+print("AVERAGES")
+"""
