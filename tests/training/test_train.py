@@ -211,8 +211,7 @@ assert result.weights == "moving averages"
 reader = tf.train.load_checkpoint(result.checkpoint)
 shapes = reader.get_variable_to_shape_map()
 averages = [name for name in shapes if "/average/" in name]
-trained = [name for name in shapes if "/average/" not in name and "OPTIMIZER_SLOT" not in name]
-changed = matched = 0
+matched = 0
 for variable in evaluator.model.trainable_variables:
     value = variable.numpy()
     same_shape = [name for name in averages if shapes[name] == list(value.shape)]
