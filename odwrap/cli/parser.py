@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--compare", action="store_true",
                         help="also export fp32 and report the mAP of both on the eval images "
                              "and the difference (tflite with --quantize, edgetpu)")
+    export.add_argument("--weights", choices=("averages", "trained"),
+                        help="the moving averages or the trained weights (default: the averages "
+                             "when training kept them, train_config.optimizer."
+                             "use_moving_average)")
     export.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and the converter's logs")
     export.set_defaults(func=commands.export)

@@ -164,3 +164,10 @@ def test_export_without_a_trained_model(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path), "--format", "tflite"]) == 2
     assert "no pipeline.config" in capsys.readouterr().err
 
+
+
+def test_averages_are_refused_when_training_kept_none(tiny_model, tmp_path, capsys):
+    assert cli.main(["export", str(tiny_model.model_dir), "--format", "saved_model",
+                     "--weights", "averages", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "training kept no moving averages" in err and err.count("\n") == 1

@@ -197,6 +197,36 @@ def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_pa
     assert checked.returncode == 0, checked.stderr[-3000:]
     assert "AVERAGES" in checked.stdout
 
+    # Export takes the averages by default, and says so.
+    result = run_odwrap("export", model_dir, "--format", "saved_model")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "weights: moving averages" in result.stdout
+    exported = run_python(["-c", EXPORTED_WEIGHTS_ARE_THE_AVERAGES, str(model_dir)])
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "EXPORTED AVERAGES" in exported.stdout
+
+
+EXPORTED_WEIGHTS_ARE_THE_AVERAGES = """
+import sys
+import numpy as np
+import tensorflow as tf
+model_dir = sys.argv[1]
+checkpoint = tf.train.latest_checkpoint(model_dir)
+reader = tf.train.load_checkpoint(checkpoint)
+averages = [reader.get_tensor(name) for name, _ in tf.train.list_variables(checkpoint)
+            if "/average/" in name]
+trained = [reader.get_tensor(name) for name, _ in tf.train.list_variables(checkpoint)
+           if name.startswith("model/") and "OPTIMIZER_SLOT" not in name]
+exported = tf.train.load_checkpoint(f"{model_dir}/export/saved_model/variables/variables")
+values = [exported.get_tensor(name) for name in exported.get_variable_to_shape_map()]
+def found(value, pool):
+    return any(v.shape == value.shape and np.array_equal(v, value) for v in pool)
+kernels = [value for value in values if value.ndim == 4]  # the convolutions: all trainable
+assert kernels and all(found(value, averages) for value in kernels)
+assert not all(found(value, trained) for value in kernels)  # training moved some of them
+print("EXPORTED AVERAGES")
+"""
+
 
 EVAL_WEIGHTS_ARE_THE_AVERAGES = """
 import sys

@@ -39,8 +39,9 @@ FORMATS = {fmt.name: fmt for fmt in (
 )}
 
 
-def export(model_dir, fmt: str, output=None, **options):
-    """Run one export; options that the format does not take (and are set) are refused."""
+def export(model_dir, fmt: str, output=None, weights=None, **options):
+    """Run one export; options that the format does not take (and are set) are refused.
+    WEIGHTS: 'moving averages' or 'trained' (default: the averages when training kept them)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}'; one of: {', '.join(FORMATS)}")
     given = {key: value for key, value in options.items() if value is not None}
@@ -50,4 +51,8 @@ def export(model_dir, fmt: str, output=None, **options):
         raise InputError(f"--format {fmt} does not take {flags}")
     from odwrap.deploy.export.common import ExportJob
 
-    return FORMATS[fmt].run(ExportJob.open(model_dir, fmt, output), **given)
+    job = ExportJob.open(model_dir, fmt, output, weights=weights)
+    try:
+        return FORMATS[fmt].run(job, **given)
+    finally:
+        job.close()

@@ -17,6 +17,7 @@ from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 from odwrap.odapi import facts, labelmap
 from odwrap.odapi.pipeline import CONFIG_NAME
 from odwrap.odapi.tfexample import decode_example, read_records
+from odwrap.training import averages
 from odwrap.training.modeldir import ModelDir
 
 
@@ -36,6 +37,8 @@ class ExportJob:
     folder: ModelDir
     output: Path
     started: float
+    weights: str = averages.TRAINED  # or averages.AVERAGES
+    _checkpoint_dir: Path | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -46,15 +49,32 @@ class ExportJob:
         return self.folder.config
 
     @classmethod
-    def open(cls, model_dir, fmt, output=None):
+    def open(cls, model_dir, fmt, output=None, weights=None):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
         folder.require_checkpoint("export")
         if arch != "ssd" and fmt != "saved_model":
             raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
+        weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
         output.mkdir(parents=True, exist_ok=True)
-        return cls(folder, output, time.perf_counter())
+        return cls(folder, output, time.perf_counter(), weights)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """The folder whose latest checkpoint the OD API's exporters restore: the model folder,
+        or one holding the moving averages as the model's weights."""
+        if self.weights == averages.TRAINED:
+            return self.model_dir
+        if self._checkpoint_dir is None:
+            self._checkpoint_dir = self.temporary()
+            averages.write_averaged_checkpoint(self.folder, self._checkpoint_dir)
+        return self._checkpoint_dir
+
+    def close(self) -> None:
+        if self._checkpoint_dir is not None:
+            remove(self._checkpoint_dir)
+            self._checkpoint_dir = None
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -122,8 +142,8 @@ def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportRe
     verified = verify(path, image)
     job.write_config()
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
-                        size_bytes=tree_size(path), verified=verified, notes=list(notes),
-                        files=list(files))
+                        size_bytes=tree_size(path), verified=verified,
+                        notes=[f"weights: {job.weights}", *notes], files=list(files))
 
 
 def remove(path: Path) -> None:

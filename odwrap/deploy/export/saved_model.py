@@ -56,7 +56,7 @@ def export(job, input_type="image_tensor"):
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
-            exporter.export_inference_graph(input_type, job.config, str(job.model_dir),
+            exporter.export_inference_graph(input_type, job.config, str(job.checkpoint_dir),
                                             str(staging))
         remove(target)
         shutil.move(str(staging / "saved_model"), str(target))
@@ -66,4 +66,4 @@ def export(job, input_type="image_tensor"):
     job.write_config()
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
-                        verified=verified)
+                        verified=verified, notes=[f"weights: {job.weights}"])

@@ -39,7 +39,7 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
-            graph.export_tflite_model(job.config, str(job.model_dir), str(staging),
+            graph.export_tflite_model(job.config, str(job.checkpoint_dir), str(staging),
                                       max_detections, False)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(staging / "saved_model"))
         if quantize != "none":

@@ -1,0 +1,45 @@
+"""The moving averages that training keeps (train_config.optimizer.use_moving_average), as a
+checkpoint of the model alone, for exporters that restore `Checkpoint(model=...)` only."""
+
+from pathlib import Path
+
+from odwrap.errors import InputError
+from odwrap.odapi import compat, facts
+from odwrap.training.modeldir import ModelDir
+
+AVERAGES, TRAINED = "moving averages", "trained"
+
+
+def choose(folder: ModelDir, weights: str | None) -> str:
+    """The weights to export: as asked, else the averages when training kept them."""
+    kept = folder.config.train_config.optimizer.use_moving_average
+    if weights is None:
+        return AVERAGES if kept else TRAINED
+    if weights not in (AVERAGES, TRAINED):
+        raise InputError(f"--weights {weights}: '{AVERAGES}' or '{TRAINED}'")
+    if weights == AVERAGES and not kept:
+        raise InputError(f"{folder.config_path}: training kept no moving averages "
+                         "(train_config.optimizer.use_moving_average is false)")
+    return weights
+
+
+def write_averaged_checkpoint(folder: ModelDir, destination: Path) -> Path:
+    """Restore FOLDER's latest checkpoint with its averages, swap them into the model, and save
+    the model alone under DESTINATION; the checkpoint's prefix."""
+    compat.load("object_detection.model_lib_v2")
+    import tensorflow as tf
+    from object_detection.builders import model_builder, optimizer_builder
+
+    config = folder.config
+    model = model_builder.build(config.model, is_training=False)
+    height, width = facts.largest_input_size(config)
+    images, shapes = model.preprocess(tf.zeros([1, height, width, 3], tf.float32))
+    model.predict(images, shapes)  # creates the variables that the averages shadow
+    step = tf.Variable(0, trainable=False, dtype=tf.int64)
+    optimizer, _ = optimizer_builder.build(config.train_config.optimizer, global_step=step)
+    optimizer.shadow_copy(model)
+    checkpoint = folder.require_checkpoint("export")
+    tf.train.Checkpoint(step=step, model=model, optimizer=optimizer).restore(checkpoint) \
+        .expect_partial()
+    optimizer.swap_weights()
+    return Path(tf.train.Checkpoint(model=model).save(str(Path(destination) / "ckpt")))
