@@ -249,3 +249,40 @@ for variable in evaluator.model.trainable_variables:
 assert matched == len(evaluator.model.trainable_variables), (matched, len(averages))
 print("AVERAGES")
 """
+
+
+# Each optimizer of optimizer.proto with one of the other learning-rate schedules (the tiny
+# model trains momentum with cosine decay), and gradient clipping without regularization loss.
+OPTIMIZERS = {
+    "rmsprop-exponential-decay": """rms_prop_optimizer {
+      learning_rate { exponential_decay_learning_rate {
+        initial_learning_rate: 0.004 decay_steps: 1 decay_factor: 0.95 } }
+      momentum_optimizer_value: 0.9 decay: 0.9 epsilon: 1.0 }""",
+    "adam-manual-step": """adam_optimizer {
+      learning_rate { manual_step_learning_rate {
+        initial_learning_rate: 0.001
+        schedule { step: 1 learning_rate: 0.0005 } } } }""",
+    "momentum-constant-clipped": """momentum_optimizer {
+      learning_rate { constant_learning_rate { learning_rate: 0.01 } }
+      momentum_optimizer_value: 0.9 }""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimizer_and_schedule_trains(tiny_model, tmp_path, name):
+    from odwrap import api
+
+    config = (tiny_model.model_dir / "pipeline.config").read_text()
+    start = config.index("  optimizer {")
+    end = config.index("    use_moving_average: false")
+    text = config[:start] + "  optimizer {\n    " + OPTIMIZERS[name] + "\n" + config[end:]
+    if name.endswith("clipped"):
+        text = text.replace("  num_steps: 2", "  num_steps: 2\n  gradient_clipping_by_norm: 1.0"
+                            "\n  add_regularization_loss: false")
+    source = tmp_path / "pipeline.config"
+    source.write_text(text)
+    result = api.train(source, tmp_path / "model", steps=2)
+    assert (result.start_step, result.end_step) == (0, 2)
+    assert result.losses["Loss/total_loss"] > 0
+    kept = (tmp_path / "model" / "pipeline.config").read_text()
+    assert OPTIMIZERS[name].split()[0] in kept
