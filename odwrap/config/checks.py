@@ -6,6 +6,7 @@ Each check is a function registered with an id and a name; it gets the config an
 
 import difflib
 import glob
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -324,6 +325,37 @@ def _no_training_data(config, target):
     return [Finding("ODW012", WARNING, "train_input_reader.tf_record_input_reader",
                     "no training TFRecords are configured", "set data.train in the spec, or "
                     "input_path in train_input_reader")]
+
+
+# train_config fields that no TF2 code path reads (model_lib_v2, inputs, the builders): what
+# setting them would mean, and what to do instead.
+IGNORED_IN_TF2 = {
+    "freeze_variables": "the listed variables are trained all the same",
+    "update_trainable_variables": "every trainable variable is updated all the same",
+    "sync_replicas": "TF1's synchronous replicas; TF2 distributes with tf.distribute",
+    "replicas_to_aggregate": "TF1's synchronous replicas; TF2 distributes with tf.distribute",
+    "startup_delay_steps": "TF1's staggered worker start",
+    "keep_checkpoint_every_n_hours": "checkpoints follow --checkpoint-every (steps)",
+    "bias_grad_multiplier": "bias gradients are not scaled",
+    "summarize_gradients": "no gradient summaries are written",
+    "batch_queue_capacity": "TF1's input queues; tf.data reads the records",
+    "num_batch_queue_threads": "TF1's input queues; tf.data reads the records",
+    "prefetch_queue_capacity": "TF1's input queues; tf.data reads the records",
+}
+
+
+@check("ODW015", "ignored-in-tf2")
+def _ignored_in_tf2(config, target):
+    train = config.train_config
+    found = []
+    for name, meaning in IGNORED_IN_TF2.items():
+        value = getattr(train, name)
+        is_set = len(value) > 0 if isinstance(value, Sequence) and not isinstance(value, str) \
+            else train.HasField(name)
+        if is_set:
+            found.append(Finding("ODW015", WARNING, f"train_config.{name}",
+                                 f"TF2 training ignores {name}: {meaning}", f"remove {name}"))
+    return found
 
 
 @check("ODW014", "moving-averages")

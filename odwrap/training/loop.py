@@ -80,8 +80,8 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad) -> tu
     kind = train_config.fine_tune_checkpoint_type
     try:
         model_lib_v2.load_fine_tune_checkpoint(
-            model, path, kind, train_config.fine_tune_checkpoint_version, False, dataset,
-            unpad)
+            model, path, kind, train_config.fine_tune_checkpoint_version,
+            train_config.run_fine_tune_checkpoint_dummy_computation, dataset, unpad)
     except (AssertionError, ValueError, IOError, tf.errors.NotFoundError) as exc:
         names = [name for name, _ in tf.train.list_variables(path)][:3] if \
             tf.io.gfile.glob(path + ".index") else []

@@ -339,3 +339,35 @@ def test_eval_averages_need_averages_from_training(optimizer, eval_averages, bad
     text = (f"train_config {{ optimizer {{ {optimizer} }} }} "
             f"eval_config {{ use_moving_averages: {eval_averages} }}")
     assert ("ODW014" in ids(check_pipeline(config(text)), "error")) == bad
+
+
+@pytest.mark.parametrize("field, meaning", [
+    ('freeze_variables: ".*FeatureExtractor.*"', "trained all the same"),
+    ('update_trainable_variables: ".*BoxPredictor.*"', "updated all the same"),
+    ("sync_replicas: true", "synchronous replicas"),
+    ("keep_checkpoint_every_n_hours: 1.0", "--checkpoint-every"),
+])
+def test_fields_tf2_ignores_are_warned(field, meaning):
+    name = field.split(":")[0]
+    finding = next(f for f in check_pipeline(config(f"train_config {{ {field} }}"))
+                   if f.id == "ODW015")
+    assert finding.severity == "warning" and finding.path == f"train_config.{name}"
+    assert meaning in finding.message
+    assert "ODW015" not in ids(check_pipeline(config("train_config { batch_size: 2 }")))
+
+
+@pytest.mark.tf
+def test_no_tf2_code_path_reads_the_ignored_fields():
+    # The OD API's TF2 training path: the loop, the inputs, the builders and meta-architectures.
+    import importlib.util
+    from pathlib import Path
+
+    from odwrap.config.checks import IGNORED_IN_TF2
+
+    root = Path(importlib.util.find_spec("object_detection").origin).parent
+    files = [root / "model_lib_v2.py", root / "inputs.py", root / "utils" / "config_util.py",
+             *(root / "builders").glob("*.py"), *(root / "meta_architectures").glob("*.py")]
+    sources = {path: path.read_text() for path in files if not path.name.endswith("_test.py")}
+    for name in IGNORED_IN_TF2:
+        readers = [path.name for path, text in sources.items() if f".{name}" in text]
+        assert readers == [], (name, readers)
