@@ -166,6 +166,13 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_and_a_log(tiny_model, tiny_s
     assert log.read_text().startswith("Traceback (most recent call last):")
     assert checkpoint_steps(model_dir) == [2]
 
+    result = run_odwrap("train", spec, "--model-dir", model_dir, "--steps", 3, "--force",
+                        "--verbose", env={"ODWRAP_LOG_DIR": str(logs)})
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr  # --verbose: inline as well
+    assert result.stderr.rstrip().splitlines()[-1].startswith("odwrap: error: train: the "
+                                                              "checkpoint does not fit")
+
 
 def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_path):
     # The proto's default is use_moving_average: true; hand-written configs often leave it.
