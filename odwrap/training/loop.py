@@ -102,6 +102,7 @@ def prepare(options: TrainOptions):
                          label_map_out=folder.label_map_path.resolve())
     findings = check_pipeline(loaded.config, loaded.target)
     refuse_on_errors(findings, options.source, "not training")
+    _require_training_records(loaded.config)
     folder.keep_config(loaded.config, loaded.label_map, options.force)
     return loaded.config, findings
 
@@ -133,7 +134,6 @@ def train(options: TrainOptions) -> TrainResult:
         raise InputError("--checkpoint-every must be at least 1")
     if options.steps_per_loop < 1:
         raise InputError("--steps-per-loop must be at least 1")
-    _require_training_records(config)
     for finding in findings:  # prepare() refused the errors; the warnings come before the run
         report.message(finding.format())
     folder = ModelDir(options.model_dir)
