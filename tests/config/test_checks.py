@@ -344,8 +344,8 @@ def test_eval_averages_need_averages_from_training(optimizer, eval_averages, bad
 @pytest.mark.parametrize("field, meaning", [
     ('freeze_variables: ".*FeatureExtractor.*"', "trained all the same"),
     ('update_trainable_variables: ".*BoxPredictor.*"', "updated all the same"),
-    ("sync_replicas: true", "synchronous replicas"),
     ("keep_checkpoint_every_n_hours: 1.0", "--checkpoint-every"),
+    ("summarize_gradients: true", "no gradient summaries"),
 ])
 def test_fields_tf2_ignores_are_warned(field, meaning):
     name = field.split(":")[0]
@@ -356,18 +356,23 @@ def test_fields_tf2_ignores_are_warned(field, meaning):
     assert "ODW015" not in ids(check_pipeline(config("train_config { batch_size: 2 }")))
 
 
+def test_tf1_leftovers_of_the_official_samples_pass_silently():
+    leftovers = "sync_replicas: true replicas_to_aggregate: 8 startup_delay_steps: 0.0"
+    assert "ODW015" not in ids(check_pipeline(config(f"train_config {{ {leftovers} }}")))
+
+
 @pytest.mark.tf
 def test_no_tf2_code_path_reads_the_ignored_fields():
     # The OD API's TF2 training path: the loop, the inputs, the builders and meta-architectures.
     import importlib.util
     from pathlib import Path
 
-    from odwrap.config.checks import IGNORED_IN_TF2
+    from odwrap.config.checks import IGNORED_IN_TF2, TF1_LEFTOVERS
 
     root = Path(importlib.util.find_spec("object_detection").origin).parent
     files = [root / "model_lib_v2.py", root / "inputs.py", root / "utils" / "config_util.py",
              *(root / "builders").glob("*.py"), *(root / "meta_architectures").glob("*.py")]
     sources = {path: path.read_text() for path in files if not path.name.endswith("_test.py")}
-    for name in IGNORED_IN_TF2:
+    for name in [*IGNORED_IN_TF2, *TF1_LEFTOVERS]:
         readers = [path.name for path, text in sources.items() if f".{name}" in text]
         assert readers == [], (name, readers)
