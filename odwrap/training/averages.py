@@ -23,6 +23,16 @@ def choose(folder: ModelDir, weights: str | None) -> str:
     return weights
 
 
+def swap_in_averages(optimizer, model) -> None:
+    """Swap the EMA optimizer's averages with MODEL's trainable weights (what its swap_weights
+    does, without the distribution strategy that it insists on and eval does not need)."""
+    for variable in model.trainable_variables:
+        average = optimizer.get_slot(variable, "average")
+        value = variable.read_value()
+        variable.assign(average)
+        average.assign(value)
+
+
 def write_averaged_checkpoint(folder: ModelDir, destination: Path) -> Path:
     """Restore FOLDER's latest checkpoint with its averages, swap them into the model, and save
     the model alone under DESTINATION; the checkpoint's prefix."""
@@ -41,5 +51,5 @@ def write_averaged_checkpoint(folder: ModelDir, destination: Path) -> Path:
     checkpoint = folder.require_checkpoint("export")
     tf.train.Checkpoint(step=step, model=model, optimizer=optimizer).restore(checkpoint) \
         .expect_partial()
-    optimizer.swap_weights()
+    swap_in_averages(optimizer, model)
     return Path(tf.train.Checkpoint(model=model).save(str(Path(destination) / "ckpt")))

@@ -16,6 +16,7 @@ from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, facts
 from odwrap.odapi.pipeline import read_pipeline
+from odwrap.training import averages
 from odwrap.training.modeldir import ModelDir
 
 
@@ -92,7 +93,7 @@ class Evaluator:
             objects["optimizer"] = self.averages
         tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
         if self.averages is not None:
-            self.averages.swap_weights()
+            averages.swap_in_averages(self.averages, self.model)
         with self.writer.as_default():
             metrics = self.model_lib_v2.eager_eval_loop(
                 self.model, self.configs, self.dataset, use_tpu=False,
