@@ -72,12 +72,18 @@ def _strategy(tf, tpu: str | None):
     return tf.distribute.get_strategy()
 
 
-def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad) -> tuple:
+def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
+                    model_dir: str) -> tuple:
     """Restore the fine-tune checkpoint; (restored, total, names of variables not restored)."""
-    model_lib_v2._ensure_model_is_built(model, dataset, unpad)
-    before = {v.name: v.numpy().copy() for v in model.trainable_variables}
     path = train_config.fine_tune_checkpoint
     kind = train_config.fine_tune_checkpoint_type
+    variables_helper = compat.load("object_detection.utils.variables_helper")
+    try:  # as train_loop: no TF1 name-based checkpoint, not the model folder itself
+        variables_helper.ensure_checkpoint_supported(path, kind, model_dir)
+    except RuntimeError as exc:
+        raise InputError(f"train_config.fine_tune_checkpoint: {path}: {exc}") from None
+    model_lib_v2._ensure_model_is_built(model, dataset, unpad)
+    before = {v.name: v.numpy().copy() for v in model.trainable_variables}
     try:
         model_lib_v2.load_fine_tune_checkpoint(
             model, path, kind, train_config.fine_tune_checkpoint_version,
@@ -183,7 +189,8 @@ def train(options: TrainOptions) -> TrainResult:
         if latest:
             checkpoint.restore(latest)
         elif train_config.fine_tune_checkpoint:
-            restored = _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad)
+            restored = _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
+                                       model_dir)
 
         def step_fn(features, labels):
             losses = model_lib_v2.eager_train_step(

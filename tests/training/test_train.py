@@ -96,6 +96,23 @@ def test_fine_tune_from_a_detection_checkpoint_reports_restored_variables(tmp_pa
     assert 0 < int(restored) <= int(total)
 
 
+def test_legacy_from_detection_checkpoint_fine_tunes_as_a_detection_checkpoint(tmp_path,
+                                                                              tiny_model):
+    # A TF1-era config: from_detection_checkpoint instead of fine_tune_checkpoint_type.
+    checkpoint = tiny_model.model_dir / f"ckpt-{tiny_model.steps}"
+    config = (tiny_model.model_dir / "pipeline.config").read_text()
+    assert "fine_tune_checkpoint" not in config
+    source = tmp_path / "pipeline.config"
+    source.write_text(config.replace("train_config {", f'train_config {{\n  fine_tune_checkpoint: '
+                                     f'"{checkpoint}"\n  from_detection_checkpoint: true', 1))
+    result = run_odwrap("train", source, "--model-dir", tmp_path / "second", "--steps", 1)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warning: ODW005 train_config.from_detection_checkpoint" in result.stdout
+    assert "fine_tune_checkpoint_type: 'detection'" in result.stdout
+    restored, total = result.stdout.split("restored ")[1].split(" trainable")[0].split(" of ")
+    assert 0 < int(restored) <= int(total)
+
+
 def test_train_refuses_a_config_with_check_errors(tmp_path, tiny_spec, capsys):
     code = cli.main(["train", str(tiny_spec), "--model-dir", str(tmp_path / "m"),
                      "--set", "model.image_size=72"])
