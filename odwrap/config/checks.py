@@ -7,56 +7,15 @@ Each check is a function registered with an id and a name; it gets the config an
 import difflib
 import glob
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
+from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
 from odwrap.errors import InputError
 from odwrap.odapi import extractors, facts, labelmap
 
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: str
-    path: str
-    message: str
-    hint: str
-
-    def format(self) -> str:
-        return f"{self.severity}: {self.id} {self.path}: {self.message} (fix: {self.hint})"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a config will be trained and exported on; checks depend on it."""
-
-    device: str = "cpu"  # cpu | gpu | tpu
-    num_devices: int = 1  # GPUs, or TPU cores
-    export_targets: tuple = ()
-    export_batch_size: int = 1
-    label_map: object = None  # the label map, when already read (or a spec's inline classes)
-    label_map_inline: bool = False  # the label map exists only in memory so far
-    checked_paths: bool = True
-
-
-@dataclass
-class _Registry:
-    checks: list = field(default_factory=list)
-
-    def register(self, check_id: str, name: str):
-        def decorate(func):
-            self.checks.append((check_id, name, func))
-            return func
-        return decorate
-
-
-REGISTRY = _Registry()
-check = REGISTRY.register
+# The finding types live in findings.py; imported here by the modules that run the checks.
+__all__ = ["ERROR", "WARNING", "Finding", "Target", "REGISTRY", "check", "check_pipeline"]
 
 FPN_TOP_DOWN_MAX_LEVEL = 5
 # The official samples use 64-512 images a step, across 8 TPU cores (tensorflow/models #8487).
@@ -206,6 +165,14 @@ def _fine_tune_type(config, target):
                         f"fine_tune_checkpoint_type '{train.fine_tune_checkpoint_type}' without "
                         "a fine_tune_checkpoint: training starts from scratch",
                         "set fine_tune_checkpoint or remove the type")]
+    versions = train.DESCRIPTOR.fields_by_name["fine_tune_checkpoint_version"].enum_type
+    if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != \
+            versions.values_by_name["V2"].number:
+        return [Finding("ODW005", ERROR, "train_config.fine_tune_checkpoint_version",
+                        "TF2 training restores only V2 (object-based) checkpoints, and "
+                        "fine_tune_checkpoint_version is V1 (the proto's default); "
+                        "load_fine_tune_checkpoint refuses it",
+                        "set fine_tune_checkpoint_version: V2 (every TF2 zoo checkpoint is V2)")]
     if train.fine_tune_checkpoint_type not in ("", "classification", "detection", "full",
                                                "fine_tune"):
         return [Finding("ODW005", ERROR, path,

@@ -90,10 +90,12 @@ def test_missing_paths(tmp_path):
 @pytest.mark.parametrize("train, severity", [
     pytest.param('fine_tune_checkpoint: "gs://b/ckpt-0"', "error", id="no-type"),
     pytest.param('fine_tune_checkpoint_type: "detection"', "warning", id="type-only"),
-    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detectoin"',
-                 "error", id="unknown-type"),
+    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detectoin" '
+                 "fine_tune_checkpoint_version: V2", "error", id="unknown-type"),
+    pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detection" '
+                 "fine_tune_checkpoint_version: V2", None, id="fitting"),
     pytest.param('fine_tune_checkpoint: "gs://b/c" fine_tune_checkpoint_type: "detection"',
-                 None, id="fitting"),
+                 "error", id="v1-checkpoint-version"),
     # The legacy field of TF1-era configs: train_loop maps it, so it is no error.
     pytest.param('fine_tune_checkpoint: "gs://b/c" from_detection_checkpoint: true', "warning",
                  id="legacy-from-detection-checkpoint"),

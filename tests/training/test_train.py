@@ -104,7 +104,8 @@ def test_legacy_from_detection_checkpoint_fine_tunes_as_a_detection_checkpoint(t
     assert "fine_tune_checkpoint" not in config
     source = tmp_path / "pipeline.config"
     source.write_text(config.replace("train_config {", f'train_config {{\n  fine_tune_checkpoint: '
-                                     f'"{checkpoint}"\n  from_detection_checkpoint: true', 1))
+                                     f'"{checkpoint}"\n  from_detection_checkpoint: true\n'
+                                     "  fine_tune_checkpoint_version: V2", 1))
     result = run_odwrap("train", source, "--model-dir", tmp_path / "second", "--steps", 1)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "warning: ODW005 train_config.from_detection_checkpoint" in result.stdout
