@@ -12,7 +12,6 @@ Baseline: fp32 on ai-edge-litert, odwrap's default runtime.
 """
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -21,10 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from odwrap.deploy import RUNTIMES
-
-MODULES = {"ai-edge-litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
-           "tensorflow": "tensorflow"}
+from odwrap.deploy import installed_runtimes
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("fp32", "int8")
@@ -100,8 +96,7 @@ def main(argv=None) -> int:
         model, runtime = args.measure
         print(json.dumps(measure(model, runtime, args.runs, args.warmup, args.threads)))
         return 0
-    # The runtimes this stack has (tflite-runtime is in the tf215 stack only).
-    runtimes = tuple(name for name in RUNTIMES if importlib.util.find_spec(MODULES[name]))
+    runtimes = installed_runtimes()  # tflite-runtime is in the tf215 stack only
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = args.model_dir or demo_model(tmp, args.steps, args.image_size)
@@ -109,7 +104,7 @@ def main(argv=None) -> int:
         sizes = {name: path.stat().st_size for name, path in models.items()}
         times = {(name, runtime): [] for name in MODELS for runtime in runtimes}
         for round_index in range(args.rounds):
-            order = RUNTIMES if round_index % 2 == 0 else tuple(reversed(RUNTIMES))
+            order = runtimes if round_index % 2 == 0 else tuple(reversed(runtimes))
             for runtime in order:
                 for name in MODELS:
                     times[name, runtime] += child(models[name], runtime, args)

@@ -4,9 +4,8 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 
-from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS
+from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS, installed_version, major_minor
 
 
 @dataclass(frozen=True)
@@ -57,28 +56,11 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
 
-def installed_version(names) -> str | None:
-    for name in names:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def _major_minor(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
 def stack_of(versions: dict[str, str | None]) -> Stack | None:
     """The stack whose TensorFlow is installed, if any."""
     tf = versions.get("tensorflow")
     return next((stack for stack in STACKS
-                 if tf is not None and _major_minor(tf) == stack.tensorflow), None)
+                 if tf is not None and major_minor(tf) == stack.tensorflow), None)
 
 
 def version_problems(python: tuple[int, int], versions: dict[str, str | None]) -> list[str]:
@@ -98,12 +80,12 @@ def version_problems(python: tuple[int, int], versions: dict[str, str | None]) -
     pb = versions.get("protobuf")
     if pb is None:
         problems.append("protobuf is not installed (run scripts/setup.sh)")
-    elif stack and stack.protobuf_below and _major_minor(pb)[0] >= stack.protobuf_below:
+    elif stack and stack.protobuf_below and major_minor(pb)[0] >= stack.protobuf_below:
         problems.append(f"protobuf {pb} is installed; TensorFlow {tf} needs protobuf < "
                         f"{stack.protobuf_below} (run {stack.setup})")
     np_version = versions.get("numpy")
     if (np_version is not None and stack and stack.numpy_below
-            and _major_minor(np_version)[0] >= stack.numpy_below):
+            and major_minor(np_version)[0] >= stack.numpy_below):
         problems.append(f"numpy {np_version} is installed; TensorFlow {tf} needs numpy < "
                         f"{stack.numpy_below} (run {stack.setup})")
     if versions.get("object_detection") is None:

@@ -206,14 +206,14 @@ def plot(args) -> int:
     return EXIT_OK
 
 
-WEIGHTS = {"averages": "moving averages", "trained": "trained"}
-
-
 def export(args) -> int:
+    from odwrap.training import averages
+
+    weights = {"averages": averages.AVERAGES, "trained": averages.TRAINED}.get(args.weights)
     result = api.export(args.model_dir, args.format, args.output, quantize=args.quantize,
                         input_type=args.input_type, representative=args.representative,
                         max_detections=args.max_detections, compare=args.compare,
-                        weights=WEIGHTS.get(args.weights))
+                        weights=weights)
     for note in result.notes:
         print(note)
     print(f"exported {result.format} to {result.path} in {result.seconds:.0f} s, "

@@ -6,7 +6,6 @@ Each check is a function registered with an id and a name; it gets the config an
 
 import difflib
 import glob
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def _label_map_items(config, target):
     hints = {ERROR: "give every class a unique name and an id of 1 or more",
              WARNING: "number the ids 1..N, unless they must match a dataset's ids"}
     # The shipped COCO map keeps COCO's own ids (80 classes, 1..90) on purpose.
-    keeps_dataset_ids = labelmap.same_items(label_map, labelmap.read(labelmap.builtin_path("coco")))
+    keeps_dataset_ids = labelmap.same_items(label_map, labelmap.read_builtin("coco"))
     return [Finding("ODW003", severity, where, f"label map {message}", hints[severity])
             for severity, message in labelmap.problems(label_map)
             if severity == ERROR or not keeps_dataset_ids]
@@ -311,16 +310,10 @@ TF1_LEFTOVERS = ("sync_replicas", "replicas_to_aggregate", "startup_delay_steps"
 
 @check("ODW015", "ignored-in-tf2")
 def _ignored_in_tf2(config, target):
-    train = config.train_config
-    found = []
-    for name, meaning in IGNORED_IN_TF2.items():
-        value = getattr(train, name)
-        is_set = len(value) > 0 if isinstance(value, Sequence) and not isinstance(value, str) \
-            else train.HasField(name)
-        if is_set:
-            found.append(Finding("ODW015", WARNING, f"train_config.{name}",
-                                 f"TF2 training ignores {name}: {meaning}", f"remove {name}"))
-    return found
+    given = {field.name for field, _ in config.train_config.ListFields()}  # set, or non-empty
+    return [Finding("ODW015", WARNING, f"train_config.{name}",
+                    f"TF2 training ignores {name}: {meaning}", f"remove {name}")
+            for name, meaning in IGNORED_IN_TF2.items() if name in given]
 
 
 @check("ODW014", "moving-averages")

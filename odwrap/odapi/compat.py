@@ -7,6 +7,7 @@ turns the fix into "not needed" instead of a second patch. `ODWRAP_COMPAT_DISABL
 leaves fixes off; the tests use it to prove each one is needed.
 """
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -33,33 +34,41 @@ class Fix:
     tensorflow: bool = True  # whether checking or applying it imports TensorFlow
 
 
-def tensorflow_version() -> tuple[int, int] | None:
-    """(major, minor) of the installed TensorFlow, read without importing it."""
-    if "tensorflow" in sys.modules and hasattr(sys.modules["tensorflow"], "__version__"):
-        version = sys.modules["tensorflow"].__version__
-    else:
-        version = next((_installed(name) for name in TENSORFLOW_DISTRIBUTIONS
-                        if _installed(name)), None)
-    if version is None:
-        return None
-    major, minor = (version.split(".") + ["0"])[:2]
-    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
-
-
+@functools.cache
 def _installed(distribution: str) -> str | None:
+    # Read once per process: apply() runs before every proto import.
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
 
 
+def installed_version(distributions) -> str | None:
+    """The version of the first of DISTRIBUTIONS that is installed (package metadata only)."""
+    return next((version for version in map(_installed, distributions) if version), None)
+
+
+def major_minor(version: str) -> tuple[int, ...]:
+    """'2.21.0' -> (2, 21); '2.15.0.post1' -> (2, 15)."""
+    return tuple(int("".join(ch for ch in piece if ch.isdigit()) or 0)
+                 for piece in version.split(".")[:2])
+
+
+def tensorflow_version() -> tuple[int, ...] | None:
+    """(major, minor) of the installed TensorFlow, read without importing it."""
+    module = sys.modules.get("tensorflow")
+    version = getattr(module, "__version__", None) or installed_version(TENSORFLOW_DISTRIBUTIONS)
+    return major_minor(version) if version else None
+
+
 LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
 
 
 def _legacy_keras_needed() -> bool:
+    if os.environ.get(LEGACY_KERAS_ENV) in ("1", "true", "True"):
+        return False
     version = tensorflow_version()
-    return (version is not None and version >= (2, 16)
-            and os.environ.get(LEGACY_KERAS_ENV) not in ("1", "true", "True"))
+    return version is not None and version >= (2, 16)
 
 
 def _legacy_keras_patch() -> None:

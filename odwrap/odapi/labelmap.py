@@ -1,5 +1,6 @@
 """Read, write and validate OD API label maps (label_map.pbtxt)."""
 
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +15,12 @@ BUILTIN = {"coco": "mscoco_label_map.pbtxt"}
 
 def builtin_path(name: str) -> Path:
     return Path(str(resources.files("odwrap.label_maps").joinpath(BUILTIN[name])))
+
+
+@functools.cache
+def read_builtin(name: str):
+    """A shipped label map, parsed once per process (callers only read it)."""
+    return read(builtin_path(name))
 
 
 def resolve(value: str, base_dir: Path) -> Path:

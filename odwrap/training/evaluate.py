@@ -26,7 +26,7 @@ class EvalResult:
     checkpoint: str
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0
-    weights: str = "trained"  # or "moving averages" (eval_config.use_moving_averages)
+    weights: str = averages.TRAINED  # or averages.AVERAGES (eval_config.use_moving_averages)
 
 
 class Evaluator:
@@ -102,7 +102,7 @@ class Evaluator:
         result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
                             metrics={key: float(value) for key, value in metrics.items()},
                             seconds=time.perf_counter() - started,
-                            weights="moving averages" if self.averages else "trained")
+                            weights=averages.AVERAGES if self.averages else averages.TRAINED)
         record_metrics(self.folder, result)
         return result
 
