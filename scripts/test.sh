@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Install everything if needed (scripts/setup.sh), then run the whole test suite.
 #   --stack tf215   on the TF 2.15 stack (.venv-tf215) instead of the default TF 2.21 (.venv)
+#   --fuzz          only the fuzz tests (tests marked fuzz), with many more generated cases
 # Other arguments go to pytest, e.g. ./scripts/test.sh -m "not tf" for the fast subset.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/stack.sh"
 stack_args "$@"
+FUZZ=()
+for arg in ${REST[@]+"${REST[@]}"}; do
+  if [[ "$arg" == --fuzz ]]; then
+    export HYPOTHESIS_PROFILE=fuzz
+    FUZZ=(-m fuzz)
+  fi
+done
 "$ROOT/scripts/setup.sh" --stack "$STACK"
 cd "$ROOT"
-exec "$VENV/bin/python" -m pytest ${REST[@]+"${REST[@]}"}
+ARGS=()
+for arg in ${REST[@]+"${REST[@]}"}; do [[ "$arg" == --fuzz ]] || ARGS+=("$arg"); done
+exec "$VENV/bin/python" -m pytest ${FUZZ[@]+"${FUZZ[@]}"} ${ARGS[@]+"${ARGS[@]}"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from odwrap.odapi import compat
 
@@ -18,6 +19,16 @@ STARTING_ENV = dict(os.environ)
 compat.apply(tensorflow=False)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The fuzz tests (Hypothesis): a few hundred cases per property in every run (CI's share of the
+# time budget), many more with ./scripts/test.sh --fuzz (HYPOTHESIS_PROFILE=fuzz). No deadline:
+# two cores shared with TensorFlow make one slow case no bug. Failing cases are kept in
+# .hypothesis/ and replayed first.
+settings.register_profile("ci", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def run_python(code_or_args, env=None, timeout=600, cwd=None):
