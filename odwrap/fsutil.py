@@ -1,21 +1,85 @@
-"""Writing files so that a reader never sees half of one."""
+"""Reading untrusted text files with a size limit, and writing files so that a reader never sees
+half of one."""
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from odwrap.errors import InputError
 
+MiB = 1024 * 1024
+DEFAULT_LIMIT = 16 * MiB  # what odwrap reads of a file whose caller names no limit
 
-def read_text(path, what: str = "file") -> str:
-    """A UTF-8 text file's contents; InputError naming the path when it cannot be read."""
+
+def size_text(size: int) -> str:
+    """'1 MiB', '52.4 MB': a limit in the unit it was set in, a size in decimal megabytes."""
+    if size % MiB == 0:
+        return f"{size // MiB} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
+
+
+def read_bytes(path, what: str = "file", limit: int = DEFAULT_LIMIT,
+               limit_for: str | None = None) -> bytes:
+    """At most `limit` bytes of a regular file; InputError naming the path, and the limit (for
+    `limit_for`, e.g. 'a spec') when the file is larger. FIFOs, devices (/dev/zero) and folders
+    are refused without a read, and without blocking on a FIFO that has no writer."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise InputError(f"{path}: cannot read the {what}: {exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise InputError(f"{path}: cannot read the {what}: {kind}")
+    limit_for = limit_for or f"a {what}"
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > limit:
+            raise InputError(f"{path}: the {what} is {size_text(info.st_size)}, over odwrap's "
+                             f"limit of {size_text(limit)} for {limit_for}")
+        try:
+            data = handle.read(limit + 1)  # the file may have grown since fstat
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the {what}: {exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: the {what} is over odwrap's limit of {size_text(limit)} "
+                         f"for {limit_for}")
+    return data
+
+
+def read_text(path, what: str = "file", limit: int = DEFAULT_LIMIT,
+              limit_for: str | None = None) -> str:
+    """A UTF-8 text file's contents, read as `read_bytes` does; InputError naming the path when
+    it cannot be read or decoded."""
+    data = read_bytes(path, what, limit, limit_for)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{Path(path)}: cannot read the {what}: not UTF-8 text (byte "
+                         f"{exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as open() in text mode reads
+
+
+def check_output_file(path, what: str = "file") -> Path:
+    """Refuse, before anything is computed or written, an output path that cannot become a file:
+    a folder, a path under a file, a folder that cannot be written to."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the {what}'s file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: cannot write the {what}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write the {what}: {parent} is not writable")
+    return path
 
 
 def _umask() -> int:

@@ -5,6 +5,7 @@ formatted here too (`proto_value`), so a string from a spec can never break out 
 """
 
 import difflib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from odwrap.config.architectures import ARCHITECTURES, Architecture
 from odwrap.config.spec import LoadedSpec
 from odwrap.errors import InputError
 from odwrap.odapi import labelmap, protos
+
+FLOAT32_MAX = 3.4028234663852886e38  # a proto float field's largest finite value
+_KINDS = pb_descriptor.FieldDescriptor
+INT_RANGES = {_KINDS.TYPE_INT32: (-(2**31), 2**31 - 1), _KINDS.TYPE_SINT32: (-(2**31), 2**31 - 1),
+              _KINDS.TYPE_SFIXED32: (-(2**31), 2**31 - 1), _KINDS.TYPE_UINT32: (0, 2**32 - 1),
+              _KINDS.TYPE_FIXED32: (0, 2**32 - 1), _KINDS.TYPE_UINT64: (0, 2**64 - 1),
+              _KINDS.TYPE_FIXED64: (0, 2**64 - 1)}  # the rest are int64
 
 # The official sample values of the augmentations a sample config parametrizes.
 AUGMENTATION_DEFAULTS = {
@@ -97,23 +105,30 @@ def _field(fd, value, where: str) -> dict:
         ok = isinstance(value, bool)
     elif fd.type in (kinds.TYPE_FLOAT, kinds.TYPE_DOUBLE):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        high = FLOAT32_MAX if fd.type == kinds.TYPE_FLOAT else sys.float_info.max
+        if ok and not -high <= value <= high:  # NaN fails both
+            raise InputError(f"{where}: expected a finite number in [{-high:g}, {high:g}] "
+                             f"(got {value!r})")
         value = float(value) if ok else value
     elif fd.type == kinds.TYPE_STRING:
         ok = isinstance(value, str)
     else:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        low, high = INT_RANGES.get(fd.type, (-(2**63), 2**63 - 1))
+        if ok and not low <= value <= high:
+            raise InputError(f"{where}: expected int in {low}..{high} (got {value})")
     if not ok:
         raise InputError(f"{where}: {value!r} is not a valid {fd.name} value")
     return {"name": fd.name, "value": proto_value(value)}
 
 
-def augmentations(entries, arch: Architecture) -> list[dict]:
+def augmentations(entries, arch: Architecture, source: str = "spec") -> list[dict]:
     step_fields = protos.preprocessor_pb2().PreprocessingStep.DESCRIPTOR.fields_by_name
     if entries is None:
         entries = list(arch.augmentations)
     out = []
     for index, entry in enumerate(entries):
-        where = f"train.augmentations[{index}]"
+        where = f"{source}: train.augmentations[{index}]"
         if isinstance(entry, dict):
             if len(entry) != 1:
                 raise InputError(f"{where}: one augmentation per entry, as name: {{field: value}}")
@@ -143,9 +158,9 @@ def _schedule(spec, arch: Architecture, steps: int, batch: int, notes: list[str]
     if train.learning_rate is None:
         lr = arch.learning_rate * scale
         if batch != arch.batch_size:
-            notes.append(f"learning rate scaled linearly with the batch size: {arch.learning_rate:g}"
-                         f" x {batch}/{arch.batch_size} = {lr:.6g} (set train.learning_rate to "
-                         "choose it)")
+            notes.append(f"learning rate scaled linearly with the batch size: "
+                         f"{arch.learning_rate:g} x {batch}/{arch.batch_size} = {lr:.6g} (set "
+                         "train.learning_rate to choose it)")
     else:
         lr = train.learning_rate
     if train.warmup_learning_rate is None:
@@ -244,7 +259,7 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
             else proto_value(resolve_path(train.fine_tune_checkpoint, base)),
             "fine_tune_checkpoint_type": None if train.fine_tune_checkpoint_type is None
             else proto_value(train.fine_tune_checkpoint_type),
-            "augmentations": augmentations(train.augmentations, arch),
+            "augmentations": augmentations(train.augmentations, arch, loaded.source),
             "optimizer": train.optimizer,
             "momentum": proto_value(train.momentum),
             "schedule": _schedule(spec, arch, steps, batch, notes),

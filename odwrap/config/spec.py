@@ -17,13 +17,34 @@ import yaml
 from msgspec import Meta
 
 from odwrap.config.architectures import ARCHITECTURES
+from odwrap.config.yamlread import load_yaml
 from odwrap.errors import InputError
-from odwrap.fsutil import read_text
+from odwrap.fsutil import MiB, read_text
 
-PositiveInt = Annotated[int, Meta(ge=1)]
-NonNegativeInt = Annotated[int, Meta(ge=0)]
-Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
-Pair = Annotated[list[PositiveInt], Meta(min_length=2, max_length=2)]
+SPEC_LIMIT = 1 * MiB  # a spec is a few hundred bytes; PyYAML reads about 0.5 MB/s
+SET_LIMIT = 64 * 1024  # characters of one --set value
+INT32_MAX = 2**31 - 1  # the OD API's int32 proto fields (total_steps, warmup_steps, batch_size)
+MAX_SIDE = 4096  # input sides; the official samples use 300-1536
+MAX_CHANNELS = 4096
+MAX_BATCH = 65536
+MAX_DETECTIONS = 10_000  # the LVIS samples keep 300
+MAX_RATE = 100.0  # learning rates; the samples' peak is 0.08 at batch 64-512
+
+
+def Int(low: int, high: int):  # noqa: N802 (a type)
+    """An int in LOW..HIGH (bool is no int: msgspec's strict mode refuses it)."""
+    return Annotated[int, Meta(ge=low, le=high)]
+
+
+def Float(low: float, high: float, low_open: bool = False):  # noqa: N802 (a type)
+    """A finite number in [LOW, HIGH] (or (LOW, HIGH]); NaN fails both bounds."""
+    return Annotated[float, Meta(gt=low, le=high) if low_open else Meta(ge=low, le=high)]
+
+
+Side = Int(32, MAX_SIDE)
+Pair = Annotated[list[Side], Meta(min_length=2, max_length=2)]
+Fraction = Float(0.0, 1.0)
+Steps = Int(1, INT32_MAX)
 
 METRICS_SETS = (
     "coco_detection_metrics", "coco_mask_metrics", "coco_keypoint_metrics",
@@ -40,18 +61,18 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
 
 class ModelSpec(_Section):
     architecture: str | None
-    image_size: PositiveInt | Pair | None
-    num_classes: PositiveInt | None
-    depth_multiplier: Annotated[float, Meta(gt=0.0, le=4.0)]
-    min_depth: PositiveInt
-    fpn_levels: Annotated[list[Annotated[int, Meta(ge=2, le=8)]], Meta(min_length=2, max_length=2)]
-    fpn_depth: PositiveInt | None
-    predictor_depth: PositiveInt | None
-    predictor_layers: NonNegativeInt | None
-    pad_to_multiple: PositiveInt
+    image_size: Side | Pair | None
+    num_classes: Int(1, 100_000) | None
+    depth_multiplier: Float(0.0, 4.0, low_open=True)
+    min_depth: Int(1, MAX_CHANNELS)
+    fpn_levels: Annotated[list[Int(2, 8)], Meta(min_length=2, max_length=2)]
+    fpn_depth: Int(1, MAX_CHANNELS) | None
+    predictor_depth: Int(1, MAX_CHANNELS) | None
+    predictor_layers: Int(0, 16) | None
+    pad_to_multiple: Int(1, MAX_SIDE)
     score_threshold: Fraction
     iou_threshold: Fraction
-    max_detections: PositiveInt
+    max_detections: Int(1, MAX_DETECTIONS)
 
 
 class DataSpec(_Section):
@@ -63,12 +84,12 @@ class DataSpec(_Section):
 
 class TrainSpec(_Section):
     device: Literal["cpu", "gpu", "tpu"]
-    num_devices: PositiveInt | None
-    batch_size: PositiveInt | None
-    steps: PositiveInt | None
-    learning_rate: Annotated[float, Meta(gt=0.0)] | None
-    warmup_learning_rate: Annotated[float, Meta(ge=0.0)] | None
-    warmup_steps: NonNegativeInt | None
+    num_devices: Int(1, 4096) | None
+    batch_size: Int(1, MAX_BATCH) | None
+    steps: Steps | None
+    learning_rate: Float(0.0, MAX_RATE, low_open=True) | None
+    warmup_learning_rate: Float(0.0, MAX_RATE) | None
+    warmup_steps: Int(0, INT32_MAX) | None
     schedule: Literal["cosine", "constant"]
     optimizer: Literal["momentum", "adam"]
     momentum: Fraction
@@ -76,27 +97,27 @@ class TrainSpec(_Section):
     fine_tune_checkpoint: str | None
     fine_tune_checkpoint_type: Literal["classification", "detection", "full", "fine_tune"] | None
     use_bfloat16: bool | None
-    max_boxes: PositiveInt
+    max_boxes: Int(1, MAX_DETECTIONS)
 
 
 class EvalSpec(_Section):
     metrics: list[Literal[METRICS_SETS]]  # type: ignore[valid-type]
-    num_examples: PositiveInt | None
-    batch_size: PositiveInt
+    num_examples: Steps | None
+    batch_size: Int(1, MAX_BATCH)
 
 
 class QuantizationSpec(_Section):
     enabled: bool
-    delay: NonNegativeInt
-    weight_bits: Annotated[int, Meta(ge=2, le=16)]
-    activation_bits: Annotated[int, Meta(ge=2, le=16)]
+    delay: Int(0, INT32_MAX)
+    weight_bits: Int(2, 16)
+    activation_bits: Int(2, 16)
 
 
 class ExportSpec(_Section):
     targets: list[Literal["saved_model", "tflite", "edgetpu"]]
     quantize: Literal["none", "fp16", "dynamic", "int8"]
-    batch_size: PositiveInt
-    max_detections: PositiveInt
+    batch_size: Int(1, MAX_BATCH)
+    max_detections: Int(1, MAX_DETECTIONS)
 
 
 class Spec(_Section):
@@ -122,7 +143,8 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
     errors = []
     arch = spec.model.architecture
     if arch is None:
-        errors.append((("model", "architecture"), f"is required; one of: {', '.join(ARCHITECTURES)}"))
+        errors.append((("model", "architecture"),
+                       f"is required; one of: {', '.join(ARCHITECTURES)}"))
     elif arch not in ARCHITECTURES:
         errors.append((("model", "architecture"),
                        f"unknown architecture '{arch}'{_suggest(arch, ARCHITECTURES)}; one of: "
@@ -144,28 +166,6 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
     if spec.data.label_map is not None and classes is not None:
         errors.append((("data",), "give either label_map or classes, not both"))
     return errors
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice (plain YAML keeps the last silently)."""
-
-
-def _unique_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'",
-                                                    key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
-def safe_load_unique(text: str):
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 def _suggest(word: str, choices) -> str:
@@ -202,10 +202,11 @@ def parse_overrides(items) -> dict:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--set {item}: expected KEY=VALUE, e.g. train.batch_size=8")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise InputError(f"--set {item}: the value is not valid YAML ({exc.problem})") from None
+        where = f"--set {key.strip()}"
+        if len(raw) > SET_LIMIT:
+            raise InputError(f"{where}: the value is {len(raw)} characters, over odwrap's limit "
+                             f"of {SET_LIMIT} for a --set value")
+        value = load_yaml(raw, where, lines=False) if raw.strip() else None
         parts = key.strip().split(".")
         node = nested
         for part in parts[:-1]:
@@ -257,6 +258,38 @@ def _value_at(tree, loc):
     return tree
 
 
+def _flat(kinds) -> list:
+    out = []
+    for kind in kinds:
+        out += _flat(kind.types) if isinstance(kind, msgspec.inspect.UnionType) else [kind]
+    return out
+
+
+def _allowed_range(loc: tuple) -> str | None:
+    """'int in 32..4096' or 'number in (0, 100]': the Spec's bounds of the number at LOC."""
+    kinds = [msgspec.inspect.type_info(Spec)]
+    for part in loc:
+        found = []
+        for kind in _flat(kinds):
+            if isinstance(kind, msgspec.inspect.StructType):
+                found += [item.type for item in kind.fields if item.name == part]
+            elif isinstance(kind, msgspec.inspect.ListType) and isinstance(part, int):
+                found.append(kind.item_type)
+        kinds = found
+    for kind in _flat(kinds):
+        if isinstance(kind, msgspec.inspect.IntType) and kind.le is not None:
+            return f"int in {kind.ge}..{kind.le}"
+        if isinstance(kind, msgspec.inspect.FloatType) and kind.le is not None:
+            low = f"({kind.gt:g}" if kind.gt is not None else f"[{kind.ge:g}"
+            return f"number in {low}, {kind.le:g}]"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text)} characters)"
+
+
 def _where(loc: tuple, source: str, lines: dict, overridden: set) -> str:
     """'--set' when an override set the field, else 'file:line' of the closest key in the file."""
     keys = tuple(str(part) for part in loc)
@@ -286,14 +319,8 @@ def _flatten_keys(nested: dict, prefix=()) -> set[tuple]:
 def load_spec(path, overrides=None) -> LoadedSpec:
     """Read, merge and validate a spec file; raise InputError naming the file, line and field."""
     path = Path(path)
-    text = read_text(path, "file")
-    try:
-        raw = safe_load_unique(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+    text = read_text(path, "file", limit=SPEC_LIMIT, limit_for="a spec")
+    raw = load_yaml(text, str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -313,9 +340,15 @@ def load_spec(path, overrides=None) -> LoadedSpec:
         message = (message or str(exc)).replace("`", "")
         message = message[:1].lower() + message[1:]
         got = _value_at(merged, loc)
+        allowed = _allowed_range(loc)
+        if allowed and re.match(r"expected (int|float)( [<>]|, got)", message):
+            # name the range, not only the bound that failed (NaN and inf fail one)
+            message = re.sub(r"^expected (int|float)( [<>]=? [^,]+)?", f"expected {allowed}",
+                             message)
         if got is not None and not isinstance(got, (dict, list)):
             typed = re.fullmatch(r"(expected .+), got \w+", message)
-            message = f"{typed.group(1)}, got {got!r}" if typed else f"{message} (got {got!r})"
+            message = (f"{typed.group(1)}, got {_shown(got)}" if typed
+                       else f"{message} (got {_shown(got)})")
         raise _field_error(loc, message, _where(loc, str(path), lines, overridden)) from None
     errors = semantic_errors(spec)
     if errors:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from odwrap.fsutil import atomic_write_text, read_text
+from odwrap.fsutil import MiB, atomic_write_text, read_text
 from odwrap.odapi import protos
 
 FILE_NAME = "label_map.pbtxt"  # what odwrap calls the label map it writes beside a config
 BUILTIN = {"coco": "mscoco_label_map.pbtxt"}
+LIMIT = 8 * MiB  # 100,000 classes take about 7 MB (and 3 s to parse)
 
 
 def builtin_path(name: str) -> Path:
@@ -36,7 +37,7 @@ def parse(text: str, source: str):
 
 
 def read(path):
-    return parse(read_text(path, "label map"), str(path))
+    return parse(read_text(path, "label map", limit=LIMIT), str(path))
 
 
 def names(path) -> dict[int, str]:

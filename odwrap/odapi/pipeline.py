@@ -5,10 +5,11 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from odwrap.errors import InputError, RenderedConfigError
-from odwrap.fsutil import atomic_write_text, read_text
+from odwrap.fsutil import MiB, atomic_write_text, read_text
 from odwrap.odapi import protos
 
 CONFIG_NAME = "pipeline.config"  # the OD API's name for it, in model and export folders
+CONFIG_LIMIT = 1 * MiB  # the official samples are 3-10 KB; text_format reads about 2 MB/s
 
 
 def parse_pipeline(text: str, source: str):
@@ -17,7 +18,8 @@ def parse_pipeline(text: str, source: str):
 
 
 def read_pipeline(path):
-    return parse_pipeline(read_text(path, "file"), str(path))
+    text = read_text(path, "file", limit=CONFIG_LIMIT, limit_for="a pipeline.config")
+    return parse_pipeline(text, str(path))
 
 
 def pipeline_text(config) -> str:
