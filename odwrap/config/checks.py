@@ -29,6 +29,13 @@ def _is_local(path: str) -> bool:
     return bool(path) and "://" not in path
 
 
+def _matches(pattern: str) -> list[str]:
+    try:
+        return glob.glob(pattern)
+    except ValueError:  # a NUL in the path, which no file has
+        return []
+
+
 def _label_map(config, target):
     """The config's label map, or None when it cannot be read (other checks say why)."""
     if target.label_map is not None:
@@ -40,6 +47,19 @@ def _label_map(config, target):
         return labelmap.read(path)
     except InputError:
         return None
+
+
+@check("ODW016", "no-model")
+def _no_model(config, target):
+    # An empty file parses into an empty TrainEvalPipelineConfig; nothing else would say so.
+    if config.model.WhichOneof("model") is not None:
+        return []
+    what = "the config is empty" if not config.ByteSize() else "the config has no model"
+    return [Finding("ODW016", ERROR, "model",
+                    f"{what} (no ssd {{ ... }} or other model block); the OD API's "
+                    "model_builder fails with 'Unknown meta architecture'",
+                    "write the model block, or render a whole config from a spec: odwrap "
+                    "generate")]
 
 
 @check("ODW001", "fpn-input-size")
@@ -116,7 +136,7 @@ def _missing_paths(config, target):
                                  f"label map {map_path} does not exist",
                                  "point label_map_path at an existing label_map.pbtxt"))
         for index, pattern in enumerate(message.tf_record_input_reader.input_path):
-            if _is_local(pattern) and not glob.glob(pattern):
+            if _is_local(pattern) and not _matches(pattern):
                 found.append(Finding("ODW004", WARNING,
                                      f"{reader}.tf_record_input_reader.input_path[{index}]",
                                      f"no file matches {pattern}",
@@ -130,7 +150,7 @@ def _missing_paths(config, target):
                                  "reads it when it builds the model)",
                                  "point it at the label map that lists the keypoints"))
     checkpoint = config.train_config.fine_tune_checkpoint
-    if _is_local(checkpoint) and not glob.glob(checkpoint + ".index"):
+    if _is_local(checkpoint) and not _matches(checkpoint + ".index"):
         found.append(Finding("ODW004", ERROR, "train_config.fine_tune_checkpoint",
                              f"no checkpoint at {checkpoint} ({checkpoint}.index is missing)",
                              "give the checkpoint prefix, e.g. .../checkpoint/ckpt-0"))

@@ -235,11 +235,32 @@ def test_google_input_reader_is_explained_in_one_sentence(tmp_path, capsys):
 
 def test_check_cli_tpu_flag_defaults_to_8_cores(tmp_path, capsys):
     path = tmp_path / "p.config"
-    path.write_text('train_config { batch_size: 12 } '
+    path.write_text('model { ssd { num_classes: 1 feature_extractor { type: '
+                    '"ssd_mobilenet_v2_fpn_keras" } } } train_config { batch_size: 12 } '
                     'train_input_reader { tf_record_input_reader { input_path: "gs://b/t" } }')
     assert cli.main(["check", str(path)]) == 0
     assert cli.main(["check", str(path), "--device", "tpu"]) == 1
     assert "across 8 TPU cores" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    pytest.param("", "the config is empty", id="empty"),
+    pytest.param("train_config { batch_size: 4 }", "the config has no model", id="no-model"),
+])
+def test_a_config_without_a_model_is_an_error(text, message):
+    found = [f for f in check_pipeline(config(text)) if f.id == "ODW016"]
+    assert [f.severity for f in found] == ["error"] and message in found[0].message
+    assert not [f for f in check_pipeline(config("model { ssd { num_classes: 1 } }"))
+                if f.id == "ODW016"]
+
+
+def test_check_of_an_empty_file_exits_1_and_names_the_model(tmp_path, capsys):
+    path = tmp_path / "pipeline.config"
+    path.write_text("")
+    assert cli.main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "error: ODW016 model: the config is empty" in out
+    assert out.endswith("pipeline.config: 1 error(s), 1 warning(s)\n")
 
 
 def test_shipped_coco_label_map_keeps_its_ids_without_a_warning():
