@@ -45,7 +45,8 @@ def test_fpn_hint_names_sizes_that_fit():
 def test_num_classes_against_label_map(tmp_path):
     label_map = tmp_path / "map.pbtxt"
     label_map.write_text('item { id: 1 name: "a" } item { id: 2 name: "b" }')
-    text = f'model {{ ssd {{ num_classes: 3 }} }} train_input_reader {{ label_map_path: "{label_map}" }}'
+    text = (f'model {{ ssd {{ num_classes: 3 }} }} '
+            f'train_input_reader {{ label_map_path: "{label_map}" }}')
     findings = check_pipeline(config(text))
     assert "ODW002" in ids(findings, "error")
     assert "highest id is 2" in next(f.message for f in findings if f.id == "ODW002")
