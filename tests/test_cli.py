@@ -86,3 +86,79 @@ def test_a_tf_function_error_is_summed_up_by_its_last_line():
     line = failures.explain("train", exc, None)
     assert line.startswith("train: the checkpoint does not fit the model (Received "
                            "incompatible tensor with shape (1, 18)")
+
+
+FLAG_RANGES = [
+    pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--steps", "-5"],
+                 "odwrap train: argument --steps: -5 is not in 1..2147483647", id="steps"),
+    pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--steps", "1e3"],
+                 "argument --steps: '1e3' is not an integer in 1..2147483647", id="steps-float"),
+    pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--checkpoint-every", "0"],
+                 "argument --checkpoint-every: 0 is not in 1..2147483647", id="checkpoint-every"),
+    pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--steps-per-loop", "0"],
+                 "argument --steps-per-loop: 0 is not in 1..2147483647", id="steps-per-loop"),
+    pytest.param(["convert", "voc", "src", "-o", "{tmp}/out", "--shards", "0"],
+                 "odwrap convert: argument --shards: 0 is not in 1..99999", id="shards"),
+    pytest.param(["convert", "voc", "src", "-o", "{tmp}/out", "--workers", "0"],
+                 "argument --workers: 0 is not in 1..1024", id="workers"),
+    pytest.param(["convert", "voc", "src", "-o", "{tmp}/out", "--seed", "-1"],
+                 "argument --seed: -1 is not in 0..4294967295", id="convert-seed"),
+    pytest.param(["demo-data", "{tmp}/out", "--images", "-5"],
+                 "odwrap demo-data: argument --images: -5 is not in 1..100000", id="images"),
+    pytest.param(["demo-data", "{tmp}/out", "--size", "8"],
+                 "argument --size: 8 is not in 64..4096", id="size-small"),
+    pytest.param(["demo-data", "{tmp}/out", "--size", "100000"],
+                 "argument --size: 100000 is not in 64..4096", id="size-huge"),
+    pytest.param(["predict", "m.tflite", "a.png", "-o", "{tmp}/out", "--threshold", "2"],
+                 "odwrap predict: argument --threshold: 2 is not in [0, 1]", id="threshold"),
+    pytest.param(["predict", "m.tflite", "a.png", "-o", "{tmp}/out", "--threshold", "nan"],
+                 "argument --threshold: nan is not in [0, 1]", id="threshold-nan"),
+    pytest.param(["predict", "m.tflite", "a.png", "-o", "{tmp}/out", "--threads", "0"],
+                 "argument --threads: 0 is not in 1..1024", id="threads"),
+    pytest.param(["eval", "{tmp}/out", "--watch", "--timeout", "inf"],
+                 "odwrap eval: argument --timeout: inf is not in (0, 604800]", id="timeout-inf"),
+    pytest.param(["eval", "--model", "{tmp}/out", "--max-images", "0"],
+                 "argument --max-images: 0 is not in 1..2147483647", id="max-images"),
+    pytest.param(["export", "{tmp}/out", "--format", "tflite", "--representative", "0"],
+                 "argument --representative: 0 is not in 1..100000", id="representative"),
+    pytest.param(["export", "{tmp}/out", "--format", "tflite", "--max-detections", "-1"],
+                 "argument --max-detections: -1 is not in 1..10000", id="max-detections"),
+    pytest.param(["check", "{tmp}/out", "--num-devices", "0"],
+                 "odwrap check: argument --num-devices: 0 is not in 1..4096", id="num-devices"),
+    pytest.param(["stats", "{tmp}/out", "--input-size", "320x100000"],
+                 "argument --input-size: '320x100000' is not SIZE or HEIGHTxWIDTH, each side in "
+                 "1..4096", id="input-size"),
+]
+
+
+@pytest.mark.parametrize("argv, message", FLAG_RANGES)
+def test_numeric_flags_out_of_range_exit_2_before_anything_is_written(tmp_path, capsys, argv,
+                                                                      message):
+    code = cli.main([arg.format(tmp=tmp_path) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("odwrap: error: odwrap ") and err.endswith(f"{message}\n")
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_numeric_flag_has_a_range():
+    """A bare type=int or type=float takes -5, 0, nan and inf; every number goes through
+    parser.int_in or parser.number_in (or a parser of its own, like --input-size)."""
+    from odwrap.cli.parser import build_parser
+
+    bare = []
+    for sub in build_parser()._subparsers._group_actions[0].choices.values():
+        for action in sub._actions:
+            if action.type in (int, float):
+                bare.append(f"{sub.prog} {'/'.join(action.option_strings)}")
+    assert bare == []
+
+
+def test_train_with_negative_steps_end_to_end_writes_nothing(tmp_path):
+    result = run_odwrap("train", tmp_path / "spec.yaml", "--model-dir", tmp_path / "model",
+                        "--steps", "-5")
+    assert result.returncode == 2
+    assert result.stderr == ("odwrap: error: odwrap train: argument --steps: -5 is not in "
+                             "1..2147483647\n")
+    assert list(tmp_path.iterdir()) == []

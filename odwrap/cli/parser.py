@@ -5,6 +5,7 @@ numpy or TensorFlow; each command's function is in odwrap.cli.commands.
 """
 
 import argparse
+import math
 from pathlib import Path
 
 from odwrap import __version__
@@ -15,11 +16,45 @@ from odwrap.deploy.export import FORMATS, QUANTIZE
 from odwrap.errors import InputError
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
+INT32_MAX = 2**31 - 1  # the OD API's step counts are int32 proto fields
+SEED_MAX = 2**32 - 1  # what numpy's generators take
+MAX_SIDE = 4096  # as a spec's model.image_size
+MAX_DETECTIONS = 10_000  # as a spec's export.max_detections
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise InputError(f"{self.prog}: {message}")
+
+
+def int_in(low: int, high: int):
+    """An argparse type: an int in LOW..HIGH, else one line naming the value and the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer in {low}..{high}") \
+                from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+    return parse
+
+
+def number_in(low: float, high: float, low_open: bool = False):
+    """An argparse type: a finite number in [LOW, HIGH] (or (LOW, HIGH])."""
+    bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number in {bounds}") from None
+        inside = low < value <= high if low_open else low <= value <= high
+        if not inside or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not in {bounds}")
+        return value
+    return parse
 
 
 def _input_size(text):
@@ -28,8 +63,9 @@ def _input_size(text):
         values = [int(part) for part in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH") from None
-    if len(values) not in (1, 2) or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH")
+    if len(values) not in (1, 2) or not all(1 <= value <= MAX_SIDE for value in values):
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH, each side in "
+                                         f"1..{MAX_SIDE}")
     return (values[0], values[-1])
 
 
@@ -99,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.add_argument("--device", choices=["cpu", "gpu", "tpu"],
                        help="where training will run (a spec says it in train.device)")
-    check.add_argument("--num-devices", type=int, metavar="N",
+    check.add_argument("--num-devices", type=int_in(1, 4096), metavar="N",
                        help="GPUs or TPU cores (default 1; 8 with --device tpu)")
     check.add_argument("--target", action="append", choices=list(FORMATS),
                        help="an export target to check for (repeatable; a spec says it in "
@@ -118,13 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("source", type=Path, help="a .yaml spec or a pipeline.config")
     train.add_argument("--model-dir", type=Path, required=True,
                        help="checkpoints, summaries and the config go here")
-    train.add_argument("--steps", type=int, metavar="N",
+    train.add_argument("--steps", type=int_in(1, INT32_MAX), metavar="N",
                        help="train until step N (default: the config's num_steps)")
-    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+    train.add_argument("--checkpoint-every", type=int_in(1, INT32_MAX), default=1000, metavar="N",
                        help="save a checkpoint every N steps (default 1000; always at the end)")
     train.add_argument("--force", action="store_true",
                        help="train even though --model-dir holds another pipeline.config")
-    train.add_argument("--steps-per-loop", type=int, default=100, metavar="N",
+    train.add_argument("--steps-per-loop", type=int_in(1, INT32_MAX), default=100, metavar="N",
                        help="steps per tf.function call: the progress bar's granularity; "
                             "smaller costs speed (default 100, as model_main_tf2)")
     train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
@@ -147,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="an exported .tflite file or SavedModel folder to evaluate")
     evaluation.add_argument("--records", metavar="GLOB",
                             help="with --model: the TFRecords to evaluate on")
-    evaluation.add_argument("--max-images", type=int, metavar="N",
+    evaluation.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
                             help="with --model: at most N images (default: eval num_examples)")
     evaluation.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                             help="with --model: the TFLite runtime (default: the fastest "
@@ -158,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the pipeline.config (default: MODEL_DIR/pipeline.config)")
     evaluation.add_argument("--watch", action="store_true",
                             help="evaluate each new checkpoint as it appears")
-    evaluation.add_argument("--timeout", type=float, default=900, metavar="S",
-                            help="with --watch: stop after S seconds without a new checkpoint")
+    evaluation.add_argument("--timeout", type=number_in(0, 604800, low_open=True), default=900,
+                            metavar="S", help="with --watch: stop after S seconds without a "
+                                              "new checkpoint (at most a week)")
     evaluation.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
     evaluation.set_defaults(func=commands.eval)
 
@@ -185,9 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--input-type", metavar="TYPE",
                         help="saved_model: image_tensor | encoded_image_string_tensor | "
                              "tf_example; int8 tflite/edgetpu: uint8 | int8")
-    export.add_argument("--representative", type=int, metavar="N",
+    export.add_argument("--representative", type=int_in(1, 100_000), metavar="N",
                         help="int8: eval images for calibration (default 100)")
-    export.add_argument("--max-detections", type=int, metavar="N",
+    export.add_argument("--max-detections", type=int_in(1, MAX_DETECTIONS), metavar="N",
                         help="tflite/edgetpu: detections of the post-processing op (default 10)")
     export.add_argument("--compare", action="store_true",
                         help="also export fp32 and report the mAP of both on the eval images "
@@ -209,10 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, help="image files")
     predict.add_argument("-o", "--output", type=Path, default=Path("predictions"),
                          help="where results go (default ./predictions)")
-    predict.add_argument("--threshold", type=float, default=0.5, help="lowest score kept")
+    predict.add_argument("--threshold", type=number_in(0, 1), default=0.5, help="lowest score kept")
     predict.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
     predict.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES)
-    predict.add_argument("--threads", type=int, default=2)
+    predict.add_argument("--threads", type=int_in(1, 1024), default=2)
     predict.add_argument("--jsonl", action="store_true",
                          help="JSON Lines, one image a line, instead of COCO results JSON")
     predict.set_defaults(func=commands.predict)
@@ -231,10 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("-o", "--output", type=Path, required=True, help="the output folder")
     convert.add_argument("--split", metavar="NAME=F,...",
                          help="e.g. train=0.8,val=0.1,test=0.1 (default: one split, 'data')")
-    convert.add_argument("--seed", type=int, default=0, help="the split's random seed")
-    convert.add_argument("--workers", type=int, metavar="N",
+    convert.add_argument("--seed", type=int_in(0, SEED_MAX), default=0,
+                         help="the split's random seed")
+    convert.add_argument("--workers", type=int_in(1, 1024), metavar="N",
                          help="processes writing shards (default: all cores)")
-    convert.add_argument("--shards", type=int, metavar="N",
+    convert.add_argument("--shards", type=int_in(1, 99_999), metavar="N",
                          help="shards per split (default: one per 500 images)")
     convert.add_argument("--label-map", type=Path, metavar="FILE",
                          help="number classes with this label map (others: unknown_class)")
@@ -270,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write red squares and blue circles on noisy backgrounds as Pascal VOC "
                     "(JPEGImages/, Annotations/), ready for 'odwrap convert voc'.")
     demo.add_argument("output", type=Path, help="the folder to write")
-    demo.add_argument("--images", type=int, default=450, help="how many images (default 450)")
-    demo.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--images", type=int_in(1, 100_000), default=450,
+                      help="how many images (default 450)")
+    demo.add_argument("--size", type=int_in(64, MAX_SIDE), default=128,
+                      help="image side in pixels, 64 to 4096 (the shapes are 24-56; default 128)")
+    demo.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
     demo.set_defaults(func=commands.demo_data)
     return parser
