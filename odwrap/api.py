@@ -85,8 +85,10 @@ def write_label_map(output, classes: Sequence[str] | None = None, format: str | 
     """Write OUTPUT, a label map with ids 1..N, from `classes` or from a dataset's classes
     (FORMAT SOURCE, as for `convert`). Returns {class name: boxes} (0 boxes for `classes`)."""
     from odwrap.errors import InputError
+    from odwrap.fsutil import check_output_file
     from odwrap.odapi import labelmap
 
+    check_output_file(output, "label map")  # before a dataset is read
     if classes:
         label_map = labelmap.from_classes(list(classes))
         problems = labelmap.problems(label_map)

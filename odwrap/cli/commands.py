@@ -230,6 +230,11 @@ def predict(args) -> int:
     for prediction in result.predictions:
         print(f"{prediction.image}: {len(prediction.detections)} detection(s), "
               f"{prediction.milliseconds:.1f} ms")
+    for _, why in result.skipped:
+        print(f"skipped {why}")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} of {len(args.images)} image(s) that could not be "
+              "read")
     if result.predictions:
         times = sorted(prediction.milliseconds for prediction in result.predictions)
         print(f"{result.runtime}: median {times[len(times) // 2]:.1f} ms per image; results "

@@ -1,5 +1,9 @@
 """`predict`: run an exported model on images; COCO results JSON (or JSON Lines),
-annotated images, and the latency of each image."""
+annotated images, and the latency of each image.
+
+An image that cannot be read (corrupt, not an image, a decompression bomb) is skipped and
+named in the result, as a user predicting over a folder wants the rest; when none can be read,
+that is an InputError."""
 
 import json
 from dataclasses import dataclass, field
@@ -26,7 +30,8 @@ class Prediction:
 class PredictResult:
     runtime: str  # what ran the model
     output: Path  # the folder of detections.json(l) and the annotated images
-    predictions: list = field(default_factory=list)  # one Prediction per image
+    predictions: list = field(default_factory=list)  # one Prediction per image read
+    skipped: list = field(default_factory=list)  # (image, why) of each image not read
 
 
 def read_labels(path) -> dict[int, str]:
@@ -66,9 +71,13 @@ def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", j
     model = Path(model)
     labels = read_labels(labels or (model.parent if model.is_file() else model) / "labels.txt")
     output = Path(output)
-    results = []
+    results, skipped = [], []
     for path in images:
-        image = load_rgb(path)
+        try:
+            image = load_rgb(path)
+        except InputError as exc:  # corrupt, not an image, a decompression bomb: the rest run
+            skipped.append((str(path), str(exc)))
+            continue
         found = detector.detect(image)
         height, width = image.shape[:2]
         prediction = Prediction(image=str(path), width=width, height=height,
@@ -85,6 +94,8 @@ def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", j
         atomic_write_bytes(output / f"{Path(path).stem}.annotated.png",
                            _annotate(image, prediction, labels))
         results.append(prediction)
+    if not results:
+        raise InputError(f"no image could be read ({len(skipped)} tried): {skipped[0][1]}")
     if jsonl:
         text = "".join(json.dumps({"image": p.image, "milliseconds": round(p.milliseconds, 2),
                                    "detections": p.detections}) + "\n" for p in results)
@@ -92,4 +103,5 @@ def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", j
     else:
         flat = [d for p in results for d in p.detections]
         atomic_write_text(output / "detections.json", json.dumps(flat, indent=1))
-    return PredictResult(runtime=detector.runtime, output=output, predictions=results)
+    return PredictResult(runtime=detector.runtime, output=output, predictions=results,
+                         skipped=skipped)

@@ -47,7 +47,7 @@ def load_rgb(source, name=None) -> np.ndarray:
     try:
         with Image.open(source) as image:
             return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bomb: > 179 Mpixels
         raise InputError(f"{name or source}: cannot read the image ({exc})") from None
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
+from odwrap.errors import InputError
 from odwrap.fsutil import MiB, atomic_write_text, read_text
 from odwrap.odapi import protos
 
@@ -60,7 +61,10 @@ def to_text(label_map) -> str:
 
 
 def write(label_map, path) -> Path:
-    return atomic_write_text(path, to_text(label_map))
+    try:
+        return atomic_write_text(path, to_text(label_map))
+    except OSError as exc:  # a folder, a read-only file system, a full disk
+        raise InputError(f"{path}: cannot write the label map: {exc.strerror or exc}") from None
 
 
 def num_classes(label_map) -> int:

@@ -171,3 +171,22 @@ def test_averages_are_refused_when_training_kept_none(tiny_model, tmp_path, caps
                      "--weights", "averages", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "training kept no moving averages" in err and err.count("\n") == 1
+
+
+def test_predict_skips_an_image_bomb_and_names_it(int8_export, image, tmp_path):
+    """A user predicting over a folder wants the other images: the bomb is skipped and named;
+    when no image can be read, that is one line and exit 2, and nothing is written."""
+    from tests.deploy.test_hostile_outputs import png_header
+
+    out, _ = int8_export
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(20000, 20000))
+    result = run_odwrap("predict", out / "model_int8.tflite", bomb, image, "-o", tmp_path / "p")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"skipped {bomb}: cannot read the image (Image size (400000000 pixels)" in result.stdout
+    assert "skipped 1 of 2 image(s) that could not be read" in result.stdout
+    assert (tmp_path / "p" / "shape.annotated.png").exists()
+    only_bomb = run_odwrap("predict", out / "model_int8.tflite", bomb, "-o", tmp_path / "q")
+    assert only_bomb.returncode == 2
+    assert only_bomb.stderr.startswith(f"odwrap: error: no image could be read (1 tried): {bomb}")
+    assert only_bomb.stderr.count("\n") == 1 and not (tmp_path / "q").exists()

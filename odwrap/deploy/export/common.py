@@ -39,6 +39,7 @@ class ExportJob:
     started: float
     weights: str = averages.TRAINED  # or averages.AVERAGES
     _checkpoint_dir: Path | None = None
+    _created: bool = False  # whether open() made the output folder
 
     @property
     def model_dir(self) -> Path:
@@ -57,8 +58,15 @@ class ExportJob:
             raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
-        output.mkdir(parents=True, exist_ok=True)
-        return cls(folder, output, time.perf_counter(), weights)
+        if output.exists() and not output.is_dir():
+            raise InputError(f"{output}: exists and is not a folder; -o names the folder the "
+                             "export goes into")
+        created = not output.exists()
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{output}: cannot create the export folder: {exc}") from None
+        return cls(folder, output, time.perf_counter(), weights, _created=created)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -75,6 +83,8 @@ class ExportJob:
         if self._checkpoint_dir is not None:
             remove(self._checkpoint_dir)
             self._checkpoint_dir = None
+        if self._created and not any(self.output.iterdir()):
+            self.output.rmdir()  # an export refused by its options leaves no empty folder
 
     @property
     def input_size(self) -> tuple[int, int]:
