@@ -45,3 +45,10 @@ class Interrupted(OdwrapError):
     """Training stopped by a signal after saving a checkpoint."""
 
     exit_code = 130
+
+
+def shown(text) -> str:
+    """TEXT as it may stand in a one-line message: control characters (a newline in a YAML key)
+    escaped as Python writes them, everything else as it is."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]

@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from odwrap import report
-from odwrap.errors import ChecksFailed, OdwrapError
+from odwrap.errors import ChecksFailed, OdwrapError, shown
 
 # Commands that run TensorFlow: their Python-side logging is turned down unless --verbose.
 TF_COMMANDS = frozenset({"train", "eval", "export"})
@@ -69,10 +69,10 @@ def _run(argv) -> int:
     except ChecksFailed as exc:
         for finding in exc.findings:
             print(finding.format(), file=sys.stderr)
-        print(f"odwrap: error: {exc}", file=sys.stderr)
+        print(f"odwrap: error: {shown(exc)}", file=sys.stderr)
         return exc.exit_code
     except OdwrapError as exc:
-        print(f"odwrap: error: {exc}", file=sys.stderr)
+        print(f"odwrap: error: {shown(exc)}", file=sys.stderr)  # one line, whatever it quotes
         return exc.exit_code
     except KeyboardInterrupt:
         print("odwrap: interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from google.protobuf import text_encoding
 
 from odwrap.config.architectures import ARCHITECTURES, Architecture
 from odwrap.config.spec import LoadedSpec
-from odwrap.errors import InputError
+from odwrap.errors import InputError, shown
 from odwrap.odapi import labelmap, protos
 
 FLOAT32_MAX = 3.4028234663852886e38  # a proto float field's largest finite value
@@ -80,7 +80,7 @@ def _message_fields(message_type, params: dict, where: str) -> list[dict]:
         if fd is None:
             close = difflib.get_close_matches(name, list(message_type.fields_by_name), n=1)
             hint = f", did you mean '{close[0]}'?" if close else ""
-            raise InputError(f"{where}: '{message_type.name}' has no field '{name}'{hint}")
+            raise InputError(f"{where}: '{message_type.name}' has no field '{shown(name)}'{hint}")
         repeated = protos.is_repeated(fd)
         values = value if repeated and isinstance(value, list) else [value]
         if not repeated and isinstance(value, list):
@@ -98,7 +98,7 @@ def _field(fd, value, where: str) -> dict:
         return {"name": fd.name, "children": _message_fields(fd.message_type, value, where)}
     if fd.type == kinds.TYPE_ENUM:
         if value not in fd.enum_type.values_by_name:
-            raise InputError(f"{where}: '{value}' is not one of "
+            raise InputError(f"{where}: '{shown(value)}' is not one of "
                              f"{', '.join(fd.enum_type.values_by_name)}")
         return {"name": fd.name, "value": value}
     if fd.type == kinds.TYPE_BOOL:
@@ -138,7 +138,7 @@ def augmentations(entries, arch: Architecture, source: str = "spec") -> list[dic
         if name not in step_fields:
             close = difflib.get_close_matches(name, list(step_fields), n=1)
             hint = f", did you mean '{close[0]}'?" if close else ""
-            raise InputError(f"{where}: unknown augmentation '{name}'{hint}")
+            raise InputError(f"{where}: unknown augmentation '{shown(name)}'{hint}")
         merged = {**AUGMENTATION_DEFAULTS.get(name, {}), **(params or {})}
         out.append({"name": name, "fields": _message_fields(step_fields[name].message_type,
                                                             merged, f"{where}.{name}")})

@@ -18,7 +18,7 @@ from msgspec import Meta
 
 from odwrap.config.architectures import ARCHITECTURES
 from odwrap.config.yamlread import load_yaml
-from odwrap.errors import InputError
+from odwrap.errors import InputError, shown
 from odwrap.fsutil import MiB, read_text
 
 SPEC_LIMIT = 1 * MiB  # a spec is a few hundred bytes; PyYAML reads about 0.5 MB/s
@@ -147,8 +147,8 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
                        f"is required; one of: {', '.join(ARCHITECTURES)}"))
     elif arch not in ARCHITECTURES:
         errors.append((("model", "architecture"),
-                       f"unknown architecture '{arch}'{_suggest(arch, ARCHITECTURES)}; one of: "
-                       f"{', '.join(ARCHITECTURES)}"))
+                       f"unknown architecture '{shown(arch)}'{_suggest(arch, ARCHITECTURES)}; "
+                       f"one of: {', '.join(ARCHITECTURES)}"))
     low, high = spec.model.fpn_levels
     if low > high:
         errors.append((("model", "fpn_levels"), f"min level {low} is above max level {high}"))
@@ -161,7 +161,7 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
             if not name.strip():
                 errors.append((("data", "classes", index), "is an empty class name"))
             elif name in seen:
-                errors.append((("data", "classes", index), f"names class '{name}' twice"))
+                errors.append((("data", "classes", index), f"names class '{shown(name)}' twice"))
             seen.add(name)
     if spec.data.label_map is not None and classes is not None:
         errors.append((("data",), "give either label_map or classes, not both"))
@@ -184,10 +184,10 @@ def _merge(base: dict, override: dict, where: str, prefix: str = "") -> dict:
     for key, value in override.items():
         path = f"{prefix}{key}"
         if not isinstance(key, str) or key not in base:
-            raise InputError(f"{where}: unknown key '{path}'{_suggest(str(key), base)}")
+            raise InputError(f"{where}: unknown key '{shown(path)}'{_suggest(str(key), base)}")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
-                raise InputError(f"{where}: '{path}' must be a mapping of keys, not "
+                raise InputError(f"{where}: '{shown(path)}' must be a mapping of keys, not "
                                  f"{type(value).__name__}")
             merged[key] = _merge(base[key], value, where, f"{path}.")
         else:
@@ -201,8 +201,8 @@ def parse_overrides(items) -> dict:
     for item in items or ():
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--set {item}: expected KEY=VALUE, e.g. train.batch_size=8")
-        where = f"--set {key.strip()}"
+            raise InputError(f"--set {shown(item)}: expected KEY=VALUE, e.g. train.batch_size=8")
+        where = f"--set {shown(key.strip())}"
         if len(raw) > SET_LIMIT:
             raise InputError(f"{where}: the value is {len(raw)} characters, over odwrap's limit "
                              f"of {SET_LIMIT} for a --set value")
@@ -212,7 +212,8 @@ def parse_overrides(items) -> dict:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise InputError(f"--set {item}: '{part}' is set to a value and a mapping")
+                raise InputError(f"--set {shown(item)}: '{shown(part)}' is set to a value and a "
+                                 "mapping")
         node[parts[-1]] = value
     return nested
 

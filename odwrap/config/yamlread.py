@@ -10,7 +10,7 @@ from collections.abc import Hashable
 
 import yaml
 
-from odwrap.errors import InputError
+from odwrap.errors import InputError, shown
 
 MAX_VALUES = 100_000  # values of a document with its aliases expanded: a spec has a few hundred
 MAX_DEPTH = 32  # levels of nesting, aliases expanded: a spec has four
@@ -83,7 +83,7 @@ def _unique_mapping(loader, node, deep=False):
         if not isinstance(key, Hashable):
             continue  # construct_mapping says why
         if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'",
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{shown(key)}'",
                                                     key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
