@@ -7,6 +7,7 @@ Problems, never raised, unless the conversion is strict.
 
 import math
 import os
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +161,14 @@ def inside_root(root, relative: str) -> Path | None:
     return Path(candidate) if inside else None
 
 
+def _stored_positive(xmin, xmax, ymin, ymax, area) -> bool:
+    """Whether the box keeps a positive width, height and area as the float32s a record holds
+    (a box narrower than float32 can tell apart is zero-area in the record)."""
+    xmin, xmax, ymin, ymax, area = struct.unpack("<5f", struct.pack("<5f", xmin, xmax, ymin,
+                                                                     ymax, area))
+    return xmin < xmax and ymin < ymax and area > 0
+
+
 def clip_objects(sample: Sample, width: int, height: int, problems: Problems) -> list[Obj]:
     """Objects clipped to the image; degenerate and zero-area boxes dropped and counted."""
     kept = []
@@ -176,6 +185,10 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
         xmax, ymax = min(obj.xmax, float(width)), min(obj.ymax, float(height))
         if xmax <= xmin or ymax <= ymin:
             problems.add("box_degenerate", where)
+            continue
+        if not _stored_positive(xmin / width, xmax / width, ymin / height, ymax / height,
+                                (xmax - xmin) * (ymax - ymin)):
+            problems.add("box_zero_area", where)
             continue
         if (xmin, ymin, xmax, ymax) != (obj.xmin, obj.ymin, obj.xmax, obj.ymax):
             problems.add("box_clipped", where)

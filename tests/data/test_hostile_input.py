@@ -471,3 +471,15 @@ def test_demo_data_into_a_file_is_one_line(tmp_path, capsys):
     assert cli.main(["demo-data", str(target), "--images", "2"]) == 2
     assert one_line(capsys) == f"odwrap: error: {target}: exists and is not a folder"
     assert snapshot(tmp_path) == {"file": b"mine"}
+
+
+def test_a_box_too_thin_for_float32_is_zero_area(tmp_path):
+    """Found by the fuzz suite: YMax 1e-115 is above YMin 0 as a double, equal as the float32
+    a record holds."""
+    path, images = datasets.oid(tmp_path, images=2)
+    with open(path, "a") as handle:
+        handle.write("shapes_00000,xclick,/m/0sq,1,0.0,1.0,0.0,1e-115,0,0,0,0,0\n")
+    assert convert("oid", path, "-o", tmp_path / "out", "--images", images) == 0
+    count, example = problems(tmp_path / "out")["box_zero_area"]
+    assert count == 1 and example.startswith("oid-boxes.csv:")
+    written(tmp_path / "out")
