@@ -273,7 +273,7 @@ def _to_keep(output: Path, plan: str, tasks) -> tuple[dict, list]:
         return {}, []
     kept, damaged = {}, []
     for task in tasks:
-        if task.path.name in previous.shards and resume.sidecar(task.path).exists():
+        if task.path.name in previous.shards and os.path.lexists(task.path):
             saved = resume.intact(task.path)
             if saved is None:
                 damaged.append(task.path.name)
