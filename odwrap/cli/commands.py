@@ -92,6 +92,9 @@ def convert(args) -> int:
               f"{split['shards']:4} shard(s)")
     for reason, entry in report.problems.items():
         print(f"{entry['count']:7} {REASONS[reason]}; e.g. {entry['example']}")
+    if report.rewritten_shards:
+        print(f"rewrote {len(report.rewritten_shards)} damaged shard(s) of an earlier run: "
+              f"{', '.join(report.rewritten_shards)}")
     rate = report.images / report.seconds if report.seconds else 0.0
     resumed = f", {report.resumed_shards} shard(s) kept from an earlier run" \
         if report.resumed_shards else ""

@@ -10,7 +10,6 @@ finishes with the same bytes. Output does not depend on the number of workers.
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
+from odwrap.data import masks, resume, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
 from odwrap.data.splits import assign_splits, parse_split, plan_shards
@@ -26,7 +26,7 @@ from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import labelmap
 from odwrap.odapi.tfexample import encode_example, frame_record
 
-MANIFEST = ".odwrap-convert.json"
+MANIFEST = resume.MANIFEST
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class ConvertReport:
     seconds: float = 0.0
     images: int = 0
     resumed_shards: int = 0
+    rewritten_shards: list = field(default_factory=list)  # kept by a run, found damaged
 
 
 def _jpeg_complete(data: bytes) -> bool:
@@ -113,28 +114,6 @@ def load_image(path: Path, where: str, problems: Problems):
         return None
 
 
-def _png_mask(segmentation, width: int, height: int) -> bytes:
-    import numpy as np
-    from PIL import Image
-    from pycocotools import mask as mask_utils
-
-    if not segmentation:  # an object without a mask in an image whose others have one
-        pixels = np.zeros((height, width), np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, "PNG")
-        return buffer.getvalue()
-    if isinstance(segmentation, list):  # polygons
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation.get("counts"), list):  # uncompressed RLE
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
-    pixels = mask_utils.decode(rle).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def encode_sample(sample: Sample, images_root: Path, ids: dict, problems: Problems):
     """The serialized tf.train.Example of one sample, or None when its image is dropped."""
     path = inside_root(images_root, sample.image)
@@ -156,7 +135,8 @@ def encode_sample(sample: Sample, images_root: Path, ids: dict, problems: Proble
         for obj in sample.objects:
             obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
             obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
-    objects = clip_objects(sample, width, height, problems)
+    objects = [obj for obj in clip_objects(sample, width, height, problems)
+               if _mask_fits(obj, sample, width, height, problems)]
     features = {
         "image/encoded": ("bytes", [data]),
         "image/format": ("bytes", [kind.encode()]),
@@ -179,33 +159,29 @@ def encode_sample(sample: Sample, images_root: Path, ids: dict, problems: Proble
     }
     if any(o.mask is not None for o in objects):
         features["image/object/mask"] = ("bytes", [
-            _png_mask(o.mask, width, height) for o in objects])
+            masks.png_mask(o.mask, width, height) for o in objects])
     return encode_example(features), len(objects)
 
 
-_progress = None  # a shared counter of images done; set once per worker process by the pool
+def _mask_fits(obj, sample: Sample, width: int, height: int, problems: Problems) -> bool:
+    """Whether OBJ's segmentation fits the image as it is (the reader checked the annotated
+    size); pycocotools never sees one that does not."""
+    found = masks.problem(obj.mask, width, height)
+    if found:
+        problems.add("bad_mask", f"{sample.source}: {obj.name}: {found}")
+    return not found
 
 
-def _init_worker(counter):
-    global _progress
-    _progress = counter
-
-
-def _sidecar(shard: Path) -> Path:
-    """Where a shard's counts live, so that a resumed run reports what the first run saw."""
-    return shard.with_name(f".{shard.name}.json")
-
-
-def write_shard(task: ShardTask) -> ShardResult:
+def write_shard(task: ShardTask, on_sample=None) -> ShardResult:
+    """Write one shard through a temporary name; ON_SAMPLE(image) hears of each image begun."""
     result = ShardResult(path=task.path, problems=Problems(strict=task.strict))
     tmp = task.path.with_name(f".{task.path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             for sample in task.samples:
+                if on_sample is not None:
+                    on_sample(sample.image)
                 encoded = encode_sample(sample, task.images_root, task.ids, result.problems)
-                if _progress is not None:
-                    with _progress.get_lock():
-                        _progress.value += 1
                 if encoded is None:
                     continue
                 record, boxes = encoded
@@ -214,7 +190,7 @@ def write_shard(task: ShardTask) -> ShardResult:
                 result.boxes += boxes
             handle.flush()
             os.fsync(handle.fileno())
-        atomic_write_text(_sidecar(task.path), json.dumps({
+        atomic_write_text(resume.sidecar(task.path), json.dumps({
             "images": result.images, "boxes": result.boxes,
             "counts": result.problems.counts, "examples": result.problems.examples}))
         os.replace(tmp, task.path)
@@ -269,7 +245,7 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
             try:
                 stat = os.stat(os.path.join(task.images_root, sample.image))
                 state = (stat.st_size, stat.st_mtime_ns)
-            except OSError:
+            except (OSError, ValueError):
                 state = None
             objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
                         o.group_of, repr(o.mask)) for o in sample.objects]
@@ -278,45 +254,40 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
     return digest.hexdigest()
 
 
-def _previous_shards(output: Path, plan: str) -> set[str]:
-    """Shards a previous run of the same plan completed; stale ones of another plan removed."""
-    manifest = output / MANIFEST
-    if not manifest.exists():
-        return set()
-    try:
-        previous = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError):
-        previous = {}
-    if previous.get("plan") == plan:
-        return set(previous.get("shards", []))
-    for name in previous.get("shards", []):
-        (output / name).unlink(missing_ok=True)
-        _sidecar(output / name).unlink(missing_ok=True)
-    return set()
+def _remove_partial(output: Path, tasks) -> None:
+    """What a killed run left half-written: a shard's or its sidecar's temporary file."""
+    for task in tasks:
+        for written in (task.path, resume.sidecar(task.path)):
+            for stale in output.glob(f".{written.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
 
 
-def _run(tasks, workers: int, total: int):
-    counter = multiprocessing.Value("q", 0)
+def _to_keep(output: Path, plan: str, tasks) -> tuple[dict, list]:
+    """({shard path: counts} a previous run of the same plan completed and that are intact,
+    [names of those it completed that are damaged]); another plan's shards are removed."""
+    previous = resume.read_manifest(output)
+    if previous is None:
+        return {}, []
+    if previous.plan != plan:
+        resume.remove_shards(output, previous.shards)
+        return {}, []
+    kept, damaged = {}, []
+    for task in tasks:
+        if task.path.name in previous.shards and os.path.lexists(task.path):
+            saved = resume.intact(task.path)
+            if saved is None:
+                damaged.append(task.path.name)
+            else:
+                kept[task.path] = saved
+    return kept, damaged
+
+
+def _write(tasks, count: int) -> list:
+    total = sum(len(task.samples) for task in tasks)
     with report.tracking("convert", total, "img") as tracker:
-        try:
-            if workers <= 1:
-                _init_worker(counter)
-                results = []
-                for task in tasks:
-                    results.append(write_shard(task))
-                    tracker.update(counter.value)
-                return results
-            context = multiprocessing.get_context("fork")
-            with context.Pool(workers, initializer=_init_worker, initargs=(counter,)) as pool:
-                pending = [pool.apply_async(write_shard, (task,)) for task in tasks]
-                while not all(job.ready() for job in pending):
-                    time.sleep(0.1)
-                    tracker.update(counter.value)
-                results = [job.get() for job in pending]
-                tracker.update(counter.value)
-                return results
-        finally:
-            _init_worker(None)
+        if count <= 1:
+            return workers.run_in_process(tasks, write_shard, tracker.update)
+        return workers.run_in_workers(tasks, write_shard, count, tracker.update)
 
 
 def convert(options: ConvertOptions) -> ConvertReport:
@@ -329,31 +300,36 @@ def convert(options: ConvertOptions) -> ConvertReport:
     output = Path(options.output)
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: exists and is not a folder")
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
 
     tasks = []
     for name, members in splits.items():
         ranges = plan_shards(len(members), options.shards)
         for index, part in enumerate(ranges):
-            path = output / f"{name}-{index:05d}-of-{len(ranges):05d}.tfrecord"
+            path = output / resume.shard_name(name, index, len(ranges))
             tasks.append(ShardTask(path, [members[i] for i in part], images_root, ids,
                                    options.strict))
     plan = _plan_hash(options, tasks)
-    done = _previous_shards(output, plan)
-    for task in tasks:  # what a killed run left half-written: a shard's or its sidecar's
-        for written in (task.path, _sidecar(task.path)):
-            for stale in output.glob(f".{written.name}.*.tmp"):
-                stale.unlink(missing_ok=True)
-    todo = [task for task in tasks if not (task.path.name in done and task.path.exists()
-                                           and _sidecar(task.path).exists())]
-    atomic_write_text(output / MANIFEST, json.dumps(
-        {"plan": plan, "shards": [task.path.name for task in tasks]}, indent=1))
-
-    total = sum(len(task.samples) for task in todo)
-    results = {result.path: result for result in _run(todo, options.workers, total)}
-    report = ConvertReport(output=output, resumed_shards=len(tasks) - len(todo))
+    kept, damaged = _to_keep(output, plan, tasks)
+    _remove_partial(output, tasks)
+    todo = [task for task in tasks if task.path not in kept]
+    resume.write_manifest(output, plan, [task.path.name for task in tasks])
+    try:
+        results = {result.path: result for result in _write(todo, options.workers)}
+    except BaseException:
+        _remove_partial(output, todo)
+        for task in todo:  # a sidecar whose shard was never renamed into place
+            if not task.path.exists():
+                resume.sidecar(task.path).unlink(missing_ok=True)
+        if not any(task.path.exists() for task in tasks):  # nothing to resume from
+            (output / MANIFEST).unlink(missing_ok=True)
+            if created and not any(output.iterdir()):
+                output.rmdir()
+        raise
+    report = ConvertReport(output=output, resumed_shards=len(kept), rewritten_shards=damaged)
     for task in tasks:
-        result = results.get(task.path) or _count_shard(task.path)
+        result = results.get(task.path) or _kept_result(task.path, kept[task.path])
         problems.merge(result.problems)
         split = report.splits.setdefault(task.path.name.split("-")[0],
                                          {"images": 0, "boxes": 0, "shards": 0})
@@ -370,9 +346,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     return report
 
 
-def _count_shard(path: Path) -> ShardResult:
+def _kept_result(path: Path, saved: dict) -> ShardResult:
     """The counts of a shard that a previous run of the same plan completed."""
-    saved = json.loads(_sidecar(path).read_text())
     result = ShardResult(path=path, images=saved["images"], boxes=saved["boxes"], skipped=True)
     result.problems.counts.update(saved["counts"])
     result.problems.examples.update(saved["examples"])

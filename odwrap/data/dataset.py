@@ -5,7 +5,9 @@ its objects in pixel coordinates. What is wrong with the data is counted per rea
 Problems, never raised, unless the conversion is strict.
 """
 
+import math
 import os
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,81 @@ REASONS = {
     "group_of": "group-of box left out by --no-group-of (dropped)",
     "crowd": "crowd annotation left out by --crowd drop (dropped)",
     "duplicate_image": "image annotated twice (second annotation dropped)",
+    "bad_coordinate": "box coordinate not a finite number (box dropped)",
+    "bad_flag": "difficult, iscrowd or group_of not 0 or 1 (box dropped)",
+    "bad_size": "annotated width or height not a whole number in 1..1000000 (dropped)",
+    "unknown_image": "annotation for an image the file does not list (dropped)",
+    "bad_mask": "segmentation malformed, out of bounds or not the image's size (box dropped)",
 }
+
+# Limits on what an annotation may say; beyond them a value is counted, never used.
+MAX_SIDE = 1_000_000  # annotated width or height in pixels
+MAX_COORDINATE = 1e9  # |coordinate|; larger is no box in any image (and overflows float32)
+
+
+class BadValue(ValueError):
+    """A value read from an annotation that is not what it must be; `reason` is a REASONS key."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _real(value) -> float:
+    """A number from JSON (int/float, not bool) or text; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    return float(value.strip() if isinstance(value, str) else value)
+
+
+def coordinate(value, what: str) -> float:
+    """A finite box coordinate, |value| <= MAX_COORDINATE."""
+    try:
+        number = _real(value)
+    except (ValueError, OverflowError):
+        raise BadValue("bad_coordinate", f"{what} {shown(value)} is not a number") from None
+    if not math.isfinite(number) or abs(number) > MAX_COORDINATE:
+        raise BadValue("bad_coordinate", f"{what} {shown(value)} is not a finite number "
+                                         f"within +-{MAX_COORDINATE:g}")
+    return number
+
+
+def side(value, what: str) -> int:
+    """An annotated width or height: a whole number in 1..MAX_SIDE."""
+    try:
+        number = _real(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer() and 1 <= number <= MAX_SIDE):
+        raise BadValue("bad_size", f"{what} {shown(value)} is not a whole number in "
+                                   f"1..{MAX_SIDE}")
+    return int(number)
+
+
+def flag(value, what: str) -> int:
+    """difficult, iscrowd or group_of: 0 or 1 (JSON false/true too)."""
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        number = _real(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    if number not in (0.0, 1.0):
+        raise BadValue("bad_flag", f"{what} {shown(value)} is not 0 or 1")
+    return int(number)
+
+
+def text(value, what: str) -> str:
+    """A non-empty string without NUL or line breaks (an image path, a class name)."""
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "\0\n\r"):
+        raise BadValue("bad_annotation", f"{what} {shown(value)} is not a non-empty name "
+                                         "without NUL or line breaks")
+    return value
+
+
+def shown(value, limit: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 @dataclass
@@ -77,10 +153,20 @@ class Problems:
 
 def inside_root(root, relative: str) -> Path | None:
     """root/relative, or None when it would escape root (.., absolute paths, symlinks out)."""
+    if "\0" in relative:
+        return None
     real_root = os.path.realpath(root)
     candidate = os.path.realpath(os.path.join(real_root, relative))
     inside = candidate == real_root or candidate.startswith(real_root.rstrip(os.sep) + os.sep)
     return Path(candidate) if inside else None
+
+
+def _stored_positive(xmin, xmax, ymin, ymax, area) -> bool:
+    """Whether the box keeps a positive width, height and area as the float32s a record holds
+    (a box narrower than float32 can tell apart is zero-area in the record)."""
+    xmin, xmax, ymin, ymax, area = struct.unpack("<5f", struct.pack("<5f", xmin, xmax, ymin,
+                                                                     ymax, area))
+    return xmin < xmax and ymin < ymax and area > 0
 
 
 def clip_objects(sample: Sample, width: int, height: int, problems: Problems) -> list[Obj]:
@@ -88,6 +174,10 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
     kept = []
     for obj in sample.objects:
         where = f"{sample.source}: {obj.name}"
+        corners = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
+        if not all(math.isfinite(value) for value in corners):
+            problems.add("bad_coordinate", f"{where}: {corners}")
+            continue
         if obj.xmax <= obj.xmin or obj.ymax <= obj.ymin:
             problems.add("box_zero_area", where)
             continue
@@ -95,6 +185,10 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
         xmax, ymax = min(obj.xmax, float(width)), min(obj.ymax, float(height))
         if xmax <= xmin or ymax <= ymin:
             problems.add("box_degenerate", where)
+            continue
+        if not _stored_positive(xmin / width, xmax / width, ymin / height, ymax / height,
+                                (xmax - xmin) * (ymax - ymin)):
+            problems.add("box_zero_area", where)
             continue
         if (xmin, ymin, xmax, ymax) != (obj.xmin, obj.ymin, obj.xmax, obj.ymax):
             problems.add("box_clipped", where)

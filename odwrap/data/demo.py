@@ -10,10 +10,12 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 
 CLASSES = ("square", "circle")
 COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210)}
+MAX_SIZE = 2048  # image side; the background is drawn in float64, 3 channels, twice
 
 
 def _background(rng, size: int) -> np.ndarray:
@@ -67,6 +69,11 @@ def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0
                        min_side: int = 24, max_side: int = 56, max_objects: int = 3) -> Path:
     """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT."""
     output = Path(output)
+    if not 1 <= min_side <= max_side < size <= MAX_SIZE:
+        raise InputError(f"size {size}: the demo images' side must be in "
+                         f"{max_side + 1}..{MAX_SIZE} pixels (shapes are {min_side}-{max_side} px)")
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a folder")
     rng = np.random.default_rng(seed)
     for index in range(images):
         image, objects = make_image(rng, size, min_side, max_side, max_objects)

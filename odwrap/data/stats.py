@@ -3,6 +3,7 @@
 import glob
 import io
 import math
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ def expand(patterns) -> list[str]:
         matches = sorted(glob.glob(str(pattern)))
         if not matches:
             raise InputError(f"{pattern}: no such TFRecord file")
+        folders = [match for match in matches if Path(match).is_dir()]
+        if folders:
+            raise InputError(f"{folders[0]}: a folder, not a TFRecord file; give files or a "
+                             f"pattern such as '{Path(folders[0]) / '*.tfrecord'}'")
         files.extend(matches)
     return files
 
@@ -76,8 +81,10 @@ def collect(patterns, input_size=(320, 320)) -> Stats:
                 for xmin, ymin, xmax, ymax in corners:
                     stats.sizes.append(math.sqrt(max(xmax - xmin, 0) * width *
                                                  max(ymax - ymin, 0) * height))
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
+            raise InputError(f"{path}: a record is not a tf.train.Example ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return stats
 
 

@@ -6,6 +6,7 @@ bytes (TensorFlow's own map serialization order is not guaranteed). Tests read t
 with TensorFlow's TFRecordDataset and the OD API's TfExampleDecoder.
 """
 
+import os
 import struct
 
 import crc32c
@@ -83,6 +84,7 @@ def read_records(path):
     """Yield the data of each record of a TFRecord file, checking both CRCs; a damaged file is
     an InputError that names it."""
     with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         while True:
             header = handle.read(12)
             if not header:
@@ -90,6 +92,8 @@ def read_records(path):
             if len(header) < 12 or _masked_crc(header[:8]) != header[8:12]:
                 raise InputError(f"{path}: not a TFRecord file, or a corrupt record header")
             (length,) = struct.unpack("<Q", header[:8])
+            if length > size - handle.tell():  # never allocate what the file cannot hold
+                raise InputError(f"{path}: corrupt or truncated record")
             data = handle.read(length)
             footer = handle.read(4)
             if len(data) < length or _masked_crc(data) != footer:

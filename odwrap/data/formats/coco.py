@@ -1,25 +1,40 @@
 """COCO JSON (instances_*.json): boxes, optional instance masks (polygons and RLE), iscrowd.
 
 Images are relative to --images, or to the JSON file's folder. Crowd annotations are kept and
-flagged is_crowd (the COCO evaluator ignores them) unless --crowd drop.
+flagged is_crowd (the COCO evaluator ignores them) unless --crowd drop. Categories must be
+sound (an InputError otherwise); a bad image entry or annotation is counted and left out.
 """
 
 import json
+import math
 from pathlib import Path
 
-from odwrap.data.dataset import Obj, Sample
+from odwrap.data import dataset, masks
+from odwrap.data.dataset import BadValue, Obj, Sample
 from odwrap.errors import InputError
+
+MAX_JSON_BYTES = 4 * 1024 ** 3  # json.load holds it all, several times over, in memory
 
 
 def _load(path: Path) -> dict:
+    if not path.exists():
+        raise InputError(f"{path}: no such COCO JSON file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise InputError(f"{path}: {size} bytes, over the limit of {MAX_JSON_BYTES} bytes for "
+                         "a COCO JSON file")
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             data = json.load(handle)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such COCO JSON file") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a COCO JSON file is UTF-8") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+    except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or \
             not isinstance(data.get("annotations"), list) or \
@@ -29,44 +44,112 @@ def _load(path: Path) -> dict:
     return data
 
 
+def _id(value) -> int:
+    """An id: a whole number (JSON 3, 3.0 or "3"); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ValueError(value)
+    return int(value)
+
+
+def _categories(path: Path, entries: list) -> dict[int, str]:
+    categories: dict[int, str] = {}
+    for index, cat in enumerate(entries):
+        where = f"{path}: categories[{index}]"
+        try:
+            cat_id = _id(cat["id"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{where}: needs a whole-number id") from None
+        try:
+            name = dataset.text(cat.get("name"), "name")
+        except BadValue as exc:
+            raise InputError(f"{where} (id {cat_id}): {exc}") from None
+        if cat_id in categories:
+            raise InputError(f"{where}: category id {cat_id} is given twice "
+                             f"('{categories[cat_id]}' and '{name}')")
+        categories[cat_id] = name
+    return categories
+
+
+def _image(image, where: str) -> tuple[int, Sample]:
+    try:
+        image_id = _id(image["id"])
+    except (KeyError, TypeError, ValueError):
+        raise BadValue("bad_annotation", f"{where}: needs a whole-number id") from None
+    for key in ("file_name", "width", "height"):
+        if key not in image:
+            raise BadValue("bad_annotation", f"{where}: needs id, file_name, width and height")
+    file_name = dataset.text(image["file_name"], f"{where}: file_name")
+    width = dataset.side(image["width"], f"{where}: width")
+    height = dataset.side(image["height"], f"{where}: height")
+    return image_id, Sample(image=file_name, width=width, height=height, source=where)
+
+
+def _object(ann, where: str, categories: dict, sample: Sample, options) -> Obj:
+    try:
+        name = categories[_id(ann["category_id"])]
+    except (KeyError, TypeError, ValueError):
+        raise BadValue("bad_annotation", f"{where}: needs a known category_id") from None
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise BadValue("bad_annotation", f"{where}: bbox {dataset.shown(bbox)} is not a list "
+                                         "[x, y, width, height]")
+    x, y, w, h = (dataset.coordinate(value, f"{where}: bbox {key}")
+                  for key, value in zip("xywh", bbox))
+    crowd = dataset.flag(ann.get("iscrowd", 0), f"{where}: iscrowd")
+    mask = ann.get("segmentation") if options.masks else None
+    found = masks.problem(mask, sample.width, sample.height)
+    if found:
+        raise BadValue("bad_mask", f"{where}: {found}")
+    return Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask)
+
+
 def read(source, options, problems):
     path = Path(source)
     data = _load(path)
-    try:
-        categories = {int(cat["id"]): str(cat["name"]) for cat in data["categories"]}
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{path}: every category needs an id and a name") from None
+    categories = _categories(path, data["categories"])
     samples: dict[int, Sample] = {}
+    dropped: set = set()  # ids of images left out above: their annotations go quietly
     seen_files = set()
     for index, image in enumerate(data["images"]):
         where = f"{path.name}: images[{index}]"
         try:
-            image_id, file_name = int(image["id"]), str(image["file_name"])
-            width, height = int(image["width"]), int(image["height"])
-        except (KeyError, TypeError, ValueError):
-            problems.add("bad_annotation", f"{where}: needs id, file_name, width and height")
+            image_id, sample = _image(image, where)
+        except BadValue as exc:
+            problems.add(exc.reason, str(exc))
+            try:
+                dropped.add(_id(image["id"]))
+            except (KeyError, TypeError, ValueError):
+                pass
             continue
-        if file_name in seen_files or image_id in samples:
-            problems.add("duplicate_image", f"{where}: {file_name}")
+        if sample.image in seen_files or image_id in samples:
+            problems.add("duplicate_image", f"{where}: {sample.image}")
+            if image_id not in samples:
+                dropped.add(image_id)
             continue
-        seen_files.add(file_name)
-        samples[image_id] = Sample(image=file_name, width=width, height=height, source=where)
+        seen_files.add(sample.image)
+        samples[image_id] = sample
     for index, ann in enumerate(data["annotations"]):
         where = f"{path.name}: annotations[{index}]"
         try:
-            sample = samples.get(int(ann["image_id"]))
-            name = categories[int(ann["category_id"])]
-            x, y, w, h = (float(v) for v in ann["bbox"])
+            image_id = _id(ann["image_id"])
         except (KeyError, TypeError, ValueError):
-            problems.add("bad_annotation", f"{where}: needs image_id, a known category_id "
-                                           "and bbox [x, y, w, h]")
+            problems.add("bad_annotation", f"{where}: needs a whole-number image_id")
             continue
+        sample = samples.get(image_id)
         if sample is None:
-            continue  # its image was dropped above, or the file lists none
-        crowd = int(ann.get("iscrowd", 0) or 0)
-        if crowd and options.crowd == "drop":
+            if image_id not in dropped:
+                problems.add("unknown_image", f"{where}: image_id {image_id}")
+            continue
+        try:
+            obj = _object(ann, where, categories, sample, options)
+        except BadValue as exc:
+            problems.add(exc.reason, str(exc))
+            continue
+        if obj.is_crowd and options.crowd == "drop":
             problems.add("crowd", where)
             continue
-        mask = ann.get("segmentation") if options.masks else None
-        sample.objects.append(Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask))
+        sample.objects.append(obj)
     return list(samples.values()), Path(options.images) if options.images else path.parent

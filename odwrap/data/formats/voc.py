@@ -10,37 +10,59 @@ from pathlib import Path
 import defusedxml
 from defusedxml import ElementTree
 
-from odwrap.data.dataset import Obj, Sample
+from odwrap.data import dataset
+from odwrap.data.dataset import BadValue, Obj, Sample
 from odwrap.errors import InputError
 
 
-def _number(element, tag, where):
+MAX_XML_BYTES = 10 * 1024 * 1024  # one annotation file; real ones are a few KB
+
+
+def _text(element, tag, where) -> str:
     text = element.findtext(tag)
     if text is None:
         raise ValueError(f"{where}: no <{tag}>")
-    return float(text.strip())
+    return text
 
 
-def _parse(path: Path, root: Path):
-    data = path.read_bytes()
-    tree = ElementTree.fromstring(data, forbid_dtd=True)
+def _object(element, where) -> Obj:
+    """One <object>; BadValue for a value out of range (the box is dropped), ValueError for a
+    missing part (the file is)."""
+    name = (element.findtext("name") or "").strip()
+    box = element.find("bndbox")
+    if not name or box is None:
+        raise ValueError(f"{where}: <object> without <name> or <bndbox>")
+    try:
+        what = f"{where}: <object> {dataset.text(name, '<name>')}"
+    except BadValue as exc:
+        raise ValueError(str(exc)) from None
+    xmin, ymin, xmax, ymax = (dataset.coordinate(_text(box, tag, where), f"{what} <{tag}>")
+                              for tag in ("xmin", "ymin", "xmax", "ymax"))
+    difficult = dataset.flag(element.findtext("difficult") or "0", f"{what} <difficult>")
+    return Obj(name, xmin, ymin, xmax, ymax, difficult=difficult)
+
+
+def _parse(path: Path, root: Path, problems):
     where = str(path.relative_to(root))
-    filename = (tree.findtext("filename") or "").strip()
-    if not filename:
-        raise ValueError(f"{where}: no <filename>")
+    size = path.stat().st_size
+    if size > MAX_XML_BYTES:
+        raise ValueError(f"{where}: {size} bytes, over the limit of {MAX_XML_BYTES} bytes for "
+                         "one annotation file")
+    tree = ElementTree.fromstring(path.read_bytes(), forbid_dtd=True)
+    filename = dataset.text((tree.findtext("filename") or "").strip(), f"{where}: <filename>")
     size = tree.find("size")
     width = height = None
     if size is not None and size.findtext("width") and size.findtext("height"):
-        width, height = int(_number(size, "width", where)), int(_number(size, "height", where))
-    objects = []
+        width = dataset.side(size.findtext("width"), f"{where}: <width>")
+        height = dataset.side(size.findtext("height"), f"{where}: <height>")
+    objects, dropped = [], []
     for element in tree.iter("object"):
-        name = (element.findtext("name") or "").strip()
-        box = element.find("bndbox")
-        if not name or box is None:
-            raise ValueError(f"{where}: <object> without <name> or <bndbox>")
-        objects.append(Obj(name, _number(box, "xmin", where), _number(box, "ymin", where),
-                           _number(box, "xmax", where), _number(box, "ymax", where),
-                           difficult=int((element.findtext("difficult") or "0").strip() or 0)))
+        try:
+            objects.append(_object(element, where))
+        except BadValue as exc:  # counted once the file as a whole is known to be readable
+            dropped.append(exc)
+    for exc in dropped:
+        problems.add(exc.reason, str(exc))
     return filename, width, height, objects
 
 
@@ -69,9 +91,12 @@ def read(source, options, problems):
     for xml in xml_files:
         where = str(xml.relative_to(root))
         try:
-            filename, width, height, objects = _parse(xml, root)
+            filename, width, height, objects = _parse(xml, root, problems)
         except defusedxml.DefusedXmlException as exc:
             problems.add("bad_annotation", f"{where}: refused ({type(exc).__name__})")
+            continue
+        except BadValue as exc:
+            problems.add(exc.reason, str(exc))
             continue
         except (ValueError, ElementTree.ParseError, OSError) as exc:
             problems.add("bad_annotation", f"{where}: {exc}")

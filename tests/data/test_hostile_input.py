@@ -1,0 +1,485 @@
+"""Issue 12, the data side: every hostile annotation value is counted (never written), every bad
+file is one line and exit 2, and what was on disk before is still there."""
+
+import json
+import re
+
+import pytest
+
+from odwrap import cli
+from tests import datasets
+from tests.recordcheck import assert_valid, features, read_examples
+
+
+def convert(*argv):
+    return cli.main(["convert", *map(str, argv)])
+
+
+def snapshot(root) -> dict:
+    """{relative path: bytes, or None for a folder} of everything under ROOT."""
+    return {str(path.relative_to(root)): None if path.is_dir() else path.read_bytes()
+            for path in sorted(root.rglob("*"))}
+
+
+def written(out) -> list[dict]:
+    """The records of every shard in OUT, parsed by protobuf and checked for the OD API."""
+    examples = [example for shard in sorted(out.glob("*.tfrecord"))
+                for example in read_examples(shard)]
+    for example in examples:
+        assert_valid(example)
+    return [features(example) for example in examples]
+
+
+def problems(out) -> dict:
+    report = json.loads((out / "report.json").read_text())
+    return {reason: (entry["count"], entry["example"])
+            for reason, entry in report["problems"].items()}
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("odwrap: error: "), err
+    return err.strip()
+
+
+def edit_xml(root, index, old, new):
+    xml = sorted((root / "Annotations").glob("*.xml"))[index]
+    text = xml.read_text()
+    assert old in text
+    xml.write_text(text.replace(old, new, 1))
+
+
+# --- Pascal VOC ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400"])
+def test_voc_non_finite_coordinate_is_counted_and_never_written(tmp_path, capsys, value):
+    root = datasets.voc(tmp_path / "voc", images=3)
+    edit_xml(root, 0, "<xmin>41</xmin>", f"<xmin>{value}</xmin>")
+    assert convert("voc", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_coordinate"]
+    assert count == 1
+    assert example == f"Annotations/shapes_00000.xml: <object> square <xmin> '{value}' is not " \
+                      "a finite number within +-1e+09"
+    assert len(written(tmp_path / "out")) == 3
+    capsys.readouterr()
+    assert convert("voc", root, "-o", tmp_path / "strict", "--strict") == 2
+    assert one_line(capsys) == f"odwrap: error: {example}: box coordinate not a finite " \
+                               "number (box dropped) (--strict)"
+    assert not (tmp_path / "strict").exists()
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "2", "-1", "yes", "nan"])
+def test_voc_difficult_must_be_0_or_1(tmp_path, value):
+    root = datasets.voc(tmp_path / "voc", images=3)
+    edit_xml(root, 0, "<difficult>0</difficult>", f"<difficult>{value}</difficult>")
+    assert convert("voc", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_flag"]
+    assert count == 1 and example.endswith(f"<difficult> '{value}' is not 0 or 1")
+    assert all(set(r["image/object/difficult"]) <= {0} for r in written(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "0", "-64", "nan", "64.5"])
+def test_voc_width_out_of_range_is_counted(tmp_path, value):
+    root = datasets.voc(tmp_path / "voc", images=3)
+    edit_xml(root, 1, "<width>64</width>", f"<width>{value}</width>")
+    assert convert("voc", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_size"]
+    assert (count, example) == (1, f"Annotations/shapes_00001.xml: <width> '{value}' is not a "
+                                   "whole number in 1..1000000")
+    assert len(written(tmp_path / "out")) == 2
+
+
+def test_voc_file_over_the_size_limit_is_counted(tmp_path):
+    from odwrap.data.formats.voc import MAX_XML_BYTES
+
+    root = datasets.voc(tmp_path / "voc", images=2)
+    edit_xml(root, 0, "</annotation>", " " * MAX_XML_BYTES + "</annotation>")
+    assert convert("voc", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_annotation"]
+    assert count == 1 and example.endswith(f"bytes, over the limit of {MAX_XML_BYTES} bytes "
+                                           "for one annotation file")
+
+
+# --- COCO ------------------------------------------------------------------------------------
+
+def coco_file(tmp_path, change):
+    path = datasets.coco(tmp_path, images=3)
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def set_first_annotation(**values):
+    return lambda data: data["annotations"][0].update(values)
+
+
+@pytest.mark.parametrize("change, reason, message", [
+    (set_first_annotation(bbox="1234"), "bad_annotation",
+     "annotations[0]: bbox '1234' is not a list [x, y, width, height]"),
+    (set_first_annotation(bbox=[1, 2, 3]), "bad_annotation",
+     "annotations[0]: bbox [1, 2, 3] is not a list [x, y, width, height]"),
+    (set_first_annotation(bbox=[float("nan"), 2, 3, 4]), "bad_coordinate",
+     "annotations[0]: bbox x nan is not a finite number within +-1e+09"),
+    (set_first_annotation(bbox=[1, 2, float("inf"), 4]), "bad_coordinate",
+     "annotations[0]: bbox w inf is not a finite number within +-1e+09"),
+    (set_first_annotation(bbox=[1, 2, True, 4]), "bad_coordinate",
+     "annotations[0]: bbox w True is not a number"),
+    (set_first_annotation(iscrowd="yes"), "bad_flag",
+     "annotations[0]: iscrowd 'yes' is not 0 or 1"),
+    (set_first_annotation(iscrowd=[1]), "bad_flag", "annotations[0]: iscrowd [1] is not 0 or 1"),
+    (set_first_annotation(image_id=999), "unknown_image", "annotations[0]: image_id 999"),
+    (lambda data: data["images"][0].update(width=float("inf")), "bad_size",
+     "images[0]: width inf is not a whole number in 1..1000000"),
+    (lambda data: data["images"][0].update(height=0), "bad_size",
+     "images[0]: height 0 is not a whole number in 1..1000000"),
+    (lambda data: data["images"][0].update(file_name="a\0b.jpg"), "bad_annotation",
+     "images[0]: file_name 'a\\x00b.jpg' is not a non-empty name without NUL or line breaks"),
+], ids=["bbox-string", "bbox-3", "bbox-nan", "bbox-inf", "bbox-bool", "crowd-yes",
+        "crowd-list", "unknown-image", "width-inf", "height-0", "nul-file-name"])
+def test_coco_bad_values_are_counted(tmp_path, change, reason, message):
+    path = coco_file(tmp_path, change)
+    assert convert("coco", path, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")[reason]
+    assert (count, example) == (1, f"instances.json: {message}")
+    written(tmp_path / "out")
+
+
+def test_coco_width_1e400_is_counted(tmp_path):
+    path = coco_file(tmp_path, lambda data: None)
+    path.write_text(path.read_text().replace('"width": 64', '"width": 1e400', 1))
+    assert convert("coco", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["bad_size"][0] == 1
+    assert len(written(tmp_path / "out")) == 2
+
+
+@pytest.mark.parametrize("categories, message", [
+    ([{"id": 1, "name": "square"}, {"id": 1, "name": "circle"}],
+     "categories[1]: category id 1 is given twice ('square' and 'circle')"),
+    ([{"id": 1, "name": None}, {"id": 2, "name": "circle"}],
+     "categories[0] (id 1): name None is not a non-empty name without NUL or line breaks"),
+    ([{"id": 1, "name": ""}, {"id": 2, "name": "circle"}],
+     "categories[0] (id 1): name '' is not a non-empty name without NUL or line breaks"),
+    ([{"id": 1, "name": 5}, {"id": 2, "name": "circle"}],
+     "categories[0] (id 1): name 5 is not a non-empty name without NUL or line breaks"),
+    ([{"id": "x", "name": "square"}], "categories[0]: needs a whole-number id"),
+], ids=["duplicate-id", "null-name", "empty-name", "number-name", "bad-id"])
+def test_coco_bad_categories_are_one_line(tmp_path, capsys, categories, message):
+    path = coco_file(tmp_path, lambda data: data.update(categories=categories))
+    before = snapshot(tmp_path)
+    assert convert("coco", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}: {message}"
+    assert snapshot(tmp_path) == before
+
+
+def test_coco_json_that_is_not_a_regular_file_is_refused(tmp_path, capsys):
+    assert convert("coco", "/dev/zero", "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == "odwrap: error: /dev/zero: not a regular file"
+    assert not (tmp_path / "out").exists()
+
+
+NAN = float("nan")
+MASKS = {
+    "polygon-nan": ([[1, 1, NAN, 1, 5, 5]], "a polygon coordinate is not finite or far outside "
+                                            "the 64x64 image"),
+    "polygon-huge": ([[1, 1, 1e9, 1, 5, 5]], "a polygon coordinate is not finite or far outside "
+                                             "the 64x64 image"),
+    "polygon-odd": ([[1, 1, 10, 1, 5]], "a polygon has 5 coordinates, not an even number of at "
+                                        "least 6"),
+    "polygon-two-points": ([[1, 1, 10, 1]], "a polygon has 4 coordinates, not an even number of "
+                                            "at least 6"),
+    "polygon-strings": ([["1", "1", "10", "1", "5", "5"]], "a polygon is not a list of numbers"),
+    "polygon-flat": ([1, 1, 10, 1, 5, 5], "a polygon is not a list of numbers"),
+    "polygon-outline": ([[0, 0, 64, 64] * 5000], "the polygons' outline is over 100 times the "
+                                                 "image's width + height"),
+    "rle-sum": ({"size": [64, 64], "counts": [0, 10, 54]}, "RLE counts do not add up to 64x64 "
+                                                           "pixels"),
+    "rle-negative": ({"size": [64, 64], "counts": [-10, 4106]}, "RLE counts do not add up to "
+                                                                "64x64 pixels"),
+    "rle-size": ({"size": [32, 128], "counts": [4096]}, "RLE size [32, 128] is not the image's "
+                                                        "[64, 64]"),
+    "rle-string": ({"size": [64, 64], "counts": "\x7f\x7f"}, "RLE counts string is malformed"),
+    "rle-string-sum": ({"size": [64, 64], "counts": "0"}, "RLE counts do not add up to 64x64 "
+                                                          "pixels"),
+    "rle-no-size": ({"counts": [4096]}, "RLE size is not [height, width]"),
+    "string": ("polygon", "segmentation is neither polygons nor RLE"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MASKS))
+def test_coco_malformed_segmentation_is_a_counted_bad_mask(tmp_path, name):
+    segmentation, message = MASKS[name]
+    path = coco_file(tmp_path, set_first_annotation(segmentation=segmentation))
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    count, example = problems(tmp_path / "out")["bad_mask"]
+    assert (count, example) == (1, f"instances.json: annotations[0]: {message}")
+    assert all("image/object/mask" in record for record in written(tmp_path / "out"))
+
+
+def test_coco_nan_polygon_with_two_workers_neither_crashes_nor_hangs(tmp_path):
+    path = coco_file(tmp_path, set_first_annotation(segmentation=[[1, 1, NAN, 1, 5, 5]]))
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--workers", 2,
+                   "--shards", 2) == 0
+    assert problems(tmp_path / "out")["bad_mask"][0] == 1
+
+
+def test_coco_compressed_rle_is_checked_and_drawn(tmp_path):
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    from odwrap.data.masks import decode_counts
+
+    pixels = np.zeros((64, 64), np.uint8, order="F")
+    pixels[5:20, 7:30] = 1
+    counts = mask_utils.encode(pixels)["counts"].decode()
+    assert decode_counts(counts) == _runs(pixels)
+    path = coco_file(tmp_path, set_first_annotation(
+        segmentation={"size": [64, 64], "counts": counts}))
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    assert "bad_mask" not in problems(tmp_path / "out")
+    assert len(written(tmp_path / "out")) == 3
+
+
+def _runs(pixels) -> list[int]:
+    """Column-major run lengths starting with zeros, as COCO's uncompressed RLE has them."""
+    flat, runs, current, length = pixels.flatten(order="F"), [], 0, 0
+    for value in flat:
+        if value == current:
+            length += 1
+        else:
+            runs.append(length)
+            current, length = value, 1
+    runs.append(length)
+    return runs
+
+
+# --- CSV and Open Images ---------------------------------------------------------------------
+
+def rewrite(path, encoding, bom=b""):
+    path.write_bytes(bom + path.read_text().encode(encoding))
+
+
+def test_csv_with_a_utf8_bom_is_read(tmp_path):
+    path = datasets.csv_boxes(tmp_path, images=3)
+    rewrite(path, "utf-8", b"\xef\xbb\xbf")
+    assert convert("csv", path, "-o", tmp_path / "out") == 0
+    assert len(written(tmp_path / "out")) == 3
+
+
+def test_csv_in_utf16_with_a_bom_is_read(tmp_path):
+    path = datasets.csv_boxes(tmp_path, images=3)
+    rewrite(path, "utf-16")  # Python's utf-16 codec writes the BOM
+    assert convert("csv", path, "-o", tmp_path / "out") == 0
+    assert len(written(tmp_path / "out")) == 3
+
+
+def test_csv_in_latin1_is_one_line(tmp_path, capsys):
+    path = datasets.csv_boxes(tmp_path, images=3)
+    path.write_text(path.read_text().replace("square", "carr\u00e9"), encoding="latin-1")
+    before = snapshot(tmp_path)
+    assert convert("csv", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}: the CSV file is not UTF-8 text (nor " \
+                               "UTF-16 with a byte-order mark); save it as UTF-8"
+    assert snapshot(tmp_path) == before
+
+
+def test_csv_field_over_the_limit_names_the_line(tmp_path, capsys):
+    path = datasets.csv_boxes(tmp_path, images=3)
+    with open(path, "a") as handle:
+        handle.write("x" * 200_000 + ".jpg,64,64,square,1,1,5,5\n")
+    lines = path.read_text().count("\n")
+    assert convert("csv", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}:{lines}: a field is longer than 131072 " \
+                               "characters (the limit)"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("row, reason, message", [
+    ("a.jpg,64,64,square,nan,1,5,5", "bad_coordinate", "xmin 'nan' is not a finite number"),
+    ("a.jpg,64,64,square,1,inf,5,5", "bad_coordinate", "ymin 'inf' is not a finite number"),
+    ("a.jpg,0,64,square,1,1,5,5", "bad_size", "width '0' is not a whole number in 1..1000000"),
+    ("a.jpg,1e400,64,square,1,1,5,5", "bad_size", "width '1e400' is not a whole number"),
+    ("a.jpg,64,64,,1,1,5,5", "bad_annotation", "class '' is not a non-empty name"),
+    ("a.jpg,64,64", "bad_annotation", "fewer than 8 columns"),
+])
+def test_csv_bad_values_are_counted(tmp_path, row, reason, message):
+    path = datasets.csv_boxes(tmp_path, images=3)
+    with open(path, "a") as handle:
+        handle.write(row + "\n")
+    lines = path.read_text().count("\n")
+    assert convert("csv", path, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")[reason]
+    assert count == 1 and example.startswith(f"boxes.csv:{lines}: {message}")
+    assert len(written(tmp_path / "out")) == 3
+
+
+@pytest.mark.parametrize("values, reason, message", [
+    ({"XMin": "nan"}, "bad_coordinate", "XMin 'nan' is not a finite number"),
+    ({"YMax": "-inf"}, "bad_coordinate", "YMax '-inf' is not a finite number"),
+    ({"IsGroupOf": "5"}, "bad_flag", "IsGroupOf '5' is not 0 or 1"),
+])
+def test_open_images_bad_values_are_counted(tmp_path, values, reason, message):
+    import csv
+
+    path, images = datasets.oid(tmp_path, images=3)
+    rows = list(csv.DictReader(path.open()))
+    rows[0].update(values)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert convert("oid", path, "-o", tmp_path / "out", "--images", images) == 0
+    count, example = problems(tmp_path / "out")[reason]
+    assert count == 1 and example.startswith(f"oid-boxes.csv:2: {message}")
+    written(tmp_path / "out")
+
+
+def test_binary_class_names_file_is_one_line(tmp_path, capsys):
+    path, images = datasets.oid(tmp_path, images=2)
+    names = tmp_path / "names.bin"
+    names.write_bytes(bytes(range(256)) * 4)
+    assert convert("oid", path, "-o", tmp_path / "out", "--images", images,
+                   "--class-names", names) == 2
+    assert one_line(capsys) == f"odwrap: error: {names}: the class descriptions file is not " \
+                               "UTF-8 text (nor UTF-16 with a byte-order mark); save it as UTF-8"
+    assert not (tmp_path / "out").exists()
+
+
+# --- the manifest and resuming ---------------------------------------------------------------
+
+def test_a_crafted_manifest_deletes_nothing(tmp_path, capsys):
+    root = datasets.voc(tmp_path / "voc", images=4)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    image = root / "JPEGImages" / "shapes_00000.jpg"
+    out = root  # `convert voc DIR -o DIR`, as in the issue
+    (out / "folder-00000-of-00001.tfrecord").mkdir()
+    for entry in (str(victim), "../victim.txt", "JPEGImages/shapes_00000.jpg",
+                  "folder-00000-of-00001.tfrecord", "report.json", "data-1-of-1.tfrecord"):
+        (out / ".odwrap-convert.json").write_text(json.dumps(
+            {"plan": "another", "shards": ["data-00000-of-00001.tfrecord", entry]}))
+        before = snapshot(tmp_path)
+        assert convert("voc", root, "-o", out) == 2
+        problem = "not a file" if entry.startswith("folder") else \
+            "not the name of a shard odwrap writes"
+        assert one_line(capsys) == f"odwrap: error: {out / '.odwrap-convert.json'}: entry " \
+                                   f"{entry!r} is {problem}; refusing to resume (nothing " \
+                                   "removed): remove the manifest, or convert into another folder"
+        assert snapshot(tmp_path) == before
+    assert victim.read_text() == "keep me" and image.exists()
+
+
+@pytest.mark.parametrize("content, detail", [
+    ("not json", "not a manifest odwrap wrote (unreadable JSON)"),
+    ('{"plan": 1, "shards": []}', "not a manifest odwrap wrote (needs 'plan' and 'shards')"),
+    ('{"plan": "p", "shards": [7]}', "entry 7 is not the name of a shard odwrap writes"),
+])
+def test_a_malformed_manifest_is_one_line(tmp_path, capsys, content, detail):
+    root = datasets.voc(tmp_path / "voc", images=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".odwrap-convert.json").write_text(content)
+    assert convert("voc", root, "-o", out) == 2
+    assert one_line(capsys) == f"odwrap: error: {out / '.odwrap-convert.json'}: {detail}; " \
+                               "refusing to resume (nothing removed): remove the manifest, or " \
+                               "convert into another folder"
+    assert sorted(path.name for path in out.iterdir()) == [".odwrap-convert.json"]
+
+
+def test_a_stale_plan_removes_only_its_own_shards(tmp_path):
+    root = datasets.voc(tmp_path / "voc", images=4)
+    out = tmp_path / "out"
+    assert convert("voc", root, "-o", out, "--shards", 2) == 0
+    (out / "mine.tfrecord").write_text("not odwrap's")
+    assert convert("voc", root, "-o", out, "--shards", 1) == 0
+    assert sorted(path.name for path in out.glob("*.tfrecord")) == [
+        "data-00000-of-00001.tfrecord", "mine.tfrecord"]
+    assert not list(out.glob(".data-*-of-00002.tfrecord.json"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "cut-a-record", "flip-a-byte", "empty",
+                                    "sidecar"])
+def test_a_damaged_shard_is_rewritten_on_resume(tmp_path, capsys, damage):
+    root = datasets.voc(tmp_path / "voc", images=12)
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert convert("voc", root, "-o", clean, "--shards", 3, "--workers", 1) == 0
+    assert convert("voc", root, "-o", out, "--shards", 3, "--workers", 1) == 0
+    shard = out / "data-00001-of-00003.tfrecord"
+    data = shard.read_bytes()
+    first = 16 + int.from_bytes(data[:8], "little")
+    damaged = {"truncate": data[:len(data) // 2], "cut-a-record": data[:first],
+               "flip-a-byte": data[:40] + bytes([data[40] ^ 1]) + data[41:], "empty": b"",
+               "sidecar": data}[damage]
+    shard.write_bytes(damaged)
+    if damage == "sidecar":
+        (out / ".data-00001-of-00003.tfrecord.json").write_text('{"images": "x"}')
+    capsys.readouterr()
+    assert convert("voc", root, "-o", out, "--shards", 3, "--workers", 1) == 0
+    stdout = capsys.readouterr().out
+    assert "rewrote 1 damaged shard(s) of an earlier run: data-00001-of-00003.tfrecord" in stdout
+    assert "2 shard(s) kept from an earlier run" in stdout
+    assert shard.read_bytes() == (clean / shard.name).read_bytes()
+    assert json.loads((out / "report.json").read_text()) == \
+        json.loads((clean / "report.json").read_text())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failure_that_wrote_no_shard_leaves_nothing(tmp_path, capsys, workers):
+    root = datasets.voc(tmp_path / "voc", images=4)
+    (root / "JPEGImages" / "shapes_00002.jpg").write_bytes(b"broken")
+    out = tmp_path / "out"
+    assert convert("voc", root, "-o", out, "--strict", "--workers", workers) == 2
+    assert "(--strict)" in one_line(capsys)
+    assert not out.exists()
+
+
+# --- stats and demo-data ---------------------------------------------------------------------
+
+def test_stats_of_a_folder_is_one_line(tmp_path, capsys):
+    assert cli.main(["stats", str(tmp_path)]) == 2
+    assert one_line(capsys) == f"odwrap: error: {tmp_path}: a folder, not a TFRecord file; " \
+                               f"give files or a pattern such as '{tmp_path / '*.tfrecord'}'"
+
+
+def test_stats_of_records_that_are_no_examples_is_one_line(tmp_path, capsys):
+    from odwrap.odapi.tfexample import frame_record
+
+    path = tmp_path / "junk.tfrecord"
+    path.write_bytes(frame_record(b"\xff\xff\xff"))
+    assert cli.main(["stats", str(path)]) == 2
+    assert re.fullmatch(rf"odwrap: error: {re.escape(str(path))}: a record is not a "
+                        r"tf\.train\.Example \(.*\)", one_line(capsys))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--size", "0"], "size 0: the demo images' side must be in 57..2048 pixels (shapes are "
+                      "24-56 px)"),
+    (["--size", "8"], "size 8: the demo images' side must be in 57..2048 pixels (shapes are "
+                      "24-56 px)"),
+    (["--size", "100000"], "size 100000: the demo images' side must be in 57..2048 pixels "
+                           "(shapes are 24-56 px)"),
+])
+def test_demo_data_size_out_of_range_is_one_line(tmp_path, capsys, argv, message):
+    assert cli.main(["demo-data", str(tmp_path / "demo"), *argv]) == 2
+    assert one_line(capsys) == f"odwrap: error: {message}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_data_into_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("mine")
+    assert cli.main(["demo-data", str(target), "--images", "2"]) == 2
+    assert one_line(capsys) == f"odwrap: error: {target}: exists and is not a folder"
+    assert snapshot(tmp_path) == {"file": b"mine"}
+
+
+def test_a_box_too_thin_for_float32_is_zero_area(tmp_path):
+    """Found by the fuzz suite: YMax 1e-115 is above YMin 0 as a double, equal as the float32
+    a record holds."""
+    path, images = datasets.oid(tmp_path, images=2)
+    with open(path, "a") as handle:
+        handle.write("shapes_00000,xclick,/m/0sq,1,0.0,1.0,0.0,1e-115,0,0,0,0,0\n")
+    assert convert("oid", path, "-o", tmp_path / "out", "--images", images) == 0
+    count, example = problems(tmp_path / "out")["box_zero_area"]
+    assert count == 1 and example.startswith("oid-boxes.csv:")
+    written(tmp_path / "out")
