@@ -61,13 +61,16 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
     """Annotations (voc, coco, csv, oid) to sharded TFRecords in OUTPUT, with label_map.pbtxt
     and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings."""
     from odwrap.data import convert as stage
+    from odwrap.locks import FolderLock
 
-    return stage.convert(stage.ConvertOptions(
+    options = stage.ConvertOptions(
         format=format, source=Path(source), output=Path(output), split=split, seed=seed,
         workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
         drop=tuple(drop), rename=tuple(rename), order=order,
         label_map=Path(label_map) if label_map else None, strict=strict,
-        read=_read_options(images, masks, crowd, group_of, class_names)))
+        read=_read_options(images, masks, crowd, group_of, class_names))
+    with FolderLock(options.output, "odwrap convert"):  # one writer per output folder
+        return stage.convert(options)
 
 
 def _read_options(images, masks, crowd, group_of, class_names):

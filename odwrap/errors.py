@@ -42,9 +42,13 @@ class RenderedConfigError(OdwrapError):
 
 
 class Interrupted(OdwrapError):
-    """Training stopped by a signal after saving a checkpoint."""
+    """A run stopped by a signal (after saving what it could); exit code 128 + the signal."""
 
     exit_code = 130
+
+    def __init__(self, message: str, signal_number: int = 2):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number
 
 
 def shown(text) -> str:

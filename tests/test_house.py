@@ -12,7 +12,7 @@ from tests.conftest import ROOT, run_python
 PACKAGE = ROOT / "odwrap"
 # Lower layers never import higher ones; a package may import itself and anything below it.
 LAYERS = {
-    "errors": -1, "fsutil": 0, "report": 0,
+    "errors": -1, "fsutil": 0, "locks": 0, "report": 0,
     "odapi": 1,
     "config": 2, "data": 2,
     "training": 3,

@@ -6,11 +6,12 @@ nowhere else. TensorFlow is imported only by the commands that need it.
 """
 
 import os
+import signal
 import sys
 import traceback
 
 from odwrap import report
-from odwrap.errors import ChecksFailed, OdwrapError, shown
+from odwrap.errors import ChecksFailed, Interrupted, OdwrapError, shown
 
 # Commands that run TensorFlow: their Python-side logging is turned down unless --verbose.
 TF_COMMANDS = frozenset({"train", "eval", "export"})
@@ -48,8 +49,24 @@ class TerminalReporter(report.Reporter):
             bar.close()
 
 
+def _terminate_handler(main_pid: int):
+    """SIGTERM as SIGINT is by default: an exception in the main process, so that a run stops
+    with a message and its clean-up (a forked worker just ends, as SIGTERM would end it)."""
+
+    def handle(number, _frame):
+        if os.getpid() != main_pid:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        raise Interrupted("stopped by SIGTERM", number)
+
+    return handle
+
+
 def _run(argv) -> int:
     from odwrap.cli.parser import build_parser
+
+    signal.signal(signal.SIGTERM, _terminate_handler(os.getpid()))
 
     parser = build_parser()
     args = None
@@ -70,6 +87,9 @@ def _run(argv) -> int:
         for finding in exc.findings:
             print(finding.format(), file=sys.stderr)
         print(f"odwrap: error: {shown(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except Interrupted as exc:
+        print(f"odwrap: {exc}", file=sys.stderr)
         return exc.exit_code
     except OdwrapError as exc:
         print(f"odwrap: error: {shown(exc)}", file=sys.stderr)  # one line, whatever it quotes

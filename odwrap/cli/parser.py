@@ -310,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("output", type=Path, help="the folder to write")
     demo.add_argument("--images", type=int_in(1, 100_000), default=450,
                       help="how many images (default 450)")
-    demo.add_argument("--size", type=int_in(64, MAX_SIDE), default=128,
-                      help="image side in pixels, 64 to 4096 (the shapes are 24-56; default 128)")
+    demo.add_argument("--size", type=int_in(57, 2048), default=128,
+                      help="image side in pixels, 57 to 2048 (the shapes are 24-56; default 128)")
     demo.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
     demo.set_defaults(func=commands.demo_data)
     return parser

@@ -16,7 +16,7 @@ from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, facts
 from odwrap.odapi.pipeline import read_pipeline
-from odwrap.training import averages
+from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
 
 
@@ -87,6 +87,7 @@ class Evaluator:
             raise InputError(f"{self.model_dir}: no checkpoint to evaluate (train first)")
         if not tf.io.gfile.glob(checkpoint + ".index"):
             raise InputError(f"{checkpoint}: no such checkpoint ({checkpoint}.index is missing)")
+        checkpoints.verified(checkpoint)
         started = time.perf_counter()
         objects = {"step": self.step, "model": self.model}
         if self.averages is not None:

@@ -8,6 +8,8 @@ end; SIGINT and SIGTERM save a checkpoint before exiting; the model directory ke
 it was trained with.
 """
 
+import contextlib
+import copy
 import signal
 import time
 from dataclasses import dataclass, field
@@ -16,11 +18,14 @@ from pathlib import Path
 from odwrap import report
 from odwrap.config.checks import Finding, check_pipeline
 from odwrap.config.loader import load_config, refuse_on_errors
-from odwrap.errors import InputError, Interrupted
-from odwrap.odapi import compat, facts
+from odwrap.errors import InputError, Interrupted, RunError
+from odwrap.locks import FolderLock
+from odwrap.odapi import compat, facts, labelmap
+from odwrap.training import checkpoints
 from odwrap.training.modeldir import ModelDir
 
-STEPS_PER_LOOP = 100  # steps per tf.function call, as model_main_tf2; the last one is cut
+STEPS_PER_LOOP = 100  # at most this many steps per tf.function call, as model_main_tf2
+LOOP_SECONDS = 2.0  # and about this long: the loop answers a signal within it
 
 
 @dataclass
@@ -102,15 +107,26 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
 
 
 def prepare(options: TrainOptions):
-    """Load and check the config and keep it in the model directory: (config, findings)."""
+    """Load and check the config, and make sure the model directory may keep it (nothing is
+    written): (config, inline label map or None, findings)."""
     folder = ModelDir(options.model_dir)
     loaded = load_config(options.source, options.overrides,
                          label_map_out=folder.label_map_path.resolve())
     findings = check_pipeline(loaded.config, loaded.target)
     refuse_on_errors(findings, options.source, "not training")
     _require_training_records(loaded.config)
-    folder.keep_config(loaded.config, loaded.label_map, options.force)
-    return loaded.config, findings
+    folder.accept_config(loaded.config, loaded.label_map, options.force)
+    return loaded.config, loaded.label_map, findings
+
+
+def _check_options(options: TrainOptions) -> None:
+    """InputError for values no run can take, before anything is read or written."""
+    if options.steps is not None and options.steps < 1:
+        raise InputError(f"--steps {options.steps}: must be at least 1")
+    if options.checkpoint_every < 1:
+        raise InputError("--checkpoint-every must be at least 1")
+    if options.steps_per_loop < 1:
+        raise InputError("--steps-per-loop must be at least 1")
 
 
 def _require_training_records(config) -> None:
@@ -126,29 +142,127 @@ def _require_training_records(config) -> None:
                              "with odwrap convert, or fix the path)")
 
 
+def _require_match(status, latest: str) -> None:
+    """InputError when the model has variables that the checkpoint it resumes from does not
+    have (another architecture under --force): they would train on from scratch, unsaid."""
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as exc:
+        raise InputError(f"{latest}: the checkpoint does not fit this config "
+                         f"({checkpoints.first_line(exc)}); train it into a new --model-dir, "
+                         "or fine-tune from the checkpoint") from None
+
+
+class _Loops:
+    """How many steps each tf.function call runs: one while it is traced and once more to time
+    a step, then as many as take about LOOP_SECONDS (at most --steps-per-loop), cut at every
+    checkpoint step and at the end. A signal is seen between calls, so it is answered within
+    about LOOP_SECONDS (or one step, when a step takes longer) whatever --steps-per-loop is."""
+
+    def __init__(self, limit: int, checkpoint_every: int, steps: int):
+        self.limit, self.every, self.steps = limit, checkpoint_every, steps
+        self.calls = 0
+        self.seconds_per_step = None
+
+    def next(self, step: int) -> int:
+        count = self.limit
+        if self.calls < 2:
+            count = 1
+        elif self.seconds_per_step:
+            count = max(1, min(self.limit, int(LOOP_SECONDS / self.seconds_per_step)))
+        next_checkpoint = (step // self.every + 1) * self.every
+        return max(1, min(count, next_checkpoint - step, self.steps - step))
+
+    def timed(self, count: int, seconds: float) -> None:
+        self.calls += 1
+        if self.calls > 1:  # the first call includes tracing the function
+            per_step = seconds / count
+            self.seconds_per_step = per_step if self.seconds_per_step is None else \
+                0.5 * (self.seconds_per_step + per_step)
+
+
+class _Signals:
+    """SIGINT and SIGTERM: during start-up they stop the run at once (nothing has been written
+    yet); once training runs, they are noted and the loop saves a checkpoint and stops."""
+
+    def __init__(self):
+        self.received = None
+        self.deferred = False
+        self._previous = {}
+
+    def __enter__(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number, _frame):
+        if not self.deferred:
+            raise Interrupted(f"stopped by {signal.Signals(number).name} while starting; "
+                              "nothing was written", number)
+        self.received = number
+
+
+def _stage_label_map(config, label_map, folder: ModelDir, stack):
+    """A copy of CONFIG for TensorFlow to run with: a spec's inline label map is read from a
+    temporary copy until the run has started and the folder keeps the real one."""
+    run_config = copy.deepcopy(config)
+    if label_map is None:
+        return run_config
+    import tempfile
+
+    staged = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odwrap-train-")))
+    labelmap.write(label_map, staged / labelmap.FILE_NAME)
+    own = str(folder.label_map_path.resolve())
+    for reader in [run_config.train_input_reader, *run_config.eval_input_reader]:
+        if reader.label_map_path == own:
+            reader.label_map_path = str(staged / labelmap.FILE_NAME)
+    return run_config
+
+
 def train(options: TrainOptions) -> TrainResult:
     """Train from a spec or a pipeline.config into options.model_dir."""
-    config, findings = prepare(options)
-    train_config = config.train_config
-    # The legacy from_detection_checkpoint, mapped as train_loop maps it (after the checks).
-    train_config.fine_tune_checkpoint_type = facts.fine_tune_checkpoint_type(config)
-    steps = options.steps or train_config.num_steps
+    _check_options(options)
+    with _Signals() as signals, FolderLock(options.model_dir, "odwrap train"):
+        return _train(options, signals)
+
+
+def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
+    config, label_map, findings = prepare(options)
+    steps = options.steps or config.train_config.num_steps
     if not steps:
         raise InputError("train_config.num_steps is 0 and --steps is not given: say how many "
                          "steps to train")
-    if options.checkpoint_every < 1:
-        raise InputError("--checkpoint-every must be at least 1")
-    if options.steps_per_loop < 1:
-        raise InputError("--steps-per-loop must be at least 1")
     for finding in findings:  # prepare() refused the errors; the warnings come before the run
         report.message(finding.format())
     folder = ModelDir(options.model_dir)
+    for name in folder.remove_partial_checkpoints():
+        report.message(f"removed {folder.path / name}: a checkpoint save that did not finish")
     done = folder.checkpoint_steps()
     if done and done[-1] >= steps:
         return TrainResult(model_dir=options.model_dir, start_step=done[-1], end_step=done[-1],
                            seconds=0.0, checkpoint=folder.checkpoint(done[-1]),
                            findings=findings, target_step=steps)
+    latest = None
+    if done:  # a truncated latest checkpoint is one line here, not a traceback mid-run
+        earlier = folder.checkpoint(done[-2]) if len(done) > 1 else None
+        latest = checkpoints.verified(folder.checkpoint(done[-1]), earlier)
+    with contextlib.ExitStack() as stack:
+        run_config = _stage_label_map(config, label_map, folder, stack)
+        # The legacy from_detection_checkpoint, mapped as train_loop maps it (after the checks;
+        # in the config TensorFlow runs with, not the one the folder keeps).
+        run_config.train_config.fine_tune_checkpoint_type = \
+            facts.fine_tune_checkpoint_type(config)
+        return _run(options, run_config, steps, latest, signals,
+                    commit=lambda: folder.keep_config(config, label_map, options.force),
+                    findings=findings)
 
+
+def _run(options, config, steps, latest, signals, commit, findings) -> TrainResult:
+    train_config = config.train_config
     model_lib_v2 = compat.load("object_detection.model_lib_v2")
     import tensorflow as tf
     from object_detection import inputs
@@ -157,6 +271,7 @@ def train(options: TrainOptions) -> TrainResult:
     strategy = _strategy(tf, options.tpu)
     if train_config.use_bfloat16 and options.tpu:
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    folder = ModelDir(options.model_dir)
     model_dir = str(options.model_dir)
     unpad = train_config.unpad_groundtruth_tensors
     clip = train_config.gradient_clipping_by_norm or None
@@ -184,10 +299,9 @@ def train(options: TrainOptions) -> TrainResult:
         checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, model_dir,
                                              max_to_keep=options.keep_checkpoints)
-        latest = manager.latest_checkpoint
-        restored = None
+        restored = resumed = None
         if latest:
-            checkpoint.restore(latest)
+            resumed = checkpoint.restore(latest)
         elif train_config.fine_tune_checkpoint:
             restored = _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
                                        model_dir)
@@ -211,47 +325,65 @@ def train(options: TrainOptions) -> TrainResult:
                 sample_and_train(iterator)
             return sample_and_train(iterator)
 
+    def save(step):
+        try:
+            manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as exc:
+            folder.remove_partial_checkpoints()
+            folder.remove_checkpoint(step)
+            kept = folder.checkpoint_steps()
+            raise RunError(f"{folder.checkpoint(step)}: saving the checkpoint failed "
+                           f"({checkpoints.first_line(exc)}); the latest complete one is "
+                           f"{folder.checkpoint(kept[-1]) if kept else 'none'}") from None
+
     start_step = int(global_step.numpy())
-    writer = tf.summary.create_file_writer(str(ModelDir(model_dir).train_events))
-    stop = {}
-    handlers = {sig: signal.signal(sig, lambda number, _: stop.setdefault("signal", number))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    loops = _Loops(options.steps_per_loop, options.checkpoint_every, steps)
     started = time.perf_counter()
     losses = {}
-    try:
-        iterator = iter(dataset)
-        step = start_step
-        last_saved = start_step if latest else None
-        with writer.as_default(), report.tracking("train", steps, "step") as tracker:
-            while step < steps and "signal" not in stop:
-                count = min(options.steps_per_loop, steps - step)
-                loop_started = time.perf_counter()
-                chunk_losses = run_chunk(iterator, tf.constant(count, tf.int64))
-                step = int(global_step.numpy())
-                tf.summary.scalar("steps_per_sec", count / (time.perf_counter() - loop_started),
-                                  step=step)
-                losses = {key: float(value) for key, value in chunk_losses.items()}
-                rate = float(lr_fn())
+    writer = None
+    iterator = iter(dataset)
+    step = start_step
+    last_saved = start_step if latest else None
+    signals.deferred = True  # from here a signal is answered with a checkpoint
+    with report.tracking("train", steps, "step") as tracker:
+        while step < steps and signals.received is None:
+            count = loops.next(step)
+            loop_started = time.perf_counter()
+            chunk_losses = run_chunk(iterator, tf.constant(count, tf.int64))
+            step = int(global_step.numpy())
+            seconds = time.perf_counter() - loop_started
+            loops.timed(count, seconds)
+            if writer is None:  # the run works: the folder keeps its config from now on
+                if resumed is not None:
+                    _require_match(resumed, latest)
+                commit()
+                writer = tf.summary.create_file_writer(str(folder.train_events))
+            losses = {key: float(value) for key, value in chunk_losses.items()}
+            rate = float(lr_fn())
+            with writer.as_default():
+                tf.summary.scalar("steps_per_sec", count / seconds, step=step)
                 for key, value in {**losses, "learning_rate": rate}.items():
                     tf.summary.scalar(key, value, step=step)
-                tracker.update(step, loss=losses.get("Loss/total_loss"), learning_rate=rate)
-                if step % options.checkpoint_every < count or step == steps:
-                    manager.save(checkpoint_number=step)
-                    last_saved = step
-        if "signal" in stop and last_saved != step:
-            manager.save(checkpoint_number=step)
+            tracker.update(step, loss=losses.get("Loss/total_loss"), learning_rate=rate)
+            if step % options.checkpoint_every == 0 or step == steps:
+                save(step)
+                last_saved = step
+    if signals.received is not None and writer is not None and last_saved != step:
+        save(step)
+    if writer is not None:
         writer.flush()
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    if "signal" in stop:
-        raise Interrupted(f"stopped by signal {stop['signal']} at step {step}; checkpoint "
-                          f"{manager.latest_checkpoint} saved; rerun to resume")
+    if signals.received is not None:
+        name = signal.Signals(signals.received).name
+        if writer is None:
+            raise Interrupted(f"stopped by {name} before the first step; nothing was written",
+                              signals.received)
+        raise Interrupted(f"stopped by {name} at step {step}; checkpoint "
+                          f"{manager.latest_checkpoint} saved; rerun to resume",
+                          signals.received)
     if manager.latest_checkpoint is None:
-        manager.save(checkpoint_number=int(global_step.numpy()))
+        save(int(global_step.numpy()))
     return TrainResult(model_dir=options.model_dir, start_step=start_step,
                        end_step=int(global_step.numpy()),
                        seconds=time.perf_counter() - started,
                        checkpoint=manager.latest_checkpoint, losses=losses, restored=restored,
                        findings=findings, target_step=steps)
-

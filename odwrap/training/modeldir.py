@@ -13,6 +13,7 @@ import copy
 import difflib
 import functools
 import re
+import shutil
 from pathlib import Path
 
 from odwrap.errors import InputError
@@ -25,6 +26,8 @@ from odwrap.odapi.pipeline import (
 )
 
 CHECKPOINT = re.compile(r"ckpt-(\d+)\.index")
+CHECKPOINT_FILE = re.compile(r"ckpt-\d+\.(index|data-\d+-of-\d+)")
+PARTIAL = re.compile(r"ckpt-\d+_temp(_[0-9a-f]+)?")
 
 
 class ModelDir:
@@ -85,9 +88,9 @@ class ModelDir:
         """The label map path the config names (not necessarily inside the folder)."""
         return facts.label_map_path(self.config)
 
-    def keep_config(self, config, label_map=None, force: bool = False) -> None:
-        """Write CONFIG (and an inline label map) into the folder, unless it was trained with
-        another config (the number of steps aside) and `force` is not given."""
+    def accept_config(self, config, label_map=None, force: bool = False) -> None:
+        """InputError unless CONFIG may be kept here: the folder is new, or was trained with
+        the same config (the number of steps aside), or `force` is given. Writes nothing."""
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"{self.path}: exists and is not a folder")
         if self.config_path.exists() and not force:
@@ -99,10 +102,31 @@ class ModelDir:
                 raise InputError(f"{self.path}: was trained with another {CONFIG_NAME} "
                                  f"({config_diff(old, new)}); use --force to train on with "
                                  "this one, or a new --model-dir")
+
+    def keep_config(self, config, label_map=None, force: bool = False) -> None:
+        """Write CONFIG (and an inline label map) into the folder, once `accept_config` has
+        accepted it."""
+        self.accept_config(config, label_map, force)
         if label_map is not None:
             labelmap.write(label_map, self.label_map_path)
         write_pipeline(config, self.config_path)
         self.__dict__.pop("config", None)
+
+    def remove_partial_checkpoints(self) -> list[str]:
+        """Remove what a save that did not finish left (TensorFlow writes ckpt-N_temp/ first);
+        the names removed. Only for the one process that holds the folder's lock."""
+        removed = []
+        for item in sorted(self.path.glob("ckpt-*_temp*")) if self.path.is_dir() else []:
+            if PARTIAL.fullmatch(item.name) and item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+                removed.append(item.name)
+        return removed
+
+    def remove_checkpoint(self, step: int) -> None:
+        """Remove every file of checkpoint STEP (a save that failed half-way)."""
+        for item in self.path.glob(f"ckpt-{step}.*"):
+            if CHECKPOINT_FILE.fullmatch(item.name) and item.is_file():
+                item.unlink()
 
     def _read_own_map(self) -> str | None:
         return self.label_map_path.read_text() if self.label_map_path.is_file() else None

@@ -50,9 +50,11 @@ def export(model_dir, fmt: str, output=None, weights=None, **options):
         flags = ", ".join("--" + key.replace("_", "-") for key in refused)
         raise InputError(f"--format {fmt} does not take {flags}")
     from odwrap.deploy.export.common import ExportJob
+    from odwrap.locks import FolderLock
 
     job = ExportJob.open(model_dir, fmt, output, weights=weights)
     try:
-        return FORMATS[fmt].run(job, **given)
+        with FolderLock(job.output, f"odwrap export --format {fmt}"):
+            return FORMATS[fmt].run(job, **given)
     finally:
         job.close()

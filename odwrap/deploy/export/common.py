@@ -17,7 +17,7 @@ from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 from odwrap.odapi import facts, labelmap
 from odwrap.odapi.pipeline import CONFIG_NAME
 from odwrap.odapi.tfexample import decode_example, read_records
-from odwrap.training import averages
+from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
 
 
@@ -53,7 +53,7 @@ class ExportJob:
     def open(cls, model_dir, fmt, output=None, weights=None):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
-        folder.require_checkpoint("export")
+        checkpoints.verified(folder.require_checkpoint("export"))
         if arch != "ssd" and fmt != "saved_model":
             raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
         weights = averages.choose(folder, weights)
