@@ -39,6 +39,7 @@ class ExportJob:
     started: float
     weights: str = averages.TRAINED  # or averages.AVERAGES
     _checkpoint_dir: Path | None = None
+    _verified: bool = False  # the latest checkpoint was read in full
     _created: bool = False  # whether open() made the output folder
 
     @property
@@ -53,7 +54,7 @@ class ExportJob:
     def open(cls, model_dir, fmt, output=None, weights=None):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
-        checkpoints.verified(folder.require_checkpoint("export"))
+        folder.require_checkpoint("export")
         if arch != "ssd" and fmt != "saved_model":
             raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
         weights = averages.choose(folder, weights)
@@ -72,6 +73,9 @@ class ExportJob:
     def checkpoint_dir(self) -> Path:
         """The folder whose latest checkpoint the OD API's exporters restore: the model folder,
         or one holding the moving averages as the model's weights."""
+        if not self._verified:  # read in full once, when an exporter first needs it
+            checkpoints.verified(self.folder.require_checkpoint("export"))
+            self._verified = True
         if self.weights == averages.TRAINED:
             return self.model_dir
         if self._checkpoint_dir is None:
