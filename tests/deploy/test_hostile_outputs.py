@@ -102,3 +102,15 @@ def test_labelmap_to_a_folder_end_to_end(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (f"odwrap: error: {tmp_path}: is a folder; give the label map's "
                              "file name\n")
+
+
+@pytest.mark.tf
+def test_an_export_removes_what_a_killed_export_left_in_its_folder(model_dir):
+    # A kill -9 mid-export leaves its staging folder; the next export into the folder, which
+    # holds the folder's lock, removes it (here before refusing the unreadable checkpoint).
+    stale = model_dir / "export" / ".odwrap-export-k1ll3d"
+    (stale / "saved_model").mkdir(parents=True)
+    (stale / "saved_model" / "saved_model.pb").write_bytes(b"half")
+    with pytest.raises(InputError, match="the checkpoint cannot be read"):
+        odwrap.export(model_dir, "saved_model", weights="trained")
+    assert list((model_dir / "export").iterdir()) == []

@@ -55,6 +55,7 @@ def export(model_dir, fmt: str, output=None, weights=None, **options):
     job = ExportJob.open(model_dir, fmt, output, weights=weights)
     try:
         with FolderLock(job.output, f"odwrap export --format {fmt}"):
+            job.remove_stale_staging()
             return FORMATS[fmt].run(job, **given)
     finally:
         job.close()

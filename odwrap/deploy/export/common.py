@@ -21,6 +21,9 @@ from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
 
 
+STAGING_PREFIX = ".odwrap-export-"  # a folder an export writes into before the files move out
+
+
 @dataclass
 class ExportResult:
     format: str
@@ -127,7 +130,14 @@ class ExportJob:
         return atomic_write_text(self.output / CONFIG_NAME, self.folder.config_path.read_text())
 
     def temporary(self) -> Path:
-        return Path(tempfile.mkdtemp(prefix=".odwrap-export-", dir=self.output))
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.output))
+
+    def remove_stale_staging(self) -> None:
+        """Remove the staging folders of an export that was killed (-9) in this folder; only
+        for the process that holds the folder's lock."""
+        for item in self.output.glob(STAGING_PREFIX + "*"):
+            if item.is_dir() and not item.is_symlink():
+                remove(item)
 
 
 def write_model(path: Path, data: bytes, info: dict) -> Path:
