@@ -242,7 +242,8 @@ def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
     for name in folder.remove_partial_checkpoints():
         report.message(f"removed {folder.path / name}: a checkpoint save that did not finish")
     done = folder.checkpoint_steps()
-    if done and done[-1] >= steps:
+    if done and done[-1] >= steps:  # nothing to run; a --force'd config is kept as asked
+        folder.keep_config(config, label_map, options.force)
         return TrainResult(model_dir=options.model_dir, start_step=done[-1], end_step=done[-1],
                            seconds=0.0, checkpoint=folder.checkpoint(done[-1]),
                            findings=findings, target_step=steps)
