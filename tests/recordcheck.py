@@ -47,7 +47,10 @@ def _example_class():
                                 ".odwrap_test.Features")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("odwrap_test.Example"))
+    descriptor = pool.FindMessageTypeByName("odwrap_test.Example")
+    if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.21
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)  # protobuf 3.20 (tf215)
 
 
 Example = _example_class()
