@@ -102,7 +102,7 @@ def test_only_the_post_processing_and_the_dequantize_ops_feeding_it_are_expected
     ops, tensors = ssd_tail()
     verdicts = partition(ops, tensors)
     assert where(verdicts) == ["tpu", "tpu", "cpu", "cpu", "cpu", "cpu"]
-    assert "always runs on the CPU" in verdicts[4].reason
+    assert "always on the CPU" in verdicts[4].reason
     assert [v.index for v in unexpected_cpu_ops(ops, verdicts)] == [5]
 
 

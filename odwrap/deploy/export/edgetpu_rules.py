@@ -78,7 +78,7 @@ def _activations(op: Op, tensors: dict):
 def _custom(op, tensors):
     if op.custom:
         return ("custom op: the compiler maps builtin ops only"
-                + ("; the SSD post-processing always runs on the CPU" if op.name == POST_PROCESS
+                + (" (the SSD post-processing: always on the CPU)" if op.name == POST_PROCESS
                    else ""))
     return None
 
