@@ -167,3 +167,16 @@ def test_a_compiler_that_agrees_gives_no_disagreement():
     assert disagreements(partition(ops, tensors), parse_compiler_log(agreeing)) == []
     assert disagreements(partition(ops, tensors), parse_compiler_log("Compilation failed!")) \
         == ["the compiler's output has no op counts to compare with"]
+
+
+def test_a_segment_search_log_is_read_from_its_last_try():
+    failed_try = ("Edge TPU Compiler version 16.0.384591198\nSearching for valid delegate with "
+                  "step 1\nTry to compile segment with 7 ops\n"
+                  "Number of operations that will run on Edge TPU: 0\n"
+                  "Number of operations that will run on CPU: 7\n\n"
+                  "Operator                       Count      Status\n\n"
+                  "CONV_2D                        2          Operation is working on an "
+                  "unsupported data type\nTry to compile segment with 6 ops\n")
+    log = parse_compiler_log(failed_try + COMPILER_OUTPUT.split("\n", 1)[1])
+    assert (log.on_tpu, log.on_cpu) == (1, 5) and log.mapped() == {"CONV_2D": 1}
+    assert [row[0] for row in log.rows] == ["CONV_2D", "CONV_2D", "DEQUANTIZE", "CUSTOM"]

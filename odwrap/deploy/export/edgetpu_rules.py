@@ -194,7 +194,8 @@ ROW = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s+(\d+)\s+(\S.*?)\s*$")
 
 
 def parse_compiler_log(text: str) -> CompilerLog:
-    """Read the summary and the 'Operator  Count  Status' table of the compiler's output."""
+    """Read the summary and the 'Operator  Count  Status' table of the compiler's output; of a
+    segment search's several tries, the last."""
     log = CompilerLog()
     in_table = False
     for line in text.splitlines():
@@ -207,7 +208,7 @@ def parse_compiler_log(text: str) -> CompilerLog:
         elif match := re.match(r"\s*Number of Edge TPU subgraphs: (\d+)", line):
             log.subgraphs = int(match.group(1))
         elif re.match(r"\s*Operator\s+Count\s+Status\s*$", line):
-            in_table = True
+            in_table, log.rows = True, []  # segment search (-d) prints a table per try
         elif in_table and (match := ROW.match(line.strip())):
             log.rows.append((match.group(1), int(match.group(2)), match.group(3)))
         elif in_table and line.strip() and not ROW.match(line.strip()):
