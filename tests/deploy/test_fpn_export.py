@@ -18,15 +18,18 @@ FPN_ARCHITECTURES = ["ssd_mobilenet_v1_fpn", "ssd_mobilenet_v2_fpnlite", "retina
 
 @pytest.fixture(scope="module", params=FPN_ARCHITECTURES)
 def edgetpu_export(request, tmp_path_factory, tiny_model):
-    """The architecture's tiny model (64x64, depth 0.25, 2 steps; the session's shared one for
-    MobileNet V2 FPNLite) exported for the Edge TPU with the default upsampling."""
+    """The architecture's tiny model (64x64, 160x160 for ResNet; depth 0.25, 2 steps; the
+    session's shared one for MobileNet V2 FPNLite) exported for the Edge TPU with the default
+    upsampling."""
     from tests.tfdata import write_tiny_spec
 
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "ssd_mobilenet_v2_fpnlite":
         model_dir = tiny_model.model_dir
     else:
-        spec = write_tiny_spec(folder, count=4, steps=2, architecture=request.param)
+        # The ResNet FPN extractor refuses images under 129 pixels.
+        size = 160 if request.param.startswith("retinanet") else 64
+        spec = write_tiny_spec(folder, count=4, size=size, steps=2, architecture=request.param)
         model_dir = folder / "model"
         trained = run_odwrap("train", spec, "--model-dir", model_dir)
         assert trained.returncode == 0, trained.stderr[-3000:]
