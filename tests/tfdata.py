@@ -65,9 +65,10 @@ def write_shapes_tfrecord(path, count=4, size=64, seed=0):
     return path
 
 
-def write_tiny_spec(folder, count=4, size=64, steps=3):
+def write_tiny_spec(folder, count=4, size=64, steps=3, architecture="ssd_mobilenet_v2_fpnlite"):
     """FOLDER/tiny.yaml training and evaluating on COUNT shapes images of FOLDER/train.tfrecord."""
     train = write_shapes_tfrecord(folder / "train.tfrecord", count=count, size=size)
     spec = folder / "tiny.yaml"
-    spec.write_text(TINY_SPEC.format(size=size, train=train, steps=steps))
+    text = TINY_SPEC.format(size=size, train=train, steps=steps)
+    spec.write_text(text.replace("ssd_mobilenet_v2_fpnlite", architecture))
     return spec

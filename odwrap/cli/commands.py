@@ -216,6 +216,7 @@ def export(args) -> int:
     result = api.export(args.model_dir, args.format, args.output, quantize=args.quantize,
                         input_type=args.input_type, representative=args.representative,
                         max_detections=args.max_detections, compare=args.compare,
+                        upsampling=args.upsampling, search_delegate=args.search_delegate,
                         weights=weights)
     for note in result.notes:
         print(note)

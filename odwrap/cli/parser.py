@@ -12,7 +12,7 @@ from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
-from odwrap.deploy.export import FORMATS, QUANTIZE
+from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
 from odwrap.errors import InputError
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
@@ -229,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--compare", action="store_true",
                         help="also export fp32 and report the mAP of both on the eval images "
                              "and the difference (tflite with --quantize, edgetpu)")
+    export.add_argument("--upsampling", choices=UPSAMPLING,
+                        help="tflite/edgetpu: the FPN's top-down upsampling, native (one "
+                             "nearest-neighbour resize op, the default; checked against the "
+                             "default build) or reshape (the OD API's default)")
+    export.add_argument("--search-delegate", action="store_true",
+                        help="edgetpu: edgetpu_compiler's segment search (-d) when the "
+                             "compiler is on PATH")
     export.add_argument("--weights", choices=("averages", "trained"),
                         help="the moving averages or the trained weights (default: the averages "
                              "when training kept them, train_config.optimizer."

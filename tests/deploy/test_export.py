@@ -142,6 +142,10 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
                  "--compare compares a quantized model with fp32", id="compare-without-quantize"),
     pytest.param(["--format", "saved_model", "--compare"],
                  "--format saved_model does not take --compare", id="saved-model-compare"),
+    pytest.param(["--format", "saved_model", "--upsampling", "native"],
+                 "--format saved_model does not take --upsampling", id="saved-model-upsampling"),
+    pytest.param(["--format", "tflite", "--search-delegate"],
+                 "--format tflite does not take --search-delegate", id="tflite-search-delegate"),
 ])
 def test_options_a_format_does_not_take_are_refused(model_dir, capsys, argv, message):
     assert cli.main(["export", str(model_dir), *argv]) == 2

@@ -13,6 +13,8 @@ from odwrap.errors import InputError
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 SAVED_MODEL_INPUTS = ("image_tensor", "encoded_image_string_tensor", "tf_example")
 INT8_INPUTS = ("uint8", "int8")
+# The FPN's top-down upsampling in a TFLite export (deploy/export/fpn.py); the first is the default.
+UPSAMPLING = ("native", "reshape")
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,12 @@ FORMATS = {fmt.name: fmt for fmt in (
     Format("saved_model", "saved_model", frozenset({"input_type"}),
            "TF SavedModel through the OD API exporter"),
     Format("tflite", "tflite",
-           frozenset({"quantize", "input_type", "representative", "max_detections", "compare"}),
+           frozenset({"quantize", "input_type", "representative", "max_detections", "compare",
+                      "upsampling"}),
            "TFLite through the OD API's TFLite graph export and the TFLite converter"),
     Format("edgetpu", "edgetpu",
-           frozenset({"input_type", "representative", "max_detections", "compare"}),
+           frozenset({"input_type", "representative", "max_detections", "compare",
+                      "upsampling", "search_delegate"}),
            "full-integer TFLite, its Edge TPU op report, and edgetpu_compiler when on PATH"),
 )}
 

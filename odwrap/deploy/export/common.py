@@ -44,6 +44,7 @@ class ExportJob:
     _checkpoint_dir: Path | None = None
     _verified: bool = False  # the latest checkpoint was read in full
     _created: bool = False  # whether open() made the output folder
+    upsampling_note: str = ""  # what the FPN's upsampling was and how it was checked
 
     @property
     def model_dir(self) -> Path:
@@ -167,7 +168,9 @@ def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportRe
     job.write_config()
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=tree_size(path), verified=verified,
-                        notes=[f"weights: {job.weights}", *notes], files=list(files))
+                        notes=[f"weights: {job.weights}",
+                               *([job.upsampling_note] if job.upsampling_note else []), *notes],
+                        files=list(files))
 
 
 def remove(path: Path) -> None:

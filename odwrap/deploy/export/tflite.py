@@ -9,19 +9,23 @@ import json
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy.export import INT8_INPUTS, QUANTIZE
+from odwrap.deploy.export import INT8_INPUTS, QUANTIZE, UPSAMPLING
 from odwrap.deploy.export.common import finish, remove, write_model
+from odwrap.deploy.export.fpn import export_graph
 from odwrap.deploy.runtime import preprocess, preprocess_kind, resize
 from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import compat, facts
+from odwrap.odapi import facts
 from odwrap.odapi.logs import captured_output
 
 SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 
-def convert(job, quantize="none", input_type=None, representative=100, max_detections=10):
-    """(TFLite bytes, sidecar info) of the trained model."""
+def convert(job, quantize="none", input_type=None, representative=100, max_detections=10,
+            upsampling="native"):
+    """(TFLite bytes, sidecar info) of the trained model, its FPN upsampling by UPSAMPLING."""
+    if upsampling not in UPSAMPLING:
+        raise InputError(f"--upsampling {upsampling}: one of {', '.join(UPSAMPLING)}")
     if quantize not in QUANTIZE:
         raise InputError(f"--quantize {quantize}: one of {', '.join(QUANTIZE)}")
     if input_type is not None and quantize != "int8":
@@ -31,7 +35,6 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
         raise InputError(f"--input-type {input_type}: uint8 or int8 for an int8 model")
     if representative < 1 or max_detections < 1:
         raise InputError("--representative and --max-detections must be at least 1")
-    graph = compat.load("object_detection.export_tflite_graph_lib_tf2")
     import tensorflow as tf
 
     height, width = job.input_size
@@ -39,8 +42,7 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
-            graph.export_tflite_model(job.config, str(job.checkpoint_dir), str(staging),
-                                      max_detections, False)
+            export_graph(job, staging, max_detections, upsampling)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(staging / "saved_model"))
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -70,7 +72,7 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
         remove(staging)
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
             "input_type": input_type if quantize == "int8" else "float32",
-            "max_detections": max_detections, "labels": "labels.txt"}
+            "max_detections": max_detections, "labels": "labels.txt", "upsampling": upsampling}
     return data, info
 
 
@@ -79,12 +81,13 @@ COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),
            ("mAP@.75", "DetectionBoxes_Precision/mAP@.75IOU"))
 
 
-def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10):
-    """Export the fp32 model beside the quantized one, evaluate both on the same eval images
-    and report (table lines, compare.json)."""
+def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10,
+                      upsampling="native"):
+    """Export the fp32 model (the same upsampling) beside the quantized one, evaluate both on
+    the same eval images and report (table lines, compare.json)."""
     from odwrap.deploy.evaluate import evaluate_model
 
-    data, info = convert(job, "none", None, 1, max_detections)
+    data, info = convert(job, "none", None, 1, max_detections, upsampling)
     fp32 = write_model(Path(job.output) / "model_fp32.tflite", data, info)
     results = [evaluate_model(path, config=job.config) for path in (fp32, quantized)]
     base, other = (result.metrics for result in results)
@@ -125,21 +128,22 @@ def check_compare(job, quantize: str, compare: bool) -> None:
     eval_source(job.model_dir, config=job.config)  # raises when there is no eval data
 
 
-def write_tflite(job, quantize, input_type, representative, max_detections, compare):
+def write_tflite(job, quantize, input_type, representative, max_detections, compare,
+                 upsampling="native"):
     """Convert and write the model, its sidecar and labels.txt, and compare with fp32 when
     asked: (model path, notes, files written beside it)."""
     check_compare(job, quantize, compare)
-    data, info = convert(job, quantize, input_type, representative, max_detections)
+    data, info = convert(job, quantize, input_type, representative, max_detections, upsampling)
     path = write_model(Path(job.output) / f"model_{SUFFIX[quantize]}.tflite", data, info)
     notes, files = [], [job.write_labels(job.output), path.with_suffix(".json")]
     if compare:
-        notes, compared = compare_with_fp32(job, path, quantize, max_detections)
+        notes, compared = compare_with_fp32(job, path, quantize, max_detections, upsampling)
         files += compared
     return path, notes, files
 
 
 def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
-           compare=False):
+           compare=False, upsampling="native"):
     path, notes, files = write_tflite(job, quantize, input_type, representative,
-                                      max_detections, compare)
+                                      max_detections, compare, upsampling)
     return finish(job, "tflite", path, notes=notes, files=files)
