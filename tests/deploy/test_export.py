@@ -29,14 +29,10 @@ def image(tmp_path_factory, model_dir):
 
 
 @pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
-def test_tflite_exports_load_and_detect(model_dir, image, tmp_path, quantize):
-    out = tmp_path / "export"
-    result = run_odwrap("export", model_dir, "--format", "tflite", "--quantize", quantize,
-                        "--representative", 4, "-o", out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    suffix = {"none": "fp32"}.get(quantize, quantize)
-    model = out / f"model_{suffix}.tflite"
-    assert "verified: 10 detection(s)" in result.stdout and str(model) in result.stdout
+def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize):
+    model, stdout = tflite_export(quantize)
+    out = model.parent
+    assert "verified: 10 detection(s)" in stdout and str(model) in stdout
     assert (out / "labels.txt").read_text().splitlines() == ["square", "circle"]
     predicted = run_odwrap("predict", model, image, "-o", tmp_path / "pred", "--threshold", 0)
     assert predicted.returncode == 0, predicted.stderr[-3000:]

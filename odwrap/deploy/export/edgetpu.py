@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.deploy.export.common import finish
+from odwrap.deploy.export.metadata import copy_metadata
 from odwrap.deploy.export.tflite import write_tflite
 from odwrap.deploy.runtime import interpreter_class
 from odwrap.fsutil import atomic_write_text
@@ -130,7 +131,7 @@ def export(job, input_type=None, representative=100, max_detections=10, compare=
         notes.append(run.stdout.strip() or run.stderr.strip())
         compiled = job.output / "model_int8_edgetpu.tflite"
         if run.returncode == 0 and compiled.exists():
-            target = compiled
+            target = copy_metadata(model, compiled)  # the compiler drops the metadata
     result = finish(job, "edgetpu", model, notes=notes, files=files)
     result.path = target
     return result

@@ -1,0 +1,24 @@
+"""The TFLite exports of the shared tiny model, one per quantize mode, made once per test run
+and shared by the export, metadata and consumer tests."""
+
+import pytest
+
+from tests.conftest import run_odwrap
+
+SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
+
+
+@pytest.fixture(scope="session")
+def tflite_export(tiny_model, tmp_path_factory):
+    """tflite_export(quantize) -> (model path, export stdout); each mode exported once."""
+    made = {}
+
+    def export(quantize):
+        if quantize not in made:
+            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}")
+            result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
+                                "--quantize", quantize, "--representative", 4, "-o", out)
+            assert result.returncode == 0, result.stderr[-3000:]
+            made[quantize] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
+        return made[quantize]
+    return export

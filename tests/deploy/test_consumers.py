@@ -1,0 +1,116 @@
+"""The exported .tflite files as other programs see them: tflite-support's metadata displayer
+reads odwrap's metadata back (not odwrap's reader), and the TFLite Task Library's and MediaPipe
+Tasks' ObjectDetectors load every quantize mode and find what `odwrap predict` finds.
+
+They run in the consumers venv (scripts/setup-consumers.sh; tflite-support and mediapipe need
+protobuf < 4), through tests/deploy/consumer_detect.py in a child process."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from odwrap.deploy import preprocessing
+from tests.conftest import ROOT, run_odwrap
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+SCRIPT = Path(__file__).with_name("consumer_detect.py")
+QUANTIZE = ["none", "fp16", "dynamic", "int8"]
+# Largest score difference from odwrap's own run: float models compute the same graph; an int8
+# model's uint8 input is fed raw by the consumers but quantized from the normalized image by
+# odwrap (one step apart at most), and its scores come in steps of 1/256.
+SCORE_TOLERANCE = {"none": 1e-3, "fp16": 1e-3, "dynamic": 1e-3, "int8": 3 / 256}
+
+
+@pytest.fixture(scope="session")
+def consumers():
+    """The consumers venv's Python; missing, the tests fail under CI and are skipped elsewhere."""
+    venv = Path(os.environ.get("ODWRAP_CONSUMERS_VENV", ROOT / ".venv-consumers"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        message = f"no consumers venv at {venv}: run ./scripts/setup-consumers.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+    def run(*argv):
+        done = subprocess.run([str(python), str(SCRIPT), *map(str, argv)], capture_output=True,
+                              text=True, timeout=600, env={"PATH": os.environ["PATH"]})
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    return run
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Three demo images at the tiny model's input size."""
+    import odwrap
+
+    folder = odwrap.demo_data(tmp_path_factory.mktemp("demo"), images=3, size=64)
+    return sorted(str(path) for path in Path(folder).rglob("*.jpg"))
+
+
+def corners(bbox, width=64, height=64):
+    """[x, y, w, h] -> clipped (x0, y0, x1, y1): MediaPipe clips its boxes to the image."""
+    x, y, w, h = bbox
+    return (min(max(x, 0), width), min(max(y, 0), height),
+            min(max(x + w, 0), width), min(max(y + h, 0), height))
+
+
+@pytest.mark.parametrize("quantize", QUANTIZE)
+def test_metadata_reads_back_with_tflite_support(tflite_export, consumers, quantize):
+    model, _ = tflite_export(quantize)
+    read = consumers("metadata", model)
+    meta = read["metadata"]
+    assert meta["min_parser_version"] == read["min_parser_version"] == "1.0.0"
+    assert read["packed_files"] == ["labels.txt"] and read["labels"] == "square\ncircle\n"
+    assert "checkpoint 2" in meta["version"] and "ssd_mobilenet_v2_fpn_keras" in meta["name"]
+    graph = meta["subgraph_metadata"][0]
+    image = graph["input_tensor_metadata"][0]
+    assert image["content"]["content_properties"] == {"color_space": "RGB",
+                                                      "default_size": {"width": 64, "height": 64}}
+    options = image["process_units"][0]["options"]
+    mean, std = preprocessing.MOBILENET.per_channel()
+    assert options == {"mean": list(mean), "std": list(std)}
+    # The real order of a TF2 export's outputs (tensorflow/models #10970).
+    outputs = graph["output_tensor_metadata"]
+    assert [o["name"] for o in outputs] == ["score", "location", "number of detections",
+                                           "category"]
+    box = outputs[1]["content"]
+    assert box["content_properties"] == {"index": [1, 0, 3, 2], "type": "BOUNDARIES",
+                                         "coordinate_type": "RATIO"}
+    assert box["range"] == {"min": 2, "max": 2}
+    assert outputs[3]["associated_files"] == [{
+        "name": "labels.txt", "description": "Labels of the category output",
+        "type": "TENSOR_VALUE_LABELS"}]
+
+
+@pytest.mark.parametrize("api", ["task", "mediapipe"])
+@pytest.mark.parametrize("quantize", QUANTIZE)
+def test_consumers_find_what_odwrap_predict_finds(tflite_export, consumers, images, tmp_path,
+                                                   quantize, api):
+    model, _ = tflite_export(quantize)
+    # The model alone: no labels.txt or sidecar beside it tells the consumer anything.
+    alone = tmp_path / "alone" / model.name
+    alone.parent.mkdir()
+    alone.write_bytes(model.read_bytes())
+    found = consumers(api, alone, *images)
+    predicted = run_odwrap("predict", alone, *images, "-o", tmp_path / "pred", "--threshold", 0,
+                           "--jsonl")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    lines = (tmp_path / "pred" / "detections.jsonl").read_text().splitlines()
+    ours = {json.loads(line)["image"]: json.loads(line)["detections"] for line in lines}
+    labels = {1: "square", 2: "circle"}
+    for path in images:
+        theirs = found[path]
+        assert len(theirs) == len(ours[path]) == 10
+        for mine in sorted(ours[path], key=lambda d: -d["score"])[:5]:
+            matches = [other for other in theirs
+                       if other["label"] == labels[mine["category_id"]]
+                       and max(abs(a - b) for a, b in zip(corners(other["bbox"]),
+                                                          corners(mine["bbox"]))) <= 2
+                       and abs(other["score"] - mine["score"]) <= SCORE_TOLERANCE[quantize]]
+            assert matches, f"{api} has no match for {mine} in {theirs}"
