@@ -59,6 +59,17 @@ def root_model(data: bytes, where="model"):
     return schema().Model.GetRootAs(data, 0)
 
 
+TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8"}
+
+
+def input_signature(data: bytes, where="model") -> tuple[list[int], str]:
+    """(shape, type name) of the main subgraph's first input."""
+    graph = root_model(data, where).Subgraphs(0)
+    tensor = graph.Tensors(graph.Inputs(0))
+    shape = [int(v) for v in tensor.ShapeAsNumpy()]
+    return shape, TENSOR_TYPES.get(tensor.Type(), f"type {tensor.Type()}")
+
+
 def output_roles(data: bytes, where="model") -> list[int]:
     """For each output of the main subgraph, in order, which output of
     TFLite_Detection_PostProcess it is (0 boxes, 1 classes, 2 scores, 3 count)."""

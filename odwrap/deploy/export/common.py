@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap.deploy.export.bundle import write_readme
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
@@ -168,6 +169,8 @@ def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportRe
         image = np.zeros((*job.input_size, 3), np.uint8)
     verified = verify(path, image)
     job.write_config()
+    readme = write_readme(job.output)  # describes every .tflite in the folder
+    files = [*files, *([readme] if readme else [])]
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=tree_size(path), verified=verified,
                         notes=[f"weights: {job.weights}", *notes], files=list(files))

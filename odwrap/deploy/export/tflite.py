@@ -82,8 +82,6 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
 
 def describe(job, extractor: str, quantize: str, input_type: str):
     """The metadata of the model: names and version from the model directory and checkpoint."""
-    from odwrap import __version__
-
     height, width = job.input_size
     labels = job.label_lines()
     step = job.folder.checkpoint_steps()[-1]
@@ -92,9 +90,9 @@ def describe(job, extractor: str, quantize: str, input_type: str):
         name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {SUFFIX[quantize]})",
         version=f"checkpoint {step} ({job.weights} weights)",
         description=(f"SSD object detector ({extractor}) for {len(labels)} classes: {shown}. "
-                     f"Input: RGB {height}x{width} {input_type}. Outputs: {SUFFIX[quantize]} "
-                     "TFLite_Detection_PostProcess boxes, classes, scores and count. Exported "
-                     f"by odwrap {__version__} from {job.model_dir.resolve()}."),
+                     f"Input: RGB {height}x{width} {input_type}; weights {SUFFIX[quantize]}. "
+                     "Outputs: the boxes, classes, scores and count of "
+                     "TFLite_Detection_PostProcess. Exported by odwrap."),
         normalization=preprocessing.KINDS[preprocessing.kind_of(extractor)],
         labels=labels, input_type=input_type, input_size=(height, width), author="odwrap")
 
