@@ -1,5 +1,5 @@
-"""The TFLite exports of the shared tiny model, one per quantize mode, made once per test run
-and shared by the export, metadata and consumer tests."""
+"""The TFLite exports of the shared tiny model, one per quantize mode, and one Edge TPU export,
+made once per test run and shared by the export, metadata and consumer tests."""
 
 import pytest
 
@@ -22,3 +22,13 @@ def tflite_export(tiny_model, tmp_path_factory):
             made[quantize] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
         return made[quantize]
     return export
+
+
+@pytest.fixture(scope="session")
+def int8_export(tmp_path_factory, tiny_model):
+    """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
+    out = tmp_path_factory.mktemp("edgetpu")
+    result = run_odwrap("export", tiny_model.model_dir, "--format", "edgetpu",
+                        "--representative", 4, "--compare", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result

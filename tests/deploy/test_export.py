@@ -43,16 +43,6 @@ def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize
     assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.fixture(scope="module")
-def int8_export(tmp_path_factory, model_dir):
-    """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
-    out = tmp_path_factory.mktemp("edgetpu")
-    result = run_odwrap("export", model_dir, "--format", "edgetpu", "--representative", 4,
-                        "--compare", "-o", out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
-
-
 @pytest.mark.smoke
 def test_int8_is_integer_end_to_end_and_the_edgetpu_report(int8_export):
     from odwrap.deploy.export.edgetpu import BOUNDARY_OPS, op_report
