@@ -10,17 +10,20 @@ SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 @pytest.fixture(scope="session")
 def tflite_export(tiny_model, tmp_path_factory):
-    """tflite_export(quantize) -> (model path, export stdout); each mode exported once."""
+    """tflite_export(quantize, max_detections=10) -> (model path, export stdout); each made
+    once."""
     made = {}
 
-    def export(quantize):
-        if quantize not in made:
-            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}")
+    def export(quantize, max_detections=10):
+        key = quantize, max_detections
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}_{max_detections}")
             result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
-                                "--quantize", quantize, "--representative", 4, "-o", out)
+                                "--quantize", quantize, "--representative", 4,
+                                "--max-detections", max_detections, "-o", out)
             assert result.returncode == 0, result.stderr[-3000:]
-            made[quantize] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
-        return made[quantize]
+            made[key] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
+        return made[key]
     return export
 
 

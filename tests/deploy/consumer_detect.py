@@ -3,7 +3,7 @@ what the TFLite Task Library and MediaPipe Tasks make of a .tflite. Prints one J
 
     consumer_detect.py metadata MODEL             tflite-support's own reading of the metadata
     consumer_detect.py task|mediapipe MODEL IMAGE...   detections: [x, y, w, h] pixels, label,
-                                                  score, best first, all (threshold 0)
+                                                  score, best first (threshold 0)
     consumer_detect.py time task|mediapipe MODEL RUNS WARMUP THREADS   milliseconds of each
                                                   detect() of one decoded image of the input size
 """
@@ -11,6 +11,7 @@ what the TFLite Task Library and MediaPipe Tasks make of a .tflite. Prints one J
 import json
 import sys
 import time
+
 
 
 def read_metadata(model: str) -> dict:
