@@ -53,11 +53,13 @@ def images(tmp_path_factory):
     return sorted(str(path) for path in Path(folder).rglob("*.jpg"))
 
 
-def as_consumer_box(bbox, api):
+def as_consumer_box(bbox, api, width=64, height=64):
     """odwrap's [x, y, w, h] as the consumer reports it: MediaPipe moves a box that starts
-    left of or above the image to start at 0, keeping its size."""
+    left of or above the image to start at 0, and keeps its size up to the image's."""
     x, y, w, h = bbox
-    return (max(x, 0), max(y, 0), w, h) if api == "mediapipe" else (x, y, w, h)
+    if api != "mediapipe":
+        return x, y, w, h
+    return max(x, 0), max(y, 0), min(w, width), min(h, height)
 
 
 def same(theirs, mine, api, tolerance) -> bool:
