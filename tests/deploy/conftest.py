@@ -17,7 +17,7 @@ def tflite_export(tiny_model, tmp_path_factory):
     def export(quantize, max_detections=10):
         key = quantize, max_detections
         if key not in made:
-            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}_{max_detections}")
+            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}_max{max_detections}_")
             result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
                                 "--quantize", quantize, "--representative", 4,
                                 "--max-detections", max_detections, "-o", out)
