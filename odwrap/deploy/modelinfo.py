@@ -7,7 +7,9 @@ identifier "M001") in the model buffer that the model's "TFLITE_METADATA" entry 
 associated files (labels.txt) are a zip archive appended to the model bytes.
 """
 
+import contextlib
 import io
+import struct
 import zipfile
 from dataclasses import dataclass, field
 
@@ -31,6 +33,8 @@ UNIT_TYPE, UNIT_OPTIONS = 0, 1
 NORMALIZATION_OPTIONS = 1  # ProcessUnitOptions.NormalizationOptions
 FILE_NAME, FILE_TYPE = 0, 2
 TENSOR_VALUE_LABELS = 3  # AssociatedFileType
+# What reading a FlatBuffer with offsets that lead outside it raises.
+BROKEN = (IndexError, ValueError, TypeError, UnicodeDecodeError, OverflowError, struct.error)
 
 
 def schema():
@@ -59,29 +63,42 @@ def root_model(data: bytes, where="model"):
     return schema().Model.GetRootAs(data, 0)
 
 
+@contextlib.contextmanager
+def damaged(where: str):
+    """A FlatBuffer whose offsets lead outside it: one line, not a traceback."""
+    try:
+        yield
+    except BROKEN as exc:
+        raise InputError(f"{where}: a damaged TFLite model ({type(exc).__name__}: {exc})") \
+            from None
+
+
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8"}
 
 
 def input_signature(data: bytes, where="model") -> tuple[list[int], str]:
     """(shape, type name) of the main subgraph's first input."""
-    graph = root_model(data, where).Subgraphs(0)
-    tensor = graph.Tensors(graph.Inputs(0))
-    shape = [int(v) for v in tensor.ShapeAsNumpy()]
-    return shape, TENSOR_TYPES.get(tensor.Type(), f"type {tensor.Type()}")
+    model = root_model(data, where)
+    with damaged(where):
+        graph = model.Subgraphs(0)
+        tensor = graph.Tensors(graph.Inputs(0))
+        shape = [int(v) for v in tensor.ShapeAsNumpy()]
+        return shape, TENSOR_TYPES.get(tensor.Type(), f"type {tensor.Type()}")
 
 
 def output_roles(data: bytes, where="model") -> list[int]:
     """For each output of the main subgraph, in order, which output of
     TFLite_Detection_PostProcess it is (0 boxes, 1 classes, 2 scores, 3 count)."""
     model = root_model(data, where)
-    graph = model.Subgraphs(0)
     produced = None
-    for index in range(graph.OperatorsLength()):
-        op = graph.Operators(index)
-        code = model.OperatorCodes(op.OpcodeIndex()).CustomCode()
-        if code is not None and code.decode("utf-8", "replace") == POSTPROCESS:
-            produced = [int(i) for i in op.OutputsAsNumpy()]
-    outputs = [int(graph.Outputs(i)) for i in range(graph.OutputsLength())]
+    with damaged(where):
+        graph = model.Subgraphs(0)
+        for index in range(graph.OperatorsLength()):
+            op = graph.Operators(index)
+            code = model.OperatorCodes(op.OpcodeIndex()).CustomCode()
+            if code is not None and code.decode("utf-8", "replace") == POSTPROCESS:
+                produced = [int(i) for i in op.OutputsAsNumpy()]
+        outputs = [int(graph.Outputs(i)) for i in range(graph.OutputsLength())]
     if produced is None or len(produced) != 4 or sorted(outputs) != sorted(produced):
         raise InputError(f"{where}: not an SSD detection model (its 4 outputs must be those of "
                          f"{POSTPROCESS})")
@@ -91,20 +108,26 @@ def output_roles(data: bytes, where="model") -> list[int]:
 def metadata_bytes(data: bytes, where="model") -> bytes | None:
     """The metadata FlatBuffer of a .tflite, or None when it has none."""
     model = root_model(data, where)
-    for index in range(model.MetadataLength()):
-        entry = model.Metadata(index)
-        if (entry.Name() or b"").decode("utf-8", "replace") == METADATA_NAME:
-            buffer = model.Buffers(entry.Buffer())
-            return bytes(buffer.DataAsNumpy()) if buffer.DataLength() else None
+    with damaged(where):
+        for index in range(model.MetadataLength()):
+            entry = model.Metadata(index)
+            if (entry.Name() or b"").decode("utf-8", "replace") == METADATA_NAME:
+                buffer = model.Buffers(entry.Buffer())
+                return bytes(buffer.DataAsNumpy()) if buffer.DataLength() else None
     return None
 
 
+FILE_LIMIT = 8 * 1024 * 1024  # a packed file larger than a label map may be is left out
+
+
 def associated_files(data: bytes) -> dict[str, bytes]:
-    """The files packed after the model as a zip archive (none: {})."""
+    """The files packed after the model as a zip archive (none, or a damaged one: {})."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
-    except zipfile.BadZipFile:
+            return {item.filename: archive.read(item) for item in archive.infolist()
+                    if item.file_size <= FILE_LIMIT}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+            RuntimeError):  # RuntimeError: an encrypted entry
         return {}
 
 
@@ -184,7 +207,7 @@ def read_info(data: bytes, where="model") -> ModelInfo | None:
         label_files = [item.string(FILE_NAME) for tensor in outputs
                        for item in tensor.tables(TENSOR_FILES)
                        if item.byte(FILE_TYPE) == TENSOR_VALUE_LABELS]
-    except (IndexError, ValueError, UnicodeDecodeError) as exc:  # struct.error is a ValueError
+    except BROKEN as exc:
         raise InputError(f"{where}: its TFLite Model Metadata cannot be read ({exc})") from None
     if label_files:
         packed = associated_files(data)

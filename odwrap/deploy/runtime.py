@@ -92,7 +92,8 @@ class TFLiteDetector:
         if self.normalization is None:  # exported before the metadata: the sidecar says
             sidecar = self.path.with_suffix(".json")
             info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-            self.normalization = preprocessing.KINDS[info.get("preprocess", "mobilenet")]
+            self.normalization = preprocessing.KINDS.get(info.get("preprocess"),
+                                                         preprocessing.MOBILENET)
         self.labels = self.info.labels if self.info else []
         try:
             with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"

@@ -119,3 +119,19 @@ def test_the_readme_snippet_runs_on_a_raspberry_pi_runtime(tflite_export, tmp_pa
     printed = run.stdout.strip().splitlines()
     assert len(printed) == 10 and all(line.split()[0] in ("square", "circle")
                                       for line in printed)
+
+
+@pytest.mark.slow
+def test_a_damaged_model_is_one_line(tflite_export, tmp_path):
+    model, _ = tflite_export("int8")
+    data = model.read_bytes()
+    damaged = tmp_path / "damaged.tflite"
+    damaged.write_bytes(data[:len(data) // 2])  # the identifier stays, offsets lead outside
+    image = tmp_path / "image.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    result = run_odwrap("predict", damaged, image, "-o", tmp_path / "out")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"odwrap: error: {damaged}: ") and \
+        result.stderr.count("\n") == 1, result.stderr
