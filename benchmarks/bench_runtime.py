@@ -101,7 +101,12 @@ def child(model: Path, runtime: str, args) -> list[float]:
         command = [sys.executable, __file__, "--measure", str(model), runtime,
                    "--runs", str(args.runs), "--warmup", str(args.warmup),
                    "--threads", str(args.threads)]
-    run = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if run.returncode != 0 and runtime in CONSUMERS:  # mediapipe may crash (README, Export)
+        print(f"{runtime} on {model.name} failed (exit {run.returncode}): "
+              f"{run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return []
+    run.check_returncode()
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -137,7 +142,7 @@ def main(argv=None) -> int:
             for runtime in order:
                 for name in MODELS:
                     times[name, runtime] += child(models[name], runtime, args)
-    median = {key: statistics.median(values) for key, values in times.items()}
+    median = {key: statistics.median(values) for key, values in times.items() if values}
     base = median["fp32", "ai-edge-litert"]
     report = {
         "model": str(args.model_dir) if args.model_dir else
@@ -149,12 +154,14 @@ def main(argv=None) -> int:
                                          for (name, runtime), ms in median.items()},
         "int8_speedup_over_fp32": {runtime: round(median["fp32", runtime] /
                                                   median["int8", runtime], 3)
-                                   for runtime in runtimes},
+                                   for runtime in runtimes
+                                   if ("fp32", runtime) in median and ("int8", runtime) in median},
     }
     if consumers:  # the whole detect() of each, against ai-edge-litert on the same model
         report["detect_ratio_to_ai_edge_litert_invoke"] = {
             f"{name}/{runtime}": round(median[name, runtime] / median[name, "ai-edge-litert"], 3)
-            for name in MODELS for runtime in (ODWRAP_DETECT, *consumers)}
+            for name in MODELS for runtime in (ODWRAP_DETECT, *consumers)
+            if (name, runtime) in median}
     if "tflite-runtime" in runtimes:
         report["int8_ai_edge_litert_vs_tflite_runtime"] = round(
             median["int8", "tflite-runtime"] / median["int8", "ai-edge-litert"], 3)
