@@ -53,6 +53,7 @@ class Report:
     compat: dict[str, str] = field(default_factory=dict)
     devices: dict[str, int] = field(default_factory=dict)
     edgetpu_compiler: str | None = None
+    consumers: str | None = None  # the consumers venv (scripts/setup-consumers.sh), what it has
     problems: list[str] = field(default_factory=list)
 
 
@@ -103,11 +104,27 @@ def _import_problem(what: str, func) -> str | None:
     return None
 
 
+def consumers_venv() -> str | None:
+    """The consumers venv and the versions in it, read from its dist-info folders (it is
+    another venv: nothing of it is imported here); None when there is none."""
+    import os
+    from pathlib import Path
+
+    venv = Path(os.environ.get("ODWRAP_CONSUMERS_VENV") or
+                Path(__file__).resolve().parent.parent / ".venv-consumers")
+    found = []
+    for name in ("tflite_support", "mediapipe"):
+        for info in sorted(venv.glob(f"lib/python3*/site-packages/{name}-*.dist-info")):
+            found.append(f"{name.replace('_', '-')} {info.name[len(name) + 1:-10]}")
+    return f"{venv} ({', '.join(found)})" if found else None
+
+
 def diagnose() -> Report:
     """Look at the stack: versions, then the imports that odwrap needs, in dependency order."""
     versions = {key: installed_version(names) for key, names in DISTRIBUTIONS.items()}
     report = Report(python=platform.python_version(), versions=versions,
-                    stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"))
+                    stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"),
+                    consumers=consumers_venv())
     report.problems = version_problems(sys.version_info[:2], versions)
 
     def protos():
@@ -163,6 +180,8 @@ def format_report(report: Report) -> str:
         lines.append(f"{'devices':18} {found}")
     lines.append(f"{'edgetpu_compiler':18} "
                  f"{report.edgetpu_compiler or 'not on PATH (Edge TPU export stops at its report)'}")
+    lines.append(f"{'consumers venv':18} "
+                 f"{report.consumers or 'none (scripts/setup-consumers.sh makes it)'}")
     for problem in report.problems:
         lines.append(f"problem: {problem}")
     lines.append("stack healthy" if not report.problems

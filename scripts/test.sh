@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything if needed (scripts/setup.sh), then run the whole test suite.
+# Install everything if needed (scripts/setup.sh, scripts/setup-consumers.sh), then run the
+# whole test suite.
 #   --stack tf215   on the TF 2.15 stack (.venv-tf215) instead of the default TF 2.21 (.venv)
 #   --fuzz          only the fuzz tests (tests marked fuzz), with many more generated cases
 # Other arguments go to pytest, e.g. ./scripts/test.sh -m "not tf" for the fast subset.
@@ -15,6 +16,10 @@ for arg in ${REST[@]+"${REST[@]}"}; do
   fi
 done
 "$ROOT/scripts/setup.sh" --stack "$STACK"
+# The Task Library and MediaPipe in their own venv, for tests/deploy/test_consumers.py (which
+# fails under CI without it, and is skipped elsewhere).
+"$ROOT/scripts/setup-consumers.sh" ||
+  echo "test.sh: no consumers venv; the tests that need it will be skipped (or fail under CI)" >&2
 cd "$ROOT"
 ARGS=()
 for arg in ${REST[@]+"${REST[@]}"}; do [[ "$arg" == --fuzz ]] || ARGS+=("$arg"); done

@@ -91,3 +91,19 @@ def test_protobuf_4_on_the_tf215_stack_goes_through_the_import_hook(tmp_path):
     assert "protobuf           4.25.3" in result.stdout
     assert "compat fix         protobuf_generated_code: applied" in result.stdout
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_doctor_names_the_consumers_venv_and_its_versions(tmp_path, monkeypatch):
+    from odwrap import doctor
+
+    site = tmp_path / "consumers" / "lib" / "python3.11" / "site-packages"
+    (site / "tflite_support-0.4.4.dist-info").mkdir(parents=True)
+    (site / "mediapipe-0.10.9.dist-info").mkdir()
+    monkeypatch.setenv("ODWRAP_CONSUMERS_VENV", str(tmp_path / "consumers"))
+    assert doctor.consumers_venv() == (f"{tmp_path / 'consumers'} "
+                                       "(tflite-support 0.4.4, mediapipe 0.10.9)")
+    monkeypatch.setenv("ODWRAP_CONSUMERS_VENV", str(tmp_path / "none"))
+    assert doctor.consumers_venv() is None
+    report = doctor.Report(python="3.11", versions={})
+    assert "consumers venv     none (scripts/setup-consumers.sh makes it)" in \
+        doctor.format_report(report)

@@ -103,6 +103,8 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     files, limit, names = eval_source(model, records, config)
     limit = max_images or limit
     detector = detector or load_detector(model, runtime=runtime, threads=threads)
+    if not names:  # no pipeline.config: the labels the model carries in its metadata
+        names = dict(enumerate(getattr(detector, "labels", []), start=1))
     standard_fields = compat.load("object_detection.core.standard_fields")
     coco_evaluation = compat.load("object_detection.metrics.coco_evaluation")
     inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields

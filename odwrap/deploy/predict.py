@@ -69,7 +69,9 @@ def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", j
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     detector = load_detector(model, runtime=runtime, threads=threads)
     model = Path(model)
-    labels = read_labels(labels or (model.parent if model.is_file() else model) / "labels.txt")
+    packed = dict(enumerate(getattr(detector, "labels", []), start=1))  # from its metadata
+    beside = (model.parent if model.is_file() else model) / "labels.txt"
+    labels = read_labels(labels) if labels else packed or read_labels(beside)
     output = Path(output)
     results, skipped = [], []
     for path in images:

@@ -2,8 +2,9 @@
 interpreter) and SavedModel, behind one `detect(image) -> Detections` call.
 
 A TFLite SSD from the OD API takes the *preprocessed* image (export_tflite_graph_lib_tf2 calls
-model.predict without model.preprocess), so each exported .tflite has a sidecar MODEL.json that
-says how to preprocess.
+model.predict without model.preprocess): odwrap's exports say how to preprocess in their TFLite
+Model Metadata (odwrap.deploy.modelinfo), and in a sidecar MODEL.json, read for models exported
+before the metadata.
 """
 
 import json
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from odwrap.deploy import RUNTIMES
+from odwrap.deploy import RUNTIMES, modelinfo, preprocessing
+from odwrap.deploy.preprocessing import Normalization
 from odwrap.errors import InputError, StackError
+from odwrap.fsutil import read_bytes
 from odwrap.odapi.logs import captured_output
 
-RESNET_MEANS = (123.68, 116.779, 103.939)  # what the OD API's ResNet V1 extractors subtract
+MODEL_LIMIT = 2**31  # a FlatBuffer cannot be larger
 
 
 @dataclass
@@ -28,16 +31,10 @@ class Detections:
     milliseconds: float  # inference only
 
 
-def preprocess_kind(feature_extractor_type: str) -> str:
-    return "resnet" if "resnet" in feature_extractor_type else "mobilenet"
-
-
-def preprocess(image: np.ndarray, kind: str) -> np.ndarray:
+def preprocess(image: np.ndarray, normalization: Normalization) -> np.ndarray:
     """uint8 RGB [H, W, 3] -> the float input the feature extractor expects."""
-    pixels = image.astype(np.float32)
-    if kind == "resnet":
-        return pixels - np.array(RESNET_MEANS, np.float32)
-    return pixels * (2.0 / 255.0) - 1.0
+    mean, std = normalization.per_channel()
+    return (image.astype(np.float32) - np.array(mean, np.float32)) / np.array(std, np.float32)
 
 
 def load_rgb(source, name=None) -> np.ndarray:
@@ -88,13 +85,19 @@ class TFLiteDetector:
         if not self.path.is_file():
             raise InputError(f"{path}: no such model")
         self.runtime, interpreter_cls = interpreter_class(runtime)
-        sidecar = self.path.with_suffix(".json")
-        info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-        self.preprocessing = info.get("preprocess", "mobilenet")
+        data = read_bytes(self.path, "model", MODEL_LIMIT)
+        roles = modelinfo.output_roles(data, str(path))
+        self.info = modelinfo.read_info(data, str(path))
+        self.normalization = self.info.normalization if self.info else None
+        if self.normalization is None:  # exported before the metadata: the sidecar says
+            sidecar = self.path.with_suffix(".json")
+            info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+            self.normalization = preprocessing.KINDS.get(info.get("preprocess"),
+                                                         preprocessing.MOBILENET)
+        self.labels = self.info.labels if self.info else []
         try:
             with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-                self.interpreter = interpreter_cls(model_path=str(self.path),
-                                                   num_threads=threads)
+                self.interpreter = interpreter_cls(model_content=data, num_threads=threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"{path}: not a TFLite model this runtime can run ({exc})") \
@@ -102,14 +105,13 @@ class TFLiteDetector:
         self.input = self.interpreter.get_input_details()[0]
         self.height, self.width = (int(v) for v in self.input["shape"][1:3])
         outputs = self.interpreter.get_output_details()
-        if len(outputs) != 4:
-            raise InputError(f"{path}: expected the 4 outputs of TFLite_Detection_PostProcess, "
-                             f"found {len(outputs)}")
-        # The post-processing op writes boxes, classes, scores, count in tensor index order.
-        self.outputs = sorted(outputs, key=lambda detail: detail["index"])
+        # Boxes, classes, scores, count: the post-processing op's outputs, wherever the model's
+        # output list puts them (TF2 exports: scores, boxes, count, classes).
+        by_role = dict(zip(roles, outputs))
+        self.outputs = [by_role[role] for role in range(4)]
 
     def input_tensor(self, image: np.ndarray) -> np.ndarray:
-        values = preprocess(resize(image, self.height, self.width), self.preprocessing)
+        values = preprocess(resize(image, self.height, self.width), self.normalization)
         dtype = self.input["dtype"]
         if dtype in (np.uint8, np.int8):
             scale, zero_point = self.input["quantization"]

@@ -29,14 +29,10 @@ def image(tmp_path_factory, model_dir):
 
 
 @pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
-def test_tflite_exports_load_and_detect(model_dir, image, tmp_path, quantize):
-    out = tmp_path / "export"
-    result = run_odwrap("export", model_dir, "--format", "tflite", "--quantize", quantize,
-                        "--representative", 4, "-o", out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    suffix = {"none": "fp32"}.get(quantize, quantize)
-    model = out / f"model_{suffix}.tflite"
-    assert "verified: 10 detection(s)" in result.stdout and str(model) in result.stdout
+def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize):
+    model, stdout = tflite_export(quantize)
+    out = model.parent
+    assert "verified: 10 detection(s)" in stdout and str(model) in stdout
     assert (out / "labels.txt").read_text().splitlines() == ["square", "circle"]
     predicted = run_odwrap("predict", model, image, "-o", tmp_path / "pred", "--threshold", 0)
     assert predicted.returncode == 0, predicted.stderr[-3000:]
@@ -45,16 +41,6 @@ def test_tflite_exports_load_and_detect(model_dir, image, tmp_path, quantize):
     assert set(detections[0]) == {"image_id", "category_id", "bbox", "score"}
     assert all(d["category_id"] in (1, 2) for d in detections)
     assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.fixture(scope="module")
-def int8_export(tmp_path_factory, model_dir):
-    """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
-    out = tmp_path_factory.mktemp("edgetpu")
-    result = run_odwrap("export", model_dir, "--format", "edgetpu", "--representative", 4,
-                        "--compare", "-o", out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
 
 
 @pytest.mark.smoke

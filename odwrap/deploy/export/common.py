@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap.deploy.export.bundle import write_readme
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
@@ -119,12 +120,15 @@ class ExportJob:
             encoded = decode_example(record)["image/encoded"][0]
             yield load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")
 
-    def write_labels(self, folder: Path) -> Path:
-        """labels.txt: line i names class id i + 1 (the TFLite model's 0-based classes)."""
+    def label_lines(self) -> list[str]:
+        """Line i names class id i + 1 (the TFLite model's 0-based classes)."""
         names = labelmap.names(self.folder.config_label_map)
         total = facts.num_classes(self.config)
-        lines = [names.get(index, "???") for index in range(1, total + 1)]
-        return atomic_write_text(folder / "labels.txt", "\n".join(lines) + "\n")
+        return [names.get(index, "???") for index in range(1, total + 1)]
+
+    def write_labels(self, folder: Path) -> Path:
+        """labels.txt, as the models pack it too."""
+        return atomic_write_text(folder / "labels.txt", "\n".join(self.label_lines()) + "\n")
 
     def write_config(self) -> Path:
         """A copy of pipeline.config beside the exports: `eval --model` finds its data there."""
@@ -166,6 +170,8 @@ def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportRe
         image = np.zeros((*job.input_size, 3), np.uint8)
     verified = verify(path, image)
     job.write_config()
+    readme = write_readme(job.output)  # describes every .tflite in the folder
+    files = [*files, *([readme] if readme else [])]
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=tree_size(path), verified=verified,
                         notes=[f"weights: {job.weights}",

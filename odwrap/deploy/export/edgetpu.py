@@ -144,7 +144,7 @@ def export(job, input_type=None, representative=100, max_detections=10, compare=
         compiled, said = run_compiler(compiler, model, job.output, search_delegate)
         notes += said
         if compiled is not None:
-            target = compiled
+            target = copy_metadata(model, compiled)  # the compiler drops the metadata
             differ = disagreements(verdicts, parse_compiler_log(said[0]))
             notes.append("the compiler agrees with the report" if not differ else
                          "where the report and the compiler disagree:\n  " + "\n  ".join(differ))

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy.export import INT8_INPUTS, QUANTIZE, UPSAMPLING
+from odwrap.deploy import preprocessing
+from odwrap.deploy.export import INT8_INPUTS, QUANTIZE, UPSAMPLING, metadata
 from odwrap.deploy.export.common import finish, remove, write_model
 from odwrap.deploy.export.fpn import export_graph
 from odwrap.deploy.runtime import preprocess, preprocess_kind, resize
@@ -38,7 +39,9 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
     import tensorflow as tf
 
     height, width = job.input_size
-    kind = preprocess_kind(facts.model_config(job.config).feature_extractor.type)
+    extractor = facts.model_config(job.config).feature_extractor.type
+    kind = preprocessing.kind_of(extractor)
+    normalization = preprocessing.KINDS[kind]
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
@@ -56,7 +59,7 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
 
             def dataset():
                 for image in images:
-                    yield [preprocess(resize(image, height, width), kind)[None]]
+                    yield [preprocess(resize(image, height, width), normalization)[None]]
 
             converter.representative_dataset = dataset
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -70,10 +73,29 @@ def convert(job, quantize="none", input_type=None, representative=100, max_detec
                              "its log)") from None
     finally:
         remove(staging)
+    model_type = "float32" if quantize != "int8" else input_type
+    data = metadata.with_metadata(data, describe(job, extractor, quantize, model_type))
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
             "input_type": input_type if quantize == "int8" else "float32",
             "max_detections": max_detections, "labels": "labels.txt", "upsampling": upsampling}
     return data, info
+
+
+def describe(job, extractor: str, quantize: str, input_type: str):
+    """The metadata of the model: names and version from the model directory and checkpoint."""
+    height, width = job.input_size
+    labels = job.label_lines()
+    step = job.folder.checkpoint_steps()[-1]
+    shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
+    return metadata.DetectorDescription(
+        name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {SUFFIX[quantize]})",
+        version=f"checkpoint {step} ({job.weights} weights)",
+        description=(f"SSD object detector ({extractor}) for {len(labels)} classes: {shown}. "
+                     f"Input: RGB {height}x{width} {input_type}; weights {SUFFIX[quantize]}. "
+                     "Outputs: the boxes, classes, scores and count of "
+                     "TFLite_Detection_PostProcess. Exported by odwrap."),
+        normalization=preprocessing.KINDS[preprocessing.kind_of(extractor)],
+        labels=labels, input_type=input_type, input_size=(height, width), author="odwrap")
 
 
 COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),

@@ -1,0 +1,119 @@
+"""README.txt of an export folder: what each .tflite in it takes and returns, the label file,
+and the few lines that run it with LiteRT on a Raspberry Pi and with the Edge TPU delegate on a
+Coral board. Written from the models themselves (their metadata), so it describes every model
+that is in the folder, whichever export wrote it.
+"""
+
+from pathlib import Path
+
+from odwrap.deploy import modelinfo
+from odwrap.errors import InputError
+from odwrap.fsutil import atomic_write_text
+
+NAME = "README.txt"
+# The variable each post-processing output lands in, in the snippets below.
+VARIABLES = ("boxes", "classes", "scores", "count")
+SHAPES = ("[1, N, 4] ymin, xmin, ymax, xmax as fractions of the image (0..1)",
+          "[1, N] class index: line index (from 0) of labels.txt",
+          "[1, N] score, 0..1, best first",
+          "[1] how many of the N rows hold detections")
+
+
+def describe_model(path: Path) -> dict:
+    data = path.read_bytes()
+    shape, dtype = modelinfo.input_signature(data, str(path))
+    return {"path": path, "shape": shape, "dtype": dtype, "roles": modelinfo.output_roles(data),
+            "info": modelinfo.read_info(data, str(path)), "size": len(data)}
+
+
+def _input_line(model: dict) -> str:
+    info, dtype = model["info"], model["dtype"]
+    shape = "x".join(str(v) for v in model["shape"])
+    if dtype == "uint8":
+        how = "RGB pixels 0..255 as they are"
+    elif info is not None and info.normalization is not None:
+        mean, std = (", ".join(f"{v:g}" for v in values)
+                     for values in info.normalization.per_channel())
+        how = f"RGB, each channel (x - mean) / std, mean {mean}, std {std}"
+        if dtype == "int8":
+            how += ", then quantized with the input's scale and zero point"
+    else:
+        how = "RGB"
+    return f"  {model['path'].name}: input {shape} {dtype} ({how}); {model['size'] / 1e6:.2f} MB"
+
+
+def _snippet(model: dict, delegate: bool) -> list[str]:
+    height, width = model["shape"][1:3]
+    unpack = ", ".join(VARIABLES[role] for role in model["roles"])
+    if model["dtype"] == "uint8":
+        tensor = "pixels[None]"
+    else:
+        mean, std = model["info"].normalization.per_channel() if model["info"] else ((0,), (1,))
+        tensor = (f"((pixels - np.float32({list(mean)})) / np.float32({list(std)}))"
+                  "[None].astype(np.float32)")
+    if delegate:
+        opening = ["from tflite_runtime.interpreter import Interpreter, load_delegate",
+                   f'interpreter = Interpreter("{model["path"].name}", experimental_delegates='
+                   '[load_delegate("libedgetpu.so.1")])']
+    else:
+        opening = ["from ai_edge_litert.interpreter import Interpreter",
+                   f'interpreter = Interpreter("{model["path"].name}", num_threads=4)']
+    lines = ["import numpy as np", "from PIL import Image", *opening,
+             "interpreter.allocate_tensors()",
+             'labels = open("labels.txt").read().splitlines()',
+             f'pixels = np.asarray(Image.open("photo.jpg").convert("RGB").resize(({width}, '
+             f'{height})), np.{"uint8" if model["dtype"] == "uint8" else "float32"})',
+             'interpreter.set_tensor(interpreter.get_input_details()[0]["index"], '
+             f"{tensor})",
+             "interpreter.invoke()",
+             f"{unpack} = (interpreter.get_tensor(d[\"index\"]) for d in "
+             "interpreter.get_output_details())",
+             "for i in range(int(count[0])):",
+             "    print(labels[int(classes[0][i])], float(scores[0][i]), boxes[0][i])"]
+    return ["    " + line for line in lines]
+
+
+def readme_text(models: list[dict]) -> str:
+    first = models[0]
+    info = first["info"]
+    lines = ["Exported by odwrap: SSD object detection models for TFLite.", ""]
+    if info is not None and info.description:
+        lines += [info.description, ""]
+    lines += ["Models:", *(_input_line(model) for model in models), "",
+              "Labels: labels.txt, one per line; line i (from 0) is class index i. Each model "
+              "also carries", "it inside, with TFLite Model Metadata (name, version, input "
+              "normalization, output", "names), so the TFLite Task Library and MediaPipe Tasks "
+              "load a model file as it is.", "",
+              "Outputs, in the order the model lists them (TF2 exports order them unlike TF1; "
+              "their", "metadata names them: location, category, score, number of detections):"]
+    for position, role in enumerate(first["roles"]):
+        lines.append(f"  {position}: {modelinfo.OUTPUT_NAMES[role]:21} {SHAPES[role]}")
+    cpu = next((m for m in models if "edgetpu" not in m["path"].name), first)
+    lines += ["", "Raspberry Pi (LiteRT; pip install ai-edge-litert numpy pillow), "
+              f"{cpu['path'].name}:",
+              *_snippet(cpu, delegate=False)]
+    tpu = next((m for m in models if "edgetpu" in m["path"].name), None)
+    lines += ["", "Coral Edge TPU (Dev Board or USB Accelerator; the libedgetpu1-std and "
+              "python3-tflite-runtime", "packages from Coral's apt repository), "
+              + (f"{tpu['path'].name}:" if tpu else
+                 "the model compiled by edgetpu_compiler (model_int8_edgetpu.tflite; "
+                 "odwrap export --format edgetpu"
+                 " compiles it when edgetpu_compiler is on PATH):")]
+    target = tpu or {**(next((m for m in models if m["dtype"] == "uint8"), cpu)),
+                     "path": Path("model_int8_edgetpu.tflite")}
+    lines += _snippet(target, delegate=True)
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(folder: Path) -> Path | None:
+    """FOLDER/README.txt for the detection .tflite files in it (None: there are none)."""
+    models = []
+    for path in sorted(Path(folder).glob("*.tflite")):
+        try:
+            models.append(describe_model(path))
+        except (InputError, OSError, ValueError, IndexError):  # no detector: left out
+            continue
+    if not models:
+        return None
+    models.sort(key=lambda model: ("edgetpu" in model["path"].name, model["dtype"] != "uint8"))
+    return atomic_write_text(Path(folder) / NAME, readme_text(models))

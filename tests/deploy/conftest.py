@@ -1,0 +1,37 @@
+"""The TFLite exports of the shared tiny model, one per quantize mode, and one Edge TPU export,
+made once per test run and shared by the export, metadata and consumer tests."""
+
+import pytest
+
+from tests.conftest import run_odwrap
+
+SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
+
+
+@pytest.fixture(scope="session")
+def tflite_export(tiny_model, tmp_path_factory):
+    """tflite_export(quantize, max_detections=10) -> (model path, export stdout); each made
+    once."""
+    made = {}
+
+    def export(quantize, max_detections=10):
+        key = quantize, max_detections
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}_max{max_detections}_")
+            result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
+                                "--quantize", quantize, "--representative", 4,
+                                "--max-detections", max_detections, "-o", out)
+            assert result.returncode == 0, result.stderr[-3000:]
+            made[key] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
+        return made[key]
+    return export
+
+
+@pytest.fixture(scope="session")
+def int8_export(tmp_path_factory, tiny_model):
+    """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
+    out = tmp_path_factory.mktemp("edgetpu")
+    result = run_odwrap("export", tiny_model.model_dir, "--format", "edgetpu",
+                        "--representative", 4, "--compare", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
