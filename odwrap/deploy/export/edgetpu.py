@@ -11,6 +11,7 @@ from odwrap.deploy.export.common import finish
 from odwrap.deploy.export.edgetpu_rules import (
     DATAFLOW, RULES, Op, OpVerdict, Tensor, disagreements, parse_compiler_log, partition,
     runtime_needed, unexpected_cpu_ops)
+from odwrap.deploy.export.metadata import copy_metadata
 from odwrap.deploy.export.tflite import write_tflite
 from odwrap.errors import RunError
 from odwrap.fsutil import atomic_write_text

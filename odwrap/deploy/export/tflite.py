@@ -13,7 +13,7 @@ from odwrap.deploy import preprocessing
 from odwrap.deploy.export import INT8_INPUTS, QUANTIZE, UPSAMPLING, metadata
 from odwrap.deploy.export.common import finish, remove, write_model
 from odwrap.deploy.export.fpn import export_graph
-from odwrap.deploy.runtime import preprocess, preprocess_kind, resize
+from odwrap.deploy.runtime import preprocess, resize
 from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import facts
