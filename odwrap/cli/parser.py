@@ -12,7 +12,7 @@ from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
-from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
+from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING, quantize_modes
 from odwrap.errors import InputError
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
@@ -39,6 +39,16 @@ def int_in(low: int, high: int):
             raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
         return value
     return parse
+
+
+def quantize_list(text: str) -> tuple:
+    """An argparse type: quantize modes, one, comma-separated, or all."""
+    try:
+        return quantize_modes(text)
+    except InputError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not one of {', '.join(QUANTIZE)}, a comma-separated list of them, "
+            "or all") from None
 
 
 def number_in(low: float, high: float, low_open: bool = False):
@@ -217,8 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
     export.add_argument("--format", required=True, choices=list(FORMATS))
     export.add_argument("-o", "--output", type=Path, help="default: MODEL_DIR/export")
-    export.add_argument("--quantize", choices=QUANTIZE,
-                        help="tflite: post-training quantization (default none)")
+    export.add_argument("--quantize", type=quantize_list, metavar="MODES",
+                        help=f"tflite: post-training quantization, {', '.join(QUANTIZE)} "
+                             "(default none), or several comma-separated (or all): one model "
+                             "each, converted from one graph export")
     export.add_argument("--input-type", metavar="TYPE",
                         help="saved_model: image_tensor | encoded_image_string_tensor | "
                              "tf_example; int8 tflite/edgetpu: uint8 | int8")

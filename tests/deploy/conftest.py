@@ -1,5 +1,5 @@
-"""The TFLite exports of the shared tiny model, one per quantize mode, and one Edge TPU export,
-made once per test run and shared by the export, metadata and consumer tests."""
+"""The TFLite exports of the shared tiny model, every quantize mode from one export, and one Edge
+TPU export, made once per test run and shared by the export, metadata and consumer tests."""
 
 import pytest
 
@@ -10,20 +10,22 @@ SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 @pytest.fixture(scope="session")
 def tflite_export(tiny_model, tmp_path_factory):
-    """tflite_export(quantize, max_detections=10) -> (model path, export stdout); each made
-    once."""
+    """tflite_export(quantize, max_detections=10) -> (model path, export stdout): every quantize
+    mode comes from one `export --quantize all` per max_detections (with --compare for 10),
+    made once."""
     made = {}
 
     def export(quantize, max_detections=10):
-        key = quantize, max_detections
-        if key not in made:
-            out = tmp_path_factory.mktemp(f"tflite_{SUFFIX[quantize]}_max{max_detections}_")
+        if max_detections not in made:
+            out = tmp_path_factory.mktemp(f"tflite_all_max{max_detections}_")
             result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
-                                "--quantize", quantize, "--representative", 4,
-                                "--max-detections", max_detections, "-o", out)
+                                "--quantize", "all", "--representative", 4,
+                                "--max-detections", max_detections, "-o", out,
+                                *(["--compare"] if max_detections == 10 else []))
             assert result.returncode == 0, result.stderr[-3000:]
-            made[key] = out / f"model_{SUFFIX[quantize]}.tflite", result.stdout
-        return made[key]
+            made[max_detections] = out, result.stdout
+        out, stdout = made[max_detections]
+        return out / f"model_{SUFFIX[quantize]}.tflite", stdout
     return export
 
 

@@ -32,7 +32,7 @@ def image(tmp_path_factory, model_dir):
 def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize):
     model, stdout = tflite_export(quantize)
     out = model.parent
-    assert "verified: 10 detection(s)" in stdout and str(model) in stdout
+    assert f"{model.name}: 10 detection(s)" in stdout and str(model) in stdout
     assert (out / "labels.txt").read_text().splitlines() == ["square", "circle"]
     predicted = run_odwrap("predict", model, image, "-o", tmp_path / "pred", "--threshold", 0)
     assert predicted.returncode == 0, predicted.stderr[-3000:]
@@ -41,6 +41,23 @@ def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize
     assert set(detections[0]) == {"image_id", "category_id", "bbox", "score"}
     assert all(d["category_id"] in (1, 2) for d in detections)
     assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_several_quantize_modes_come_from_one_export_and_compare_with_fp32(tflite_export):
+    model, stdout = tflite_export("int8")
+    out = model.parent
+    assert sorted(path.name for path in out.glob("*.tflite")) == [
+        "model_dynamic.tflite", "model_fp16.tflite", "model_fp32.tflite", "model_int8.tflite"]
+    assert stdout.count("- fp32: mAP") == 3 and f"exported tflite to {out} " in stdout
+    compared = json.loads((out / "compare.json").read_text())
+    fp32 = compared["fp32"]["metrics"]
+    for label in ("fp16", "dynamic", "int8"):
+        other = compared[label]["metrics"]
+        key = "DetectionBoxes_Precision/mAP"
+        assert compared[label]["difference"][key] == pytest.approx(other[key] - fp32[key])
+    for name in ("fp16", "dynamic", "int8"):
+        assert json.loads((out / f"model_{name}.json").read_text())["quantize"] == \
+            {"fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}[name]
 
 
 @pytest.mark.smoke
@@ -126,6 +143,12 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
                  "--input-type applies to --quantize int8", id="input-type-without-int8"),
     pytest.param(["--format", "tflite", "--compare"],
                  "--compare compares a quantized model with fp32", id="compare-without-quantize"),
+    pytest.param(["--format", "tflite", "--quantize", "none,fp16", "--input-type", "int8"],
+                 "--input-type applies to --quantize int8", id="input-type-modes-without-int8"),
+    pytest.param(["--format", "tflite", "--quantize", "fp16,int9"],
+                 "'fp16,int9' is not one of none, fp16, dynamic, int8", id="unknown-mode"),
+    pytest.param(["--format", "tflite", "--quantize", ","],
+                 "',' is not one of none, fp16, dynamic, int8", id="empty-modes"),
     pytest.param(["--format", "saved_model", "--compare"],
                  "--format saved_model does not take --compare", id="saved-model-compare"),
     pytest.param(["--format", "saved_model", "--upsampling", "native"],

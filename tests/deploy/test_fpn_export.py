@@ -17,22 +17,21 @@ FPN_ARCHITECTURES = ["ssd_mobilenet_v1_fpn", "ssd_mobilenet_v2_fpnlite", "retina
 
 
 @pytest.fixture(scope="module", params=FPN_ARCHITECTURES)
-def edgetpu_export(request, tmp_path_factory, tiny_model):
+def edgetpu_export(request, tmp_path_factory, int8_export):
     """The architecture's tiny model (64x64, 160x160 for ResNet; depth 0.25, 2 steps; the
-    session's shared one for MobileNet V2 FPNLite) exported for the Edge TPU with the default
-    upsampling."""
+    session's shared one and its Edge TPU export for MobileNet V2 FPNLite) exported for the Edge
+    TPU with the default upsampling."""
     from tests.tfdata import write_tiny_spec
 
-    folder = tmp_path_factory.mktemp(request.param)
     if request.param == "ssd_mobilenet_v2_fpnlite":
-        model_dir = tiny_model.model_dir
-    else:
-        # The ResNet FPN extractor refuses images under 129 pixels.
-        size = 160 if request.param.startswith("retinanet") else 64
-        spec = write_tiny_spec(folder, count=4, size=size, steps=2, architecture=request.param)
-        model_dir = folder / "model"
-        trained = run_odwrap("train", spec, "--model-dir", model_dir)
-        assert trained.returncode == 0, trained.stderr[-3000:]
+        return int8_export
+    folder = tmp_path_factory.mktemp(request.param)
+    # The ResNet FPN extractor refuses images under 129 pixels.
+    size = 160 if request.param.startswith("retinanet") else 64
+    spec = write_tiny_spec(folder, count=4, size=size, steps=2, architecture=request.param)
+    model_dir = folder / "model"
+    trained = run_odwrap("train", spec, "--model-dir", model_dir)
+    assert trained.returncode == 0, trained.stderr[-3000:]
     result = run_odwrap("export", model_dir, "--format", "edgetpu", "--representative", 4,
                         "-o", folder / "export")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -54,17 +53,16 @@ def test_the_int8_model_has_no_op_the_report_rejects_before_the_post_processing(
     assert json.loads((out / "model_int8.json").read_text())["upsampling"] == "native"
 
 
-def test_native_and_reshape_builds_give_equal_detections(tiny_model, tmp_path):
+def test_native_and_reshape_builds_give_equal_detections(tiny_model, tflite_export, tmp_path):
     from odwrap.deploy.export.edgetpu import read_graph
     from odwrap.deploy.runtime import TFLiteDetector
 
-    models = {}
-    for upsampling in ("native", "reshape"):
-        out = tmp_path / upsampling
-        result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
-                            "--upsampling", upsampling, "-o", out)
-        assert result.returncode == 0, result.stderr[-3000:]
-        models[upsampling] = out / "model_fp32.tflite"
+    native, stdout = tflite_export("none")  # the default upsampling
+    assert json.loads(native.with_suffix(".json").read_text())["upsampling"] == "native"
+    result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
+                        "--upsampling", "reshape", "-o", tmp_path / "reshape")
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = {"native": native, "reshape": tmp_path / "reshape" / "model_fp32.tflite"}
     names = {key: {op.name for op in read_graph(path)[0]} for key, path in models.items()}
     assert "RESIZE_NEAREST_NEIGHBOR" in names["native"] - names["reshape"]
     rng = np.random.default_rng(3)

@@ -17,6 +17,25 @@ INT8_INPUTS = ("uint8", "int8")
 UPSAMPLING = ("native", "reshape")
 
 
+def quantize_modes(value) -> tuple:
+    """The quantize modes asked for, in the order given: one mode, a comma-separated list or
+    a sequence of modes, or "all" for every mode."""
+    if value is None:
+        return ("none",)
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = [part.strip() for part in parts if part.strip()]
+    if parts == ["all"]:
+        return QUANTIZE
+    for part in parts:
+        if part not in QUANTIZE:
+            raise InputError(f"--quantize {part}: one of {', '.join(QUANTIZE)}, a "
+                             "comma-separated list of them, or all")
+    if not parts:
+        raise InputError(f"--quantize: one of {', '.join(QUANTIZE)}, a comma-separated list "
+                         "of them, or all")
+    return tuple(dict.fromkeys(parts))
+
+
 @dataclass(frozen=True)
 class Format:
     name: str

@@ -163,17 +163,23 @@ def verify(path: Path, image) -> str:
             f"{detections.milliseconds:.1f} ms ({detector.runtime})")
 
 
-def finish(job: ExportJob, fmt: str, path: Path, notes=(), files=()) -> ExportResult:
-    """Verify the export with one inference on an eval image and time the whole job."""
+def finish(job: ExportJob, fmt: str, paths, notes=(), files=()) -> ExportResult:
+    """Verify each exported model (PATHS: one path or several) with one inference on an eval
+    image and time the whole job. The result's path is the model, or the output folder when
+    there are several."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
     image = next(job.eval_images(1), None)
     if image is None:
         image = np.zeros((*job.input_size, 3), np.uint8)
-    verified = verify(path, image)
+    verified = [verify(path, image) for path in paths]
     job.write_config()
     readme = write_readme(job.output)  # describes every .tflite in the folder
-    files = [*files, *([readme] if readme else [])]
+    files = [*(paths if len(paths) > 1 else ()), *files, *([readme] if readme else [])]
+    path = paths[0] if len(paths) == 1 else job.output
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
-                        size_bytes=tree_size(path), verified=verified,
+                        size_bytes=sum(tree_size(path) for path in paths),
+                        verified=verified[0] if len(paths) == 1 else "; ".join(
+                            f"{path.name}: {said}" for path, said in zip(paths, verified)),
                         notes=[f"weights: {job.weights}",
                                *([job.upsampling_note] if job.upsampling_note else []), *notes],
                         files=list(files))

@@ -130,8 +130,8 @@ def run_compiler(compiler: str, model: Path, output: Path, search_delegate: bool
 
 def export(job, input_type=None, representative=100, max_detections=10, compare=False,
            upsampling="native", search_delegate=False):
-    model, compared, files = write_tflite(job, "int8", input_type, representative,
-                                          max_detections, compare, upsampling)
+    (model,), compared, files = write_tflite(job, "int8", input_type, representative,
+                                             max_detections, compare, upsampling)
     ops, tensors = read_graph(model)
     verdicts = partition(ops, tensors)
     text = format_report(verdicts, model, ops)

@@ -6,11 +6,12 @@ int8 input; the post-processing op keeps its float outputs.
 """
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from odwrap import report
 from odwrap.deploy import preprocessing
-from odwrap.deploy.export import INT8_INPUTS, QUANTIZE, UPSAMPLING, metadata
+from odwrap.deploy.export import INT8_INPUTS, UPSAMPLING, metadata, quantize_modes
 from odwrap.deploy.export.common import finish, remove, write_model
 from odwrap.deploy.export.fpn import export_graph
 from odwrap.deploy.runtime import preprocess, resize
@@ -22,57 +23,69 @@ from odwrap.odapi.logs import captured_output
 SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 
-def convert(job, quantize="none", input_type=None, representative=100, max_detections=10,
-            upsampling="native"):
-    """(TFLite bytes, sidecar info) of the trained model, its FPN upsampling by UPSAMPLING."""
+def check_options(modes, input_type, representative, max_detections, upsampling) -> str:
+    """Refuse what cannot be exported before any TensorFlow work; the int8 input type."""
     if upsampling not in UPSAMPLING:
         raise InputError(f"--upsampling {upsampling}: one of {', '.join(UPSAMPLING)}")
-    if quantize not in QUANTIZE:
-        raise InputError(f"--quantize {quantize}: one of {', '.join(QUANTIZE)}")
-    if input_type is not None and quantize != "int8":
+    if input_type is not None and "int8" not in modes:
         raise InputError("--input-type applies to --quantize int8 (uint8 or int8 input)")
     input_type = input_type or "uint8"
     if input_type not in INT8_INPUTS:
         raise InputError(f"--input-type {input_type}: uint8 or int8 for an int8 model")
     if representative < 1 or max_detections < 1:
         raise InputError("--representative and --max-detections must be at least 1")
+    return input_type
+
+
+@contextmanager
+def staged_graph(job, max_detections=10, upsampling="native"):
+    """The OD API's TFLite graph of the trained model (its FPN upsampling by UPSAMPLING) as a
+    SavedModel folder in the output's staging area, removed afterwards; every quantize mode
+    converts from the same one."""
+    staging = job.temporary()
+    try:
+        with captured_output(not report.verbose()):
+            export_graph(job, staging, max_detections, upsampling)
+        yield staging / "saved_model"
+    finally:
+        remove(staging)
+
+
+def convert(job, saved_model: Path, quantize="none", input_type="uint8", representative=100,
+            max_detections=10, upsampling="native"):
+    """(TFLite bytes with metadata, sidecar info) of the graph in SAVED_MODEL, quantized by
+    QUANTIZE."""
     import tensorflow as tf
 
     height, width = job.input_size
     extractor = facts.model_config(job.config).feature_extractor.type
     kind = preprocessing.kind_of(extractor)
     normalization = preprocessing.KINDS[kind]
-    staging = job.temporary()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        images = list(job.eval_images(representative))
+        if not images:
+            raise InputError("int8 needs representative images: the config's eval (or "
+                             "train) TFRecords hold none")
+
+        def dataset():
+            for image in images:
+                yield [preprocess(resize(image, height, width), normalization)[None]]
+
+        converter.representative_dataset = dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8 if input_type == "uint8" else tf.int8
     try:
         with captured_output(not report.verbose()):
-            export_graph(job, staging, max_detections, upsampling)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(staging / "saved_model"))
-        if quantize != "none":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "fp16":
-            converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            images = list(job.eval_images(representative))
-            if not images:
-                raise InputError("int8 needs representative images: the config's eval (or "
-                                 "train) TFRecords hold none")
-
-            def dataset():
-                for image in images:
-                    yield [preprocess(resize(image, height, width), normalization)[None]]
-
-            converter.representative_dataset = dataset
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8 if input_type == "uint8" else tf.int8
-        try:
-            with captured_output(not report.verbose()):
-                data = converter.convert()
-        except Exception as exc:  # the converter's errors are many and untyped
-            raise RunError(f"the TFLite converter failed on the model: "
-                             f"{str(exc).strip().splitlines()[0][:300]} (--verbose shows "
-                             "its log)") from None
-    finally:
-        remove(staging)
+            data = converter.convert()
+    except Exception as exc:  # the converter's errors are many and untyped
+        raise RunError(f"the TFLite converter failed on the model: "
+                       f"{str(exc).strip().splitlines()[0][:300]} (--verbose shows "
+                       "its log)") from None
     model_type = "float32" if quantize != "int8" else input_type
     data = metadata.with_metadata(data, describe(job, extractor, quantize, model_type))
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
@@ -103,48 +116,50 @@ COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),
            ("mAP@.75", "DetectionBoxes_Precision/mAP@.75IOU"))
 
 
-def compare_with_fp32(job, quantized: Path, quantize: str, max_detections=10,
-                      upsampling="native"):
-    """Export the fp32 model (the same upsampling) beside the quantized one, evaluate both on
-    the same eval images and report (table lines, compare.json)."""
+def compare_with_fp32(job, fp32: Path, quantized: list) -> tuple[list, Path]:
+    """Evaluate the fp32 model and each quantized one on the same eval images and report
+    (table lines, compare.json)."""
     from odwrap.deploy.evaluate import evaluate_model
 
-    data, info = convert(job, "none", None, 1, max_detections, upsampling)
-    fp32 = write_model(Path(job.output) / "model_fp32.tflite", data, info)
-    results = [evaluate_model(path, config=job.config) for path in (fp32, quantized)]
-    base, other = (result.metrics for result in results)
-    difference = {key: other[key] - base[key] for key in base if key in other}
+    models = [fp32, *quantized]
+    results = [evaluate_model(path, config=job.config) for path in models]
+    base = results[0].metrics
+    mean_ap = COLUMNS[0][1]
     lines = [f"accuracy on {results[0].images} eval image(s), COCO metrics "
              f"({results[0].runtime}):",
              f"  {'model':24}" + "".join(f"{name:>9}" for name, _ in COLUMNS) + "  median ms"]
-    for path, result in zip((fp32, quantized), results):
+    for path, result in zip(models, results):
         lines.append(f"  {path.name:24}" +
                      "".join(f"{result.metrics.get(key, -1):9.4f}" for _, key in COLUMNS) +
                      f"  {result.milliseconds:9.1f}")
-    label = SUFFIX[quantize]
-    mean_ap = COLUMNS[0][1]
-    relative = difference[mean_ap] / base[mean_ap] * 100 if base[mean_ap] > 0 else float("nan")
-    lines.append(f"  {label} - fp32: " + ", ".join(f"{name} {difference[key]:+.4f}"
-                                                  for name, key in COLUMNS) +
-                 f" ({relative:+.1f} % of the fp32 mAP)")
     record = {"images": results[0].images, "runtime": results[0].runtime,
               "fp32": {"model": str(fp32), "median_ms": results[0].milliseconds,
-                       "metrics": base},
-              label: {"model": str(quantized), "median_ms": results[1].milliseconds,
-                      "metrics": other},
-              "difference": difference}
+                       "metrics": base}}
+    for path, result in zip(quantized, results[1:]):
+        label = path.stem.removeprefix("model_")
+        difference = {key: result.metrics[key] - base[key] for key in base
+                      if key in result.metrics}
+        relative = (difference[mean_ap] / base[mean_ap] * 100 if base[mean_ap] > 0
+                    else float("nan"))
+        lines.append(f"  {label} - fp32: " + ", ".join(f"{name} {difference[key]:+.4f}"
+                                                      for name, key in COLUMNS) +
+                     f" ({relative:+.1f} % of the fp32 mAP)")
+        record[label] = {"model": str(path), "median_ms": result.milliseconds,
+                         "metrics": result.metrics, "difference": difference}
+    if len(quantized) == 1:  # the layout of one comparison, as before
+        record["difference"] = record[label]["difference"]
     path = atomic_write_text(Path(job.output) / "compare.json",
                              json.dumps(record, indent=1, sort_keys=True))
-    return lines, [fp32, path]
+    return lines, path
 
 
-def check_compare(job, quantize: str, compare: bool) -> None:
+def check_compare(job, modes, compare: bool) -> None:
     """Refuse --compare before any conversion when it cannot run."""
     from odwrap.deploy.evaluate import eval_source
 
     if not compare:
         return
-    if quantize == "none":
+    if modes == ("none",):
         raise InputError("--compare compares a quantized model with fp32; give --quantize "
                          "fp16, dynamic or int8")
     eval_source(job.model_dir, config=job.config)  # raises when there is no eval data
@@ -152,20 +167,35 @@ def check_compare(job, quantize: str, compare: bool) -> None:
 
 def write_tflite(job, quantize, input_type, representative, max_detections, compare,
                  upsampling="native"):
-    """Convert and write the model, its sidecar and labels.txt, and compare with fp32 when
-    asked: (model path, notes, files written beside it)."""
-    check_compare(job, quantize, compare)
-    data, info = convert(job, quantize, input_type, representative, max_detections, upsampling)
-    path = write_model(Path(job.output) / f"model_{SUFFIX[quantize]}.tflite", data, info)
-    notes, files = [], [job.write_labels(job.output), path.with_suffix(".json")]
+    """Convert and write one model per quantize mode (QUANTIZE: a mode, a list or "all"), all
+    from one TFLite graph export, with their sidecars and labels.txt; with COMPARE, also fp32
+    and the accuracy of each against it: (model paths, notes, files written beside them)."""
+    modes = quantize_modes(quantize)
+    input_type = check_options(modes, input_type, representative, max_detections, upsampling)
+    check_compare(job, modes, compare)
+    wanted = list(modes)
+    if compare and "none" not in wanted:
+        wanted.append("none")
+    paths = {}
+    with staged_graph(job, max_detections, upsampling) as saved_model:
+        for mode in wanted:
+            data, info = convert(job, saved_model, mode, input_type, representative,
+                                 max_detections, upsampling)
+            paths[mode] = write_model(Path(job.output) / f"model_{SUFFIX[mode]}.tflite",
+                                      data, info)
+    notes, files = [], [job.write_labels(job.output)]
+    files += [path.with_suffix(".json") for mode, path in paths.items() if mode in modes]
     if compare:
-        notes, compared = compare_with_fp32(job, path, quantize, max_detections, upsampling)
-        files += compared
-    return path, notes, files
+        if "none" not in modes:
+            files.append(paths["none"])
+        notes, compared = compare_with_fp32(
+            job, paths["none"], [paths[mode] for mode in modes if mode != "none"])
+        files.append(compared)
+    return [paths[mode] for mode in modes], notes, files
 
 
 def export(job, quantize="none", input_type=None, representative=100, max_detections=10,
            compare=False, upsampling="native"):
-    path, notes, files = write_tflite(job, quantize, input_type, representative,
-                                      max_detections, compare, upsampling)
-    return finish(job, "tflite", path, notes=notes, files=files)
+    paths, notes, files = write_tflite(job, quantize, input_type, representative,
+                                       max_detections, compare, upsampling)
+    return finish(job, "tflite", paths, notes=notes, files=files)
