@@ -9,6 +9,7 @@
     metrics = odwrap.evaluate("model").metrics
     exported = odwrap.export("model", "tflite", quantize="int8")
     odwrap.predict(exported.path, ["image.jpg"], "predictions")
+    odwrap.zoo_checkpoint("ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8")  # TF2 Detection Zoo
 
 Each function returns a typed result and raises an odwrap.errors.OdwrapError (InputError for
 bad input) with a one-line message. Install an odwrap.report.Reporter with
@@ -30,6 +31,10 @@ from odwrap.api import (
                         train,
                         watch,
                         write_label_map,
+                        zoo_cached,
+                        zoo_checkpoint,
+                        zoo_models,
+                        zoo_pull,
 )
 from odwrap.errors import InputError, OdwrapError, RunError
 
@@ -37,4 +42,5 @@ __version__ = "0.1.0"
 
 __all__ = ["check", "convert", "demo_data", "diagnose", "evaluate", "evaluate_export", "export",
            "generate", "plot", "predict", "stats", "train", "watch", "write_label_map",
+           "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull",
            "OdwrapError", "InputError", "RunError", "__version__"]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from odwrap.doctor import Report
     from odwrap.training.evaluate import EvalResult
     from odwrap.training.loop import TrainResult
+    from odwrap.zoo.cache import Record
+    from odwrap.zoo.catalog import ZooModel
 
 
 def generate(spec, output, overrides: Sequence[str] = (), force: bool = False) -> Generated:
@@ -208,3 +210,37 @@ def diagnose() -> Report:
     from odwrap.doctor import diagnose as run
 
     return run()
+
+
+def zoo_models(family: str | None = None) -> list[ZooModel]:
+    """The TF2 Detection Zoo's models (all, or one family: ssd, retinanet, efficientdet,
+    centernet, faster_rcnn, mask_rcnn, extremenet), in the zoo page's order."""
+    from odwrap.zoo.catalog import models
+
+    return models(family)
+
+
+def zoo_cached() -> dict[str, Record]:
+    """The zoo models in the cache, by name: size, SHA-256, URL and date of each tarball (read
+    from the records; verified only when pulled)."""
+    from odwrap.zoo.cache import cached_models
+
+    return cached_models()
+
+
+def zoo_pull(name: str, source=None, force: bool = False) -> Path:
+    """The extracted folder of zoo model NAME: from the cache when its tarball matches its
+    record, else downloaded (ODWRAP_ZOO_URL: a mirror), or imported from the tarball SOURCE.
+    FORCE fetches it again."""
+    from odwrap.zoo.pull import pull
+
+    return pull(name, source=source, force=force).folder
+
+
+def zoo_checkpoint(name: str, source=None, force: bool = False) -> Path:
+    """The checkpoint prefix of zoo model NAME, FOLDER/checkpoint/ckpt-0, for a
+    pipeline.config's fine_tune_checkpoint (with fine_tune_checkpoint_type "detection");
+    pulled as `zoo_pull` does when it is not cached."""
+    from odwrap.zoo.pull import pull
+
+    return pull(name, source=source, force=force).checkpoint

@@ -17,6 +17,14 @@ class InputError(OdwrapError):
     exit_code = 2
 
 
+class FolderBusy(InputError):
+    """A folder that another odwrap run holds (odwrap.locks); `holder` says who."""
+
+    def __init__(self, message: str, holder: str = ""):
+        super().__init__(message)
+        self.holder = holder
+
+
 class StackError(OdwrapError):
     """The installed TensorFlow / OD API stack cannot do what was asked."""
 

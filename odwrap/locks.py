@@ -15,7 +15,7 @@ import socket
 import time
 from pathlib import Path
 
-from odwrap.errors import InputError
+from odwrap.errors import FolderBusy, InputError
 
 LOCK_NAME = ".odwrap.lock"
 
@@ -75,8 +75,9 @@ class FolderLock:
             except BlockingIOError:
                 os.close(fd)
                 self._remove_if_created()
-                raise InputError(f"{self.folder}: in use by {_describe(self.path)}; wait for "
-                                 "it to end, or use another folder") from None
+                holder = _describe(self.path)
+                raise FolderBusy(f"{self.folder}: in use by {holder}; wait for it to end, or "
+                                 "use another folder", holder) from None
             try:  # a holder that ended between our open and our flock removed that file
                 if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
                     return fd

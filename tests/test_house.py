@@ -14,6 +14,7 @@ PACKAGE = ROOT / "odwrap"
 LAYERS = {
     "errors": -1, "fsutil": 0, "locks": 0, "report": 0,
     "odapi": 1,
+    "zoo": 1.5,  # below config (which maps sample configs to zoo checkpoints), above odapi.compat
     "config": 2, "data": 2,
     "training": 3,
     "deploy": 4,

@@ -34,9 +34,10 @@ class TerminalReporter(report.Reporter):
         if bar is None:
             from tqdm import tqdm
 
+            scaled = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
             bar = self.bars[task] = tqdm(total=total, initial=done, unit=unit, desc=task,
                                          smoothing=self.SMOOTHING.get(task, 0.1), disable=None,
-                                         dynamic_ncols=True)
+                                         dynamic_ncols=True, **scaled)
         bar.update(done - bar.n)
         if "loss" in info:
             loss = info["loss"]

@@ -244,3 +244,23 @@ def predict(args) -> int:
         print(f"{result.runtime}: median {times[len(times) // 2]:.1f} ms per image; results "
               f"and annotated images in {args.output}")
     return EXIT_OK
+
+
+def zoo_list(args) -> int:
+    cached = api.zoo_cached()
+    rows = [("NAME", "FAMILY", "INPUT", "OUTPUTS", "CACHED")]
+    for model in api.zoo_models(args.family):
+        record = cached.get(model.name)
+        rows.append((model.name, model.family, model.size_text, model.kind,
+                     f"{record.size / 1e6:.1f} MB" if record else "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    print(f"{len(rows) - 1} model(s), {sum(1 for row in rows[1:] if row[-1] != '-')} cached; "
+          "'odwrap zoo pull NAME' fetches one")
+    return EXIT_OK
+
+
+def zoo_pull(args) -> int:
+    print(api.zoo_checkpoint(args.name, source=args.source, force=args.force))
+    return EXIT_OK

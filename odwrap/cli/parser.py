@@ -14,6 +14,7 @@ from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
 from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING, quantize_modes
 from odwrap.errors import InputError
+from odwrap.zoo.catalog import FAMILIES
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
 INT32_MAX = 2**31 - 1  # the OD API's step counts are int32 proto fields
@@ -102,6 +103,36 @@ def _add_set(parser):
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a spec value, e.g. --set train.batch_size=8 (value read as YAML; "
              "--set wins over the spec file, which wins over the defaults)")
+
+
+def _add_zoo(subparsers) -> None:
+    zoo = subparsers.add_parser(
+        "zoo", help="list and fetch the TF2 Detection Zoo's pretrained models",
+        description="The TF2 Detection Zoo's COCO-trained detectors, kept in a local cache "
+                    "($ODWRAP_CACHE, else $XDG_CACHE_HOME/odwrap, else ~/.cache/odwrap) and "
+                    "verified against their record on every reuse. $ODWRAP_ZOO_URL points at "
+                    "a mirror (http, https, file:// or gs://) holding DATE/NAME.tar.gz.")
+    actions = zoo.add_subparsers(dest="zoo_command", metavar="SUBCOMMAND", parser_class=Parser,
+                                 required=True)
+    listing = actions.add_parser(
+        "list", help="every zoo model: family, input size, whether it is cached",
+        description="Print every zoo model with its family, input size, what it outputs "
+                    "besides boxes, and its size when it is in the cache.")
+    listing.add_argument("--family", choices=list(FAMILIES), help="only this family")
+    listing.set_defaults(func=commands.zoo_list)
+    pull = actions.add_parser(
+        "pull", help="download (or import) a zoo model and print its checkpoint prefix",
+        description="Fetch zoo model NAME into the cache (resuming an interrupted download), "
+                    "extract it safely, and print the checkpoint prefix for a pipeline.config's "
+                    "fine_tune_checkpoint as the last line. A cached model is verified (size and "
+                    "SHA-256) and reused.")
+    pull.add_argument("name", help="a zoo model's name, as 'odwrap zoo list' prints it")
+    pull.add_argument("--from", dest="source", type=Path, metavar="TARBALL",
+                      help="import this local copy of the model's .tar.gz instead of "
+                           "downloading it (for machines without network)")
+    pull.add_argument("--force", action="store_true",
+                      help="fetch it again even when it is cached (a fresh download)")
+    pull.set_defaults(func=commands.zoo_pull)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--histogram", type=Path, metavar="PNG",
                        help="also save a histogram of box sizes and classes")
     stats.set_defaults(func=commands.stats)
+
+    _add_zoo(subparsers)
 
     demo = subparsers.add_parser(
         "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",
