@@ -172,7 +172,7 @@ def mobilenet_v2_classic():
         SSD + "loss.localization_loss.weighted_smooth_l1.delta": 1.0,
         "train_config.data_augmentation_options[1].ssd_random_crop": {},
         "train_config.batch_size": 512,
-        **_schedule(0.08, 0.013333, 2000, 50000),
+        **_schedule(0.8, 0.13333, 2000, 50000),
     }
     for prefix, initializer, stddev in ((FE, "truncated_normal_initializer", 0.03),
                                         (cbp, "random_normal_initializer", 0.01)):

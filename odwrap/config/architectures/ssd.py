@@ -125,7 +125,7 @@ SSD_ARCHITECTURES = (
                               bn_decay=0.97, bn_explicit_train_center=True),
                   fpn=False, predictor_depth=0, predictor_layers=0, focal_alpha=0.75,
                   smooth_l1_delta=1.0),
-         Training(512, 0.08, 0.013333, 2000, augmentations=(FLIP, aug("ssd_random_crop"))),
+         Training(512, 0.8, 0.13333, 2000, augmentations=(FLIP, aug("ssd_random_crop"))),
          {300: ("ssd_mobilenet_v2_320x320_coco17_tpu-8", 50000)},
          SSD_KEYS - {"fpn_levels", "fpn_depth"}),
     *(_efficientdet(level) for level in EFFICIENTDET),
