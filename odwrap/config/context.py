@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from odwrap.config.architectures import ARCHITECTURES, Sample, Training
+from odwrap.config.architectures.ssd import FPN_CROP
 from odwrap.config.model_context import MODEL_VALUES
 from odwrap.config.proto_text import message_fields, proto_value
 from odwrap.config.spec import LoadedSpec
@@ -22,11 +23,7 @@ from odwrap.odapi import labelmap, protos
 __all__ = ["Context", "build_context", "proto_value", "augmentations"]
 
 # The SSD FPN samples' fields of random_crop_image, for a sample without one.
-AUGMENTATION_DEFAULTS = {
-    "random_crop_image": {"min_object_covered": 0.0, "min_aspect_ratio": 0.75,
-                          "max_aspect_ratio": 3.0, "min_area": 0.75, "max_area": 1.0,
-                          "overlap_thresh": 0.0},
-}
+AUGMENTATION_DEFAULTS = dict([FPN_CROP])
 # Fields that follow the input size unless the spec gives them (the samples' equal their size).
 FOLLOWS_INPUT = {"random_scale_crop_and_pad_to_square": lambda side: {"output_size": side}}
 

@@ -129,16 +129,20 @@ def faster_rcnn_values(spec_model, model: FasterRcnnModel, resizer: dict, notes:
     }
 
 
+def _floats(values) -> str | None:
+    """A repeated float field as proto text, or None when empty."""
+    return "[" + ", ".join(proto_value(float(v)) for v in values) + "]" if values else None
+
+
 def center_net_values(spec_model, model: CenterNetModel, resizer: dict, notes: list) -> dict:
-    floats = lambda values: "[" + ", ".join(proto_value(float(v)) for v in values) + "]"  # noqa: E731
     multiplier = spec_model.depth_multiplier
     return {
         "resizer": resizer,
         "feature_extractor": {
             "type": proto_value(model.feature_extractor),
             "bgr_ordering": model.bgr_ordering,
-            "channel_means": floats(model.channel_means) if model.channel_means else None,
-            "channel_stds": floats(model.channel_stds) if model.channel_stds else None,
+            "channel_means": _floats(model.channel_means),
+            "channel_stds": _floats(model.channel_stds),
             "depth_multiplier": None if multiplier is None else proto_value(float(multiplier)),
             "use_separable_conv": model.use_separable_conv,
         },
