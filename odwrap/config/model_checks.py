@@ -221,3 +221,20 @@ def _imagenet_download(config, target):
                     "(and no copy in ~/.keras/models) building fails",
                     "build once with network access, or set a depth_multiplier other than 1.0 "
                     "(then the backbone starts from scratch)")]
+
+
+@check("ODW025", "tflite-export-resizer")
+def _tflite_export_resizer(config, target):
+    # export_tflite_graph_lib_tf2.py: SSD and CenterNet raise 'Only fixed_shape_resizer is
+    # supported with tflite' (the Edge TPU's own refusal is ODW008).
+    if "tflite" not in target.export_targets or facts.fixed_input_size(config) is not None:
+        return []
+    arch = facts.meta_architecture(config)
+    if arch not in ("ssd", "center_net"):
+        return []
+    kind = getattr(config.model, arch).image_resizer.WhichOneof("image_resizer_oneof")
+    return [Finding("ODW025", ERROR, f"model.{arch}.image_resizer",
+                    f"the TFLite export takes only a fixed_shape_resizer, and this one is "
+                    f"{kind or 'not set'} (export_tflite_graph_tf2 raises 'Only "
+                    "fixed_shape_resizer is supported with tflite')",
+                    "export a SavedModel, or train with a fixed_shape_resizer")]

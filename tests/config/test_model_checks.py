@@ -204,3 +204,17 @@ def test_fine_tune_checkpoint_type_fine_tune_is_refused(arch, kind, words):
 def test_a_config_without_training_settings_is_not_flagged_for_batching():
     assert "ODW017" not in ids(check_pipeline(config(
         f"model {{ ssd {{ image_resizer {{ {KEEP.format(512, '')} }} }} }}")))
+
+
+@pytest.mark.parametrize("resizer, targets, bad", [
+    pytest.param(PADDED.format(512), ("tflite",), True, id="keep-aspect-to-tflite"),
+    pytest.param(PADDED.format(512), ("saved_model",), False, id="keep-aspect-saved-model"),
+    pytest.param(FIXED.format(320), ("tflite",), False, id="fixed-to-tflite"),
+])
+def test_tflite_export_needs_a_fixed_shape_resizer(resizer, targets, bad):
+    from odwrap.config.checks import Target
+
+    text = ssd("ssd_efficientnet-b0_bifpn_keras", resizer, train="batch_size: 1")
+    findings = [f for f in check_pipeline(config(text), Target(export_targets=targets))
+                if f.id == "ODW025"]
+    assert bool(findings) == bad
