@@ -1,7 +1,8 @@
 """Semantic checks of a TrainEvalPipelineConfig: what the OD API accepts but training regrets.
 
 Each check is a function registered with an id and a name; it gets the config and the Target
-(what the config will run on) and returns Findings. Nothing here imports TensorFlow.
+(what the config will run on) and returns Findings. The checks of one meta-architecture are in
+model_checks.py. Nothing here imports TensorFlow.
 """
 
 import difflib
@@ -9,6 +10,7 @@ import glob
 from dataclasses import replace
 from pathlib import Path
 
+from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
 from odwrap.errors import InputError
 from odwrap.odapi import extractors, facts, labelmap
@@ -72,7 +74,7 @@ def _fpn_input_size(config, target):
     max_level = min(ssd.feature_extractor.fpn.max_level, FPN_TOP_DOWN_MAX_LEVEL)
     stride = 2 ** max_level
     pad = ssd.feature_extractor.pad_to_multiple
-    size = facts.fixed_input_size(config)
+    size = facts.static_input_size(config)
     if size is None or (pad and pad % stride == 0):
         return []
     bad = [side for side in size if side % stride]
@@ -81,7 +83,7 @@ def _fpn_input_size(config, target):
     height, width = size
     lower = (bad[0] // stride) * stride or stride
     fit = f"{lower} or {lower + stride}" if lower < bad[0] else str(lower)
-    return [Finding("ODW001", ERROR, "model.ssd.image_resizer.fixed_shape_resizer",
+    return [Finding("ODW001", ERROR, "model.ssd.image_resizer",
                     f"input {height}x{width} is not divisible by {stride} (2^{max_level}, the top "
                     "level of the FPN's top-down path); its add fails with 'Dimensions must be "
                     "equal'",
@@ -192,6 +194,16 @@ def _fine_tune_type(config, target):
                         "fine_tune_checkpoint_version is V1 (the proto's default); "
                         "load_fine_tune_checkpoint refuses it",
                         "set fine_tune_checkpoint_version: V2 (every TF2 zoo checkpoint is V2)")]
+    if train.fine_tune_checkpoint_type == "fine_tune" and train.fine_tune_checkpoint:
+        # CenterNetMetaArch.restore_from_objects raises on it; SSD and Faster R-CNN never took it.
+        arch = facts.meta_architecture(config)
+        why = ("CenterNet no longer supports it and restores nothing ('\"fine_tune\" is no "
+               "longer supported for CenterNet')" if arch == "center_net" else
+               "the installed OD API's restore_from_objects refuses it ('Not supported "
+               "fine_tune_checkpoint_type')")
+        return [Finding("ODW005", ERROR, path, f"fine_tune_checkpoint_type 'fine_tune': {why}",
+                        "use 'detection' (the same for a whole detector), 'classification' "
+                        "for a backbone or 'full'")]
     if train.fine_tune_checkpoint_type not in ("", "classification", "detection", "full",
                                                "fine_tune"):
         return [Finding("ODW005", ERROR, path,

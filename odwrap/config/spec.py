@@ -16,7 +16,7 @@ import msgspec
 import yaml
 from msgspec import Meta
 
-from odwrap.config.architectures import ARCHITECTURES
+from odwrap.config.architectures import ARCHITECTURES, OPTIONAL_MODEL_KEYS
 from odwrap.config.yamlread import load_yaml
 from odwrap.errors import InputError, shown
 from odwrap.fsutil import MiB, read_text
@@ -29,6 +29,7 @@ MAX_CHANNELS = 4096
 MAX_BATCH = 65536
 MAX_DETECTIONS = 10_000  # the LVIS samples keep 300
 MAX_RATE = 100.0  # learning rates; the samples' peak is 0.08 at batch 64-512
+MAX_MASK_SIDE = 512  # Mask R-CNN mask sides; the sample's are 33
 
 
 def Int(low: int, high: int):  # noqa: N802 (a type)
@@ -45,6 +46,7 @@ Side = Int(32, MAX_SIDE)
 Pair = Annotated[list[Side], Meta(min_length=2, max_length=2)]
 Fraction = Float(0.0, 1.0)
 Steps = Int(1, INT32_MAX)
+MaskSide = Int(1, MAX_MASK_SIDE)
 
 METRICS_SETS = (
     "coco_detection_metrics", "coco_mask_metrics", "coco_keypoint_metrics",
@@ -63,16 +65,18 @@ class ModelSpec(_Section):
     architecture: str | None
     image_size: Side | Pair | None
     num_classes: Int(1, 100_000) | None
-    depth_multiplier: Float(0.0, 4.0, low_open=True)
-    min_depth: Int(1, MAX_CHANNELS)
-    fpn_levels: Annotated[list[Int(2, 8)], Meta(min_length=2, max_length=2)]
+    depth_multiplier: Float(0.0, 4.0, low_open=True) | None
+    min_depth: Int(1, MAX_CHANNELS) | None
+    fpn_levels: Annotated[list[Int(2, 8)], Meta(min_length=2, max_length=2)] | None
     fpn_depth: Int(1, MAX_CHANNELS) | None
     predictor_depth: Int(1, MAX_CHANNELS) | None
     predictor_layers: Int(0, 16) | None
-    pad_to_multiple: Int(1, MAX_SIDE)
-    score_threshold: Fraction
-    iou_threshold: Fraction
-    max_detections: Int(1, MAX_DETECTIONS)
+    pad_to_multiple: Int(1, MAX_SIDE) | None
+    score_threshold: Fraction | None
+    iou_threshold: Fraction | None
+    max_detections: Int(1, MAX_DETECTIONS) | None
+    proposals: Int(1, MAX_DETECTIONS) | None
+    mask_size: MaskSide | Annotated[list[MaskSide], Meta(min_length=2, max_length=2)] | None
 
 
 class DataSpec(_Section):
@@ -90,18 +94,18 @@ class TrainSpec(_Section):
     learning_rate: Float(0.0, MAX_RATE, low_open=True) | None
     warmup_learning_rate: Float(0.0, MAX_RATE) | None
     warmup_steps: Int(0, INT32_MAX) | None
-    schedule: Literal["cosine", "constant"]
-    optimizer: Literal["momentum", "adam"]
+    schedule: Literal["cosine", "constant", "step"] | None
+    optimizer: Literal["momentum", "adam"] | None
     momentum: Fraction
     augmentations: list[str | dict[str, dict[str, Any] | None]] | None
     fine_tune_checkpoint: str | None
     fine_tune_checkpoint_type: Literal["classification", "detection", "full", "fine_tune"] | None
     use_bfloat16: bool | None
-    max_boxes: Int(1, MAX_DETECTIONS)
+    max_boxes: Int(1, MAX_DETECTIONS) | None
 
 
 class EvalSpec(_Section):
-    metrics: list[Literal[METRICS_SETS]]  # type: ignore[valid-type]
+    metrics: list[Literal[METRICS_SETS]] | None  # type: ignore[valid-type]
     num_examples: Steps | None
     batch_size: Int(1, MAX_BATCH)
 
@@ -149,9 +153,13 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
         errors.append((("model", "architecture"),
                        f"unknown architecture '{shown(arch)}'{_suggest(arch, ARCHITECTURES)}; "
                        f"one of: {', '.join(ARCHITECTURES)}"))
-    low, high = spec.model.fpn_levels
-    if low > high:
-        errors.append((("model", "fpn_levels"), f"min level {low} is above max level {high}"))
+    else:
+        errors += _architecture_errors(spec, ARCHITECTURES[arch])
+    if spec.model.fpn_levels is not None:
+        low, high = spec.model.fpn_levels
+        if low > high:
+            errors.append((("model", "fpn_levels"),
+                           f"min level {low} is above max level {high}"))
     classes = spec.data.classes
     if classes is not None:
         if not classes:
@@ -165,6 +173,29 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
             seen.add(name)
     if spec.data.label_map is not None and classes is not None:
         errors.append((("data",), "give either label_map or classes, not both"))
+    return errors
+
+
+def _architecture_errors(spec: Spec, arch) -> list[tuple[tuple, str]]:
+    """Keys the architecture does not take, and values its sample's resizer or schedule cannot."""
+    errors = []
+    for key in OPTIONAL_MODEL_KEYS:
+        if getattr(spec.model, key) is not None and key not in arch.keys:
+            takes = ", ".join(sorted(arch.keys)) or "none of the optional model keys"
+            errors.append((("model", key), f"{arch.name} does not take it (it takes {takes}; "
+                           "see defaults.yaml)"))
+    sample = arch.sample(spec.model.image_size)
+    size = spec.model.image_size
+    if isinstance(size, list) and sample.model.resizer == "keep_aspect" and size[0] > size[1]:
+        errors.append((("model", "image_size"),
+                       f"{arch.name} keeps the aspect ratio: [{size[0]}, {size[1]}] is [shorter "
+                       "side, longer side at most], and the first is above the second"))
+    schedule = spec.train.schedule or sample.training.schedule
+    if schedule == "step":
+        for key in ("warmup_learning_rate", "warmup_steps"):
+            if getattr(spec.train, key) is not None:
+                errors.append((("train", key), "the step schedule has no warmup (use "
+                               "train.schedule: cosine for one)"))
     return errors
 
 

@@ -32,6 +32,24 @@ def fixed_input_size(config) -> tuple[int, int] | None:
     return resizer.fixed_shape_resizer.height, resizer.fixed_shape_resizer.width
 
 
+def static_input_size(config) -> tuple[int, int] | None:
+    """(height, width) that every image has after resizing: a fixed_shape_resizer's, or the
+    max_dimension square of a keep_aspect_ratio_resizer that pads to it; None when it varies
+    (config_util.get_spatial_image_size says -1 for it)."""
+    fixed = fixed_input_size(config)
+    if fixed is not None:
+        return fixed
+    model = model_config(config)
+    if model is None or not hasattr(model, "image_resizer"):
+        return None
+    resizer = model.image_resizer
+    if resizer.WhichOneof("image_resizer_oneof") == "keep_aspect_ratio_resizer" and \
+            resizer.keep_aspect_ratio_resizer.pad_to_max_dimension:
+        side = resizer.keep_aspect_ratio_resizer.max_dimension
+        return side, side
+    return None
+
+
 def largest_input_size(config, default: int = 512) -> tuple[int, int]:
     """The fixed size, else the keep-aspect resizer's max_dimension squared, else default."""
     fixed = fixed_input_size(config)

@@ -75,6 +75,49 @@ BAD_SPECS = [
 ]
 
 
+def family(architecture, model="", train=""):
+    """GOOD with another architecture and extra model / train lines."""
+    text = GOOD.replace("ssd_mobilenet_v2_fpnlite", architecture).replace("  image_size: 320\n",
+                                                                        model)
+    return text + train
+
+
+# Keys an architecture does not take, and values its sample's resizer or schedule cannot.
+BAD_SPECS += [
+    pytest.param(family("centernet_resnet50_v2", "  fpn_levels: [3, 7]\n"),
+                 "spec.yaml:3: model.fpn_levels: centernet_resnet50_v2 does not take it (it takes "
+                 "none of the optional model keys", id="fpn-levels-for-centernet"),
+    pytest.param(family("faster_rcnn_resnet50_v1", "  depth_multiplier: 0.5\n"),
+                 "model.depth_multiplier: faster_rcnn_resnet50_v1 does not take it (it takes "
+                 "iou_threshold, proposals, score_threshold", id="depth-multiplier-for-frcnn"),
+    pytest.param(family("efficientdet_d0", "  depth_multiplier: 0.5\n"),
+                 "model.depth_multiplier: efficientdet_d0 does not take it",
+                 id="depth-multiplier-for-efficientdet"),
+    pytest.param(family("centernet_hourglass104", "  score_threshold: 0.3\n"),
+                 "model.score_threshold: centernet_hourglass104 does not take it",
+                 id="nms-for-centernet"),
+    pytest.param(family("faster_rcnn_resnet50_v1", "  mask_size: 28\n"),
+                 "model.mask_size: faster_rcnn_resnet50_v1 does not take it", id="mask-size-frcnn"),
+    pytest.param(family("ssd_mobilenet_v2_fpnlite", "  proposals: 100\n"),
+                 "model.proposals: ssd_mobilenet_v2_fpnlite does not take it",
+                 id="proposals-for-ssd"),
+    pytest.param(family("ssd_mobilenet_v2", "  fpn_depth: 64\n"),
+                 "model.fpn_depth: ssd_mobilenet_v2 does not take it", id="fpn-depth-no-fpn"),
+    pytest.param(family("faster_rcnn_resnet50_v1", "  image_size: [1333, 800]\n"),
+                 "spec.yaml:3: model.image_size: faster_rcnn_resnet50_v1 keeps the aspect ratio: "
+                 "[1333, 800] is [shorter side, longer side at most]", id="keep-aspect-min-max"),
+    pytest.param(family("centernet_hourglass104", "  image_size: 512\n", "  warmup_steps: 10\n"),
+                 "spec.yaml:9: train.warmup_steps: the step schedule has no warmup",
+                 id="warmup-with-step-schedule"),
+    pytest.param(family("ssd_mobilenet_v2_fpnlite", "", "  schedule: step\n"
+                        "  warmup_learning_rate: 0.01\n"),
+                 "train.warmup_learning_rate: the step schedule has no warmup",
+                 id="warmup-with-chosen-step"),
+    pytest.param(family("mask_rcnn_inception_resnet_v2", "  mask_size: 0\n"),
+                 "model.mask_size", id="mask-size-zero"),
+]
+
+
 @pytest.mark.parametrize("text, message", BAD_SPECS)
 def test_bad_spec_is_one_line_exit_2_nothing_written(tmp_path, capsys, text, message):
     spec = write(tmp_path, text)
