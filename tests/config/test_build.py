@@ -87,7 +87,8 @@ model { faster_rcnn {
   %(mask_loss)s
 } }
 train_config { batch_size: 1 }
-train_input_reader { tf_record_input_reader { input_path: "gs://bucket/train.tfrecord" } }
+train_input_reader { tf_record_input_reader { input_path: "gs://bucket/train.tfrecord" }
+                     %(reader)s }
 """
 
 MASK_HEAD = """predict_instance_masks: true mask_height: 14 mask_width: 14
@@ -102,6 +103,8 @@ def test_two_stage_models_build_without_a_false_finding(tmp_path, masks):
     path = tmp_path / "pipeline.config"
     path.write_text(TWO_STAGE % {"masks": MASK_HEAD if masks else "",
                                  "mask_loss": "second_stage_mask_prediction_loss_weight: 4.0"
+                                 if masks else "",
+                                 "reader": "load_instance_masks: true mask_type: PNG_MASKS"
                                  if masks else ""})
     findings = check_file(path, build=True)
     assert [f.format() for f in findings if f.severity == "error"] == []
