@@ -10,8 +10,10 @@ from odwrap.zoo.catalog import (
     MODELS,
     ZooModel,
     find,
+    for_architecture,
     for_sample_config,
     models,
 )
 
-__all__ = ["FAMILIES", "MODELS", "ZooModel", "find", "for_sample_config", "models"]
+__all__ = ["FAMILIES", "MODELS", "ZooModel", "find", "for_architecture", "for_sample_config",
+           "models"]

@@ -236,3 +236,13 @@ def for_sample_config(name: str) -> ZooModel | None:
     ending in .config is allowed), or None when the zoo has no such model."""
     stem = str(name).replace("\\", "/").rsplit("/", 1)[-1]
     return _BY_SAMPLE.get(stem.removesuffix(".config"))
+
+
+def for_architecture(architecture: str, size) -> list[ZooModel]:
+    """The zoo models with odwrap's ARCHITECTURE key trained at SIZE (N, [N, N] or [height,
+    width]), boxes-only and current ones first: what a spec's architecture and image size can
+    start from."""
+    first, second = (size, size) if isinstance(size, int) else tuple(size)
+    found = [model for model in MODELS if model.architecture == architecture
+             and model.input_size == (first, second)]
+    return sorted(found, key=lambda model: (model.deprecated, model.outputs != BOXES))

@@ -6,7 +6,7 @@ import pytest
 
 from odwrap.config.architectures import ARCHITECTURES
 from odwrap.errors import InputError
-from odwrap.zoo import FAMILIES, MODELS, find, for_sample_config, models
+from odwrap.zoo import FAMILIES, MODELS, find, for_architecture, for_sample_config, models
 
 NAME = "ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8"
 
@@ -120,3 +120,20 @@ def test_families():
     assert len(models()) == len(MODELS)
     with pytest.raises(InputError, match="unknown zoo family 'yolo'; the families are ssd, "):
         models("yolo")
+
+
+@pytest.mark.parametrize("architecture, size, name", [
+    ("ssd_mobilenet_v2_fpnlite", 320, "ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8"),
+    ("centernet_mobilenet_v2_fpn", [512, 512], "centernet_mobilenetv2fpn_512x512_coco17_od"),
+    ("faster_rcnn_inception_resnet_v2", 1024,
+     "faster_rcnn_inception_resnet_v2_1024x1024_coco17_tpu-8"),
+    ("faster_rcnn_resnet50_v1", [800, 1333], "faster_rcnn_resnet50_v1_800x1333_coco17_gpu-8"),
+    ("centernet_hourglass104", 512, "centernet_hg104_512x512_coco17_tpu-8"),
+])
+def test_for_architecture_puts_the_boxes_only_model_first(architecture, size, name):
+    assert for_architecture(architecture, size)[0].name == name
+
+
+def test_for_architecture_without_a_zoo_model():
+    assert for_architecture("faster_rcnn_resnet50_v1_fpn", 640) == []
+    assert for_architecture("ssd_mobilenet_v2_fpnlite", 512) == []
