@@ -12,6 +12,7 @@ from pathlib import Path
 
 from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
+from odwrap.config.pretrained import zoo_model_of_checkpoint
 from odwrap.errors import InputError
 from odwrap.odapi import extractors, facts, labelmap
 
@@ -152,7 +153,14 @@ def _missing_paths(config, target):
                                  "reads it when it builds the model)",
                                  "point it at the label map that lists the keypoints"))
     checkpoint = config.train_config.fine_tune_checkpoint
-    if _is_local(checkpoint) and not _matches(checkpoint + ".index"):
+    zoo = zoo_model_of_checkpoint(checkpoint) if _is_local(checkpoint) else None
+    if zoo is not None and not _matches(checkpoint + ".index"):
+        found.append(Finding("ODW004", WARNING, "train_config.fine_tune_checkpoint",
+                             f"zoo model {zoo.name} is not in the zoo cache yet ({checkpoint}); "
+                             "odwrap train downloads it first",
+                             f"odwrap zoo pull {zoo.name} fetches it now (see odwrap zoo for "
+                             "offline machines)"))
+    elif _is_local(checkpoint) and not _matches(checkpoint + ".index"):
         found.append(Finding("ODW004", ERROR, "train_config.fine_tune_checkpoint",
                              f"no checkpoint at {checkpoint} ({checkpoint}.index is missing)",
                              "give the checkpoint prefix, e.g. .../checkpoint/ckpt-0"))

@@ -163,6 +163,31 @@ def _label_map(loaded: LoadedSpec, label_map_out):
     return None, None, None
 
 
+def side_size(spec, sample: Sample):
+    """The spec's image size, or the architecture's default."""
+    return spec.model.image_size if spec.model.image_size is not None else \
+        ARCHITECTURES[spec.model.architecture].image_size
+
+
+def _fine_tune(spec, size, loaded, notes) -> dict:
+    """fine_tune_checkpoint and its type: the spec's own, or model.pretrained's zoo checkpoint
+    (its place in the zoo cache; train downloads it) with type detection."""
+    train = spec.train
+    kind = train.fine_tune_checkpoint_type
+    if spec.model.pretrained is not None:
+        from odwrap.config.pretrained import checkpoint_prefix, zoo_model
+
+        model = zoo_model(spec.model.pretrained, spec.model.architecture, size)
+        notes.append(f"model.pretrained: starts from the zoo's {model.name} (COCO); odwrap train "
+                     f"downloads it when it is not in the zoo cache (odwrap zoo pull "
+                     f"{model.name} does it now)")
+        return {"fine_tune_checkpoint": proto_value(checkpoint_prefix(model)),
+                "fine_tune_checkpoint_type": proto_value(kind or "detection")}
+    return {"fine_tune_checkpoint": None if train.fine_tune_checkpoint is None
+            else proto_value(resolve_path(train.fine_tune_checkpoint, loaded.base_dir)),
+            "fine_tune_checkpoint_type": None if kind is None else proto_value(kind)}
+
+
 def _train(spec, sample: Sample, batch: int, steps: int, side: int, loaded, notes) -> dict:
     train, training = spec.train, sample.training
     bfloat16 = training.use_bfloat16 if train.use_bfloat16 is None else train.use_bfloat16
@@ -175,10 +200,7 @@ def _train(spec, sample: Sample, batch: int, steps: int, side: int, loaded, note
         "batch_size": batch,
         "num_steps": steps,
         "use_bfloat16": bfloat16,
-        "fine_tune_checkpoint": None if train.fine_tune_checkpoint is None
-        else proto_value(resolve_path(train.fine_tune_checkpoint, loaded.base_dir)),
-        "fine_tune_checkpoint_type": None if train.fine_tune_checkpoint_type is None
-        else proto_value(train.fine_tune_checkpoint_type),
+        **_fine_tune(spec, side_size(spec, sample), loaded, notes),
         "augmentations": augmentations(train.augmentations, training, side, loaded.source),
         "optimizer": optimizer,
         "momentum": proto_value(train.momentum),

@@ -77,6 +77,7 @@ class ModelSpec(_Section):
     max_detections: Int(1, MAX_DETECTIONS) | None
     proposals: Int(1, MAX_DETECTIONS) | None
     mask_size: MaskSide | Annotated[list[MaskSide], Meta(min_length=2, max_length=2)] | None
+    pretrained: str | None
 
 
 class DataSpec(_Section):
@@ -196,6 +197,10 @@ def _architecture_errors(spec: Spec, arch) -> list[tuple[tuple, str]]:
             if getattr(spec.train, key) is not None:
                 errors.append((("train", key), "the step schedule has no warmup (use "
                                "train.schedule: cosine for one)"))
+    if spec.model.pretrained is not None:
+        from odwrap.config.pretrained import spec_errors
+
+        errors += spec_errors(spec, arch)
     return errors
 
 

@@ -1,0 +1,74 @@
+"""`model.pretrained`: the TF2 Detection Zoo model a spec starts from, and where its checkpoint
+will be in the zoo cache. Nothing is downloaded here: `odwrap train` (or `odwrap zoo pull`)
+fetches it; generate and check stay offline."""
+
+from odwrap.errors import InputError, shown
+from odwrap.zoo import ZooModel, find, for_architecture
+from odwrap.zoo.catalog import CHECKPOINT
+
+COCO = "coco"  # the zoo model of the spec's architecture and input size (all are COCO-trained)
+
+
+def _size_text(size) -> str:
+    return str(size) if isinstance(size, int) else f"{size[0]}x{size[1]}"
+
+
+def zoo_model(value: str, architecture: str, size) -> ZooModel:
+    """The zoo model that `model.pretrained: VALUE` names for ARCHITECTURE at SIZE; InputError
+    (without the file's name) when there is none or it is another architecture's."""
+    if value == COCO:
+        found = for_architecture(architecture, size)
+        if found:
+            return found[0]
+        sizes = sorted({model.size_text for model in for_architecture_any(architecture)})
+        where = (f"its zoo models are at {', '.join(sizes)} (set model.image_size to one)"
+                 if sizes else "the zoo has no model of this architecture")
+        raise InputError(f"model.pretrained: coco: no zoo model of {architecture} at "
+                         f"{_size_text(size)}; {where}")
+    model = find(value)
+    if model.architecture != architecture:
+        raise InputError(f"model.pretrained: zoo model '{shown(value)}' is of architecture "
+                         f"{model.architecture}, not {architecture}")
+    return model
+
+
+def for_architecture_any(architecture: str) -> list[ZooModel]:
+    from odwrap.zoo import MODELS
+
+    return [model for model in MODELS if model.architecture == architecture]
+
+
+def checkpoint_prefix(model: ZooModel) -> str:
+    """Where MODEL's checkpoint is (or will be) in the zoo cache: .../checkpoint/ckpt-0."""
+    from odwrap.zoo.cache import entry
+
+    return str(entry(model).folder / CHECKPOINT)
+
+
+def zoo_model_of_checkpoint(checkpoint: str) -> ZooModel | None:
+    """The zoo model whose cached checkpoint CHECKPOINT is (downloaded or not), else None."""
+    from pathlib import Path
+
+    path = Path(checkpoint)
+    if path.parent.name != "checkpoint" or path.name != "ckpt-0":
+        return None
+    folder = path.parent.parent
+    try:
+        model = find(folder.name)
+    except InputError:
+        return None
+    return model if checkpoint == checkpoint_prefix(model) else None
+
+
+def spec_errors(spec, arch) -> list[tuple[tuple, str]]:
+    """(field path, message) when model.pretrained names no zoo model of the architecture and
+    size, or clashes with an explicit fine_tune_checkpoint."""
+    if spec.train.fine_tune_checkpoint is not None:
+        return [(("model", "pretrained"), "give either model.pretrained or "
+                 "train.fine_tune_checkpoint, not both")]
+    size = spec.model.image_size if spec.model.image_size is not None else arch.image_size
+    try:
+        zoo_model(spec.model.pretrained, arch.name, size)
+    except InputError as exc:
+        return [(("model", "pretrained"), str(exc).removeprefix("model.pretrained: "))]
+    return []
