@@ -85,12 +85,35 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes(tmp_path, tiny_spec):
     assert f"trained steps {saved[0]} -> {saved[0] + 2}" in result.stdout
 
 
-def test_fine_tune_from_a_detection_checkpoint_reports_restored_variables(tmp_path, tiny_model):
-    checkpoint = tiny_model.model_dir / f"ckpt-{tiny_model.steps}"
+def test_fine_tune_pulls_a_zoo_checkpoint_and_reports_restored_variables(tmp_path,
+                                                                          tiny_model):
+    """A config that fine-tunes from a zoo model's place in the zoo cache (as model.pretrained
+    writes it): train downloads the model (here from a file:// mirror holding a tarball of the
+    tiny model's checkpoint as ckpt-0) and restores it."""
+    import tarfile
+
+    from odwrap.zoo import find
+
+    zoo = find("ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8")
+    top = tmp_path / "made" / zoo.top_folder
+    (top / "checkpoint").mkdir(parents=True)
+    for part in tiny_model.model_dir.glob(f"ckpt-{tiny_model.steps}.*"):
+        (top / "checkpoint" / part.name.replace(f"ckpt-{tiny_model.steps}", "ckpt-0")) \
+            .write_bytes(part.read_bytes())
+    (top / "pipeline.config").write_text((tiny_model.model_dir / "pipeline.config").read_text())
+    tarball = tmp_path / "mirror" / zoo.url_path
+    tarball.parent.mkdir(parents=True)
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(top, arcname=zoo.top_folder)
+    env = {"ODWRAP_CACHE": str(tmp_path / "cache"),
+           "ODWRAP_ZOO_URL": (tmp_path / "mirror").as_uri()}
+    checkpoint = tmp_path / "cache" / "zoo" / zoo.name / "checkpoint" / "ckpt-0"
     result = run_odwrap("train", tiny_model.spec, "--model-dir", tmp_path / "second", "--steps",
                         1, "--set", f"train.fine_tune_checkpoint={checkpoint}",
-                        "--set", "train.fine_tune_checkpoint_type=detection")
+                        "--set", "train.fine_tune_checkpoint_type=detection", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"zoo model {zoo.name} is not cached; pulling it" in result.stdout
+    assert checkpoint.with_suffix(".index").is_file()
     assert "fine-tune checkpoint: restored" in result.stdout
     restored, total = result.stdout.split("restored ")[1].split(" trainable")[0].split(" of ")
     assert 0 < int(restored) <= int(total)
