@@ -72,3 +72,19 @@ def spec_errors(spec, arch) -> list[tuple[tuple, str]]:
     except InputError as exc:
         return [(("model", "pretrained"), str(exc).removeprefix("model.pretrained: "))]
     return []
+
+
+def pull_if_missing(config) -> None:
+    """Download the zoo model whose cached checkpoint CONFIG fine-tunes from (what
+    model.pretrained writes) when the zoo cache does not hold it yet."""
+    from pathlib import Path
+
+    from odwrap import report
+
+    checkpoint = config.train_config.fine_tune_checkpoint
+    model = zoo_model_of_checkpoint(checkpoint) if checkpoint else None
+    if model is not None and not Path(checkpoint + ".index").is_file():
+        from odwrap.zoo.pull import pull
+
+        report.message(f"fine-tune checkpoint: zoo model {model.name} is not cached; pulling it")
+        pull(model)

@@ -18,6 +18,7 @@ from pathlib import Path
 from odwrap import report
 from odwrap.config.checks import Finding, check_pipeline
 from odwrap.config.loader import load_config, refuse_on_errors
+from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
 from odwrap.odapi import compat, facts, labelmap
@@ -106,27 +107,13 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
     return len(before) - len(unchanged), len(before), unchanged
 
 
-def _pull_zoo_checkpoint(config) -> None:
-    """Download the zoo model whose cached checkpoint the config fine-tunes from (what
-    model.pretrained writes) when the zoo cache does not hold it yet."""
-    from odwrap.config.pretrained import zoo_model_of_checkpoint
-
-    checkpoint = config.train_config.fine_tune_checkpoint
-    model = zoo_model_of_checkpoint(checkpoint) if checkpoint else None
-    if model is not None and not Path(checkpoint + ".index").is_file():
-        from odwrap.zoo.pull import pull
-
-        report.message(f"fine-tune checkpoint: zoo model {model.name} is not cached; pulling it")
-        pull(model)
-
-
 def prepare(options: TrainOptions):
     """Load and check the config, and make sure the model directory may keep it (nothing is
     written): (config, inline label map or None, findings)."""
     folder = ModelDir(options.model_dir)
     loaded = load_config(options.source, options.overrides,
                          label_map_out=folder.label_map_path.resolve())
-    _pull_zoo_checkpoint(loaded.config)
+    pull_if_missing(loaded.config)  # model.pretrained's zoo checkpoint
     findings = check_pipeline(loaded.config, loaded.target)
     refuse_on_errors(findings, options.source, "not training")
     _require_training_records(loaded.config)
