@@ -63,7 +63,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # The stamp records what was installed; unchanged inputs mean nothing to do.
-WANT="$STACK $FLAVOUR $(cat "$REQ"/*.txt "$ROOT/setup.py" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+# The consumers venv's pins (scripts/setup-consumers.sh) are not this venv's inputs.
+INPUTS=()
+for file in "$REQ"/*.txt; do [[ "$(basename "$file")" == *consumers* ]] || INPUTS+=("$file"); done
+WANT="$STACK $FLAVOUR $(cat "${INPUTS[@]}" "$ROOT/setup.py" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import odwrap' 2>/dev/null; then
   echo "setup.sh: $VENV is up to date ($STACK, $FLAVOUR)"
   exit 0
