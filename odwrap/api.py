@@ -120,11 +120,13 @@ def stats(files: Sequence, input_size: tuple[int, int] = (320, 320)) -> Stats:
     return stage.collect(files, input_size=input_size)
 
 
-def demo_data(output, images: int = 450, size: int = 128, seed: int = 0) -> Path:
-    """Write the built-in demo dataset (shapes on noisy backgrounds) as Pascal VOC."""
+def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
+              shapes: Sequence[str] = ("square", "circle")) -> Path:
+    """Write the built-in demo dataset (shapes on noisy backgrounds) as Pascal VOC; SHAPES out
+    of square, circle and triangle."""
     from odwrap.data.demo import write_demo_dataset
 
-    return write_demo_dataset(output, images=images, size=size, seed=seed)
+    return write_demo_dataset(output, images=images, size=size, seed=seed, shapes=shapes)
 
 
 def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int = 1000,

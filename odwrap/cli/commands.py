@@ -125,8 +125,10 @@ def stats(args) -> int:
 
 
 def demo_data(args) -> int:
-    path = api.demo_data(args.output, images=args.images, size=args.size, seed=args.seed)
-    print(f"wrote {args.images} images and Pascal VOC annotations to {path}")
+    path = api.demo_data(args.output, images=args.images, size=args.size, seed=args.seed,
+                         shapes=args.shapes)
+    print(f"wrote {args.images} images of {', '.join(args.shapes)} and Pascal VOC annotations "
+          f"to {path}")
     return EXIT_OK
 
 
@@ -141,8 +143,8 @@ def train(args) -> int:
               f"train on); checkpoint {result.checkpoint}")
         return EXIT_OK
     if result.restored is not None:
-        restored, total, missing = result.restored
-        print(f"fine-tune checkpoint: restored {restored} of {total} trainable variables")
+        print(f"fine-tune checkpoint: {result.restored.summary()}")
+        missing = result.restored.missing
         for name in missing[:20]:
             print(f"  not restored: {name}")
         if len(missing) > 20:

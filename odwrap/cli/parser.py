@@ -357,13 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = subparsers.add_parser(
         "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",
-        description="Write red squares and blue circles on noisy backgrounds as Pascal VOC "
-                    "(JPEGImages/, Annotations/), ready for 'odwrap convert voc'.")
+        description="Write red squares and blue circles (and green triangles with --shapes) "
+                    "on noisy backgrounds as Pascal VOC (JPEGImages/, Annotations/), ready "
+                    "for 'odwrap convert voc'.")
     demo.add_argument("output", type=Path, help="the folder to write")
     demo.add_argument("--images", type=int_in(1, 100_000), default=450,
                       help="how many images (default 450)")
     demo.add_argument("--size", type=int_in(57, 2048), default=128,
                       help="image side in pixels, 57 to 2048 (the shapes are 24-56; default 128)")
     demo.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
+    demo.add_argument("--shapes", type=lambda text: tuple(text.split(",")),
+                      default=("square", "circle"),
+                      help="the shapes (classes) drawn, comma-separated, out of square, circle "
+                           "and triangle (default square,circle)")
     demo.set_defaults(func=commands.demo_data)
     return parser

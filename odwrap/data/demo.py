@@ -1,4 +1,5 @@
-"""The built-in demo dataset: red squares and blue circles on noisy, textured backgrounds.
+"""The built-in demo dataset: red squares and blue circles (and, when asked, green triangles) on
+noisy, textured backgrounds.
 
 Written as Pascal VOC (JPEGImages/ and Annotations/), so it goes through `odwrap convert voc`
 like a user's LabelImg export. Deterministic for a seed.
@@ -13,8 +14,9 @@ import numpy as np
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 
-CLASSES = ("square", "circle")
-COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210)}
+CLASSES = ("square", "circle")  # the default dataset's shapes
+COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210), "triangle": (40, 170, 60)}
+SHAPES = tuple(COLOURS)  # every shape the dataset can draw
 MAX_SIZE = 2048  # image side; the background is drawn in float64, 3 channels, twice
 
 
@@ -37,14 +39,25 @@ def _annotation(filename: str, size: int, objects) -> str:
     return "".join(parts)
 
 
-def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int):
+def _draw(draw, name: str, box, shade) -> None:
+    left, top, right, bottom = box[0], box[1], box[2] - 1, box[3] - 1
+    if name == "square":
+        draw.rectangle((left, top, right, bottom), fill=shade)
+    elif name == "circle":
+        draw.ellipse((left, top, right, bottom), fill=shade)
+    else:  # an upright triangle that touches all four sides of its box
+        draw.polygon([((left + right) / 2, top), (right, bottom), (left, bottom)], fill=shade)
+
+
+def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int,
+               shapes=CLASSES):
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(_background(rng, size))
     draw = ImageDraw.Draw(image)
     objects, taken = [], []
     for _ in range(int(rng.integers(1, max_objects + 1))):
-        name = CLASSES[int(rng.integers(0, len(CLASSES)))]
+        name = shapes[int(rng.integers(0, len(shapes)))]
         side = int(rng.integers(min_side, max_side + 1))
         for _attempt in range(20):
             x0, y0 = (int(v) for v in rng.integers(0, size - side, 2))
@@ -56,19 +69,22 @@ def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int):
             continue
         shade = tuple(int(c) for c in np.clip(np.array(COLOURS[name]) + rng.integers(-25, 26, 3),
                                               0, 255))
-        if name == "square":
-            draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=shade)
-        else:
-            draw.ellipse((box[0], box[1], box[2] - 1, box[3] - 1), fill=shade)
+        _draw(draw, name, box, shade)
         taken.append(box)
         objects.append((name, box))
     return image, objects
 
 
 def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0,
-                       min_side: int = 24, max_side: int = 56, max_objects: int = 3) -> Path:
-    """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT."""
+                       min_side: int = 24, max_side: int = 56, max_objects: int = 3,
+                       shapes=CLASSES) -> Path:
+    """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT. SHAPES: the
+    classes drawn, each with equal chance (the default's random stream is the same as ever)."""
     output = Path(output)
+    unknown = [name for name in shapes if name not in SHAPES]
+    if unknown or not shapes or len(set(shapes)) != len(shapes):
+        raise InputError(f"--shapes {','.join(shapes)}: give distinct shapes out of "
+                         f"{', '.join(SHAPES)}")
     if not 1 <= min_side <= max_side < size <= MAX_SIZE:
         raise InputError(f"size {size}: the demo images' side must be in "
                          f"{max_side + 1}..{MAX_SIZE} pixels (shapes are {min_side}-{max_side} px)")
@@ -76,7 +92,7 @@ def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0
         raise InputError(f"{output}: exists and is not a folder")
     rng = np.random.default_rng(seed)
     for index in range(images):
-        image, objects = make_image(rng, size, min_side, max_side, max_objects)
+        image, objects = make_image(rng, size, min_side, max_side, max_objects, tuple(shapes))
         name = f"shapes_{index:05d}"
         jpeg = io.BytesIO()
         image.save(jpeg, "JPEG", quality=92)

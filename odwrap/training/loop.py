@@ -22,7 +22,7 @@ from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
 from odwrap.odapi import compat, facts, labelmap
-from odwrap.training import checkpoints
+from odwrap.training import checkpoints, parts
 from odwrap.training.modeldir import ModelDir
 
 STEPS_PER_LOOP = 100  # at most this many steps per tf.function call, as model_main_tf2
@@ -50,7 +50,7 @@ class TrainResult:
     seconds: float
     checkpoint: str
     losses: dict = field(default_factory=dict)
-    restored: tuple | None = None  # (restored, total, names not restored) of a fine-tune
+    restored: parts.Restored | None = None  # what a fine-tune restored
     findings: list[Finding] = field(default_factory=list)  # the checks' warnings
     target_step: int = 0  # the step training was asked to reach
 
@@ -79,8 +79,8 @@ def _strategy(tf, tpu: str | None):
 
 
 def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
-                    model_dir: str) -> tuple:
-    """Restore the fine-tune checkpoint; (restored, total, names of variables not restored)."""
+                    model_dir: str, classes: int) -> parts.Restored:
+    """Restore the fine-tune checkpoint; what it restored (parts.Restored)."""
     path = train_config.fine_tune_checkpoint
     kind = train_config.fine_tune_checkpoint_type
     variables_helper = compat.load("object_detection.utils.variables_helper")
@@ -88,12 +88,11 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
         variables_helper.ensure_checkpoint_supported(path, kind, model_dir)
     except RuntimeError as exc:
         raise InputError(f"train_config.fine_tune_checkpoint: {path}: {exc}") from None
-    model_lib_v2._ensure_model_is_built(model, dataset, unpad)
-    before = {v.name: v.numpy().copy() for v in model.trainable_variables}
+    model_lib_v2._ensure_model_is_built(model, dataset, unpad)  # the dummy computation's job
+    before = parts.mark(model)
     try:
         model_lib_v2.load_fine_tune_checkpoint(
-            model, path, kind, train_config.fine_tune_checkpoint_version,
-            train_config.run_fine_tune_checkpoint_dummy_computation, dataset, unpad)
+            model, path, kind, train_config.fine_tune_checkpoint_version, False, dataset, unpad)
     except (AssertionError, ValueError, IOError, tf.errors.NotFoundError) as exc:
         names = [name for name, _ in tf.train.list_variables(path)][:3] if \
             tf.io.gfile.glob(path + ".index") else []
@@ -102,9 +101,7 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
             f"'{kind}' ({str(exc).splitlines()[0][:200]}); its first variables: {names}. "
             "Use 'classification' for a backbone checkpoint, 'detection' for a whole "
             "detector") from None
-    unchanged = [v.name for v in model.trainable_variables
-                 if (v.numpy() == before[v.name]).all()]
-    return len(before) - len(unchanged), len(before), unchanged
+    return parts.restored(model, before, path, kind, classes)
 
 
 def prepare(options: TrainOptions):
@@ -307,7 +304,7 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
             resumed = checkpoint.restore(latest)
         elif train_config.fine_tune_checkpoint:
             restored = _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
-                                       model_dir)
+                                       model_dir, facts.num_classes(config))
 
         def step_fn(features, labels):
             losses = model_lib_v2.eager_train_step(
