@@ -239,7 +239,7 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
         raise InputError(f"{loaded.source}: model.num_classes: give it, or data.label_map or "
                          "data.classes to take it from")
 
-    resizer = _resizer(sample.model.resizer, size)
+    resizer = _resizer(model.resizer or sample.model.resizer, size)
     masks = getattr(sample.model, "mask", None) is not None
     batch = train.batch_size or sample.training.batch_size
     steps = train.steps or sample.steps

@@ -153,12 +153,10 @@ def _faster_rcnn_stages(config, target):
 
 @check("ODW022", "mask-head")
 def _mask_head(config, target):
-    if facts.meta_architecture(config) != "faster_rcnn":
+    if not facts.predicts_masks(config):
         return []
     frcnn = config.model.faster_rcnn
     predictor = frcnn.second_stage_box_predictor.mask_rcnn_box_predictor
-    if not predictor.predict_instance_masks:
-        return []
     path = "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor"
     found = []
     if not config.train_input_reader.load_instance_masks:

@@ -78,6 +78,7 @@ class ModelSpec(_Section):
     proposals: Int(1, MAX_DETECTIONS) | None
     mask_size: MaskSide | Annotated[list[MaskSide], Meta(min_length=2, max_length=2)] | None
     pretrained: str | None
+    resizer: Literal["fixed", "keep_aspect"] | None
 
 
 class DataSpec(_Section):
@@ -187,7 +188,8 @@ def _architecture_errors(spec: Spec, arch) -> list[tuple[tuple, str]]:
                            "see defaults.yaml)"))
     sample = arch.sample(spec.model.image_size)
     size = spec.model.image_size
-    if isinstance(size, list) and sample.model.resizer == "keep_aspect" and size[0] > size[1]:
+    resizer = spec.model.resizer or sample.model.resizer
+    if isinstance(size, list) and resizer == "keep_aspect" and size[0] > size[1]:
         errors.append((("model", "image_size"),
                        f"{arch.name} keeps the aspect ratio: [{size[0]}, {size[1]}] is [shorter "
                        "side, longer side at most], and the first is above the second"))

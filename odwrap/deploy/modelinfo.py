@@ -24,6 +24,10 @@ POSTPROCESS = "TFLite_Detection_PostProcess"
 # The metadata names of TFLite_Detection_PostProcess's outputs 0..3, the names the TFLite Task
 # Library and MediaPipe Tasks look the outputs up by.
 OUTPUT_NAMES = ("location", "category", "score", "number of detections")
+# A CenterNet TFLite graph (export_tflite_graph_lib_tf2.CenterNetModule) decodes its detections
+# with plain ops; its serving signature names the outputs of its inference_fn, which returns
+# (count, scores, classes, boxes): the role of each signature output, as above.
+SIGNATURE_ROLES = {"output_0": 3, "output_1": 2, "output_2": 1, "output_3": 0}
 
 # Field slots of metadata_schema.fbs tables (a union takes two: its type, then its value).
 MODEL_NAME, MODEL_DESCRIPTION, MODEL_VERSION, MODEL_SUBGRAPHS = 0, 1, 2, 3
@@ -87,8 +91,9 @@ def input_signature(data: bytes, where="model") -> tuple[list[int], str]:
 
 
 def output_roles(data: bytes, where="model") -> list[int]:
-    """For each output of the main subgraph, in order, which output of
-    TFLite_Detection_PostProcess it is (0 boxes, 1 classes, 2 scores, 3 count)."""
+    """For each output of the main subgraph, in order, which detection output it is (0 boxes,
+    1 classes, 2 scores, 3 count): those of TFLite_Detection_PostProcess in an SSD, else the
+    serving signature's outputs of a CenterNet graph."""
     model = root_model(data, where)
     produced = None
     with damaged(where):
@@ -99,10 +104,36 @@ def output_roles(data: bytes, where="model") -> list[int]:
             if code is not None and code.decode("utf-8", "replace") == POSTPROCESS:
                 produced = [int(i) for i in op.OutputsAsNumpy()]
         outputs = [int(graph.Outputs(i)) for i in range(graph.OutputsLength())]
+        if produced is None:
+            produced = _signature_outputs(model, graph)
     if produced is None or len(produced) != 4 or sorted(outputs) != sorted(produced):
-        raise InputError(f"{where}: not an SSD detection model (its 4 outputs must be those of "
-                         f"{POSTPROCESS})")
+        raise InputError(f"{where}: not a detection model (its 4 outputs must be those of "
+                         f"{POSTPROCESS}, or a CenterNet graph's boxes, classes, scores and "
+                         "count)")
     return [produced.index(tensor) for tensor in outputs]
+
+
+def _signature_outputs(model, graph) -> list[int] | None:
+    """The tensors of boxes, classes, scores and count of a CenterNet graph's signature, when
+    their names and shapes are those CenterNetModule writes; else None."""
+    if model.SignatureDefsLength() != 1:
+        return None
+    signature = model.SignatureDefs(0)
+    named = {}
+    for index in range(signature.OutputsLength()):
+        output = signature.Outputs(index)
+        named[(output.Name() or b"").decode("utf-8", "replace")] = int(output.TensorIndex())
+    if set(named) != set(SIGNATURE_ROLES):
+        return None
+    tensors = [0] * 4
+    for name, role in SIGNATURE_ROLES.items():
+        tensors[role] = named[name]
+    shapes = [list(graph.Tensors(tensor).ShapeAsNumpy()) for tensor in tensors]
+    boxes, classes, scores, count = shapes
+    if len(boxes) != 3 or boxes[-1] != 4 or classes != boxes[:2] or scores != boxes[:2] \
+            or len(count) != 1:
+        return None
+    return tensors
 
 
 def metadata_bytes(data: bytes, where="model") -> bytes | None:

@@ -5,6 +5,8 @@ out of the graph, so that the model's metadata, odwrap's runtime and other consu
 Read from the installed OD API (object_detection/models/ssd_*_feature_extractor.py):
 MobileNet V1/V2 (plain, FPN, PPN) `(2 / 255) * x - 1`; ResNet V1 FPN subtracts the VGG channel
 means; EfficientNet BiFPN `(x / 255 - offset) / scale` with the ImageNet statistics.
+A CenterNet TFLite graph preprocesses inside (CenterNetModule calls model.preprocess): it takes
+the pixels as they are ("raw").
 """
 
 from dataclasses import dataclass
@@ -38,7 +40,8 @@ EFFICIENTNET = Normalization((0.485 * 255, 0.456 * 255, 0.406 * 255),
 # By the start of `feature_extractor.type` (the TF2 Keras types of model_builder.py).
 FAMILIES = (("ssd_mobilenet_", "mobilenet", MOBILENET), ("ssd_resnet", "resnet", RESNET),
             ("ssd_efficientnet", "efficientnet", EFFICIENTNET))
-KINDS = {kind: normalization for _, kind, normalization in FAMILIES}
+RAW = Normalization((0.0,), (1.0,))
+KINDS = {kind: normalization for _, kind, normalization in FAMILIES} | {"raw": RAW}
 
 
 def kind_of(feature_extractor_type: str) -> str:
@@ -53,3 +56,11 @@ def kind_of(feature_extractor_type: str) -> str:
 
 def for_extractor(feature_extractor_type: str) -> Normalization:
     return KINDS[kind_of(feature_extractor_type)]
+
+
+def kind_for(config) -> str:
+    """The input a TFLite graph of the config's model takes: 'raw' pixels for CenterNet, else
+    its SSD feature extractor's normalization."""
+    if config.model.WhichOneof("model") == "center_net":
+        return "raw"
+    return kind_of(config.model.ssd.feature_extractor.type)

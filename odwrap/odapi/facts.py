@@ -21,6 +21,14 @@ def num_classes(config) -> int:
     return model.num_classes if model is not None else 0
 
 
+def predicts_masks(config) -> bool:
+    """A Mask R-CNN: a Faster R-CNN whose second-stage predictor predicts instance masks."""
+    if meta_architecture(config) != "faster_rcnn":
+        return False
+    predictor = config.model.faster_rcnn.second_stage_box_predictor
+    return predictor.mask_rcnn_box_predictor.predict_instance_masks
+
+
 def fixed_input_size(config) -> tuple[int, int] | None:
     """(height, width) of a fixed_shape_resizer, else None."""
     model = model_config(config)

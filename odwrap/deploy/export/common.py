@@ -36,6 +36,28 @@ class ExportResult:
     files: list = field(default_factory=list)
 
 
+TFLITE_ARCHITECTURES = {"tflite": ("ssd", "center_net"), "edgetpu": ("ssd",)}
+NAMES = {"ssd": "SSD", "center_net": "CenterNet", "faster_rcnn": "Faster R-CNN"}
+
+
+def _refuse_format(config, arch: str, fmt: str) -> None:
+    """One line for a format the OD API's TFLite path (or the Edge TPU) cannot give the model."""
+    if fmt == "saved_model":
+        return
+    takes = TFLITE_ARCHITECTURES[fmt]
+    if arch not in takes:
+        kind = "Mask R-CNN" if facts.predicts_masks(config) else NAMES.get(arch, arch)
+        what = "the OD API's TFLite export" if fmt == "tflite" else "odwrap's Edge TPU export"
+        raise InputError(f"--format {fmt}: {what} takes {' and '.join(NAMES[a] for a in takes)} "
+                         f"models, and this is a {kind} model; export --format saved_model"
+                         f"{' or tflite' if arch in TFLITE_ARCHITECTURES['tflite'] else ''}")
+    if facts.fixed_input_size(config) is None:
+        kind = facts.model_config(config).image_resizer.WhichOneof("image_resizer_oneof")
+        raise InputError(f"--format {fmt}: the TFLite export takes only a fixed_shape_resizer, "
+                         f"and this model's is {kind} (export_tflite_graph_tf2 refuses it); "
+                         "train with model.resizer: fixed, or export --format saved_model")
+
+
 @dataclass
 class ExportJob:
     folder: ModelDir
@@ -60,8 +82,7 @@ class ExportJob:
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
         folder.require_checkpoint("export")
-        if arch != "ssd" and fmt != "saved_model":
-            raise InputError(f"--format {fmt} needs an SSD model; this one is {arch}")
+        _refuse_format(folder.config, arch, fmt)
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
         if output.exists() and not output.is_dir():

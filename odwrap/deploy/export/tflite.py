@@ -1,4 +1,5 @@
-"""TFLite for SSD models: the OD API's TFLite graph export (adds TFLite_Detection_PostProcess),
+"""TFLite for SSD and CenterNet models: the OD API's TFLite graph export (an SSD gets
+TFLite_Detection_PostProcess; a CenterNet graph preprocesses and decodes its detections inside),
 then the TFLite converter, optionally quantized after training.
 
 int8 is full-integer: a representative dataset of eval images, integer kernels only, uint8 or
@@ -17,7 +18,7 @@ from odwrap.deploy.export.fpn import export_graph
 from odwrap.deploy.runtime import preprocess, resize
 from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import facts
+from odwrap.odapi import compat, facts
 from odwrap.odapi.logs import captured_output
 
 SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
@@ -45,10 +46,21 @@ def staged_graph(job, max_detections=10, upsampling="native"):
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
-            export_graph(job, staging, max_detections, upsampling)
+            if facts.meta_architecture(job.config) == "center_net":
+                _center_net_graph(job, staging, max_detections)
+            else:
+                export_graph(job, staging, max_detections, upsampling)
         yield staging / "saved_model"
     finally:
         remove(staging)
+
+
+def _center_net_graph(job, staging: Path, max_detections: int) -> None:
+    """CenterNetModule's graph of the trained model, boxes only (keypoints left out)."""
+    graph = compat.load("object_detection.export_tflite_graph_lib_tf2")
+    graph.export_tflite_model(job.config, str(job.checkpoint_dir), str(staging), max_detections,
+                              False, include_keypoints=False)
+    job.upsampling_note = "upsampling: CenterNet's own (--upsampling applies to SSD FPNs)"
 
 
 def convert(job, saved_model: Path, quantize="none", input_type="uint8", representative=100,
@@ -59,7 +71,7 @@ def convert(job, saved_model: Path, quantize="none", input_type="uint8", represe
 
     height, width = job.input_size
     extractor = facts.model_config(job.config).feature_extractor.type
-    kind = preprocessing.kind_of(extractor)
+    kind = preprocessing.kind_for(job.config)
     normalization = preprocessing.KINDS[kind]
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if quantize != "none":
@@ -87,27 +99,31 @@ def convert(job, saved_model: Path, quantize="none", input_type="uint8", represe
                        f"{str(exc).strip().splitlines()[0][:300]} (--verbose shows "
                        "its log)") from None
     model_type = "float32" if quantize != "int8" else input_type
-    data = metadata.with_metadata(data, describe(job, extractor, quantize, model_type))
+    data = metadata.with_metadata(data, describe(job, extractor, quantize, model_type, kind))
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
             "input_type": input_type if quantize == "int8" else "float32",
             "max_detections": max_detections, "labels": "labels.txt", "upsampling": upsampling}
     return data, info
 
 
-def describe(job, extractor: str, quantize: str, input_type: str):
+def describe(job, extractor: str, quantize: str, input_type: str, kind: str):
     """The metadata of the model: names and version from the model directory and checkpoint."""
     height, width = job.input_size
+    center_net = kind == "raw"
+    decoder = ("CenterNet's own decoding (top centers)" if center_net
+               else "TFLite_Detection_PostProcess")
     labels = job.label_lines()
     step = job.folder.checkpoint_steps()[-1]
     shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
     return metadata.DetectorDescription(
         name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {SUFFIX[quantize]})",
         version=f"checkpoint {step} ({job.weights} weights)",
-        description=(f"SSD object detector ({extractor}) for {len(labels)} classes: {shown}. "
-                     f"Input: RGB {height}x{width} {input_type}; weights {SUFFIX[quantize]}. "
-                     "Outputs: the boxes, classes, scores and count of "
-                     "TFLite_Detection_PostProcess. Exported by odwrap."),
-        normalization=preprocessing.KINDS[preprocessing.kind_of(extractor)],
+        description=(f"{'CenterNet' if center_net else 'SSD'} object detector ({extractor}) for "
+                     f"{len(labels)} classes: {shown}. Input: RGB {height}x{width} "
+                     f"{input_type}{', pixels 0-255 as they are' if center_net else ''}; "
+                     f"weights {SUFFIX[quantize]}. Outputs: the boxes, classes, scores and "
+                     f"count of {decoder}. Exported by odwrap."),
+        normalization=preprocessing.KINDS[kind],
         labels=labels, input_type=input_type, input_size=(height, width), author="odwrap")
 
 
