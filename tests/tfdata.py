@@ -28,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 
-def write_shapes_tfrecord(path, count=4, size=64, seed=0):
+def write_shapes_tfrecord(path, count=4, size=64, seed=0, masks=False):
+    """MASKS: each square's instance mask too, a PNG of 0 and 1 (as convert --masks writes)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -48,6 +49,13 @@ def write_shapes_tfrecord(path, count=4, size=64, seed=0):
             image[y0:y0 + side, x0:x0 + side] = (220, 30, 30)
             jpeg = io.BytesIO()
             Image.fromarray(image).save(jpeg, "JPEG")
+            extra = {}
+            if masks:
+                mask = np.zeros((size, size), np.uint8)
+                mask[y0:y0 + side, x0:x0 + side] = 1
+                png = io.BytesIO()
+                Image.fromarray(mask).save(png, "PNG")
+                extra["image/object/mask"] = feature([png.getvalue()], "bytes")
             example = tf.train.Example(features=tf.train.Features(feature={
                 "image/encoded": feature([jpeg.getvalue()], "bytes"),
                 "image/format": feature([b"jpeg"], "bytes"),
@@ -60,6 +68,7 @@ def write_shapes_tfrecord(path, count=4, size=64, seed=0):
                 "image/object/bbox/ymax": feature([(y0 + side) / size], "float"),
                 "image/object/class/text": feature([b"square"], "bytes"),
                 "image/object/class/label": feature([1], "int"),
+                **extra,
             }))
             writer.write(example.SerializeToString())
     return path

@@ -142,7 +142,7 @@ class Restored:
         if left:
             text += f"; not restored: the {_join(left)}"
             other = self.checkpoint_classes
-            if "class head" in left and other is not None and other != self.classes:
+            if any("class" in name for name in left) and other not in (None, self.classes):
                 text += f" ({self.classes} classes instead of {other})"
         if self.kind == "detection" and any(name in HEADS for name in left):
             text += (". A 'detection' checkpoint gives the feature extractor only; the heads "

@@ -1,15 +1,10 @@
 """The real OD API on the families beyond SSD FPN, at tiny sizes: model_builder builds every
-one, the size checks (ODW018-020) agree with it, and one training step runs for a member of each
-family (marked tf and slow)."""
-
-import textwrap
+one, and the size checks (ODW018-020) agree with it (marked tf and slow). Training, fine-tuning,
+evaluation and export of each family: tests/training/test_families.py."""
 
 import pytest
 
 from odwrap import check as check_file
-from odwrap import cli
-from tests.conftest import run_python
-from tests.tfdata import write_shapes_tfrecord
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -82,32 +77,3 @@ def test_size_checks_agree_with_the_builder(tmp_path, architecture, size, model,
     failed_build = any(f.id == "ODW100" for f in findings)
     assert failed_build == (check_id is not None), errors(findings)
     assert check_id is None or any(f.id == check_id for f in findings)
-
-
-TRAIN_ONE_STEP = """
-import sys
-from odwrap.odapi import compat
-model_lib_v2 = compat.load("object_detection.model_lib_v2")
-import tensorflow as tf
-config, model_dir = sys.argv[1], sys.argv[2]
-model_lib_v2.train_loop(config, model_dir, train_steps=1, checkpoint_every_n=1,
-                        num_steps_per_iteration=1, record_summaries=False)
-reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-print("STEP", reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
-"""
-
-
-@pytest.mark.parametrize("architecture, size, model", [
-    pytest.param("efficientdet_d0", 160, "", id="efficientdet-d0-160"),
-    pytest.param("centernet_resnet50_v2", 128, "", id="centernet-resnet50-v2-128"),
-    pytest.param("faster_rcnn_resnet50_v1", 128, TWO_STAGE, id="faster-rcnn-resnet50-128"),
-])
-def test_one_training_step_of_each_family(tmp_path, architecture, size, model):
-    side = size if isinstance(size, int) else 128
-    train = write_shapes_tfrecord(tmp_path / "train.tfrecord", count=4, size=side)
-    spec = write_spec(tmp_path, architecture, size, model, train=train)
-    assert cli.main(["generate", str(spec), "-o", str(tmp_path / "gen")]) == 0
-    result = run_python(["-c", textwrap.dedent(TRAIN_ONE_STEP),
-                         str(tmp_path / "gen" / "pipeline.config"), str(tmp_path / "model")])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "STEP 1" in result.stdout

@@ -1,0 +1,137 @@
+"""Every family beyond the SSD FPNs through odwrap's own commands, at tiny sizes: train 2 steps,
+fine-tune 1 step from that checkpoint onto three classes (the report names the model parts),
+evaluate with COCO metrics, export a SavedModel, and a TFLite model where the OD API's TFLite
+path takes the meta-architecture (SSD with EfficientDet, CenterNet; both trained with a
+fixed-shape resizer, which that path needs) or refuse it in one line (Faster/Mask R-CNN).
+
+Each family runs in one child process (the commands through odwrap.cli.main), so that
+TensorFlow starts once per family."""
+
+import re
+
+import pytest
+
+from tests.conftest import run_python
+from tests.tfdata import write_shapes_tfrecord
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+SPEC = """\
+model:
+  architecture: {architecture}
+  image_size: {size}
+{model}data:
+  classes: [square, circle]
+  train: {train}
+  eval: {train}
+train:
+  batch_size: 2
+  steps: 2
+  learning_rate: 0.001
+  augmentations: [random_horizontal_flip]
+eval:
+  num_examples: 2
+"""
+
+FLOW = """
+import sys
+from odwrap import cli
+spec, work, size, formats = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+def step(name, *argv):
+    print(f"== {name}", flush=True)
+    print(f"== {name} rc={cli.main(list(argv))}", flush=True)
+step("train", "train", spec, "--model-dir", f"{work}/model")
+step("finetune", "train", spec, "--model-dir", f"{work}/tuned", "--steps", "1",
+     "--set", f"train.fine_tune_checkpoint={work}/model/ckpt-2",
+     "--set", "train.fine_tune_checkpoint_type=detection",
+     "--set", "data.classes=[square,circle,triangle]")
+step("eval", "eval", f"{work}/model")
+for fmt in formats:
+    step(f"export {fmt}", "export", f"{work}/model", "--format", fmt, "-o", f"{work}/{fmt}")
+if "tflite" in formats and "center_net" in open(f"{work}/model/pipeline.config").read():
+    # The same decoding in both graphs (an SSD's TFLite_Detection_PostProcess suppresses
+    # otherwise than the SavedModel's NMS): the TFLite model's detections are the SavedModel's.
+    import numpy as np
+    from odwrap.deploy.runtime import load_detector
+    image = np.random.default_rng(0).integers(0, 80, (size, size, 3)).astype(np.uint8)
+    image[size // 4:size // 2, size // 4:size // 2] = (220, 30, 30)
+    lite = load_detector(f"{work}/tflite/model_fp32.tflite").detect(image)
+    full = load_detector(f"{work}/saved_model").detect(image)
+    matched = sum(any(c == d and abs(s - t) < 2e-3 and np.abs(b - e).max() < 2e-3
+                      for d, t, e in zip(full.classes, full.scores, full.boxes))
+                  for c, s, b in zip(lite.classes, lite.scores, lite.boxes))
+    print(f"MATCHED {matched} of {len(lite.scores)}")
+"""
+
+FAMILIES = [
+    pytest.param("efficientdet_d0", 256, "  resizer: fixed\n", ["saved_model", "tflite"],
+                 ("backbone", "BiFPN"), id="efficientdet-d0"),
+    pytest.param("centernet_mobilenet_v2_fpn", 128,
+                 "  depth_multiplier: 0.5\n  resizer: fixed\n", ["saved_model", "tflite"],
+                 ("backbone", "FPN"), id="centernet-mobilenet-v2-fpn"),
+    pytest.param("faster_rcnn_resnet50_v1", 128, "  proposals: 32\n",
+                 ["saved_model", "tflite"], ("backbone",), id="faster-rcnn-resnet50"),
+    pytest.param("mask_rcnn_inception_resnet_v2", 128, "  proposals: 32\n  mask_size: 14\n",
+                 ["saved_model", "edgetpu"], ("backbone",), id="mask-rcnn-irv2"),
+]
+NOT_RESTORED = {"efficientdet_d0": "box regression head and class head",
+                "centernet_mobilenet_v2_fpn": "class heatmap head and box size and offset heads",
+                "faster_rcnn_resnet50_v1": "RPN, box regression head and class head",
+                "mask_rcnn_inception_resnet_v2": "RPN, box regression head, class head and "
+                                                 "mask head"}
+
+
+def sections(stdout: str) -> dict:
+    """{step name: (exit code, its output)} of the FLOW's printout."""
+    found = {}
+    for match in re.finditer(r"^== (.+)\n(.*?)^== \1 rc=(\d+)$", stdout, re.S | re.M):
+        found[match.group(1)] = (int(match.group(3)), match.group(2))
+    return found
+
+
+@pytest.mark.parametrize("architecture, size, model, formats, restored", FAMILIES)
+def test_family_trains_fine_tunes_evaluates_and_exports(tmp_path, architecture, size, model,
+                                                        formats, restored):
+    train = write_shapes_tfrecord(tmp_path / "train.tfrecord", count=4, size=size,
+                                  masks=architecture.startswith("mask"))
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.format(architecture=architecture, size=size, model=model, train=train))
+    result = run_python(["-c", FLOW, str(spec), str(tmp_path), str(size), *formats],
+                        timeout=1200)
+    steps = sections(result.stdout)
+    assert result.returncode == 0 and "export " + formats[-1] in steps, \
+        result.stdout[-3000:] + result.stderr[-3000:]
+
+    code, out = steps["train"]
+    assert code == 0 and "trained steps 0 -> 2" in out, out + result.stderr[-3000:]
+
+    code, out = steps["finetune"]
+    assert code == 0, out + result.stderr[-3000:]
+    report = re.search(r"fine-tune checkpoint: restored the (.+?) \((\d+) of (\d+) trainable "
+                       r"variables\); not restored: the (.+?) \(3 classes instead of 2\)", out)
+    assert report, out
+    for part in restored:
+        assert part in report.group(1)
+    assert 0 < int(report.group(2)) < int(report.group(3))
+    assert report.group(4) == NOT_RESTORED[architecture]
+
+    code, out = steps["eval"]
+    assert code == 0 and "DetectionBoxes_Precision/mAP" in out, out + result.stderr[-3000:]
+    if architecture.startswith("mask"):
+        assert "DetectionMasks_Precision/mAP" in out, out
+
+    code, out = steps["export saved_model"]
+    assert code == 0 and "verified:" in out, out + result.stderr[-3000:]
+    assert (tmp_path / "saved_model" / "saved_model" / "saved_model.pb").is_file()
+
+    code, out = steps[f"export {formats[1]}"]
+    if architecture.startswith(("faster", "mask")):
+        assert code == 2, out
+        assert (f"--format {formats[1]}: " in result.stderr and "export --format saved_model"
+                in result.stderr), result.stderr[-2000:]
+    else:
+        assert code == 0 and "verified:" in out, out + result.stderr[-3000:]
+        assert (tmp_path / "tflite" / "model_fp32.tflite").is_file()
+    if architecture.startswith("centernet"):
+        matched, count = re.search(r"MATCHED (\d+) of (\d+)", result.stdout).groups()
+        assert int(count) > 0 and matched == count, result.stdout[-2000:]
