@@ -1,5 +1,6 @@
 """The checks that belong to one meta-architecture (or its resizer): sizes its network cannot
-take, stage settings its builder refuses, the mask head and the data it needs.
+take, stage settings its builder refuses, the mask head and the data it needs, and what the
+evaluation of a sample config cannot run.
 
 What each check says the OD API does was read in the installed source (tf-models-research-object-
 detection 2.8.0.post1): the file is named in the comment above the check. Registered with the same
@@ -236,3 +237,19 @@ def _tflite_export_resizer(config, target):
                     f"{kind or 'not set'} (export_tflite_graph_tf2 raises 'Only "
                     "fixed_shape_resizer is supported with tflite')",
                     "export a SavedModel, or train with a fixed_shape_resizer")]
+
+
+@check("ODW026", "metrics-per-category")
+def _metrics_per_category(config, target):
+    # metrics/coco_tools.py ComputeMetrics reads COCOeval.category_stats, which Google's own
+    # pycocotools computes and the released one does not: every COCO evaluation raises.
+    eval_config = config.eval_config
+    coco = [m for m in eval_config.metrics_set if m.startswith("coco_")] or \
+        ([] if eval_config.metrics_set else ["coco_detection_metrics"])
+    if not eval_config.include_metrics_per_category or not coco:
+        return []
+    return [Finding("ODW026", ERROR, "eval_config.include_metrics_per_category",
+                    "the COCO evaluators need per-category stats that the released pycocotools "
+                    "does not compute: every evaluation raises 'Category stats do not exist' "
+                    "(the Mask R-CNN sample config sets it)",
+                    "remove it")]

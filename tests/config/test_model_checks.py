@@ -218,3 +218,36 @@ def test_tflite_export_needs_a_fixed_shape_resizer(resizer, targets, bad):
     findings = [f for f in check_pipeline(config(text), Target(export_targets=targets))
                 if f.id == "ODW025"]
     assert bool(findings) == bad
+
+
+@pytest.mark.parametrize("eval_config, bad", [
+    pytest.param('metrics_set: "coco_detection_metrics" include_metrics_per_category: true',
+                 True, id="coco-per-category"),
+    pytest.param("include_metrics_per_category: true", True, id="default-coco-per-category"),
+    pytest.param('metrics_set: "pascal_voc_detection_metrics" '
+                 "include_metrics_per_category: true", False, id="pascal-per-category"),
+    pytest.param('metrics_set: "coco_detection_metrics"', False, id="coco"),
+])
+def test_coco_metrics_per_category_are_refused(eval_config, bad):
+    text = f"model {{ ssd {{ num_classes: 1 }} }}\neval_config {{ {eval_config} }}"
+    assert bool(found(text, "ODW026")) == bad
+
+
+@pytest.mark.tf
+def test_the_installed_coco_evaluator_raises_on_metrics_per_category():
+    """The fact ODW026 rests on, on the installed OD API and pycocotools."""
+    import numpy as np
+
+    from odwrap.odapi import compat
+
+    coco_evaluation = compat.load("object_detection.metrics.coco_evaluation")
+    evaluator = coco_evaluation.CocoDetectionEvaluator(
+        [{"id": 1, "name": "square"}], include_metrics_per_category=True)
+    box = np.array([[10.0, 10.0, 50.0, 50.0]], np.float32)
+    evaluator.add_single_ground_truth_image_info("a", {
+        "groundtruth_boxes": box, "groundtruth_classes": np.array([1])})
+    evaluator.add_single_detected_image_info("a", {
+        "detection_boxes": box, "detection_scores": np.array([0.9], np.float32),
+        "detection_classes": np.array([1])})
+    with pytest.raises(ValueError, match="Category stats do not exist"):
+        evaluator.evaluate()

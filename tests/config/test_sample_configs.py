@@ -7,7 +7,9 @@ map paths, the checkpoint path, and the TF1-only sync_replicas, replicas_to_aggr
 startup_delay_steps. Also left out, per sample:
 - SSD samples that do not write eval_config.batch_size: odwrap writes the proto's 1;
 - centernet_resnet50_v2: its sample's Google-internal input readers (ordinary TFRecord readers
-  here).
+  here);
+- mask_rcnn_inception_resnet_v2: its include_metrics_per_category: true, which needs per-category
+  stats that pycocotools' COCOeval does not compute (eval raises; check ODW026).
 The ids ending in -derived have no sample config (see odwrap/config/architectures/*.py): they pin
 the derivation, not a sample:
 - centernet-resnet50-v1-fpn: the _kpts sample without its keypoint task, keypoint flip
@@ -479,7 +481,7 @@ def mask_rcnn():
         **{f"eval_input_reader[0].{key}": value for key, value in masks.items()},
         "eval_config.metrics_set": ["coco_detection_metrics", "coco_mask_metrics"],
         "eval_config.eval_instance_masks": True,
-        "eval_config.include_metrics_per_category": True,
+        "eval_config.include_metrics_per_category": None,  # the sample's true: left out
     }
 
 
