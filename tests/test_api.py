@@ -87,3 +87,19 @@ def test_train_evaluate_export_and_predict(tiny_model, tmp_path):
     assert len(predicted.predictions) == 1 and len(predicted.predictions[0].detections) == 10
     written = json.loads((tmp_path / "pred" / "detections.json").read_text())
     assert written == predicted.predictions[0].detections
+
+
+def test_demo_data_draws_the_shapes_asked_for(tmp_path):
+    import re
+
+    odwrap.demo_data(tmp_path / "three", images=30, size=64,
+                     shapes=("square", "circle", "triangle"))
+    names = {name for xml in (tmp_path / "three" / "Annotations").glob("*.xml")
+             for name in re.findall(r"<name>(\w+)</name>", xml.read_text())}
+    assert names == {"square", "circle", "triangle"}
+    odwrap.demo_data(tmp_path / "two", images=30, size=64)
+    two = {name for xml in (tmp_path / "two" / "Annotations").glob("*.xml")
+           for name in re.findall(r"<name>(\w+)</name>", xml.read_text())}
+    assert two == {"square", "circle"}
+    with pytest.raises(odwrap.InputError, match="hexagon"):
+        odwrap.demo_data(tmp_path / "bad", images=1, shapes=("hexagon",))

@@ -134,10 +134,15 @@ class Restored:
         return sum(total for _, _, total in self.parts)
 
     def summary(self) -> str:
-        done = [name if restored == total else f"part of the {name} ({restored} of {total})"
-                for name, restored, total in self.parts if restored]
+        full = [name for name, restored, total in self.parts if restored and restored == total]
+        if any(0 < restored < total for _, restored, total in self.parts):
+            done = _join([f"the {name}" if restored == total else
+                          f"part of the {name} ({restored} of {total})"
+                          for name, restored, total in self.parts if restored])
+        else:
+            done = f"the {_join(full)}" if full else ""
         left = [name for name, restored, _ in self.parts if not restored]
-        text = (f"restored the {_join(done)}" if done else "restored nothing") + \
+        text = (f"restored {done}" if done else "restored nothing") + \
             f" ({self.restored} of {self.total} trainable variables)"
         if left:
             text += f"; not restored: the {_join(left)}"
