@@ -19,6 +19,7 @@ SSD_MIN_SIDE = (("ssd_efficientnet-", 129), ("ssd_resnet", 129), ("ssd_mobilenet
 HOURGLASS_STRIDES = {"hourglass_104": 128, "hourglass_52": 128, "hourglass_32": 32,
                      "hourglass_20": 16, "hourglass_10": 8}
 CENTER_NET_STRIDE = 32
+EFFICIENTNET_TOP_LEVEL = 5  # the highest of ssd_efficientnet_bifpn_feature_extractor's endpoints
 # models/center_net_mobilenet_v2*_feature_extractor.py: weights='imagenet' if depth_multiplier
 # == 1.0, which tf.keras.applications downloads when the model is built.
 IMAGENET_DOWNLOADERS = ("mobilenet_v2", "mobilenet_v2_fpn", "mobilenet_v2_fpn_sep_conv")
@@ -253,3 +254,21 @@ def _metrics_per_category(config, target):
                     "does not compute: every evaluation raises 'Category stats do not exist' "
                     "(the Mask R-CNN sample config sets it)",
                     "remove it")]
+
+
+@check("ODW027", "bifpn-top-level")
+def _bifpn_top_level(config, target):
+    # models/bidirectional_feature_pyramid_generators.py, _create_bifpn_node_config: the first
+    # top-down node takes the last level added above the backbone's top (EfficientNet's level 5,
+    # ssd_efficientnet_bifpn_feature_extractor.py); with max_level 5 or less there is none, and
+    # the builder raises IndexError.
+    if facts.meta_architecture(config) != "ssd":
+        return []
+    extractor = config.model.ssd.feature_extractor
+    if not extractor.HasField("bifpn") or extractor.bifpn.max_level > EFFICIENTNET_TOP_LEVEL:
+        return []
+    return [Finding("ODW027", ERROR, "model.ssd.feature_extractor.bifpn.max_level",
+                    f"max_level {extractor.bifpn.max_level}: the OD API's BiFPN needs at least "
+                    f"one level above the EfficientNet's top level {EFFICIENTNET_TOP_LEVEL}; "
+                    "building it raises IndexError",
+                    f"use max_level {EFFICIENTNET_TOP_LEVEL + 1} or more (the samples use 7)")]

@@ -1,5 +1,5 @@
 """The real OD API on the families beyond SSD FPN, at tiny sizes: model_builder builds every
-one, and the size checks (ODW018-020) agree with it (marked tf and slow). Training, fine-tuning,
+one, and the size checks (ODW018-020, ODW027) agree with it (marked tf and slow). Training, fine-tuning,
 evaluation and export of each family: tests/training/test_families.py."""
 
 import pytest
@@ -67,6 +67,10 @@ def test_every_family_builds_at_a_tiny_size(tmp_path, architecture, size, model)
     pytest.param("efficientdet_d0", 128, "", "ODW018", id="efficientdet-below-129"),
     pytest.param("efficientdet_d0", 160, "  pad_to_multiple: 1\n", "ODW019",
                  id="efficientdet-160-unpadded"),
+    pytest.param("efficientdet_d0", 160, "  fpn_levels: [3, 5]\n", "ODW027",
+                 id="efficientdet-bifpn-levels-3-5"),
+    pytest.param("efficientdet_d0", 192, "  fpn_levels: [3, 6]\n", None,
+                 id="efficientdet-bifpn-levels-3-6"),
     pytest.param("centernet_hourglass104", 192, "", "ODW020", id="hourglass-192"),
     pytest.param("centernet_hourglass104", 256, "", None, id="hourglass-256"),
     pytest.param("centernet_resnet50_v1_fpn", 144, "", "ODW020", id="resnet-fpn-144"),

@@ -67,6 +67,14 @@ def test_bifpn_input_multiple(side, top, pad, bad):
         assert "pad_to_multiple: 128" in findings[0].hint and "128 or 256" in findings[0].hint
 
 
+@pytest.mark.parametrize("top, bad", [(5, True), (4, True), (6, False), (7, False)])
+def test_bifpn_needs_a_level_above_the_backbone(top, bad):
+    side = 2 ** top * 2
+    text = ssd("ssd_efficientnet-b0_bifpn_keras", PADDED.format(side),
+               BIFPN.format(top=top, pad=""))
+    assert bool(found(text, "ODW027")) == bad
+
+
 def test_fpn_size_check_reads_a_padded_keep_aspect_resizer():
     text = ssd("ssd_mobilenet_v2_fpn_keras", PADDED.format(300),
                "fpn { min_level: 3 max_level: 7 }")
