@@ -66,11 +66,12 @@ if "tflite" in formats and "center_net" in open(f"{work}/model/pipeline.config")
 """
 
 FAMILIES = [
-    # BiFPN levels 3-6 of 16 channels at 192 (3-7 pads 160 to 256): far cheaper than the
-    # sample's BiFPN (levels 3-5 would be cheaper still, but the OD API cannot build it: ODW027).
+    # No fine-tune: an SSD's report is test_train.py's (each command costs EfficientDet most of
+    # a minute). BiFPN levels 3-6 of 16 channels at 192 (levels 3-5 would be cheaper, but the
+    # OD API cannot build them: ODW027).
     pytest.param("efficientdet_d0", 192,
                  "  resizer: fixed\n  fpn_levels: [3, 6]\n  fpn_depth: 16\n",
-                 ["saved_model", "tflite"], ("backbone", "BiFPN"), id="efficientdet-d0"),
+                 ["saved_model", "tflite"], None, id="efficientdet-d0"),
     pytest.param("centernet_mobilenet_v2_fpn", 128,
                  "  depth_multiplier: 0.5\n  resizer: fixed\n", ["saved_model", "tflite"],
                  ("backbone", "FPN"), id="centernet-mobilenet-v2-fpn"),
@@ -81,8 +82,7 @@ FAMILIES = [
     pytest.param("mask_rcnn_inception_resnet_v2", 128, "  proposals: 32\n  mask_size: 14\n",
                  ["saved_model", "edgetpu"], None, id="mask-rcnn-irv2"),
 ]
-NOT_RESTORED = {"efficientdet_d0": "box regression head and class head",
-                "centernet_mobilenet_v2_fpn": "class heatmap head and box size and offset heads",
+NOT_RESTORED = {"centernet_mobilenet_v2_fpn": "class heatmap head and box size and offset heads",
                 "faster_rcnn_resnet50_v1": "RPN, box regression head and class head"}
 
 
