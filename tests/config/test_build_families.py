@@ -1,6 +1,6 @@
 """The real OD API on the families beyond SSD FPN, at tiny sizes: model_builder builds every
-one, and the size checks (ODW018-020, ODW027) agree with it (marked tf and slow). Training, fine-tuning,
-evaluation and export of each family: tests/training/test_families.py."""
+one, and the size checks (ODW018-020, ODW027) agree with it (marked tf and slow). Training,
+fine-tuning, evaluation and export of each family: tests/training/test_families.py."""
 
 import pytest
 
