@@ -22,6 +22,24 @@ eval:
   num_examples: 4
 """
 
+# Any architecture at a tiny size; MODEL: extra model keys, two-space indented lines.
+FAMILY_SPEC = """\
+model:
+  architecture: {architecture}
+  image_size: {size}
+{model}data:
+  classes: [square, circle]
+  train: {train}
+  eval: {train}
+train:
+  batch_size: 2
+  steps: {steps}
+  learning_rate: 0.001
+  augmentations: [random_horizontal_flip]
+eval:
+  num_examples: 2
+"""
+
 import io
 
 import numpy as np
@@ -80,4 +98,12 @@ def write_tiny_spec(folder, count=4, size=64, steps=3, architecture="ssd_mobilen
     spec = folder / "tiny.yaml"
     text = TINY_SPEC.format(size=size, train=train, steps=steps)
     spec.write_text(text.replace("ssd_mobilenet_v2_fpnlite", architecture))
+    return spec
+
+
+def write_family_spec(folder, architecture, size, model="", steps=1, train="train.tfrecord"):
+    """FOLDER/tiny.yaml of FAMILY_SPEC."""
+    spec = folder / "tiny.yaml"
+    spec.write_text(FAMILY_SPEC.format(architecture=architecture, size=size, model=model,
+                                       steps=steps, train=train))
     return spec

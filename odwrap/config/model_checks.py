@@ -244,10 +244,9 @@ def _tflite_export_resizer(config, target):
 def _metrics_per_category(config, target):
     # metrics/coco_tools.py ComputeMetrics reads COCOeval.category_stats, which Google's own
     # pycocotools computes and the released one does not: every COCO evaluation raises.
-    eval_config = config.eval_config
-    coco = [m for m in eval_config.metrics_set if m.startswith("coco_")] or \
-        ([] if eval_config.metrics_set else ["coco_detection_metrics"])
-    if not eval_config.include_metrics_per_category or not coco:
+    metrics = config.eval_config.metrics_set  # none: coco_detection_metrics
+    coco = not metrics or any(metric.startswith("coco_") for metric in metrics)
+    if not config.eval_config.include_metrics_per_category or not coco:
         return []
     return [Finding("ODW026", ERROR, "eval_config.include_metrics_per_category",
                     "the COCO evaluators need per-category stats that the released pycocotools "

@@ -5,32 +5,9 @@ fine-tuning, evaluation and export of each family: tests/training/test_families.
 import pytest
 
 from odwrap import check as check_file
+from tests.tfdata import write_family_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
-
-SPEC = """\
-model:
-  architecture: {architecture}
-  image_size: {size}
-{model}data:
-  classes: [square, circle]
-  train: {train}
-  eval: {train}
-train:
-  batch_size: 2
-  steps: {steps}
-  learning_rate: 0.001
-  augmentations: [random_horizontal_flip]
-eval:
-  num_examples: 2
-"""
-
-
-def write_spec(folder, architecture, size, model="", steps=1, train="train.tfrecord"):
-    spec = folder / "tiny.yaml"
-    spec.write_text(SPEC.format(architecture=architecture, size=size, model=model, steps=steps,
-                                train=train))
-    return spec
 
 
 def errors(findings):
@@ -59,7 +36,7 @@ TINY = [
 
 @pytest.mark.parametrize("architecture, size, model", TINY)
 def test_every_family_builds_at_a_tiny_size(tmp_path, architecture, size, model):
-    findings = check_file(write_spec(tmp_path, architecture, size, model), build=True)
+    findings = check_file(write_family_spec(tmp_path, architecture, size, model), build=True)
     assert errors(findings) == []
 
 
@@ -77,7 +54,7 @@ def test_every_family_builds_at_a_tiny_size(tmp_path, architecture, size, model)
     pytest.param("centernet_resnet50_v1_fpn", 160, "", None, id="resnet-fpn-160"),
 ])
 def test_size_checks_agree_with_the_builder(tmp_path, architecture, size, model, check_id):
-    findings = check_file(write_spec(tmp_path, architecture, size, model), build=True)
+    findings = check_file(write_family_spec(tmp_path, architecture, size, model), build=True)
     failed_build = any(f.id == "ODW100" for f in findings)
     assert failed_build == (check_id is not None), errors(findings)
     assert check_id is None or any(f.id == check_id for f in findings)

@@ -1,8 +1,9 @@
 """Every family beyond the SSD FPNs through odwrap's own commands, at tiny sizes: train 2 steps,
-fine-tune 1 step from that checkpoint onto three classes (the report names the model parts),
-evaluate with COCO metrics, export a SavedModel, and a TFLite model where the OD API's TFLite
-path takes the meta-architecture (SSD with EfficientDet, CenterNet; both trained with a
-fixed-shape resizer, which that path needs) or refuse it in one line (Faster/Mask R-CNN).
+fine-tune 1 step from that checkpoint onto three classes (CenterNet and Faster R-CNN; the
+report names the model parts), evaluate with COCO metrics, export a SavedModel, and a TFLite
+model where the OD API's TFLite path takes the meta-architecture (SSD with EfficientDet,
+CenterNet; both trained with a fixed-shape resizer, which that path needs) or refuse it in one
+line (Faster/Mask R-CNN).
 
 Each family runs in one child process (the commands through odwrap.cli.main), so that
 TensorFlow starts once per family."""
@@ -12,26 +13,9 @@ import re
 import pytest
 
 from tests.conftest import run_python
-from tests.tfdata import write_shapes_tfrecord
+from tests.tfdata import write_family_spec, write_shapes_tfrecord
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
-
-SPEC = """\
-model:
-  architecture: {architecture}
-  image_size: {size}
-{model}data:
-  classes: [square, circle]
-  train: {train}
-  eval: {train}
-train:
-  batch_size: 2
-  steps: 2
-  learning_rate: 0.001
-  augmentations: [random_horizontal_flip]
-eval:
-  num_examples: 2
-"""
 
 FLOW = """
 import sys
@@ -99,8 +83,7 @@ def test_family_trains_fine_tunes_evaluates_and_exports(tmp_path, architecture, 
                                                         formats, restored):
     train = write_shapes_tfrecord(tmp_path / "train.tfrecord", count=4, size=size,
                                   masks=architecture.startswith("mask"))
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(SPEC.format(architecture=architecture, size=size, model=model, train=train))
+    spec = write_family_spec(tmp_path, architecture, size, model, steps=2, train=train)
     result = run_python(["-c", FLOW, str(spec), str(tmp_path), str(size),
                          "tune" if restored else "-", *formats], timeout=1200)
     steps = sections(result.stdout)
