@@ -121,12 +121,13 @@ def stats(files: Sequence, input_size: tuple[int, int] = (320, 320)) -> Stats:
 
 
 def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
-              shapes: Sequence[str] = ("square", "circle")) -> Path:
+              shapes: Sequence[str] = ("square", "circle"), masks: bool = False) -> Path:
     """Write the built-in demo dataset (shapes on noisy backgrounds) as Pascal VOC; SHAPES out
-    of square, circle and triangle."""
+    of square, circle and triangle; MASKS: as COCO JSON with each shape's polygon instead."""
     from odwrap.data.demo import write_demo_dataset
 
-    return write_demo_dataset(output, images=images, size=size, seed=seed, shapes=shapes)
+    return write_demo_dataset(output, images=images, size=size, seed=seed, shapes=shapes,
+                              masks=masks)
 
 
 def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int = 1000,

@@ -103,3 +103,44 @@ def test_demo_data_draws_the_shapes_asked_for(tmp_path):
     assert two == {"square", "circle"}
     with pytest.raises(odwrap.InputError, match="hexagon"):
         odwrap.demo_data(tmp_path / "bad", images=1, shapes=("hexagon",))
+
+
+def test_demo_data_masks_are_the_painted_shapes_for_pycocotools(tmp_path):
+    """demo-data --masks: pycocotools reads each polygon back to the mask where the shape was
+    painted (its colour inside, the background just outside)."""
+    from pycocotools.coco import COCO
+
+    from odwrap.data.demo import COLOURS
+
+    root = odwrap.demo_data(tmp_path / "masks", images=12, size=96,
+                            shapes=("square", "circle", "triangle"), masks=True)
+    coco = COCO(str(root / "annotations.json"))
+    names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
+    seen = set()
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        info = coco.loadImgs(ann["image_id"])[0]
+        image = np.asarray(Image.open(root / info["file_name"]).convert("RGB")).astype(float)
+        mask = coco.annToMask(ann).astype(bool)
+        assert mask.sum() == ann["area"] > 0
+        left, top, width, height = ann["bbox"]
+        rows, cols = np.nonzero(mask)
+        assert top <= rows.min() and rows.max() < top + height
+        assert left <= cols.min() and cols.max() < left + width
+        colour = np.array(COLOURS[names[ann["category_id"]]])
+        inside = image[mask].mean(axis=0)
+        assert np.abs(inside - colour).max() < 45, (names[ann["category_id"]], inside)
+        near, far = dilated(mask, 1), dilated(mask, 3)
+        assert np.abs(image[far & ~near].mean(axis=0) - colour).max() > 45  # background
+        seen.add(names[ann["category_id"]])
+    assert seen == {"square", "circle", "triangle"}
+    report = odwrap.convert("coco", root / "annotations.json", tmp_path / "records", masks=True)
+    assert report.images == 12 and report.problems == {}
+
+
+def dilated(mask, steps):
+    grown = np.pad(mask, steps)
+    out = np.zeros_like(grown)
+    for dy in range(-steps, steps + 1):
+        for dx in range(-steps, steps + 1):
+            out |= np.roll(np.roll(grown, dy, 0), dx, 1)
+    return out[steps:-steps, steps:-steps]

@@ -126,9 +126,9 @@ def stats(args) -> int:
 
 def demo_data(args) -> int:
     path = api.demo_data(args.output, images=args.images, size=args.size, seed=args.seed,
-                         shapes=args.shapes)
-    print(f"wrote {args.images} images of {', '.join(args.shapes)} and Pascal VOC annotations "
-          f"to {path}")
+                         shapes=args.shapes, masks=args.masks)
+    kind = "COCO annotations with polygons" if args.masks else "Pascal VOC annotations"
+    print(f"wrote {args.images} images of {', '.join(args.shapes)} and {kind} to {path}")
     return EXIT_OK
 
 

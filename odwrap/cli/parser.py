@@ -370,5 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                       default=("square", "circle"),
                       help="the shapes (classes) drawn, comma-separated, out of square, circle "
                            "and triangle (default square,circle)")
+    demo.add_argument("--masks", action="store_true",
+                      help="write COCO JSON (annotations.json) with each shape's polygon instead "
+                           "of Pascal VOC, for 'odwrap convert coco --masks'")
     demo.set_defaults(func=commands.demo_data)
     return parser

@@ -6,6 +6,7 @@ like a user's LabelImg export. Deterministic for a seed.
 """
 
 import io
+import json
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -17,6 +18,7 @@ from odwrap.fsutil import atomic_write_bytes, atomic_write_text
 CLASSES = ("square", "circle")  # the default dataset's shapes
 COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210), "triangle": (40, 170, 60)}
 SHAPES = tuple(COLOURS)  # every shape the dataset can draw
+CIRCLE_VERTICES = 32
 MAX_SIZE = 2048  # image side; the background is drawn in float64, 3 channels, twice
 
 
@@ -49,12 +51,35 @@ def _draw(draw, name: str, box, shade) -> None:
         draw.polygon([((left + right) / 2, top), (right, bottom), (left, bottom)], fill=shade)
 
 
+def polygon(name: str, box) -> list[float]:
+    """The shape in BOX as a COCO polygon [x1, y1, x2, y2, ...] in pixel-edge coordinates (a
+    circle as a 32-gon)."""
+    left, top, right, bottom = box
+    if name == "square":
+        return [left, top, right, top, right, bottom, left, bottom]
+    if name == "triangle":
+        return [(left + right) / 2, top, right, bottom, left, bottom]
+    angles = np.linspace(0, 2 * np.pi, CIRCLE_VERTICES, endpoint=False)
+    radius, x, y = (right - left) / 2, (left + right) / 2, (top + bottom) / 2
+    return [float(v) for a in angles for v in (x + radius * np.cos(a), y + radius * np.sin(a))]
+
+
+def rasterize(points: list[float], size: int) -> np.ndarray:
+    """The polygon's mask as pycocotools (and so `convert coco --masks`) rasterizes it."""
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode(mask_utils.frPyObjects([points], size, size))[:, :, 0]
+
+
 def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int,
-               shapes=CLASSES):
+               shapes=CLASSES, masks: bool = False):
+    """(image, [(name, box)]), or with MASKS [(name, box, polygon, mask)]: each shape painted
+    exactly where its polygon's mask is, so that the mask is the truth of the image."""
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(_background(rng, size))
     draw = ImageDraw.Draw(image)
+    pixels = np.asarray(image).copy() if masks else None
     objects, taken = [], []
     for _ in range(int(rng.integers(1, max_objects + 1))):
         name = shapes[int(rng.integers(0, len(shapes)))]
@@ -69,17 +94,25 @@ def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int,
             continue
         shade = tuple(int(c) for c in np.clip(np.array(COLOURS[name]) + rng.integers(-25, 26, 3),
                                               0, 255))
-        _draw(draw, name, box, shade)
         taken.append(box)
-        objects.append((name, box))
-    return image, objects
+        if masks:
+            points = polygon(name, box)
+            mask = rasterize(points, size)
+            pixels[mask == 1] = shade
+            objects.append((name, box, points, mask))
+        else:
+            _draw(draw, name, box, shade)
+            objects.append((name, box))
+    return (Image.fromarray(pixels) if masks else image), objects
 
 
 def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0,
                        min_side: int = 24, max_side: int = 56, max_objects: int = 3,
-                       shapes=CLASSES) -> Path:
+                       shapes=CLASSES, masks: bool = False) -> Path:
     """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT. SHAPES: the
-    classes drawn, each with equal chance (the default's random stream is the same as ever)."""
+    classes drawn, each with equal chance (the default's random stream is the same as ever).
+    MASKS: COCO JSON with each shape's polygon instead (OUTPUT/annotations.json), the shapes
+    painted exactly inside their polygons' masks."""
     output = Path(output)
     unknown = [name for name in shapes if name not in SHAPES]
     if unknown or not shapes or len(set(shapes)) != len(shapes):
@@ -91,12 +124,31 @@ def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: exists and is not a folder")
     rng = np.random.default_rng(seed)
+    coco = {"images": [], "annotations": [],
+            "categories": [{"id": i + 1, "name": name} for i, name in enumerate(shapes)]}
     for index in range(images):
-        image, objects = make_image(rng, size, min_side, max_side, max_objects, tuple(shapes))
+        image, objects = make_image(rng, size, min_side, max_side, max_objects, tuple(shapes),
+                                    masks)
         name = f"shapes_{index:05d}"
         jpeg = io.BytesIO()
         image.save(jpeg, "JPEG", quality=92)
         atomic_write_bytes(output / "JPEGImages" / f"{name}.jpg", jpeg.getvalue())
-        atomic_write_text(output / "Annotations" / f"{name}.xml",
-                          _annotation(f"{name}.jpg", size, objects))
+        if masks:
+            _add_coco(coco, index + 1, f"JPEGImages/{name}.jpg", size, objects, list(shapes))
+        else:
+            atomic_write_text(output / "Annotations" / f"{name}.xml",
+                              _annotation(f"{name}.jpg", size, objects))
+    if masks:
+        atomic_write_text(output / "annotations.json", json.dumps(coco))
     return output
+
+
+def _add_coco(coco: dict, image_id: int, file_name: str, size: int, objects, shapes) -> None:
+    coco["images"].append({"id": image_id, "file_name": file_name, "width": size,
+                           "height": size})
+    for name, (left, top, right, bottom), points, mask in objects:
+        coco["annotations"].append({
+            "id": len(coco["annotations"]) + 1, "image_id": image_id,
+            "category_id": shapes.index(name) + 1, "iscrowd": 0,
+            "bbox": [left, top, right - left, bottom - top], "area": int(mask.sum()),
+            "segmentation": [points]})
