@@ -27,8 +27,10 @@ from odwrap.api import (
                         generate,
                         plot,
                         predict,
+                        record_golden,
                         stats,
                         train,
+                        verify,
                         watch,
                         write_label_map,
                         zoo_cached,
@@ -41,6 +43,7 @@ from odwrap.errors import InputError, OdwrapError, RunError
 __version__ = "0.1.0"
 
 __all__ = ["check", "convert", "demo_data", "diagnose", "evaluate", "evaluate_export", "export",
-           "generate", "plot", "predict", "stats", "train", "watch", "write_label_map",
+           "generate", "plot", "predict", "record_golden", "stats", "train", "verify", "watch",
+           "write_label_map",
            "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull",
            "OdwrapError", "InputError", "RunError", "__version__"]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from odwrap.deploy.evaluate import ModelEvalResult
     from odwrap.deploy.export.common import ExportResult
     from odwrap.deploy.predict import PredictResult
+    from odwrap.deploy.verify import RecordResult, VerifyResult
     from odwrap.doctor import Report
     from odwrap.training.evaluate import EvalResult
     from odwrap.training.loop import TrainResult
@@ -198,14 +199,33 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
 
 
 def predict(model, images: Sequence, output="predictions", *, threshold: float = 0.5,
-            labels=None, runtime: str = "auto", jsonl: bool = False,
-            threads: int = 2) -> PredictResult:
-    """Run an exported .tflite or SavedModel on image files; writes COCO results JSON (or JSON
-    Lines) and annotated images into OUTPUT."""
+            labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
+            annotate: bool = True, restart: bool = False) -> PredictResult:
+    """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
+    TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
+    detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
+    annotated images. Resumes an interrupted run in OUTPUT unless RESTART."""
     from odwrap.deploy.predict import predict as run
 
     return run(model, images, output, threshold=threshold, labels=labels, runtime=runtime,
-               jsonl=jsonl, threads=threads)
+               jsonl=jsonl, threads=threads, annotate=annotate, restart=restart)
+
+
+def record_golden(model, folder, images: Sequence, *, threshold: float = 0.5,
+                  labels=None) -> RecordResult:
+    """Write a golden-mask folder from a trusted mask model's masks on IMAGES."""
+    from odwrap.deploy.verify import record
+
+    return record(model, folder, images, threshold=threshold, labels=labels)
+
+
+def verify(model, golden, *, iou: float = 0.5, threshold: float = 0.5, out_qual=None,
+           labels=None) -> VerifyResult:
+    """Check a mask model against a golden folder: each expected mask needs a predicted mask
+    of its class with IoU at least IOU."""
+    from odwrap.deploy.verify import verify as run
+
+    return run(model, golden, iou=iou, threshold=threshold, out_qual=out_qual, labels=labels)
 
 
 def diagnose() -> Report:

@@ -1,6 +1,7 @@
 """Reading untrusted text files with a size limit, and writing files so that a reader never sees
 half of one."""
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -94,17 +95,25 @@ def atomic_write_text(path, text: str) -> Path:
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
+    with atomic_writer(path) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path):
+    """A binary file handle whose content becomes PATH (temporary file, fsync, rename) when the
+    block ends without an exception; nothing is left behind when it raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

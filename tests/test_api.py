@@ -83,10 +83,13 @@ def test_train_evaluate_export_and_predict(tiny_model, tmp_path):
     pixels[20:50, 30:60] = (220, 30, 30)
     Image.fromarray(pixels).save(image)
     predicted = odwrap.predict(exported.path, [image], tmp_path / "pred", threshold=0.0)
-    assert predicted.runtime == "ai-edge-litert" and predicted.output == tmp_path / "pred"
-    assert len(predicted.predictions) == 1 and len(predicted.predictions[0].detections) == 10
-    written = json.loads((tmp_path / "pred" / "detections.json").read_text())
-    assert written == predicted.predictions[0].detections
+    assert predicted.runtime == "ai-edge-litert"
+    assert predicted.output == tmp_path / "pred" / "detections.json"
+    assert (predicted.images, predicted.detections, predicted.masks) == (1, 10, False)
+    written = json.loads(predicted.output.read_text())
+    assert [line["id"] for line in written] == list(range(1, 11))
+    assert {(line["image_id"], line["filename"]) for line in written} == {(1, str(image))}
+    assert all("segmentation" not in line for line in written)
 
 
 def test_demo_data_draws_the_shapes_asked_for(tmp_path):

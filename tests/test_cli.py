@@ -115,6 +115,8 @@ FLAG_RANGES = [
                  "argument --threshold: nan is not in [0, 1]", id="threshold-nan"),
     pytest.param(["predict", "m.tflite", "a.png", "-o", "{tmp}/out", "--threads", "0"],
                  "argument --threads: 0 is not in 1..1024", id="threads"),
+    pytest.param(["verify", "m", "--golden", "{tmp}/g", "--iou", "0"],
+                 "odwrap verify: argument --iou: 0 is not in (0, 1]", id="iou-zero"),
     pytest.param(["eval", "{tmp}/out", "--watch", "--timeout", "inf"],
                  "odwrap eval: argument --timeout: inf is not in (0, 604800]", id="timeout-inf"),
     pytest.param(["eval", "--model", "{tmp}/out", "--max-images", "0"],
@@ -144,7 +146,7 @@ def test_numeric_flags_out_of_range_exit_2_before_anything_is_written(tmp_path, 
 
 def test_every_numeric_flag_has_a_range():
     """A bare type=int or type=float takes -5, 0, nan and inf; every number goes through
-    parser.int_in or parser.number_in (or a parser of its own, like --input-size)."""
+    types.int_in or types.number_in (or a parser of its own, like --input-size)."""
     from odwrap.cli.parser import build_parser
 
     bare = []
@@ -162,3 +164,35 @@ def test_train_with_negative_steps_end_to_end_writes_nothing(tmp_path):
     assert result.stderr == ("odwrap: error: odwrap train: argument --steps: -5 is not in "
                              "1..2147483647\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["predict", "m.tflite", "{tmp}/nothing*.png", "-o", "{tmp}/out"],
+                 "{tmp}/nothing*.png: no file matches this pattern", id="glob"),
+    pytest.param(["predict", "m.tflite", "{tmp}/absent.png", "-o", "{tmp}/out"],
+                 "{tmp}/absent.png: no such file or folder", id="absent"),
+    pytest.param(["predict", "m.tflite", "{tmp}/empty", "-o", "{tmp}/out"],
+                 "no images in {tmp}/empty", id="empty-folder"),
+    pytest.param(["verify", "m", "--golden", "{tmp}/absent"],
+                 "--golden {tmp}/absent: no such folder", id="golden-absent"),
+    pytest.param(["verify", "m", "--golden", "{tmp}/empty"],
+                 "--golden {tmp}/empty: no image folders (record one with --record-golden)",
+                 id="golden-empty"),
+    pytest.param(["verify", "m", "--golden", "{tmp}/golden"],
+                 "{tmp}/golden/a: no image.png (a golden image folder holds the image and its "
+                 "masks)", id="golden-no-image"),
+    pytest.param(["verify", "m", "{tmp}/x.png", "--golden", "{tmp}/golden"],
+                 "--golden: takes no images (the golden folder holds them)", id="golden-images"),
+    pytest.param(["verify", "m", "--record-golden", "{tmp}/new"],
+                 "--record-golden: name the images to record the masks of", id="record-none"),
+])
+def test_predict_and_verify_inputs_are_refused_before_a_model_loads(tmp_path, capsys, argv,
+                                                                     message):
+    """The model 'm' does not exist: each refusal comes before it would be read."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "golden" / "a").mkdir(parents=True)
+    (tmp_path / "golden" / "a" / "square.png").write_bytes(b"")
+    code = cli.main([arg.format(tmp=tmp_path) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"odwrap: error: {message.format(tmp=tmp_path)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "golden"]

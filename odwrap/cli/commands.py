@@ -232,20 +232,48 @@ def export(args) -> int:
 def predict(args) -> int:
     result = api.predict(args.model, args.images, args.output, threshold=args.threshold,
                          labels=args.labels, runtime=args.runtime, jsonl=args.jsonl,
-                         threads=args.threads)
-    for prediction in result.predictions:
-        print(f"{prediction.image}: {len(prediction.detections)} detection(s), "
-              f"{prediction.milliseconds:.1f} ms")
+                         threads=args.threads, annotate=args.annotate, restart=args.restart)
     for _, why in result.skipped:
         print(f"skipped {why}")
+    resumed = f" after the {result.resumed} of the interrupted run" if result.resumed else ""
+    masks = " with masks" if result.masks else ""
+    print(f"predicted {result.images} image(s){resumed}; {result.detections} detection(s)"
+          f"{masks} in {result.output}")
     if result.skipped:
-        print(f"skipped {len(result.skipped)} of {len(args.images)} image(s) that could not be "
-              "read")
-    if result.predictions:
-        times = sorted(prediction.milliseconds for prediction in result.predictions)
-        print(f"{result.runtime}: median {times[len(times) // 2]:.1f} ms per image; results "
-              f"and annotated images in {args.output}")
+        print(f"skipped {len(result.skipped)} of {result.images + len(result.skipped)} image(s) "
+              "that could not be read")
+    if result.images:
+        print(f"{result.runtime}: median {result.median_milliseconds:.1f} ms per image"
+              + ("; annotated images in " + str(args.output) if args.annotate else ""))
     return EXIT_OK
+
+
+def verify(args) -> int:
+    if args.record_golden:
+        if not args.images:
+            raise InputError("--record-golden: name the images to record the masks of")
+        recorded = api.record_golden(args.model, args.record_golden, args.images,
+                                     threshold=args.threshold, labels=args.labels)
+        for image in recorded.empty:
+            print(f"{image}: no mask scored {args.threshold} or more (nothing to check there)")
+        print(f"recorded {recorded.masks} mask(s) of {recorded.images} image(s) in "
+              f"{recorded.folder}")
+        return EXIT_OK
+    if args.images:
+        raise InputError("--golden: takes no images (the golden folder holds them)")
+    result = api.verify(args.model, args.golden, iou=args.iou, threshold=args.threshold,
+                        out_qual=args.out_qual, labels=args.labels)
+    for check in result.checks:
+        if check.passed:
+            print(f"{check.file}: OK (IoU {check.iou:.2f})")
+        elif check.matched:
+            print(f"{check.file}: missing (best IoU {check.iou:.2f} with {check.matched})")
+        else:
+            print(f"{check.file}: missing (no predicted mask overlaps it)")
+    print(f"{len(result.checks) - len(result.failed)} of {len(result.checks)} golden mask(s) of "
+          f"{result.images} image(s) matched at IoU {result.iou}"
+          + (f"; side by side in {args.out_qual}" if args.out_qual else ""))
+    return EXIT_FINDINGS if result.failed else EXIT_OK
 
 
 def zoo_list(args) -> int:

@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 
 # The commands that run TensorFlow or the OD API; the others fail only with odwrap's own errors.
-RUN_COMMANDS = frozenset({"train", "eval", "export", "predict"})
+RUN_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify"})
 
 
 def log_dir() -> Path:

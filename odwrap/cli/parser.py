@@ -5,79 +5,26 @@ numpy or TensorFlow; each command's function is in odwrap.cli.commands.
 """
 
 import argparse
-import math
 from pathlib import Path
 
 from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
-from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING, quantize_modes
+from odwrap.cli.types import input_size, int_in, number_in, quantize_list
+from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
 from odwrap.errors import InputError
 from odwrap.zoo.catalog import FAMILIES
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
 INT32_MAX = 2**31 - 1  # the OD API's step counts are int32 proto fields
 SEED_MAX = 2**32 - 1  # what numpy's generators take
-MAX_SIDE = 4096  # as a spec's model.image_size
 MAX_DETECTIONS = 10_000  # as a spec's export.max_detections
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise InputError(f"{self.prog}: {message}")
-
-
-def int_in(low: int, high: int):
-    """An argparse type: an int in LOW..HIGH, else one line naming the value and the range."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not an integer in {low}..{high}") \
-                from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
-        return value
-    return parse
-
-
-def quantize_list(text: str) -> tuple:
-    """An argparse type: quantize modes, one, comma-separated, or all."""
-    try:
-        return quantize_modes(text)
-    except InputError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not one of {', '.join(QUANTIZE)}, a comma-separated list of them, "
-            "or all") from None
-
-
-def number_in(low: float, high: float, low_open: bool = False):
-    """An argparse type: a finite number in [LOW, HIGH] (or (LOW, HIGH])."""
-    bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number in {bounds}") from None
-        inside = low < value <= high if low_open else low <= value <= high
-        if not inside or not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text} is not in {bounds}")
-        return value
-    return parse
-
-
-def _input_size(text):
-    parts = text.lower().split("x")
-    try:
-        values = [int(part) for part in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH") from None
-    if len(values) not in (1, 2) or not all(1 <= value <= MAX_SIDE for value in values):
-        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH, each side in "
-                                         f"1..{MAX_SIDE}")
-    return (values[0], values[-1])
 
 
 def _add_class_options(parser):
@@ -290,10 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict = subparsers.add_parser(
         "predict", help="run an exported model on images",
         description="Run a .tflite model (ai-edge-litert, else tflite-runtime, else "
-                    "TensorFlow's interpreter) or a SavedModel folder on images; write COCO "
-                    "results JSON (or JSON Lines) and annotated images; print each latency.")
+                    "TensorFlow's interpreter) or a SavedModel folder on images, one at a time; "
+                    "write the detections (with compressed RLE masks for a mask model) as COCO "
+                    "results JSON or JSON Lines, a line per image in images.jsonl, and annotated "
+                    "images. An interrupted run is resumed: the images already written are "
+                    "skipped.")
     predict.add_argument("model", type=Path, help="a .tflite file or a SavedModel folder")
-    predict.add_argument("images", nargs="+", type=Path, help="image files")
+    predict.add_argument("images", nargs="+", type=Path,
+                         help="image files, folders (searched recursively), glob patterns "
+                              "(quoted) or TFRecord files")
     predict.add_argument("-o", "--output", type=Path, default=Path("predictions"),
                          help="where results go (default ./predictions)")
     predict.add_argument("--threshold", type=number_in(0, 1), default=0.5, help="lowest score kept")
@@ -301,8 +253,35 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES)
     predict.add_argument("--threads", type=int_in(1, 1024), default=2)
     predict.add_argument("--jsonl", action="store_true",
-                         help="JSON Lines, one image a line, instead of COCO results JSON")
+                         help="detections.jsonl, one detection a line, instead of detections.json")
+    predict.add_argument("--no-annotate", dest="annotate", action="store_false",
+                         help="write no annotated images")
+    predict.add_argument("--restart", action="store_true",
+                         help="start over instead of resuming an interrupted run in --output")
     predict.set_defaults(func=commands.predict)
+
+    verify = subparsers.add_parser(
+        "verify", help="check a mask model's masks against golden masks",
+        description="Check that every expected mask of a golden folder is matched by a "
+                    "predicted mask of its class with IoU at least --iou: a line per mask file, "
+                    "exit 1 when any is missing. --record-golden writes the folder from a "
+                    "trusted model: per image a folder with image.png and CLASS.png, "
+                    "CLASS.2.png ... (a .npy array works as an expected mask too).")
+    verify.add_argument("model", type=Path, help="a mask model's SavedModel folder")
+    verify.add_argument("images", nargs="*", type=Path,
+                        help="with --record-golden: image files, folders, globs or TFRecords")
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("--golden", type=Path, metavar="DIR", help="the golden folder to check")
+    which.add_argument("--record-golden", type=Path, metavar="DIR",
+                       help="write the golden folder from the model's masks on IMAGES")
+    verify.add_argument("--iou", type=number_in(0, 1, low_open=True), default=0.5,
+                        help="the lowest IoU that matches (default 0.5)")
+    verify.add_argument("--threshold", type=number_in(0, 1), default=0.5,
+                        help="the lowest score of a predicted mask (default 0.5)")
+    verify.add_argument("--out-qual", type=Path, metavar="DIR",
+                        help="write expected_*.png and actual_*.png, the masks over the image")
+    verify.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
+    verify.set_defaults(func=commands.verify)
 
     formats = list(READERS)
     convert = subparsers.add_parser(
@@ -347,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read TFRecords and print images, boxes, boxes per class and the box size "
                     "distribution at the model's input size (small objects warn).")
     stats.add_argument("files", nargs="+", help="TFRecord files or globs")
-    stats.add_argument("--input-size", type=_input_size, default=(320, 320), metavar="SIZE",
+    stats.add_argument("--input-size", type=input_size, default=(320, 320), metavar="SIZE",
                        help="the model's input, SIZE or HEIGHTxWIDTH (default 320)")
     stats.add_argument("--histogram", type=Path, metavar="PNG",
                        help="also save a histogram of box sizes and classes")

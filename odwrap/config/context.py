@@ -175,12 +175,14 @@ def _fine_tune(spec, size, loaded, notes) -> dict:
     train = spec.train
     kind = train.fine_tune_checkpoint_type
     if spec.model.pretrained is not None:
-        from odwrap.config.pretrained import checkpoint_prefix, zoo_model
+        from odwrap.config.pretrained import checkpoint_prefix, other_checkpoint_note, zoo_model
 
         model = zoo_model(spec.model.pretrained, spec.model.architecture, size)
         notes.append(f"model.pretrained: starts from the zoo's {model.name} (COCO); odwrap train "
                      f"downloads it when it is not in the zoo cache (odwrap zoo pull "
                      f"{model.name} does it now)")
+        other = other_checkpoint_note(spec.model.architecture, kind or "detection")
+        notes += [other] if other else []
         return {"fine_tune_checkpoint": proto_value(checkpoint_prefix(model)),
                 "fine_tune_checkpoint_type": proto_value(kind or "detection")}
     return {"fine_tune_checkpoint": None if train.fine_tune_checkpoint is None

@@ -3,7 +3,7 @@ will be in the zoo cache. Nothing is downloaded here: `odwrap train` (or `odwrap
 fetches it; generate and check stay offline."""
 
 from odwrap.errors import InputError, shown
-from odwrap.zoo import ZooModel, find, for_architecture
+from odwrap.zoo import ZooModel, checkpoint_architecture, find, for_architecture
 from odwrap.zoo.catalog import CHECKPOINT
 
 COCO = "coco"  # the zoo model of the spec's architecture and input size (all are COCO-trained)
@@ -13,23 +13,47 @@ def _size_text(size) -> str:
     return str(size) if isinstance(size, int) else f"{size[0]}x{size[1]}"
 
 
+def _of(architecture: str, source: str) -> str:
+    """ARCHITECTURE, and the architecture SOURCE whose zoo models it takes when they differ."""
+    return architecture if source == architecture else \
+        f"{source} (which {architecture} starts from)"
+
+
 def zoo_model(value: str, architecture: str, size) -> ZooModel:
-    """The zoo model that `model.pretrained: VALUE` names for ARCHITECTURE at SIZE; InputError
-    (without the file's name) when there is none or it is another architecture's."""
+    """The zoo model that `model.pretrained: VALUE` names for ARCHITECTURE at SIZE (or of the
+    architecture it starts from, odwrap.zoo.STARTS_FROM); InputError (without the file's name)
+    when there is none or it is another architecture's."""
+    source = checkpoint_architecture(architecture)
     if value == COCO:
-        found = for_architecture(architecture, size)
+        found = for_architecture(source, size)
         if found:
             return found[0]
-        sizes = sorted({model.size_text for model in for_architecture_any(architecture)})
+        sizes = sorted({model.size_text for model in for_architecture_any(source)})
         where = (f"its zoo models are at {', '.join(sizes)} (set model.image_size to one)"
                  if sizes else "the zoo has no model of this architecture")
-        raise InputError(f"model.pretrained: coco: no zoo model of {architecture} at "
-                         f"{_size_text(size)}; {where}")
+        raise InputError(f"model.pretrained: coco: no zoo model of {_of(architecture, source)} "
+                         f"at {_size_text(size)}; {where}")
     model = find(value)
-    if model.architecture != architecture:
+    if model.architecture != source:
         raise InputError(f"model.pretrained: zoo model '{shown(value)}' is of architecture "
-                         f"{model.architecture}, not {architecture}")
+                         f"{model.architecture}, not {_of(architecture, source)}")
     return model
+
+
+def other_checkpoint_note(architecture: str, kind: str) -> str | None:
+    """None for an architecture with zoo models of its own; else generate's note: whose
+    checkpoint it starts from and, with fine_tune_checkpoint_type KIND detection, what restores
+    and what trains anew."""
+    source = checkpoint_architecture(architecture)
+    if source == architecture:
+        return None
+    text = (f"model.pretrained: {architecture} has no zoo model of its own and starts from a "
+            f"{source} checkpoint")
+    if kind != "detection":
+        return text
+    return (f"{text}: type detection restores its feature extractor; the RPN and box heads "
+            "train anew, as from any detection checkpoint, and so does the mask head, which the "
+            "checkpoint lacks")
 
 
 def for_architecture_any(architecture: str) -> list[ZooModel]:
@@ -68,9 +92,13 @@ def spec_errors(spec, arch) -> list[tuple[tuple, str]]:
                  "train.fine_tune_checkpoint, not both")]
     size = spec.model.image_size if spec.model.image_size is not None else arch.image_size
     try:
-        zoo_model(spec.model.pretrained, arch.name, size)
+        model = zoo_model(spec.model.pretrained, arch.name, size)
     except InputError as exc:
         return [(("model", "pretrained"), str(exc).removeprefix("model.pretrained: "))]
+    if model.architecture != arch.name and spec.train.fine_tune_checkpoint_type == "full":
+        # load_fine_tune_checkpoint asserts that every part of the model is in the checkpoint.
+        return [(("train", "fine_tune_checkpoint_type"), f"full needs every part of {arch.name} "
+                 f"in the checkpoint, and {model.name} is a {model.architecture}; use detection")]
     return []
 
 

@@ -1,37 +1,51 @@
-"""`predict`: run an exported model on images; COCO results JSON (or JSON Lines),
-annotated images, and the latency of each image.
+"""`predict`: run an exported model over images (files, folders, globs, TFRecords); one
+detection per line of JSON Lines, or a COCO results JSON, and annotated images.
 
-An image that cannot be read (corrupt, not an image, a decompression bomb) is skipped and
-named in the result, as a user predicting over a folder wants the rest; when none can be read,
-that is an InputError."""
+A line: {"image_id", "filename", "category_id", "bbox": [x, y, w, h] in pixels, "score", and for
+a mask model "segmentation": {"size": [H, W], "counts": compressed COCO RLE},
+"mask_mean_score", "mask_area_fraction"; then "id"}: COCO's results format, which pycocotools'
+`loadRes` reads. The run streams: one image in memory at a time, its lines appended to
+OUTPUT/detections.jsonl.part and a line for the image to OUTPUT/images.jsonl.part (its size,
+detection count and latency, or why it could not be read). An interrupted run is resumed by
+the next one with the same model and threshold: it checks that the images it skips are those
+the log names, in order, and cuts a half-written tail. At the end the files get their names
+(detections.json is made from the lines then). An image that cannot be read (corrupt, not an
+image, a decompression bomb) is logged and skipped; when none can be read, that is an
+InputError."""
 
 import json
+import os
+import statistics
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from odwrap.deploy.runtime import load_detector, load_rgb
+from odwrap import report
+from odwrap.deploy import masks as mask_ops
+from odwrap.deploy import sources
+from odwrap.deploy.annotate import Annotator
+from odwrap.deploy.runtime import load_detector
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_bytes, atomic_write_text
+from odwrap.fsutil import atomic_write_bytes, atomic_write_text, atomic_writer
 
-PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230), (210, 245, 60))
-
-
-@dataclass
-class Prediction:
-    image: str
-    width: int
-    height: int
-    milliseconds: float
-    detections: list = field(default_factory=list)  # COCO result dicts
+DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
+PART = ".part"
 
 
 @dataclass
 class PredictResult:
     runtime: str  # what ran the model
-    output: Path  # the folder of detections.json(l) and the annotated images
-    predictions: list = field(default_factory=list)  # one Prediction per image read
-    skipped: list = field(default_factory=list)  # (image, why) of each image not read
+    output: Path  # the detections file: OUTPUT/detections.json or detections.jsonl
+    images: int = 0  # images this run predicted
+    resumed: int = 0  # images an interrupted earlier run had predicted (skipped now)
+    detections: int = 0  # detections in the file, all runs together
+    masks: bool = False  # the model predicts masks: lines carry them
+    skipped: list = field(default_factory=list)  # (image, why) of each image not read now
+    milliseconds: array = field(default_factory=lambda: array("f"))  # each image's inference
+
+    @property
+    def median_milliseconds(self) -> float:
+        return statistics.median(self.milliseconds) if self.milliseconds else 0.0
 
 
 def read_labels(path) -> dict[int, str]:
@@ -41,69 +55,176 @@ def read_labels(path) -> dict[int, str]:
     return {index: name for index, name in enumerate(lines, start=1)}
 
 
-def _annotate(image, prediction: Prediction, labels: dict) -> bytes:
-    import io
+def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
+    """Class names: LABELS (a labels.txt), else the model's metadata, else a labels.txt in or
+    beside the model's folder (a SavedModel export writes it beside saved_model/)."""
+    if labels:
+        return read_labels(labels)
+    packed = dict(enumerate(getattr(detector, "labels", []), start=1))
+    folder = model.parent if model.is_file() else model
+    for place in (folder, folder.parent):
+        if not packed and (place / "labels.txt").exists():
+            return read_labels(place / "labels.txt")
+    return packed
 
-    from PIL import Image, ImageDraw
 
-    canvas = Image.fromarray(image)
-    draw = ImageDraw.Draw(canvas)
-    for detection in prediction.detections:
-        x, y, w, h = detection["bbox"]
-        colour = PALETTE[detection["category_id"] % len(PALETTE)]
-        draw.rectangle((x, y, x + w, y + h), outline=colour, width=2)
-        name = labels.get(detection["category_id"], str(detection["category_id"]))
-        text = f"{name} {detection['score']:.2f}"
-        left, top, right, bottom = draw.textbbox((x, y), text)
-        draw.rectangle((left, top - (bottom - top) - 2, right + 2, top), fill=colour)
-        draw.text((x + 1, y - (bottom - top) - 2), text, fill=(255, 255, 255))
-    buffer = io.BytesIO()
-    canvas.save(buffer, "PNG")
-    return buffer.getvalue()
+def detection_lines(source, image, found, threshold, first_id, annotator=None) -> list[dict]:
+    """The result dicts of one image's detections at or above THRESHOLD, ids from FIRST_ID;
+    masks pasted at the image's size (and blended into ANNOTATOR) one at a time."""
+    height, width = image.shape[:2]
+    lines = []
+    for index, (box, label, score) in enumerate(zip(found.boxes, found.classes, found.scores)):
+        if score < threshold:
+            continue
+        ymin, xmin, ymax, xmax = (float(v) for v in box)
+        line = {"image_id": source.image_id, "filename": source.filename,
+                "category_id": int(label),
+                "bbox": [round(xmin * width, 2), round(ymin * height, 2),
+                         round((xmax - xmin) * width, 2), round((ymax - ymin) * height, 2)],
+                "score": round(float(score), 4)}
+        if found.masks is not None:
+            pasted = mask_ops.paste(found.masks[index], box, height, width)
+            line.update(segmentation=pasted.rle(), mask_mean_score=round(pasted.mean_score, 4),
+                        mask_area_fraction=round(pasted.area_fraction, 4))
+            if annotator is not None:
+                annotator.add_mask(pasted.mask, int(label))
+        line["id"] = first_id + len(lines)
+        lines.append(line)
+    return lines
+
+
+def _cut_to_lines(path: Path, keep: int | None = None) -> tuple[int, int]:
+    """Truncate PATH after its last whole JSON line (or after KEEP lines): (lines kept, the sum
+    of their "detections")."""
+    kept = offset = detections = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n") or (keep is not None and kept >= keep):
+                break
+            if keep is None:
+                try:
+                    detections += json.loads(line).get("detections", 0)
+                except (ValueError, AttributeError):
+                    break
+            offset += len(line)
+            kept += 1
+    if keep is not None and kept < keep:
+        raise InputError(f"{path}: holds {kept} detections where {path.parent / IMAGES}{PART} "
+                         f"counts {keep}; pass --restart")
+    os.truncate(path, offset)
+    return kept, detections
+
+
+def _resume(output: Path, run: dict, restart: bool) -> tuple[int, int]:
+    """(images, detections) an interrupted run wrote; (0, 0) for a fresh run."""
+    log, lines, recorded = output / (IMAGES + PART), output / (DETECTIONS + PART), output / RUN
+    if restart or not log.exists():
+        for path in (log, lines):
+            path.unlink(missing_ok=True)
+        return 0, 0
+    earlier = json.loads(recorded.read_text()) if recorded.exists() else {}
+    if earlier != run:
+        changed = ", ".join(key for key in run if earlier.get(key) != run[key])
+        raise InputError(f"{output}: holds an interrupted run with another {changed or 'setup'} "
+                         f"({recorded}); pass --restart to start over, or another --output")
+    images, detections = _cut_to_lines(log)
+    lines.touch()
+    _cut_to_lines(lines, keep=detections)
+    return images, detections
+
+
+def _logged_names(log: Path, images: int):
+    """The filenames of the first IMAGES lines of the image log, one at a time."""
+    with open(log, "rb") as handle:
+        for _, line in zip(range(images), handle):
+            yield json.loads(line).get("filename")
+
+
+def _finish(output: Path, jsonl: bool) -> Path:
+    """Give the part files their names; detections.json is written from the lines."""
+    part = output / (DETECTIONS + PART)
+    if jsonl:
+        target = output / DETECTIONS
+        os.replace(part, target)
+    else:
+        target = output / "detections.json"
+        with atomic_writer(target) as handle, open(part, "rb") as lines:
+            handle.write(b"[")
+            for number, line in enumerate(lines):
+                handle.write((b",\n" if number else b"\n") + line.rstrip(b"\n"))
+            handle.write(b"\n]\n")
+        part.unlink()
+    os.replace(output / (IMAGES + PART), output / IMAGES)
+    (output / RUN).unlink(missing_ok=True)
+    return target
 
 
 def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", jsonl=False,
-            threads=2) -> PredictResult:
-    """Detections of every image; writes OUTPUT/detections.json(l) and annotated PNGs."""
+            threads=2, annotate=True, restart=False) -> PredictResult:
+    """Detections of every image of IMAGES (files, folders, globs, TFRecords) into OUTPUT."""
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
+    total = sources.count(images)  # an argument naming nothing fails before the model loads
+    if not total:
+        raise InputError(f"no images in {', '.join(str(image) for image in images)}")
+    model, output = Path(model), Path(output)
     detector = load_detector(model, runtime=runtime, threads=threads)
-    model = Path(model)
-    packed = dict(enumerate(getattr(detector, "labels", []), start=1))  # from its metadata
-    beside = (model.parent if model.is_file() else model) / "labels.txt"
-    labels = read_labels(labels) if labels else packed or read_labels(beside)
-    output = Path(output)
-    results, skipped = [], []
-    for path in images:
-        try:
-            image = load_rgb(path)
-        except InputError as exc:  # corrupt, not an image, a decompression bomb: the rest run
-            skipped.append((str(path), str(exc)))
-            continue
-        found = detector.detect(image)
-        height, width = image.shape[:2]
-        prediction = Prediction(image=str(path), width=width, height=height,
-                                milliseconds=found.milliseconds)
-        for box, label, score in zip(found.boxes, found.classes, found.scores):
-            if score < threshold:
+    names = model_labels(detector, model, labels)
+    run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime}
+    created = not output.exists()
+    output.mkdir(parents=True, exist_ok=True)
+    resumed, count = _resume(output, run, restart)
+    if resumed > total:
+        raise InputError(f"{output / IMAGES}{PART}: the interrupted run read {resumed} images, "
+                         f"more than the {total} given now; pass --restart")
+    atomic_write_text(output / RUN, json.dumps(run))
+    result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
+                           detections=count)
+    logged = _logged_names(output / (IMAGES + PART), resumed)
+    with open(output / (DETECTIONS + PART), "ab") as lines, \
+            open(output / (IMAGES + PART), "ab") as log, \
+            report.tracking("predict", total, "image", done=resumed) as progress:
+        for position, source in enumerate(sources.iterate(images)):
+            if position < resumed:
+                name = next(logged)
+                if name != source.filename:
+                    raise InputError(
+                        f"{output / IMAGES}{PART}: image {position + 1} was {name}, now "
+                        f"{source.filename}: the images changed since the interrupted run; "
+                        "pass --restart")
                 continue
-            ymin, xmin, ymax, xmax = (float(v) for v in box)
-            prediction.detections.append({
-                "image_id": Path(path).name, "category_id": int(label),
-                "bbox": [round(xmin * width, 2), round(ymin * height, 2),
-                         round((xmax - xmin) * width, 2), round((ymax - ymin) * height, 2)],
-                "score": round(float(score), 4)})
-        atomic_write_bytes(output / f"{Path(path).stem}.annotated.png",
-                           _annotate(image, prediction, labels))
-        results.append(prediction)
-    if not results:
-        raise InputError(f"no image could be read ({len(skipped)} tried): {skipped[0][1]}")
-    if jsonl:
-        text = "".join(json.dumps({"image": p.image, "milliseconds": round(p.milliseconds, 2),
-                                   "detections": p.detections}) + "\n" for p in results)
-        atomic_write_text(output / "detections.jsonl", text)
-    else:
-        flat = [d for p in results for d in p.detections]
-        atomic_write_text(output / "detections.json", json.dumps(flat, indent=1))
-    return PredictResult(runtime=detector.runtime, output=output, predictions=results,
-                         skipped=skipped)
+            entry = {"image_id": source.image_id, "filename": source.filename}
+            try:
+                image = source.read()
+            except InputError as exc:  # corrupt, not an image, a decompression bomb: the rest run
+                result.skipped.append((source.filename, str(exc)))
+                log.write((json.dumps({**entry, "skipped": str(exc)}) + "\n").encode())
+                progress.advance()
+                continue
+            found = detector.detect(image)
+            result.masks = found.masks is not None
+            annotator = Annotator(image) if annotate else None
+            found_lines = detection_lines(source, image, found, threshold, result.detections + 1,
+                                          annotator)
+            lines.write("".join(json.dumps(line) + "\n" for line in found_lines).encode())
+            lines.flush()
+            log.write((json.dumps({**entry, "width": image.shape[1], "height": image.shape[0],
+                                   "detections": len(found_lines),
+                                   "milliseconds": round(found.milliseconds, 2)}) + "\n").encode())
+            log.flush()
+            if annotator is not None:
+                atomic_write_bytes(output / f"{Path(source.filename).stem}.annotated.png",
+                                   annotator.png(found_lines, names))
+            result.detections += len(found_lines)
+            result.images += 1
+            result.milliseconds.append(found.milliseconds)
+            progress.advance()
+    if not result.images and not result.resumed:
+        for name in (DETECTIONS + PART, IMAGES + PART, RUN):
+            (output / name).unlink(missing_ok=True)
+        if created:
+            output.rmdir()
+        raise InputError(f"no image could be read ({len(result.skipped)} tried): "
+                         f"{result.skipped[0][1]}")
+    result.output = _finish(output, jsonl)
+    return result

@@ -29,6 +29,7 @@ class Detections:
     classes: np.ndarray  # [N] label map ids (1-based)
     scores: np.ndarray  # [N]
     milliseconds: float  # inference only
+    masks: np.ndarray | None = None  # [N, h, w] probabilities over each box (mask models)
 
 
 def preprocess(image: np.ndarray, normalization: Normalization) -> np.ndarray:
@@ -151,10 +152,12 @@ class SavedModelDetector:
         output = self.function(input_tensor=tensor)
         elapsed = (time.perf_counter() - start) * 1000
         count = int(output["num_detections"][0])
+        masks = output.get("detection_masks")
         return Detections(boxes=output["detection_boxes"][0][:count].numpy(),
                           classes=output["detection_classes"][0][:count].numpy().astype(int),
                           scores=output["detection_scores"][0][:count].numpy(),
-                          milliseconds=elapsed)
+                          milliseconds=elapsed,
+                          masks=None if masks is None else masks[0][:count].numpy())
 
 
 def load_detector(path, runtime="auto", threads=2):

@@ -8,12 +8,14 @@ mirror, which is read with tf.io.gfile.
 from odwrap.zoo.catalog import (
     FAMILIES,
     MODELS,
+    STARTS_FROM,
     ZooModel,
+    checkpoint_architecture,
     find,
     for_architecture,
     for_sample_config,
     models,
 )
 
-__all__ = ["FAMILIES", "MODELS", "ZooModel", "find", "for_architecture", "for_sample_config",
-           "models"]
+__all__ = ["FAMILIES", "MODELS", "STARTS_FROM", "ZooModel", "checkpoint_architecture", "find",
+           "for_architecture", "for_sample_config", "models"]

@@ -8,7 +8,8 @@ keys of odwrap.config.architectures where odwrap renders it (ssd_mobilenet_v2_fp
 ssd_mobilenet_v1_fpn, ssd_mobilenet_v2, retinanet_resnet50/101/152), otherwise a key in the same
 style (the size and the `_coco17_tpu-8` suffix left out) for an architecture odwrap does not
 render yet. `sample_configs` names the official TF2 sample configs of the same model (without
-`.config`; older names included), which `for_sample_config` looks up.
+`.config`; older names included), which `for_sample_config` looks up. STARTS_FROM names the
+architectures without a zoo model of their own that start from another's detection checkpoint.
 """
 
 import difflib
@@ -199,6 +200,12 @@ MODELS = (
              note="the first ExtremeNet tarball, replaced by 20210507's"),
 )
 
+# odwrap's architectures that the zoo has no model of -> the architecture whose zoo models they
+# start from: the same feature extractor, which a `detection` checkpoint restores; the heads that
+# the other lacks (a mask head) train anew with the RPN and box heads, as a detection checkpoint's
+# heads do.
+STARTS_FROM = {"mask_rcnn_resnet50_v1": "faster_rcnn_resnet50_v1"}
+
 _BY_NAME = {model.name: model for model in MODELS}
 _BY_SAMPLE = {sample: model for model in MODELS for sample in model.sample_configs}
 
@@ -236,6 +243,11 @@ def for_sample_config(name: str) -> ZooModel | None:
     ending in .config is allowed), or None when the zoo has no such model."""
     stem = str(name).replace("\\", "/").rsplit("/", 1)[-1]
     return _BY_SAMPLE.get(stem.removesuffix(".config"))
+
+
+def checkpoint_architecture(architecture: str) -> str:
+    """The architecture whose zoo models ARCHITECTURE starts from: its own, or STARTS_FROM's."""
+    return STARTS_FROM.get(architecture, architecture)
 
 
 def for_architecture(architecture: str, size) -> list[ZooModel]:

@@ -31,6 +31,8 @@ TINY = [
     pytest.param("faster_rcnn_inception_resnet_v2", 128, TWO_STAGE, id="faster-rcnn-irv2-128"),
     pytest.param("mask_rcnn_inception_resnet_v2", 128, TWO_STAGE + "  mask_size: 14\n",
                  id="mask-rcnn-irv2-128"),
+    pytest.param("mask_rcnn_resnet50_v1", 128, TWO_STAGE + "  mask_size: 14\n",
+                 id="mask-rcnn-resnet50-128"),
 ]
 
 

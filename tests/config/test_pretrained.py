@@ -39,6 +39,8 @@ def cache(tmp_path, monkeypatch):
     ("efficientdet_d0", 512, "efficientdet_d0_coco17_tpu-32"),
     ("centernet_resnet50_v2", 512, "centernet_resnet50_v2_512x512_coco17_tpu-8"),
     ("faster_rcnn_resnet50_v1", "[800, 1333]", "faster_rcnn_resnet50_v1_800x1333_coco17_gpu-8"),
+    ("mask_rcnn_resnet50_v1", 640, "faster_rcnn_resnet50_v1_640x640_coco17_tpu-8"),
+    ("mask_rcnn_resnet50_v1", 1024, "faster_rcnn_resnet50_v1_1024x1024_coco17_tpu-8"),
 ])
 def test_coco_points_at_the_zoo_checkpoint_in_the_cache(tmp_path, capsys, cache, architecture,
                                                          size, name):
@@ -87,3 +89,32 @@ def test_pretrained_errors_are_one_line_naming_the_field(tmp_path, capsys, pretr
     assert code == 2 and message in out.err, out.err
     assert len(out.err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_mask_rcnn_resnet50_says_its_mask_head_trains_anew(tmp_path, capsys):
+    code, out = generate(tmp_path, capsys, "mask_rcnn_resnet50_v1", 640)
+    assert code == 0, out.err
+    assert "mask_rcnn_resnet50_v1 has no zoo model of its own and starts from a " \
+           "faster_rcnn_resnet50_v1 checkpoint: type detection restores its feature extractor; " \
+           "the RPN and box heads train anew, as from any detection checkpoint, and so does the " \
+           "mask head" in " ".join(out.out.split())
+
+
+@pytest.mark.parametrize("pretrained, size, train, message", [
+    ("coco", 512, "", "spec.yaml:4: model.pretrained: coco: no zoo model of "
+     "faster_rcnn_resnet50_v1 (which mask_rcnn_resnet50_v1 starts from) at 512; its zoo models "
+     "are at 1024x1024, 640x640, 800x1333"),
+    ("mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8", 1024, "", "spec.yaml:4: "
+     "model.pretrained: zoo model 'mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8' is of "
+     "architecture mask_rcnn_inception_resnet_v2, not faster_rcnn_resnet50_v1 (which "
+     "mask_rcnn_resnet50_v1 starts from)"),
+    ("coco", 640, "train:\n  fine_tune_checkpoint_type: full\n", "spec.yaml:9: "
+     "train.fine_tune_checkpoint_type: full needs every part of mask_rcnn_resnet50_v1 in the "
+     "checkpoint, and faster_rcnn_resnet50_v1_640x640_coco17_tpu-8 is a "
+     "faster_rcnn_resnet50_v1; use detection"),
+])
+def test_mask_rcnn_resnet50_pretrained_errors(tmp_path, capsys, pretrained, size, train,
+                                              message):
+    code, out = generate(tmp_path, capsys, "mask_rcnn_resnet50_v1", size, pretrained, train)
+    assert code == 2 and message in out.err, out.err
+    assert len(out.err.strip().splitlines()) == 1

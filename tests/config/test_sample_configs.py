@@ -18,7 +18,9 @@ the derivation, not a sample:
   keypoint parts and filenames_shuffle_buffer_size, max_box_predictions 100 (the copy's 20 is for
   one class) and use_separable_conv written out;
 - faster-rcnn-inception-resnet-v2: the ResNet TPU sample of the size with the
-  Inception-ResNet-V2 parts of the Mask R-CNN sample (type, initial_crop_size 17, maxpool 1).
+  Inception-ResNet-V2 parts of the Mask R-CNN sample (type, initial_crop_size 17, maxpool 1);
+- mask-rcnn-resnet50-v1: the Mask R-CNN sample at the size with the ResNet50 V1 parts of the
+  Faster R-CNN ResNet50 V1 samples (type, initial_crop_size 14, maxpool 2).
 """
 
 import pytest
@@ -365,7 +367,7 @@ def center_net(backbone, side=512):
             **_adam_cosine(1e-3, 2.5e-4, 5000, 250000)}
 
 
-# Faster R-CNN and Mask R-CNN (faster_rcnn_*, mask_rcnn_inception_resnet_v2_*).
+# Faster R-CNN and Mask R-CNN (faster_rcnn_*, mask_rcnn_*).
 
 FR = "model.faster_rcnn."
 MRP = FR + "second_stage_box_predictor.mask_rcnn_box_predictor."
@@ -460,10 +462,13 @@ def faster_rcnn_fpn():
     }
 
 
-def mask_rcnn():
+def mask_rcnn(backbone="inception_resnet_v2", size=1024):
+    """The Inception-ResNet-V2 1024 sample; resnet50_v1 (derived): its ResNet50 V1 parts."""
     masks = {"load_instance_masks": True, "mask_type": "PNG_MASKS"}
+    parts = IRV2 if backbone == "inception_resnet_v2" else \
+        {FR + "feature_extractor.type": "faster_rcnn_resnet50_keras"}
     return {
-        **FASTER_RCNN_COMMON, **GRID, **GPU_SAMPLE, **IRV2, **_fixed(FR, 1024, 1024),
+        **FASTER_RCNN_COMMON, **GRID, **GPU_SAMPLE, **parts, **_fixed(FR, size, size),
         FR + "number_of_stages": 3,
         MRP + "mask_height": 33,
         MRP + "mask_width": 33,
@@ -518,6 +523,8 @@ SAMPLES = [
              f"faster-rcnn-inception-resnet-v2-{size}-derived") for size in (640, 1024)],
     _param("mask_rcnn_inception_resnet_v2", 1024, mask_rcnn(),
            "mask-rcnn-inception-resnet-v2-1024"),
+    *[_param("mask_rcnn_resnet50_v1", size, mask_rcnn("resnet50_v1", size),
+             f"mask-rcnn-resnet50-v1-{size}-derived") for size in (640, 1024)],
 ]
 
 IGNORED = ("train_input_reader.label_map_path", "train_input_reader.tf_record_input_reader",

@@ -135,7 +135,10 @@ def check_consumer(model, consumers, images, tmp_path, quantize, api, count=10):
                            "--jsonl")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     lines = (tmp_path / "pred" / "detections.jsonl").read_text().splitlines()
-    ours = {json.loads(line)["image"]: json.loads(line)["detections"] for line in lines}
+    ours = {}
+    for line in lines:
+        detection = json.loads(line)
+        ours.setdefault(detection["filename"], []).append(detection)
     tolerance = SCORE_TOLERANCE[quantize] + 1e-4  # predict rounds scores to 4 digits
     for path in images:
         theirs, mine = found[path], ours[path]

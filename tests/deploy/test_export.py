@@ -125,8 +125,12 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
     predicted = run_odwrap("predict", out / "saved_model", image, "-o", tmp_path / "pred",
                            "--threshold", 0, "--jsonl")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
-    line = json.loads((tmp_path / "pred" / "detections.jsonl").read_text().splitlines()[0])
-    assert line["image"].endswith("shape.png") and len(line["detections"]) > 0
+    lines = [json.loads(line) for line in
+             (tmp_path / "pred" / "detections.jsonl").read_text().splitlines()]
+    assert lines and [line["id"] for line in lines] == list(range(1, len(lines) + 1))
+    assert {line["filename"] for line in lines} == {str(image)}
+    assert set(lines[0]) == {"image_id", "filename", "category_id", "bbox", "score", "id"}
+    assert (out / "labels.txt").read_text() == "square\ncircle\n"
     evaluated = run_odwrap("eval", "--model", out / "saved_model")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     written = json.loads((out / "saved_model.metrics.json").read_text())

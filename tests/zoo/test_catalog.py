@@ -6,7 +6,8 @@ import pytest
 
 from odwrap.config.architectures import ARCHITECTURES
 from odwrap.errors import InputError
-from odwrap.zoo import FAMILIES, MODELS, find, for_architecture, for_sample_config, models
+from odwrap.zoo import (FAMILIES, MODELS, STARTS_FROM, checkpoint_architecture, find,
+                        for_architecture, for_sample_config, models)
 
 NAME = "ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8"
 
@@ -132,6 +133,23 @@ def test_families():
 ])
 def test_for_architecture_puts_the_boxes_only_model_first(architecture, size, name):
     assert for_architecture(architecture, size)[0].name == name
+
+
+def test_an_architecture_without_zoo_models_starts_from_one_with_its_feature_extractor():
+    """STARTS_FROM: a key odwrap renders that the zoo has no model of -> one it has, whose
+    samples have the same feature extractor (what a detection checkpoint restores)."""
+    assert STARTS_FROM
+    for architecture, source in STARTS_FROM.items():
+        assert architecture in ARCHITECTURES and source in ARCHITECTURES
+        assert not [model for model in MODELS if model.architecture == architecture]
+        assert checkpoint_architecture(architecture) == source
+        extractors = {sample.model.feature_extractor
+                      for key in (architecture, source)
+                      for sample in ARCHITECTURES[key].samples.values()}
+        assert len(extractors) == 1, extractors
+        for size in ARCHITECTURES[architecture].samples:
+            assert for_architecture(source, size), size
+    assert checkpoint_architecture("ssd_mobilenet_v2") == "ssd_mobilenet_v2"
 
 
 def test_for_architecture_without_a_zoo_model():

@@ -1,5 +1,5 @@
 """Two-stage detectors: Faster R-CNN (ResNet V1, ResNet50 V1 FPN, Inception-ResNet-V2) and
-Mask R-CNN Inception-ResNet-V2.
+Mask R-CNN (Inception-ResNet-V2, ResNet50 V1).
 
 Values from tensorflow/models research/object_detection/configs/tf2/faster_rcnn_*.config and
 mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8.config. The TPU samples (640, 1024) and the
@@ -8,6 +8,11 @@ Faster R-CNN Inception-ResNet-V2 640 and 1024 are zoo models without a sample co
 values are in the zoo tarball's pipeline.config, not downloadable here): they are DERIVED, the
 ResNet TPU sample of the same size with the Inception-ResNet-V2 parts of the Mask R-CNN sample
 (extractor type, initial_crop_size 17, maxpool kernel and stride 1), masks left out.
+Mask R-CNN ResNet50 V1 (640, 1024) has neither a sample config nor a zoo model: it is DERIVED, the
+Mask R-CNN sample's values (its MaskHead, GPU training, learning rate 0.008, flip only, fixed
+resizer, 200000 steps) with the ResNet50 V1 parts of the Faster R-CNN ResNet50 V1 samples
+(faster_rcnn_resnet50_keras, initial_crop_size 14, maxpool kernel and stride 2). It is the light
+Mask R-CNN, small enough to train on a few CPU cores.
 """
 
 from dataclasses import dataclass, replace
@@ -54,12 +59,14 @@ TPU = FasterRcnnModel("", batch_norm_trainable=True, share_box_across_classes=Tr
 GPU = FasterRcnnModel("")
 IRV2 = dict(feature_extractor="faster_rcnn_inception_resnet_v2_keras", initial_crop_size=17,
             maxpool=1)
+MASK_GPU = replace(GPU, resizer="fixed", mask=MaskHead())  # the Mask R-CNN sample's model part
 
 TPU_640 = Training(64, 0.04, 0.013333, 2000, use_bfloat16=True, augmentations=(FLIP,))
 TPU_1024 = replace(TPU_640, augmentations=(FLIP, *COLOR, SQUARE_CROP))
 GPU_TRAINING = Training(16, 0.01, 0.0, 5000, augmentations=(FLIP, *COLOR, SQUARE_CROP),
                         max_boxes=None, unpad_groundtruth_tensors=None,
                         gradient_clipping_by_norm=10.0)
+MASK_TRAINING = replace(GPU_TRAINING, learning_rate=0.008, augmentations=(FLIP,))
 
 
 def _two_stage(name, summary, samples, keys=FASTER_RCNN_KEYS) -> Architecture:
@@ -98,7 +105,13 @@ FASTER_RCNN_ARCHITECTURES = (
     }),
     _two_stage("mask_rcnn_inception_resnet_v2", "Mask R-CNN Inception-ResNet-V2: boxes, masks", {
         1024: Sample("mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8", 200000,
-                     replace(GPU, resizer="fixed", mask=MaskHead(), **IRV2),
-                     replace(GPU_TRAINING, learning_rate=0.008, augmentations=(FLIP,))),
+                     replace(MASK_GPU, **IRV2), MASK_TRAINING),
+    }, FASTER_RCNN_KEYS | {"mask_size"}),
+    # DERIVED (no sample config, no zoo model; see the module docstring): named as a sample.
+    _two_stage("mask_rcnn_resnet50_v1", "Mask R-CNN ResNet50 V1: boxes, masks", {
+        size: Sample(f"mask_rcnn_resnet50_v1_{size}x{size}_coco17_gpu-8", 200000,
+                     replace(MASK_GPU, feature_extractor="faster_rcnn_resnet50_keras"),
+                     MASK_TRAINING, official=False)
+        for size in (640, 1024)
     }, FASTER_RCNN_KEYS | {"mask_size"}),
 )

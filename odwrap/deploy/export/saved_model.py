@@ -43,8 +43,10 @@ def _run_once(target, input_type, sample) -> str:
     start = time.perf_counter()
     output = function(input_tensor=tensor)
     elapsed = (time.perf_counter() - start) * 1000
-    return (f"{int(output['num_detections'][0])} detection(s) on one {input_type} input in "
-            f"{elapsed:.1f} ms (tensorflow)")
+    masks = output.get("detection_masks")
+    shape = "" if masks is None else f" with {masks.shape[2]}x{masks.shape[3]} masks"
+    return (f"{int(output['num_detections'][0])} detection(s){shape} on one {input_type} input "
+            f"in {elapsed:.1f} ms (tensorflow)")
 
 
 def export(job, input_type="image_tensor"):
@@ -66,4 +68,5 @@ def export(job, input_type="image_tensor"):
     job.write_config()
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
-                        verified=verified, notes=[f"weights: {job.weights}"])
+                        verified=verified, notes=[f"weights: {job.weights}"],
+                        files=[job.write_labels(job.output)])  # predict and verify name classes

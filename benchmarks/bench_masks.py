@@ -1,0 +1,103 @@
+"""How far the light mask model gets on 2 CPU cores: box and mask mAP against minutes of training.
+
+The shapes demo with instance masks (`demo-data --masks`, --images images of 128x128, split
+85/15, `convert coco --masks`) trains `mask_rcnn_resnet50_v1` at 128 from scratch (no zoo
+download: the machine may be offline), --every steps at a time, each followed by an evaluation
+(COCO box and mask mAP@0.5 and mAP on the validation images). Reported: both against the
+training minutes (evaluation time left out) and steps. One child process runs the training.
+    .venv/bin/python benchmarks/bench_masks.py [--steps 600] [--every 150] [--out DIR]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = {"box50": "DetectionBoxes_Precision/mAP@.50IOU", "box": "DetectionBoxes_Precision/mAP",
+           "mask50": "DetectionMasks_Precision/mAP@.50IOU", "mask": "DetectionMasks_Precision/mAP"}
+SPEC = """\
+model:
+  architecture: mask_rcnn_resnet50_v1
+  image_size: 128
+  proposals: 64
+  mask_size: 14
+data:
+  classes: [square, circle]
+  train: {data}/train-*.tfrecord
+  eval: {data}/val-*.tfrecord
+train:
+  device: cpu
+  batch_size: 4
+  steps: {steps}
+  learning_rate: 0.01
+  warmup_steps: {warmup}
+eval:
+  num_examples: {val}
+"""
+
+CHILD = """
+import json, sys, time
+from odwrap import api
+config, model_dir, steps, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+trained = 0.0
+for target in range(every, steps + 1, every):
+    started = time.perf_counter()
+    api.train(config, model_dir, steps=target, checkpoint_every=every)
+    trained += time.perf_counter() - started
+    metrics = api.evaluate(model_dir).metrics
+    print(json.dumps({"step": target, "minutes": trained / 60,
+                      **{key: metrics[name] for key, name in %r.items()}}), flush=True)
+""" % METRICS
+
+
+def odwrap(*args) -> None:
+    subprocess.run([sys.executable, "-m", "odwrap", *map(str, args)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--every", type=int, default=150)
+    parser.add_argument("--out", type=Path, help="keep the work here (default: a temporary "
+                                                 "folder) and write results.json into it")
+    args = parser.parse_args(argv)
+    if args.steps % args.every:
+        parser.error("--steps must be a multiple of --every")
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.out or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        odwrap("demo-data", work / "shapes", "--images", args.images, "--masks")
+        odwrap("convert", "coco", work / "shapes" / "annotations.json", "-o", work / "data",
+               "--masks", "--split", "train=0.85,val=0.15")
+        val = json.loads((work / "data" / "report.json").read_text())
+        (work / "spec.yaml").write_text(SPEC.format(
+            data=work / "data", steps=args.steps, warmup=min(100, args.steps // 10),
+            val=val.get("splits", {}).get("val", {}).get("images", 45)))
+        odwrap("generate", work / "spec.yaml", "-o", work / "config", "--force")
+        print(f"mask_rcnn_resnet50_v1 at 128 from scratch, {args.steps} steps, batch 4")
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(work / "config" /
+                                                               "pipeline.config"),
+                               str(work / "model"), str(args.steps), str(args.every)],
+                              check=True, cwd=ROOT, capture_output=True, text=True)
+        points = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        print(f"\n{'step':>6} {'minutes':>8} {'box@0.5':>8} {'box':>6} {'mask@0.5':>9} "
+              f"{'mask':>6}")
+        for point in points:
+            print(f"{point['step']:>6} {point['minutes']:>8.1f} {point['box50']:>8.3f} "
+                  f"{point['box']:>6.3f} {point['mask50']:>9.3f} {point['mask']:>6.3f}")
+        if args.out:
+            (work / "results.json").write_text(json.dumps(points, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    code = main()
+    print(f"({(time.perf_counter() - started) / 60:.1f} minutes in all)")
+    sys.exit(code)

@@ -1,0 +1,63 @@
+"""argparse types: a command-line value checked, or one line naming the value and what it may
+be."""
+
+import argparse
+import math
+
+from odwrap.deploy.export import QUANTIZE, quantize_modes
+from odwrap.errors import InputError
+
+MAX_SIDE = 4096  # as a spec's model.image_size
+
+
+def int_in(low: int, high: int):
+    """An argparse type: an int in LOW..HIGH, else one line naming the value and the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer in {low}..{high}") \
+                from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+    return parse
+
+
+def quantize_list(text: str) -> tuple:
+    """An argparse type: quantize modes, one, comma-separated, or all."""
+    try:
+        return quantize_modes(text)
+    except InputError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not one of {', '.join(QUANTIZE)}, a comma-separated list of them, "
+            "or all") from None
+
+
+def number_in(low: float, high: float, low_open: bool = False):
+    """An argparse type: a finite number in [LOW, HIGH] (or (LOW, HIGH])."""
+    bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number in {bounds}") from None
+        inside = low < value <= high if low_open else low <= value <= high
+        if not inside or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not in {bounds}")
+        return value
+    return parse
+
+
+def input_size(text):
+    """An argparse type: SIZE or HEIGHTxWIDTH, each side in 1..MAX_SIDE."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH") from None
+    if len(values) not in (1, 2) or not all(1 <= value <= MAX_SIDE for value in values):
+        raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH, each side in "
+                                         f"1..{MAX_SIDE}")
+    return (values[0], values[-1])

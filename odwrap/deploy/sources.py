@@ -1,0 +1,95 @@
+"""The images that `predict` and `verify` read: image files, folders of them, glob patterns
+(expanded here, as a quoted pattern reaches odwrap unexpanded) and TFRecord files of
+tf.Examples (`image/encoded`, as `odwrap convert` writes them).
+
+Sources come in a stable order (the arguments' order; a folder's and a glob's files sorted), one
+at a time and read only when asked, so that a run over millions of images holds one in memory
+and a resumed run can skip the images an earlier run finished."""
+
+import glob
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from odwrap.errors import InputError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+RECORD_SUFFIXES = frozenset({".tfrecord", ".record", ".tfrecords"})
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass
+class Source:
+    """One image: its id (the TFRecord's numeric `image/source_id`, else its position from 1),
+    the name results give it, and how to read it."""
+
+    image_id: int
+    filename: str
+    path: Path | None = None  # an image file
+    encoded: bytes | None = None  # an image from a TFRecord
+
+    def read(self):
+        """uint8 RGB [H, W, 3]; InputError naming the image when it cannot be read."""
+        from odwrap.deploy.runtime import load_rgb
+
+        if self.encoded is not None:
+            return load_rgb(io.BytesIO(self.encoded), name=self.filename)
+        return load_rgb(self.path)
+
+
+def _files(argument: str) -> list[Path]:
+    path = Path(argument)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                      and p.is_file())
+    if not path.exists() and GLOB_CHARACTERS & set(argument):
+        matches = sorted(Path(p) for p in glob.glob(argument, recursive=True))
+        if not matches:
+            raise InputError(f"{argument}: no file matches this pattern")
+        return [p for p in matches if p.is_file()]
+    if not path.exists():
+        raise InputError(f"{argument}: no such file or folder")
+    return [path]
+
+
+def _records(path: Path, before: int) -> Iterator[Source]:
+    """The images of a TFRecord file; BEFORE: how many images came before it."""
+    from odwrap.odapi.tfexample import decode_example, read_records
+
+    for number, data in enumerate(read_records(path)):
+        features = decode_example(data)
+        encoded = features.get("image/encoded")
+        if not encoded:
+            raise InputError(f"{path}: record {number} has no image/encoded feature")
+        source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
+        filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
+        yield Source(image_id=int(source_id) if source_id.isdigit() else before + number + 1,
+                     filename=filename or source_id or f"{path.name}#{number}",
+                     encoded=encoded[0])
+
+
+def iterate(arguments) -> Iterator[Source]:
+    """Every image of ARGUMENTS, in order; InputError for an argument that names nothing."""
+    position = 0
+    for argument in arguments:
+        for path in _files(str(argument)):
+            if path.suffix.lower() in RECORD_SUFFIXES:
+                for source in _records(path, position):
+                    position += 1
+                    yield source
+            else:
+                position += 1
+                yield Source(image_id=position, filename=str(path), path=path)
+
+
+def count(arguments) -> int:
+    """How many images `iterate` yields (reads record headers only, not the images)."""
+    from odwrap.odapi.tfexample import read_records
+
+    total = 0
+    for argument in arguments:
+        for path in _files(str(argument)):
+            total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
+                      RECORD_SUFFIXES else 1)
+    return total
