@@ -201,15 +201,16 @@ def test_predict_memory_stays_flat_over_thousands_of_images(tflite_export, tmp_p
         (few / path.name).write_bytes(path.read_bytes())
     peak = {}
     for name, source in (("few", few), ("many", folder)):
+        out = tmp_path / f"out-{name}"
         result = run_python(["-c", "import resource, sys\nfrom odwrap import cli\n"
                              "code = cli.main(sys.argv[1:])\n"
                              "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
                              "sys.exit(code)",
-                             "predict", str(model), str(source), "-o", str(tmp_path / name),
+                             "predict", str(model), str(source), "-o", str(out),
                              "--threshold", "0", "--jsonl", "--no-annotate"], timeout=900)
         assert result.returncode == 0, result.stderr[-3000:]
         peak[name] = int(result.stdout.split("PEAK")[-1]) / 1024  # MiB
-        lines = (tmp_path / name / "detections.jsonl").read_text().count("\n")
+        lines = (out / "detections.jsonl").read_text().count("\n")
         assert lines == 10 * len(list(source.iterdir()))
     assert peak["many"] - peak["few"] < 4, peak  # MiB, for 27,000 more detections
 
