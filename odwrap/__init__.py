@@ -25,11 +25,13 @@ from odwrap.api import (
                         evaluate_export,
                         export,
                         generate,
+                        merge,
                         plot,
                         predict,
                         record_golden,
                         stats,
                         train,
+                        trim,
                         verify,
                         watch,
                         write_label_map,
@@ -43,7 +45,8 @@ from odwrap.errors import InputError, OdwrapError, RunError
 __version__ = "0.1.0"
 
 __all__ = ["check", "convert", "demo_data", "diagnose", "evaluate", "evaluate_export", "export",
-           "generate", "plot", "predict", "record_golden", "stats", "train", "verify", "watch",
+           "generate", "merge", "plot", "predict", "record_golden", "stats", "train", "trim",
+           "verify", "watch",
            "write_label_map",
            "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull",
            "OdwrapError", "InputError", "RunError", "__version__"]

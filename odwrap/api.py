@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from odwrap.deploy.predict import PredictResult
     from odwrap.deploy.verify import RecordResult, VerifyResult
     from odwrap.doctor import Report
+    from odwrap.results.merge import MergeResult
+    from odwrap.results.trim import TrimResult
     from odwrap.training.evaluate import EvalResult
     from odwrap.training.loop import TrainResult
     from odwrap.zoo.cache import Record
@@ -87,9 +89,12 @@ def _read_options(images, masks, crowd, group_of, class_names):
 def write_label_map(output, classes: Sequence[str] | None = None, format: str | None = None,
                     source=None, *, keep: Sequence[str] = (), drop: Sequence[str] = (),
                     rename: Sequence[str] = (), order: str = "name", images=None,
-                    crowd: str = "keep", group_of: bool = True, class_names=None) -> dict:
+                    crowd: str = "keep", group_of: bool = True, class_names=None,
+                    groups: int | None = None, group_ranks: Sequence[int] = ()) -> dict:
     """Write OUTPUT, a label map with ids 1..N, from `classes` or from a dataset's classes
-    (FORMAT SOURCE, as for `convert`). Returns {class name: boxes} (0 boxes for `classes`)."""
+    (FORMAT SOURCE, as for `convert`). Returns {class name: boxes} (0 boxes for `classes`).
+    GROUPS (or GROUP_RANKS): instead one label map per group of classes by frequency,
+    OUTPUT-1-of-N.pbtxt ..., each numbered 1..k, for `convert --label-map` per group."""
     from odwrap.errors import InputError
     from odwrap.fsutil import check_output_file
     from odwrap.odapi import labelmap
@@ -110,6 +115,17 @@ def write_label_map(output, classes: Sequence[str] | None = None, format: str | 
             format=format, source=Path(source), output=Path(output), keep=tuple(keep),
             drop=tuple(drop), rename=tuple(rename), order=order,
             read=_read_options(images, False, crowd, group_of, class_names)))
+    if groups is not None or group_ranks:
+        from odwrap.data.classes import frequency_groups, group_path
+
+        if classes:
+            raise InputError("--groups: needs a dataset's box counts (FORMAT SOURCE), not "
+                             "--classes")
+        found = {item.name: counts.get(item.name, 0) for item in label_map.item}
+        parts = frequency_groups(found, groups, tuple(group_ranks))
+        for index, names in enumerate(parts, start=1):
+            labelmap.write(labelmap.from_classes(names), group_path(output, index, len(parts)))
+        return {name: found[name] for names in parts for name in names}
     labelmap.write(label_map, output)
     return {item.name: counts.get(item.name, 0) for item in label_map.item}
 
@@ -226,6 +242,29 @@ def verify(model, golden, *, iou: float = 0.5, threshold: float = 0.5, out_qual=
     from odwrap.deploy.verify import verify as run
 
     return run(model, golden, iou=iou, threshold=threshold, out_qual=out_qual, labels=labels)
+
+
+def merge(output, inputs: Sequence, *, method: str = "soft-nms", decay: str = "linear",
+          iou: float | None = None, sigma: float = 0.5, floor: float = 0.001,
+          weights: Sequence[float] | None = None, input_format: str | None = None,
+          output_format: str | None = None) -> MergeResult:
+    """Merge detection files (COCO results JSON, JSON Lines, Open Images CSV) image by image
+    and class by class: METHOD soft-nms (DECAY linear or gaussian), wbf, or join."""
+    from odwrap.results.merge import merge as run
+
+    return run(output, inputs, method=method, decay=decay, iou=iou, sigma=sigma, floor=floor,
+               weights=list(weights) if weights is not None else None,
+               input_format=input_format, output_format=output_format)
+
+
+def trim(source, output, *, min_score: float = 0.0, max_total: int | None = None,
+         input_format: str | None = None, output_format: str | None = None) -> TrimResult:
+    """SOURCE's detections scoring at least MIN_SCORE, the MAX_TOTAL best of the whole file,
+    into OUTPUT, in passes of constant memory."""
+    from odwrap.results.trim import trim as run
+
+    return run(source, output, min_score=min_score, max_total=max_total,
+               input_format=input_format, output_format=output_format)
 
 
 def diagnose() -> Report:

@@ -18,6 +18,7 @@ LAYERS = {
     "config": 2, "data": 2,
     "training": 3,
     "deploy": 4,
+    "results": 4.5,  # detection files after prediction (merge, trim)
     "doctor": 5,
     "api": 6,
     "__init__": 7,

@@ -106,7 +106,19 @@ def convert(args) -> int:
 def labelmap(args) -> int:
     counts = api.write_label_map(args.output, classes=_split_list(args.classes),
                                  format=args.format, source=args.source,
+                                 groups=args.groups, group_ranks=args.group_ranks,
                                  **_dataset_options(args))
+    if args.groups or args.group_ranks:
+        from odwrap.data.classes import frequency_groups, group_path
+
+        parts = frequency_groups(counts, args.groups, args.group_ranks)
+        rank = 0
+        for index, names in enumerate(parts, start=1):
+            boxes = sum(counts[name] for name in names)
+            print(f"wrote {group_path(args.output, index, len(parts))}: classes {rank + 1}-"
+                  f"{rank + len(names)} by frequency ({len(names)} classes, {boxes} box(es))")
+            rank += len(names)
+        return EXIT_OK
     if not args.classes:
         for index, (name, boxes) in enumerate(counts.items(), start=1):
             print(f"{index:4} {name:24} {boxes} box(es)")
@@ -274,6 +286,23 @@ def verify(args) -> int:
           f"{result.images} image(s) matched at IoU {result.iou}"
           + (f"; side by side in {args.out_qual}" if args.out_qual else ""))
     return EXIT_FINDINGS if result.failed else EXIT_OK
+
+
+def merge(args) -> int:
+    result = api.merge(args.output, args.inputs, method="join" if args.join else args.method,
+                       decay=args.decay, iou=args.iou, sigma=args.sigma, floor=args.floor,
+                       weights=args.weights, input_format=args.format)
+    print(f"merged {result.rows_in} detection(s) of {len(args.inputs)} file(s) ({result.method}) "
+          f"into {result.rows_out} of {result.images} image(s): {result.output}")
+    return EXIT_OK
+
+
+def trim(args) -> int:
+    result = api.trim(args.input, args.output, min_score=args.min_score,
+                      max_total=args.max_total, input_format=args.format)
+    cut = f"; lowest score kept {result.threshold:.6g}" if result.threshold is not None else ""
+    print(f"kept {result.rows_out} of {result.rows_in} detection(s){cut}: {result.output}")
+    return EXIT_OK
 
 
 def zoo_list(args) -> int:

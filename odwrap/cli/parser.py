@@ -11,10 +11,10 @@ from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
-from odwrap.cli.types import input_size, int_in, number_in, quantize_list
+from odwrap.cli.parser_tools import add_results, add_zoo
+from odwrap.cli.types import input_size, int_in, number_in, quantize_list, rank_list
 from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
 from odwrap.errors import InputError
-from odwrap.zoo.catalog import FAMILIES
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
 INT32_MAX = 2**31 - 1  # the OD API's step counts are int32 proto fields
@@ -50,36 +50,6 @@ def _add_set(parser):
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a spec value, e.g. --set train.batch_size=8 (value read as YAML; "
              "--set wins over the spec file, which wins over the defaults)")
-
-
-def _add_zoo(subparsers) -> None:
-    zoo = subparsers.add_parser(
-        "zoo", help="list and fetch the TF2 Detection Zoo's pretrained models",
-        description="The TF2 Detection Zoo's COCO-trained detectors, kept in a local cache "
-                    "($ODWRAP_CACHE, else $XDG_CACHE_HOME/odwrap, else ~/.cache/odwrap) and "
-                    "verified against their record on every reuse. $ODWRAP_ZOO_URL points at "
-                    "a mirror (http, https, file:// or gs://) holding DATE/NAME.tar.gz.")
-    actions = zoo.add_subparsers(dest="zoo_command", metavar="SUBCOMMAND", parser_class=Parser,
-                                 required=True)
-    listing = actions.add_parser(
-        "list", help="every zoo model: family, input size, whether it is cached",
-        description="Print every zoo model with its family, input size, what it outputs "
-                    "besides boxes, and its size when it is in the cache.")
-    listing.add_argument("--family", choices=list(FAMILIES), help="only this family")
-    listing.set_defaults(func=commands.zoo_list)
-    pull = actions.add_parser(
-        "pull", help="download (or import) a zoo model and print its checkpoint prefix",
-        description="Fetch zoo model NAME into the cache (resuming an interrupted download), "
-                    "extract it safely, and print the checkpoint prefix for a pipeline.config's "
-                    "fine_tune_checkpoint as the last line. A cached model is verified (size and "
-                    "SHA-256) and reused.")
-    pull.add_argument("name", help="a zoo model's name, as 'odwrap zoo list' prints it")
-    pull.add_argument("--from", dest="source", type=Path, metavar="TARBALL",
-                      help="import this local copy of the model's .tar.gz instead of "
-                           "downloading it (for machines without network)")
-    pull.add_argument("--force", action="store_true",
-                      help="fetch it again even when it is cached (a fresh download)")
-    pull.set_defaults(func=commands.zoo_pull)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("source", nargs="?", type=Path, help="as for convert")
     label.add_argument("--classes", metavar="A,B,C", help="class names, ids 1..N in this order")
     label.add_argument("-o", "--output", type=Path, required=True, help="the label map to write")
+    label.add_argument("--groups", type=int_in(1, 100_000), metavar="N",
+                       help="N label maps of classes by frequency (OUTPUT-1-of-N.pbtxt ...)")
+    label.add_argument("--group-ranks", type=rank_list, default=(), metavar="R1,R2",
+                       help="label maps of the classes by frequency cut after these ranks")
     _add_class_options(label)
     label.set_defaults(func=commands.labelmap)
 
@@ -332,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also save a histogram of box sizes and classes")
     stats.set_defaults(func=commands.stats)
 
-    _add_zoo(subparsers)
+    add_zoo(subparsers)
+    add_results(subparsers)
 
     demo = subparsers.add_parser(
         "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",

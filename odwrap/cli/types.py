@@ -61,3 +61,25 @@ def input_size(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not SIZE or HEIGHTxWIDTH, each side in "
                                          f"1..{MAX_SIDE}")
     return (values[0], values[-1])
+
+
+def weight_list(text: str) -> list[float]:
+    """An argparse type: comma-separated positive finite numbers."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}' is not comma-separated positive numbers")
+    return values
+
+
+def rank_list(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive integers."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not comma-separated ranks (1, 2, ...)")
+    return values

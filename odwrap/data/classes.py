@@ -46,3 +46,30 @@ def build_label_map(samples, order: str = "name"):
     else:
         names = sorted(counts)
     return labelmap.from_classes(names)
+
+
+def frequency_groups(counts, groups: int | None = None, ranks=()) -> list[list[str]]:
+    """The classes of COUNTS by box count (most first, ties by name) cut into GROUPS groups of
+    nearly equal size, or after each frequency rank of RANKS (e.g. 100, 500: classes 1-100,
+    101-500, 501-last)."""
+    names = sorted(counts, key=lambda name: (-counts[name], name))
+    if groups is not None:
+        if not 1 <= groups <= len(names):
+            raise InputError(f"--groups {groups}: the dataset has {len(names)} classes")
+        cuts = [round(len(names) * index / groups) for index in range(1, groups)]
+    else:
+        cuts = list(ranks)
+        if cuts != sorted(set(cuts)) or not all(0 < cut < len(names) for cut in cuts):
+            raise InputError(f"--group-ranks {','.join(map(str, ranks))}: increasing ranks "
+                             f"between 1 and {len(names) - 1} (the dataset has {len(names)} "
+                             "classes)")
+    bounds = [0, *cuts, len(names)]
+    return [names[start:end] for start, end in zip(bounds, bounds[1:])]
+
+
+def group_path(output, index: int, total: int):
+    """OUTPUT's name for group INDEX (from 1) of TOTAL: labels.pbtxt -> labels-2-of-5.pbtxt."""
+    from pathlib import Path
+
+    output = Path(output)
+    return output.with_name(f"{output.stem}-{index}-of-{total}{output.suffix}")

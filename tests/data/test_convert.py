@@ -382,3 +382,36 @@ def test_bad_annotation_files_exit_2(tmp_path, capsys, fmt, content, message):
     assert convert(fmt, path, "-o", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_labelmap_groups_by_frequency_feed_convert_per_group(tmp_path, capsys):
+    """Class groups (issue 16): label maps of the classes by box count, each numbered 1..k;
+    convert --label-map with one group keeps its classes and counts the others' boxes."""
+    import odwrap
+    from odwrap.odapi import labelmap
+
+    root = odwrap.demo_data(tmp_path / "voc", images=40, size=64,
+                            shapes=("square", "circle", "triangle"))
+    boxes = [cls for entries in datasets.voc_boxes(root).values() for cls, *_ in entries]
+    ranked = sorted(set(boxes), key=lambda c: (-boxes.count(c), c))
+    assert cli.main(["labelmap", "voc", str(root), "--groups", "2",
+                     "-o", str(tmp_path / "g.pbtxt")]) == 0
+    out = capsys.readouterr().out
+    first = [(i.id, i.name) for i in labelmap.read(tmp_path / "g-1-of-2.pbtxt").item]
+    second = [(i.id, i.name) for i in labelmap.read(tmp_path / "g-2-of-2.pbtxt").item]
+    assert first == [(1, ranked[0]), (2, ranked[1])] and second == [(1, ranked[2])]
+    assert (f"g-2-of-2.pbtxt: classes 3-3 by frequency (1 classes, {boxes.count(ranked[2])} "
+            "box(es))") in out
+    assert cli.main(["labelmap", "voc", str(root), "--group-ranks", "1",
+                     "-o", str(tmp_path / "r.pbtxt")]) == 0
+    assert [i.name for i in labelmap.read(tmp_path / "r-1-of-2.pbtxt").item] == ranked[:1]
+    assert cli.main(["labelmap", "voc", str(root), "--group-ranks", "3",
+                     "-o", str(tmp_path / "bad.pbtxt")]) == 2
+    assert "--group-ranks 3: increasing ranks between 1 and 2" in capsys.readouterr().err
+
+    assert convert("voc", root, "-o", tmp_path / "two", "--label-map",
+                   tmp_path / "g-2-of-2.pbtxt") == 0
+    found = [c for r in records(tmp_path / "two") for c in r["image/object/class/text"]]
+    assert set(found) == {ranked[2].encode()} and len(found) == boxes.count(ranked[2])
+    report = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert report["problems"]["unknown_class"]["count"] == len(boxes) - len(found)

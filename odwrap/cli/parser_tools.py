@@ -1,0 +1,74 @@
+"""The parsers of `odwrap zoo` and of the detection-file tools (`merge`, `trim`)."""
+
+from pathlib import Path
+
+from odwrap.cli import commands
+from odwrap.cli.types import int_in, number_in, weight_list
+from odwrap.zoo.catalog import FAMILIES
+
+
+def add_zoo(subparsers) -> None:
+    zoo = subparsers.add_parser(
+        "zoo", help="list and fetch the TF2 Detection Zoo's pretrained models",
+        description="The TF2 Detection Zoo's COCO-trained detectors, kept in a local cache "
+                    "($ODWRAP_CACHE, else $XDG_CACHE_HOME/odwrap, else ~/.cache/odwrap) and "
+                    "verified against their record on every reuse. $ODWRAP_ZOO_URL points at "
+                    "a mirror (http, https, file:// or gs://) holding DATE/NAME.tar.gz.")
+    actions = zoo.add_subparsers(dest="zoo_command", metavar="SUBCOMMAND", parser_class=type(zoo),
+                                 required=True)
+    listing = actions.add_parser(
+        "list", help="every zoo model: family, input size, whether it is cached",
+        description="Print every zoo model with its family, input size, what it outputs "
+                    "besides boxes, and its size when it is in the cache.")
+    listing.add_argument("--family", choices=list(FAMILIES), help="only this family")
+    listing.set_defaults(func=commands.zoo_list)
+    pull = actions.add_parser(
+        "pull", help="download (or import) a zoo model and print its checkpoint prefix",
+        description="Fetch zoo model NAME into the cache (resuming an interrupted download), "
+                    "extract it safely, and print the checkpoint prefix for a pipeline.config's "
+                    "fine_tune_checkpoint as the last line. A cached model is verified (size and "
+                    "SHA-256) and reused.")
+    pull.add_argument("name", help="a zoo model's name, as 'odwrap zoo list' prints it")
+    pull.add_argument("--from", dest="source", type=Path, metavar="TARBALL",
+                      help="import this local copy of the model's .tar.gz instead of "
+                           "downloading it (for machines without network)")
+    pull.add_argument("--force", action="store_true",
+                      help="fetch it again even when it is cached (a fresh download)")
+    pull.set_defaults(func=commands.zoo_pull)
+
+
+def add_results(subparsers) -> None:
+    formats = ("coco", "jsonl", "oid")
+    merge = subparsers.add_parser(
+        "merge", help="ensemble several models' detections (Soft-NMS or box fusion), or join",
+        description="Merge detection files (COCO results .json, JSON Lines .jsonl, Open Images "
+                    "submission .csv) image by image and class by class: Soft-NMS (decayed boxes "
+                    "kept above --floor) or weighted boxes fusion, with per-model --weights; "
+                    "--join concatenates class-group files of one image set. Streams through "
+                    "partitions on disk: any file size.")
+    merge.add_argument("output", type=Path, help="the merged file (its suffix sets the format)")
+    merge.add_argument("inputs", nargs="+", type=Path, help="detection files, one per model")
+    merge.add_argument("--method", choices=("soft-nms", "wbf"), default="soft-nms")
+    merge.add_argument("--join", action="store_true", help="no fusion: join class-group files")
+    merge.add_argument("--decay", choices=("linear", "gaussian"), default="linear",
+                       help="Soft-NMS: how an overlapping box's score decays")
+    merge.add_argument("--iou", type=number_in(0, 1), help="Soft-NMS linear: the overlap above "
+                       "which scores decay (0.5); wbf: that joins a cluster (0.55)")
+    merge.add_argument("--sigma", type=number_in(0, 100, low_open=True), default=0.5,
+                       help="Soft-NMS gaussian: exp(-IoU^2 / sigma) (default 0.5)")
+    merge.add_argument("--floor", type=number_in(0, 1), default=0.001,
+                       help="Soft-NMS: the lowest decayed score kept (default 0.001)")
+    merge.add_argument("--weights", type=weight_list, help="one weight per input, e.g. 2,1,1")
+    merge.add_argument("--format", choices=formats, help="the inputs' format, if no suffix says")
+    merge.set_defaults(func=commands.merge)
+
+    trim = subparsers.add_parser(
+        "trim", help="keep detections above a score, and the N best over a whole file",
+        description="Drop detections under --min-score and keep the --max-total highest-scoring "
+                    "of the whole file, in passes of constant memory; the input's order is kept.")
+    trim.add_argument("input", type=Path, help="a .json, .jsonl or .csv detection file")
+    trim.add_argument("-o", "--output", type=Path, required=True, help="the trimmed file")
+    trim.add_argument("--min-score", type=number_in(0, 1), default=0.0)
+    trim.add_argument("--max-total", type=int_in(0, 2**62), help="keep at most N detections")
+    trim.add_argument("--format", choices=formats, help="the input's format, if no suffix says")
+    trim.set_defaults(func=commands.trim)
