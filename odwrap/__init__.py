@@ -17,6 +17,7 @@ bad input) with a one-line message. Install an odwrap.report.Reporter with
 """
 
 from odwrap.api import (
+                        batch_size,
                         check,
                         convert,
                         demo_data,
@@ -28,6 +29,7 @@ from odwrap.api import (
                         merge,
                         plot,
                         predict,
+                        profile,
                         record_golden,
                         stats,
                         train,
@@ -44,9 +46,8 @@ from odwrap.errors import InputError, OdwrapError, RunError
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "convert", "demo_data", "diagnose", "evaluate", "evaluate_export", "export",
-           "generate", "merge", "plot", "predict", "record_golden", "stats", "train", "trim",
-           "verify", "watch",
-           "write_label_map",
-           "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull",
-           "OdwrapError", "InputError", "RunError", "__version__"]
+__all__ = ["batch_size", "check", "convert", "demo_data", "diagnose", "evaluate",
+           "evaluate_export", "export", "generate", "merge", "plot", "predict", "profile",
+           "record_golden", "stats", "train", "trim", "verify", "watch", "write_label_map",
+           "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull", "OdwrapError", "InputError",
+           "RunError", "__version__"]

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from odwrap.doctor import Report
     from odwrap.results.merge import MergeResult
     from odwrap.results.trim import TrimResult
+    from odwrap.training.batch_size import BatchSizeResult
     from odwrap.training.evaluate import EvalResult
     from odwrap.training.loop import TrainResult
+    from odwrap.training.profile import ProfileResult
     from odwrap.zoo.cache import Record
     from odwrap.zoo.catalog import ZooModel
 
@@ -265,6 +267,25 @@ def trim(source, output, *, min_score: float = 0.0, max_total: int | None = None
 
     return run(source, output, min_score=min_score, max_total=max_total,
                input_format=input_format, output_format=output_format)
+
+
+def profile(source, *, overrides: Sequence[str] = (), steps: int = 10, warmup: int = 2,
+            trace=None, trace_steps: int = 5) -> ProfileResult:
+    """Rates of SOURCE's training on this machine (input pipeline alone, step alone, both) and
+    whether it is input-bound; TRACE: a folder for a TensorBoard profiler trace."""
+    from odwrap.training.profile import profile as run
+
+    return run(source, overrides, steps=steps, warmup=warmup, trace=trace,
+               trace_steps=trace_steps)
+
+
+def batch_size(source, *, overrides: Sequence[str] = (), start: int = 2,
+               fraction: float = 0.8) -> BatchSizeResult:
+    """The largest training batch of SOURCE that fits this machine's device (GPU: tried; CPU:
+    predicted from two tries), with the learning rate scaled for it."""
+    from odwrap.training.batch_size import batch_size as run
+
+    return run(source, overrides, start=start, fraction=fraction)
 
 
 def diagnose() -> Report:

@@ -305,6 +305,45 @@ def trim(args) -> int:
     return EXIT_OK
 
 
+def profile(args) -> int:
+    result = api.profile(args.source, overrides=args.set, steps=args.steps, warmup=args.warmup,
+                         trace=args.trace, trace_steps=args.trace_steps)
+    batch = result.batch_size
+    print(f"input pipeline alone: {result.input_rate:.2f} batches/s "
+          f"({result.input_rate * batch:.1f} examples/s at batch {batch})")
+    print(f"training step alone:  {result.step_rate:.2f} steps/s (on a batch in memory)")
+    print(f"both together:        {result.together_rate:.2f} steps/s "
+          f"({result.together_rate * batch:.1f} examples/s)")
+    print(result.verdict)
+    for tip in result.advice:
+        print(f"- {tip}")
+    if result.trace:
+        print(f"profiler trace in {result.trace} (tensorboard --logdir {result.trace}, Profile "
+              "tab)")
+    return EXIT_OK
+
+
+def batch_size(args) -> int:
+    from odwrap.config.loader import is_spec
+
+    result = api.batch_size(args.source, overrides=args.set, start=args.start,
+                            fraction=args.fraction)
+    for batch, fits, peak in result.tried:
+        memory = f", peak {peak / 2**20:.0f} MiB" if peak else ""
+        print(f"batch {batch}: {'fits' if fits else 'out of memory'}{memory}")
+    if result.device == "cpu":
+        print(f"{result.per_example / 2**20:.1f} MiB per example; "
+              f"{result.available / 2**20:.0f} MiB available, {args.fraction:.0%} of it used")
+    rate = ""
+    if result.learning_rate:
+        rate = f"; learning rate {result.learning_rate[2]:.6g} (the config's " \
+               f"{result.learning_rate[1]:.6g} at batch {result.config_batch})"
+    print(f"largest batch that fits the {result.device.upper()}: {result.batch_size}; use "
+          f"{result.recommended}{rate}")
+    print("set: " + "; ".join(result.spec_lines(is_spec(args.source))))
+    return EXIT_OK
+
+
 def zoo_list(args) -> int:
     cached = api.zoo_cached()
     rows = [("NAME", "FAMILY", "INPUT", "OUTPUTS", "CACHED")]

@@ -9,7 +9,8 @@ import traceback
 from pathlib import Path
 
 # The commands that run TensorFlow or the OD API; the others fail only with odwrap's own errors.
-RUN_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify"})
+RUN_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify", "profile",
+                          "batch-size"})
 
 
 def log_dir() -> Path:

@@ -11,7 +11,7 @@ from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
-from odwrap.cli.parser_tools import add_results, add_zoo
+from odwrap.cli.parser_tools import add_diagnostics, add_results, add_zoo
 from odwrap.cli.types import input_size, int_in, number_in, quantize_list, rank_list
 from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
 from odwrap.errors import InputError
@@ -308,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_zoo(subparsers)
     add_results(subparsers)
+    add_diagnostics(subparsers, _add_set)
 
     demo = subparsers.add_parser(
         "demo-data", help="write the built-in demo dataset (shapes, Pascal VOC)",

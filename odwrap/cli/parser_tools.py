@@ -1,4 +1,5 @@
-"""The parsers of `odwrap zoo` and of the detection-file tools (`merge`, `trim`)."""
+"""The parsers of `odwrap zoo`, of the detection-file tools (`merge`, `trim`) and of the
+training diagnostics (`profile`, `batch-size`)."""
 
 from pathlib import Path
 
@@ -72,3 +73,35 @@ def add_results(subparsers) -> None:
     trim.add_argument("--max-total", type=int_in(0, 2**62), help="keep at most N detections")
     trim.add_argument("--format", choices=formats, help="the input's format, if no suffix says")
     trim.set_defaults(func=commands.trim)
+
+
+def add_diagnostics(subparsers, add_set) -> None:
+    profile = subparsers.add_parser(
+        "profile", help="is training input-bound? rates of the input, the step and both",
+        description="Time the config's input pipeline alone, its training step alone (on a "
+                    "batch in memory) and both together on this machine; say whether training "
+                    "is input-bound and what would help; --trace writes a TensorBoard profile.")
+    profile.add_argument("source", type=Path, help="a spec (.yaml) or a pipeline.config")
+    add_set(profile)
+    profile.add_argument("--steps", type=int_in(1, 100_000), default=10,
+                         help="timed batches or steps of each measure (default 10)")
+    profile.add_argument("--warmup", type=int_in(1, 1000), default=2,
+                         help="untimed ones before each (default 2)")
+    profile.add_argument("--trace", type=Path, metavar="DIR",
+                         help="write a TensorBoard profiler trace here")
+    profile.add_argument("--trace-steps", type=int_in(1, 1000), default=5)
+    profile.set_defaults(func=commands.profile)
+
+    sizing = subparsers.add_parser(
+        "batch-size", help="the largest training batch that fits, and its learning rate",
+        description="Find the largest training batch that fits the device: on a GPU by trying "
+                    "batch sizes (child processes, out-of-memory caught, bisection), on a CPU "
+                    "from the peak memory at two small batches against the memory available. "
+                    "Prints the batch, the learning rate scaled for it and the line to set.")
+    sizing.add_argument("source", type=Path, help="a spec (.yaml) or a pipeline.config")
+    add_set(sizing)
+    sizing.add_argument("--start", type=int_in(1, 4096), default=2,
+                        help="the first batch tried (CPU: and 4 times it; default 2)")
+    sizing.add_argument("--fraction", type=number_in(0, 1, low_open=True), default=0.8,
+                        help="CPU: of the memory available, what a run may take (default 0.8)")
+    sizing.set_defaults(func=commands.batch_size)

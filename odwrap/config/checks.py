@@ -273,8 +273,8 @@ def _batch_memory(config, target):
                     f"batch size {per_device} per {target.device.upper()} usually runs out of "
                     "memory on one device; the official samples use 64-512 only across 8 TPU "
                     "cores (tensorflow/models #8487)",
-                    "use 8-32 per device and scale the learning rate linearly (odwrap specs "
-                    "do this when you set train.batch_size)")]
+                    "odwrap batch-size CONFIG finds the largest batch that fits and its "
+                    "learning rate; 8-32 per device is usual (odwrap specs scale the rate)")]
 
 
 def _cosine(config):

@@ -113,7 +113,7 @@ def prepare(options: TrainOptions):
     pull_if_missing(loaded.config)  # model.pretrained's zoo checkpoint
     findings = check_pipeline(loaded.config, loaded.target)
     refuse_on_errors(findings, options.source, "not training")
-    _require_training_records(loaded.config)
+    require_training_records(loaded.config)
     folder.accept_config(loaded.config, loaded.label_map, options.force)
     return loaded.config, loaded.label_map, findings
 
@@ -128,7 +128,7 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("--steps-per-loop must be at least 1")
 
 
-def _require_training_records(config) -> None:
+def require_training_records(config) -> None:
     """InputError naming the field when no training TFRecords are configured or a local pattern
     matches nothing (the OD API would fail after building the model, in a traceback)."""
     field = "train_input_reader.tf_record_input_reader.input_path"
