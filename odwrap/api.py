@@ -151,15 +151,17 @@ def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
 
 def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int = 1000,
           steps_per_loop: int = 100, force: bool = False, overrides: Sequence[str] = (),
-          tpu: str | None = None) -> TrainResult:
+          tpu: str | None = None, seed: int | None = None) -> TrainResult:
     """Train a spec or a pipeline.config into MODEL_DIR for exactly `steps` steps (default: the
-    config's num_steps), resuming from its latest checkpoint."""
+    config's num_steps), resuming from its latest checkpoint. SEED: Python's, numpy's and
+    TensorFlow's random seed: the same initial weights each run (parallel CPU kernels and
+    input threads still vary the steps a little)."""
     from odwrap.training import loop
 
     return loop.train(loop.TrainOptions(
         source=Path(source), model_dir=Path(model_dir), steps=steps,
         checkpoint_every=checkpoint_every, force=force, overrides=list(overrides), tpu=tpu,
-        steps_per_loop=steps_per_loop))
+        steps_per_loop=steps_per_loop, seed=seed))
 
 
 def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResult:

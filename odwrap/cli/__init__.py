@@ -14,7 +14,7 @@ from odwrap import report
 from odwrap.errors import ChecksFailed, Interrupted, OdwrapError, shown
 
 # Commands that run TensorFlow: their Python-side logging is turned down unless --verbose.
-TF_COMMANDS = frozenset({"train", "eval", "export"})
+TF_COMMANDS = frozenset({"train", "eval", "export", "verify", "profile", "batch-size"})
 
 
 class TerminalReporter(report.Reporter):

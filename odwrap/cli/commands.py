@@ -148,7 +148,7 @@ def train(args) -> int:
     result = api.train(args.source, args.model_dir, steps=args.steps,
                        checkpoint_every=args.checkpoint_every,
                        steps_per_loop=args.steps_per_loop, force=args.force,
-                       overrides=args.set, tpu=args.tpu)
+                       overrides=args.set, tpu=args.tpu, seed=args.seed)
     if result.nothing_to_do:
         print(f"nothing to train: {result.model_dir} is at step {result.end_step} already, and "
               f"training was asked to reach step {result.target_step} (give a larger --steps to "

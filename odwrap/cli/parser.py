@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="steps per tf.function call: the progress bar's granularity; "
                             "smaller costs speed (default 100, as model_main_tf2)")
     train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
+    train.add_argument("--seed", type=int_in(0, SEED_MAX), help="random seed: the same initial "
+                       "weights and random draws each run (parallel CPU kernels and input "
+                       "threads still vary the steps a little)")
     train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     _add_set(train)
     train.set_defaults(func=commands.train)

@@ -134,8 +134,11 @@ class TFLiteDetector:
 
 class SavedModelDetector:
     def __init__(self, path):
-        from odwrap.odapi import compat
+        from odwrap import report
+        from odwrap.odapi import compat, logs
 
+        if not report.verbose():  # predict of a SavedModel: TensorFlow's start-up lines dropped
+            logs.import_tensorflow_quietly()
         compat.apply()
         import tensorflow as tf
 

@@ -40,6 +40,7 @@ class TrainOptions:
     overrides: list = field(default_factory=list)
     tpu: str | None = None
     steps_per_loop: int = STEPS_PER_LOOP
+    seed: int | None = None  # Python's, numpy's and TensorFlow's, before the model is built
 
 
 @dataclass
@@ -268,6 +269,8 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
     from object_detection import inputs
     from object_detection.builders import model_builder, optimizer_builder
 
+    if options.seed is not None:
+        tf.keras.utils.set_random_seed(options.seed)
     strategy = _strategy(tf, options.tpu)
     if train_config.use_bfloat16 and options.tpu:
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
