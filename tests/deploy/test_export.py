@@ -38,7 +38,7 @@ def test_tflite_exports_load_and_detect(tflite_export, image, tmp_path, quantize
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     detections = json.loads((tmp_path / "pred" / "detections.json").read_text())
     assert len(detections) == 10
-    assert set(detections[0]) == {"image_id", "category_id", "bbox", "score"}
+    assert set(detections[0]) == {"image_id", "filename", "category_id", "bbox", "score", "id"}
     assert all(d["category_id"] in (1, 2) for d in detections)
     assert (tmp_path / "pred" / "shape.annotated.png").read_bytes()[:4] == b"\x89PNG"
 
