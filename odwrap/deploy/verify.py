@@ -76,13 +76,16 @@ def _predicted(detector, image, threshold) -> list[tuple[int, mask_ops.ImageMask
             if score >= threshold]
 
 
-def _png(mask: np.ndarray) -> bytes:
+def _png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of an RGB image, or of a bool mask (255 inside)."""
     import io
 
     from PIL import Image
 
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * 255
     buffer = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, "PNG")
+    Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -107,7 +110,7 @@ def record(model, folder, images, threshold=0.5, labels=None, runtime="auto") ->
                 if not place.exists():
                     break
                 place = staging / f"{stem}-{number}"
-            atomic_write_bytes(place / IMAGE_NAME, _png_image(image))
+            atomic_write_bytes(place / IMAGE_NAME, _png(image))
             seen: dict[str, int] = {}
             for label, pasted in _predicted(detector, image, threshold):
                 if not pasted.mask.any():  # nothing to match: an empty mask is no golden mask
@@ -126,16 +129,6 @@ def record(model, folder, images, threshold=0.5, labels=None, runtime="auto") ->
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def _png_image(image: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _read_mask(path: Path, shape) -> np.ndarray:

@@ -145,8 +145,7 @@ def merge(output, inputs, *, method="soft-nms", decay="linear", iou=None, sigma=
                     writer.write(Row(image, None, 0.0, ()))
                     for label in sorted(labels):
                         for row in _fuse(labels[label], options, len(inputs)):
-                            writer.write(Row(row.image, row.label, row.score, row.box,
-                                             row.extra))
+                            writer.write(row)
                 result.images += len(images)
                 (folder / f"{index}.jsonl").unlink()
                 progress.advance()

@@ -82,7 +82,8 @@ def _read_coco(path: Path):
             for number, item in enumerate(ijson.items(handle, "item", use_float=True)):
                 yield _coco_row(item, f"{path}: item {number}")
         except ijson.JSONError as exc:
-            raise InputError(f"{path}: not a COCO results JSON array ({exc})") from None
+            reason = str(exc).replace("\\n", "\n").splitlines()[0].strip()  # yajl's is 4 lines
+            raise InputError(f"{path}: not a COCO results JSON array ({reason})") from None
 
 
 def _read_jsonl(path: Path):

@@ -86,23 +86,19 @@ def profile(source, overrides=(), steps: int = 10, warmup: int = 2, trace=None,
     from odwrap.training.trial import trial
 
     with trial(source, overrides) as run:
+        kept = run.next_batch()  # the step alone runs on this batch, held in memory
+        measures = (run.next_batch, lambda: run.train_step(*kept), run.combined)
         with report.tracking("profile: warm-up", 3 * warmup, "step") as progress:
-            for function in (run.next_batch, None, run.combined):
+            for function in measures:
                 for _ in range(warmup):
-                    if function is None:  # the step alone, on one batch kept in memory
-                        features, labels = run.next_batch()
-                        kept = (features, labels)
-                        run.train_step(*kept)
-                    else:
-                        function()
+                    function()
                     progress.advance()
+        seconds = []
         with report.tracking("profile", 3 * steps, "step") as progress:
-            input_seconds = run.time(run.next_batch, steps)
-            progress.advance(steps)
-            step_seconds = run.time(lambda: run.train_step(*kept), steps)
-            progress.advance(steps)
-            together_seconds = run.time(run.combined, steps)
-            progress.advance(steps)
+            for function in measures:
+                seconds.append(run.time(function, steps))
+                progress.advance(steps)
+        input_seconds, step_seconds, together_seconds = seconds
         result = ProfileResult(batch_size=run.batch_size, steps=steps,
                                input_rate=steps / input_seconds, step_rate=steps / step_seconds,
                                together_rate=steps / together_seconds)
