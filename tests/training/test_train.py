@@ -232,11 +232,6 @@ def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_pa
     result = run_odwrap("train", source, "--model-dir", model_dir, "--steps", 2)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trained steps 0 -> 2" in result.stdout
-    code = ("import sys, tensorflow as tf; "
-            "print(sum('/average/' in name for name, _ in tf.train.list_variables(sys.argv[1])))")
-    listed = run_python(["-c", code, str(model_dir / "ckpt-2")])
-    assert listed.returncode == 0, listed.stderr[-2000:]
-    assert int(listed.stdout.split()[-1]) > 100  # one average per trainable variable
 
     # Evaluation with eval_config.use_moving_averages runs on the averages, not the weights.
     assert "use_moving_averages: false" in source.read_text()
@@ -244,34 +239,47 @@ def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_pa
                                                  "use_moving_averages: true"))
     result = run_odwrap("train", source, "--model-dir", model_dir, "--steps", 2, "--force")
     assert result.returncode == 0 and "nothing to train" in result.stdout, result.stderr[-2000:]
-    result = run_odwrap("eval", model_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # In one process: eval (its weights checked: one average per trainable variable, and eval
+    # ran on them), then export (its variables checked).
+    result = run_python(["-c", EVAL_AND_EXPORT_TAKE_THE_AVERAGES, str(model_dir)])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "moving averages weights" in result.stdout
     assert json.loads((model_dir / "metrics.json").read_text())["weights"] == "moving averages"
-    code = EVAL_WEIGHTS_ARE_THE_AVERAGES
-    checked = run_python(["-c", code, str(model_dir)])
-    assert checked.returncode == 0, checked.stderr[-3000:]
-    assert "AVERAGES" in checked.stdout
-
+    assert "AVERAGES EVALUATED" in result.stdout
     # Export takes the averages by default, and says so.
-    result = run_odwrap("export", model_dir, "--format", "saved_model")
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "weights: moving averages" in result.stdout
-    exported = run_python(["-c", EXPORTED_WEIGHTS_ARE_THE_AVERAGES, str(model_dir)])
-    assert exported.returncode == 0, exported.stderr[-3000:]
-    assert "EXPORTED AVERAGES" in exported.stdout
+    assert "AVERAGES EXPORTED" in result.stdout
 
 
-EXPORTED_WEIGHTS_ARE_THE_AVERAGES = """
+EVAL_AND_EXPORT_TAKE_THE_AVERAGES = """
 import sys
 import numpy as np
+from odwrap import cli
+from odwrap.odapi import compat
+compat.apply()
 import tensorflow as tf
+from odwrap.training.evaluate import Evaluator
 model_dir = sys.argv[1]
-checkpoint = tf.train.latest_checkpoint(model_dir)
-reader = tf.train.load_checkpoint(checkpoint)
-averages = [reader.get_tensor(name) for name, _ in tf.train.list_variables(checkpoint)
-            if "/average/" in name]
-trained = [reader.get_tensor(name) for name, _ in tf.train.list_variables(checkpoint)
+assert cli.main(["eval", model_dir]) == 0
+evaluator = Evaluator(model_dir)
+result = evaluator.evaluate()  # leaves the weights it evaluated in the model
+assert result.weights == "moving averages"
+reader = tf.train.load_checkpoint(result.checkpoint)
+shapes = reader.get_variable_to_shape_map()
+averages = [name for name in shapes if "/average/" in name]
+assert len(averages) > 100, len(averages)  # one average per trainable variable
+matched = 0
+for variable in evaluator.model.trainable_variables:
+    value = variable.numpy()
+    same_shape = [name for name in averages if shapes[name] == list(value.shape)]
+    matched += any(np.array_equal(value, reader.get_tensor(name)) for name in same_shape)
+assert matched == len(evaluator.model.trainable_variables), (matched, len(averages))
+print("AVERAGES EVALUATED", flush=True)
+
+assert cli.main(["export", model_dir, "--format", "saved_model"]) == 0
+names = tf.train.list_variables(result.checkpoint)
+averages = [reader.get_tensor(name) for name, _ in names if "/average/" in name]
+trained = [reader.get_tensor(name) for name, _ in names
            if name.startswith("model/") and "OPTIMIZER_SLOT" not in name]
 exported = tf.train.load_checkpoint(f"{model_dir}/export/saved_model/variables/variables")
 values = [exported.get_tensor(name) for name in exported.get_variable_to_shape_map()
@@ -281,30 +289,7 @@ def found(value, pool):
 kernels = [value for value in values if value.ndim == 4]  # the convolutions: all trainable
 assert kernels and all(found(value, averages) for value in kernels)
 assert not all(found(value, trained) for value in kernels)  # training moved some of them
-print("EXPORTED AVERAGES")
-"""
-
-
-EVAL_WEIGHTS_ARE_THE_AVERAGES = """
-import sys
-import numpy as np
-from odwrap.odapi import compat
-compat.apply()
-import tensorflow as tf
-from odwrap.training.evaluate import Evaluator
-evaluator = Evaluator(sys.argv[1])
-result = evaluator.evaluate()  # leaves the weights it evaluated in the model
-assert result.weights == "moving averages"
-reader = tf.train.load_checkpoint(result.checkpoint)
-shapes = reader.get_variable_to_shape_map()
-averages = [name for name in shapes if "/average/" in name]
-matched = 0
-for variable in evaluator.model.trainable_variables:
-    value = variable.numpy()
-    same_shape = [name for name in averages if shapes[name] == list(value.shape)]
-    matched += any(np.array_equal(value, reader.get_tensor(name)) for name in same_shape)
-assert matched == len(evaluator.model.trainable_variables), (matched, len(averages))
-print("AVERAGES")
+print("AVERAGES EXPORTED")
 """
 
 
@@ -345,12 +330,18 @@ def test_each_optimizer_and_schedule_trains(tiny_model, tmp_path, name):
     assert OPTIMIZERS[name].split()[0] in kept
 
 
-SAME_WEIGHTS = """
+SEEDED_TWICE = """
 import sys
 import numpy as np
+from odwrap import cli
+spec, work, unseeded = sys.argv[1], sys.argv[2], sys.argv[3]
+for name in ("a", "b"):
+    print("RC", cli.main(["train", spec, "--model-dir", f"{work}/{name}", "--steps", "1",
+                          "--seed", "3"]))
 import tensorflow as tf
-first, second, third = (tf.train.load_checkpoint(path) for path in sys.argv[1:4])
-names = [name for name, shape in tf.train.list_variables(sys.argv[1])
+first, second, third = (tf.train.load_checkpoint(path)
+                        for path in (f"{work}/a/ckpt-1", f"{work}/b/ckpt-1", unseeded))
+names = [name for name, shape in tf.train.list_variables(f"{work}/a/ckpt-1")
          if name.startswith("model/") and "OPTIMIZER_SLOT" not in name and len(shape) == 4]
 def apart(one, other):
     return float(np.median([np.abs(one.get_tensor(n) - other.get_tensor(n)).max()
@@ -359,26 +350,13 @@ print("SAME SEED", apart(first, second), "OTHER SEED", apart(first, third), len(
 """
 
 
-SEEDED_TWICE = """
-import sys
-from odwrap import cli
-spec, work = sys.argv[1], sys.argv[2]
-for name in ("a", "b"):
-    print("RC", cli.main(["train", spec, "--model-dir", f"{work}/{name}", "--steps", "1",
-                          "--seed", "3"]))
-"""
-
-
 def test_a_seed_draws_the_same_initial_weights(tiny_model, tmp_path):
     """--seed 3 twice (one process, two models): the same initial weights (after one step they
     differ only by what the step's nondeterministic CPU kernels and input order change); the
     shared tiny model, an unseeded draw, has other weights."""
-    result = run_python(["-c", SEEDED_TWICE, str(tiny_model.spec), str(tmp_path)])
+    result = run_python(["-c", SEEDED_TWICE, str(tiny_model.spec), str(tmp_path),
+                         str(tiny_model.model_dir / f"ckpt-{tiny_model.steps}")])
     assert result.returncode == 0 and result.stdout.count("RC 0") == 2, result.stderr[-3000:]
-    compared = run_python(["-c", SAME_WEIGHTS, str(tmp_path / "a" / "ckpt-1"),
-                           str(tmp_path / "b" / "ckpt-1"),
-                           str(tiny_model.model_dir / f"ckpt-{tiny_model.steps}")])
-    assert compared.returncode == 0, compared.stderr[-3000:]
     same, other, count = re.search(r"SAME SEED (\S+) OTHER SEED (\S+) (\d+)",
-                                   compared.stdout).groups()
-    assert int(count) > 10 and float(same) * 20 < float(other), compared.stdout
+                                   result.stdout).groups()
+    assert int(count) > 10 and float(same) * 20 < float(other), result.stdout
