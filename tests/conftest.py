@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,60 @@ def run_python(code_or_args, env=None, timeout=600, cwd=None):
 
 def run_odwrap(*argv, env=None, timeout=600, cwd=None):
     return run_python(["-m", "odwrap", *map(str, argv)], env=env, timeout=timeout, cwd=cwd)
+
+
+ONE_PROCESS = """
+import hashlib, json, sys
+from pathlib import Path
+from odwrap import cli
+for command in json.loads(sys.argv[1]):
+    code = cli.main([str(arg) for arg in command])
+    state = ""
+    if len(sys.argv) > 2:  # a digest of the folder after each command
+        folder, digest = Path(sys.argv[2]), hashlib.sha256()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\\0")
+            digest.update(path.read_bytes())
+        state = digest.hexdigest()
+    for stream in (sys.stdout, sys.stderr):
+        print(f"\\n== odwrap ran rc={code} folder={state}", file=stream, flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+    folder: str  # the digest of the folder after it ran ("" without one)
+
+
+def run_odwrap_in_one_process(*commands, folder=None, timeout=900) -> list[Ran]:
+    """Each odwrap command of COMMANDS (argument lists) in turn through odwrap.cli.main, in one
+    child process (TensorFlow starts once), with its own exit code, output and errors; FOLDER:
+    also a digest of that folder after each (`folder_digest` gives the same of one now)."""
+    import json
+
+    extra = [str(folder)] if folder is not None else []
+    result = run_python(["-c", ONE_PROCESS, json.dumps([[str(a) for a in c] for c in commands]),
+                         *extra], timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    marker = re.compile(r"\n== odwrap ran rc=(\d+) folder=(\w*)\n")
+    outs, errs = marker.split(result.stdout), marker.split(result.stderr)
+    assert len(outs) == len(errs) == 3 * len(commands) + 1, result.stderr[-3000:]
+    return [Ran(int(errs[3 * i + 1]), outs[3 * i], errs[3 * i], errs[3 * i + 2])
+            for i in range(len(commands))]
+
+
+def folder_digest(folder) -> str:
+    """ONE_PROCESS's digest of FOLDER."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def running_stack() -> str:

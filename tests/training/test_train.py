@@ -11,7 +11,7 @@ import time
 import pytest
 
 from odwrap import cli
-from tests.conftest import ROOT, run_odwrap, run_python
+from tests.conftest import ROOT, run_odwrap, run_odwrap_in_one_process, run_python
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -46,19 +46,19 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model
     assert "Traceback" not in result.stderr
     assert checkpoint_steps(model_dir) == [2, 4]
 
-    result = run_odwrap("eval", model_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # eval, eval of another checkpoint and plot in one process
+    latest, earlier, plotted = run_odwrap_in_one_process(
+        ["eval", model_dir], ["eval", model_dir, "--checkpoint", model_dir / "ckpt-2"],
+        ["plot", model_dir])
+    assert latest.returncode == 0, latest.stderr[-3000:]
+    assert "DetectionBoxes_Precision/mAP@.50IOU" in latest.stdout
+    assert earlier.returncode == 0, earlier.stderr[-3000:]
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert metrics["step"] == 4 and metrics["checkpoint"].endswith("ckpt-4")
-    assert 0.0 <= metrics["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
-    assert "DetectionBoxes_Precision/mAP@.50IOU" in result.stdout
+    assert set(metrics["history"]) == {"2", "4"}  # each evaluation by step, the latest on top
+    assert metrics["step"] == 2 and metrics["checkpoint"].endswith("ckpt-2")
+    assert 0.0 <= metrics["history"]["4"]["DetectionBoxes_Precision/mAP"] <= 1.0
 
-    result = run_odwrap("eval", model_dir, "--checkpoint", model_dir / "ckpt-2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert set(json.loads((model_dir / "metrics.json").read_text())["history"]) == {"2", "4"}
-
-    result = run_odwrap("plot", model_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert plotted.returncode == 0, plotted.stderr[-3000:]
     png = (model_dir / "training.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 20000
 
