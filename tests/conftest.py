@@ -46,18 +46,12 @@ def run_odwrap(*argv, env=None, timeout=600, cwd=None):
 
 
 ONE_PROCESS = """
-import hashlib, json, sys
-from pathlib import Path
+import json, sys
 from odwrap import cli
+from tests.conftest import folder_digest
 for command in json.loads(sys.argv[1]):
     code = cli.main([str(arg) for arg in command])
-    state = ""
-    if len(sys.argv) > 2:  # a digest of the folder after each command
-        folder, digest = Path(sys.argv[2]), hashlib.sha256()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\\0")
-            digest.update(path.read_bytes())
-        state = digest.hexdigest()
+    state = folder_digest(sys.argv[2]) if len(sys.argv) > 2 else ""
     for stream in (sys.stdout, sys.stderr):
         print(f"\\n== odwrap ran rc={code} folder={state}", file=stream, flush=True)
 """
@@ -89,7 +83,7 @@ def run_odwrap_in_one_process(*commands, folder=None, timeout=900) -> list[Ran]:
 
 
 def folder_digest(folder) -> str:
-    """ONE_PROCESS's digest of FOLDER."""
+    """A digest of FOLDER's files, names and bytes (ONE_PROCESS's after each command)."""
     import hashlib
 
     digest = hashlib.sha256()
