@@ -30,6 +30,7 @@ setup(
         "cpu": requirements("tensorflow-cpu.txt"),
         "gpu": requirements("tensorflow-gpu.txt"),
         "dev": requirements("dev.txt"),
+        "beam": requirements("beam.txt"),  # in a venv of its own (scripts/setup-beam.sh)
     },
     entry_points={"console_scripts": ["odwrap = odwrap.cli:entrypoint"]},
 )

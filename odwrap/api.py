@@ -64,9 +64,12 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
             workers: int | None = None, shards: int | None = None, keep: Sequence[str] = (),
             drop: Sequence[str] = (), rename: Sequence[str] = (), order: str = "name",
             label_map=None, strict: bool = False, images=None, masks: bool = False,
-            crowd: str = "keep", group_of: bool = True, class_names=None) -> ConvertReport:
+            crowd: str = "keep", group_of: bool = True, class_names=None,
+            runner: str = "local", beam_options: str = "") -> ConvertReport:
     """Annotations (voc, coco, csv, oid) to sharded TFRecords in OUTPUT, with label_map.pbtxt
-    and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings."""
+    and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings. `runner`
+    'beam' writes the same bytes with an Apache Beam pipeline, on the runner that
+    `beam_options` (PipelineOptions arguments) names, the DirectRunner by default."""
     from odwrap.data import convert as stage
     from odwrap.locks import FolderLock
 
@@ -75,7 +78,8 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
         workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
         drop=tuple(drop), rename=tuple(rename), order=order,
         label_map=Path(label_map) if label_map else None, strict=strict,
-        read=_read_options(images, masks, crowd, group_of, class_names))
+        read=_read_options(images, masks, crowd, group_of, class_names), runner=runner,
+        beam_options=beam_options)
     with FolderLock(options.output, "odwrap convert"):  # one writer per output folder
         return stage.convert(options)
 

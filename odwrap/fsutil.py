@@ -13,6 +13,11 @@ MiB = 1024 * 1024
 DEFAULT_LIMIT = 16 * MiB  # what odwrap reads of a file whose caller names no limit
 
 
+def log_dir() -> Path:
+    """Where odwrap writes the tracebacks of failed runs (ODWRAP_LOG_DIR, else a temp folder)."""
+    return Path(os.environ.get("ODWRAP_LOG_DIR") or Path(tempfile.gettempdir()) / "odwrap")
+
+
 def size_text(size: int) -> str:
     """'1 MiB', '52.4 MB': a limit in the unit it was set in, a size in decimal megabytes."""
     if size % MiB == 0:

@@ -86,6 +86,7 @@ def convert(args) -> int:
     report = api.convert(args.format, args.source, args.output, split=args.split,
                          seed=args.seed, workers=args.workers, shards=args.shards,
                          label_map=args.label_map, strict=args.strict, masks=args.masks,
+                         runner=args.runner, beam_options=args.beam_options,
                          **_dataset_options(args))
     for name, split in report.splits.items():
         print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "

@@ -3,18 +3,15 @@ likely field or file, exit code 1, and the whole traceback in a log file whose p
 gives (`--verbose` prints it on the terminal as well)."""
 
 import os
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
+from odwrap.fsutil import log_dir
+
 # The commands that run TensorFlow or the OD API; the others fail only with odwrap's own errors.
 RUN_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify", "profile",
                           "batch-size"})
-
-
-def log_dir() -> Path:
-    return Path(os.environ.get("ODWRAP_LOG_DIR") or Path(tempfile.gettempdir()) / "odwrap")
 
 
 def write_log(command: str, exc: BaseException) -> Path:

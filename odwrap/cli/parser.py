@@ -280,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="number classes with this label map (others: unknown_class)")
     convert.add_argument("--strict", action="store_true",
                          help="fail on the first bad image, box or annotation")
+    convert.add_argument("--runner", choices=("local", "beam"), default="local",
+                         help="local: worker processes here (default); beam: the same bytes "
+                              "from an Apache Beam pipeline (see --beam-options)")
+    convert.add_argument("--beam-options", metavar="'ARGS'", default="",
+                         help="Beam's pipeline options as one quoted string, e.g. "
+                              "'--runner=DataflowRunner --project=P --region=R "
+                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
+                              "with --workers processes)")
     _add_class_options(convert)
     convert.set_defaults(func=commands.convert)
 

@@ -45,6 +45,8 @@ class ConvertOptions:
     label_map: Path | None = None
     strict: bool = False
     read: ReadOptions = field(default_factory=ReadOptions)
+    runner: str = "local"  # local: worker processes here; beam: odwrap.data.beam
+    beam_options: str = ""  # Beam's PipelineOptions, as one shell-quoted string
 
 
 @dataclass
@@ -114,9 +116,12 @@ def load_image(path: Path, where: str, problems: Problems):
         return None
 
 
-def encode_sample(sample: Sample, images_root: Path, ids: dict, problems: Problems):
-    """The serialized tf.train.Example of one sample, or None when its image is dropped."""
-    path = inside_root(images_root, sample.image)
+def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
+                  locate=inside_root):
+    """(The serialized tf.train.Example of one sample, its boxes), or None when its image is
+    dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
+    the path would leave the root."""
+    path = locate(images_root, sample.image)
     if path is None:
         problems.add("path_escape", f"{sample.source}: {sample.image}")
         return None
@@ -234,6 +239,16 @@ def dataset_classes(options: ConvertOptions):
     return label_map, classes_mod.class_counts(samples)
 
 
+def shard_plan(splits: dict[str, list], shards: int | None) -> list[tuple[str, list]]:
+    """(shard file name, its members in order) of each shard, the splits' in turn."""
+    plan = []
+    for split, members in splits.items():
+        ranges = plan_shards(len(members), shards)
+        plan += [(resume.shard_name(split, index, len(ranges)), members[part.start:part.stop])
+                 for index, part in enumerate(ranges)]
+    return plan
+
+
 def _plan_hash(options: ConvertOptions, tasks) -> str:
     digest = hashlib.sha256()
     digest.update(repr((options.format, str(options.source), options.split, options.seed,
@@ -291,6 +306,14 @@ def _write(tasks, count: int) -> list:
 
 
 def convert(options: ConvertOptions) -> ConvertReport:
+    if options.runner == "beam":
+        from odwrap.data import beam
+
+        return beam.convert(options)
+    if options.runner != "local":
+        raise InputError(f"unknown runner '{options.runner}'; one of: local, beam")
+    if options.beam_options:
+        raise InputError("--beam-options is for --runner beam")
     start = time.perf_counter()
     problems = Problems(strict=options.strict)
     samples, images_root = read_dataset(options, problems)
@@ -303,13 +326,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
 
-    tasks = []
-    for name, members in splits.items():
-        ranges = plan_shards(len(members), options.shards)
-        for index, part in enumerate(ranges):
-            path = output / resume.shard_name(name, index, len(ranges))
-            tasks.append(ShardTask(path, [members[i] for i in part], images_root, ids,
-                                   options.strict))
+    tasks = [ShardTask(output / name, members, images_root, ids, options.strict)
+             for name, members in shard_plan(splits, options.shards)]
     plan = _plan_hash(options, tasks)
     kept, damaged = _to_keep(output, plan, tasks)
     _remove_partial(output, tasks)

@@ -48,13 +48,21 @@ def _quotas(count: int, fractions: dict[str, float]) -> dict[str, int]:
     return quotas
 
 
-def assign_splits(samples, fractions: dict[str, float], seed: int) -> dict[str, list]:
-    """Split samples with a seed; each class reaches every split where it has images enough."""
-    order = sorted(samples, key=lambda sample: sample.image)
+def split_sizes(count: int, fractions: dict[str, float]) -> dict[str, int]:
+    """Images per split that assign_splits gives COUNT images, without assigning them."""
+    return {name: count for name in fractions} if len(fractions) == 1 else \
+        _quotas(count, fractions)
+
+
+def split_images(entries, fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
+    """ENTRIES, (image, its class names) pairs with unique images, split with a seed; each
+    class reaches every split where it has images enough. Per split, its images in the
+    shuffled order. Needs every entry at once: a Beam pipeline gathers them first."""
+    order = sorted(entries, key=lambda entry: entry[0])
     random.Random(seed).shuffle(order)
     names = list(fractions)
     if len(names) == 1:
-        return {names[0]: order}
+        return {names[0]: [image for image, _ in order]}
     quotas = _quotas(len(order), fractions)
     assigned: dict[int, str] = {}
     result: dict[str, list] = {name: [] for name in names}
@@ -63,7 +71,7 @@ def assign_splits(samples, fractions: dict[str, float], seed: int) -> dict[str, 
         assigned[index] = name
         result[name].append(index)
 
-    classes_of = [{obj.name for obj in sample.objects} for sample in order]
+    classes_of = [set(classes) for _, classes in order]
     frequency = Counter(name for classes in classes_of for name in classes)
     for cls in sorted(frequency, key=lambda c: (frequency[c], c)):  # rarest first
         holders = [i for i, classes in enumerate(classes_of) if cls in classes]
@@ -80,7 +88,15 @@ def assign_splits(samples, fractions: dict[str, float], seed: int) -> dict[str, 
         name = max(names, key=lambda n: (quotas[n] - len(result[n]), -names.index(n)))
         put(index, name)
     # Keep each split in the shuffled order, whatever order the images were assigned in.
-    return {name: [order[i] for i in sorted(result[name])] for name in names}
+    return {name: [order[i][0] for i in sorted(result[name])] for name in names}
+
+
+def assign_splits(samples, fractions: dict[str, float], seed: int) -> dict[str, list]:
+    """split_images of samples (each image once): the samples of each split, in order."""
+    by_image = {sample.image: sample for sample in samples}
+    entries = [(sample.image, {obj.name for obj in sample.objects}) for sample in samples]
+    return {name: [by_image[image] for image in images]
+            for name, images in split_images(entries, fractions, seed).items()}
 
 
 def plan_shards(count: int, shards: int | None, per_shard: int = 500) -> list[range]:

@@ -1,0 +1,189 @@
+"""`convert --runner beam`: the converter's shards, byte for byte, written by Apache Beam.
+
+The driver here needs no Beam. It reads the annotations and numbers the classes as the default
+converter does, and writes the samples to one file in the output folder. The pipeline
+(odwrap.data.beam_pipeline) reads them there. It gathers every image's classes in a first stage
+for the stratified split and the shard plan, which reach the workers as a side input. It
+encodes each image where it lands, groups the records by shard and writes each shard in plan
+order. It combines the per-reason counts with a combiner. The pipeline runs in this interpreter
+when it has apache_beam; otherwise in the Beam venv (scripts/setup-beam.sh) as a child process,
+since no apache-beam release installs beside the TF 2.21 stack.
+"""
+
+import base64
+import importlib.util
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from odwrap.data import resume
+from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
+from odwrap.data.dataset import REASONS, Problems
+from odwrap.data.splits import parse_split, split_sizes
+from odwrap.errors import InputError, RunError, StackError
+from odwrap.fsutil import atomic_write_text, log_dir
+from odwrap.odapi import labelmap
+
+PLAN = "apache-beam"  # the manifest's plan: never a default run's, which then rewrites all
+BEAM_PYTHON = "ODWRAP_BEAM_PYTHON"  # the interpreter of a venv with apache-beam and odwrap
+DEFAULT_VENV = Path(__file__).resolve().parents[2] / ".venv-beam"  # scripts/setup-beam.sh
+
+
+def pipeline_args(beam_options: str, workers: int) -> list[str]:
+    """Beam's PipelineOptions arguments: BEAM_OPTIONS as a shell would split them, on the
+    DirectRunner with WORKERS processes unless they name a runner."""
+    try:
+        args = shlex.split(beam_options or "")
+    except ValueError as exc:
+        raise InputError(f"--beam-options {beam_options!r}: {exc}") from None
+    if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
+        args = ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                f"--direct_num_workers={workers}"] + args
+    return args
+
+
+def beam_python() -> str | None:
+    """The interpreter to run the pipeline with: None for this one (it has apache_beam)."""
+    if importlib.util.find_spec("apache_beam") is not None:
+        return None
+    chosen = os.environ.get(BEAM_PYTHON)
+    if chosen:
+        return chosen
+    if (DEFAULT_VENV / "bin" / "python").exists():
+        return str(DEFAULT_VENV / "bin" / "python")
+    raise StackError("--runner beam needs apache-beam, which this Python does not have and no "
+                     f"Beam venv was found ({DEFAULT_VENV}): run scripts/setup-beam.sh, or set "
+                     f"{BEAM_PYTHON} to the python of a venv with 'pip install odwrap[beam]'")
+
+
+def _write_samples(path: Path, samples) -> None:
+    import msgspec
+
+    encoder = msgspec.msgpack.Encoder()
+    with open(path, "wb") as handle:  # one base64 line a sample: ReadFromText splits it
+        for sample in samples:
+            handle.write(base64.b64encode(encoder.encode(sample)) + b"\n")
+
+
+def _last_error(text: str) -> str:
+    """The line of a Beam failure that says what went wrong (its last 'Error:' line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error: " in line or "Exception: " in line]
+    line = (errors or lines or ["no output"])[-1]
+    return line[:300]
+
+
+def _run_pipeline(spec: dict, python: str | None) -> None:
+    """Run the pipeline of SPEC here or with PYTHON; RunError (with a log) when it fails."""
+    if python is None:
+        from odwrap.data import beam_pipeline
+
+        try:
+            beam_pipeline.run(spec)
+        except Exception as exc:  # a worker's failure comes back as Beam's own exception
+            raise RunError(f"convert: the Beam pipeline failed: {_last_error(str(exc))}") \
+                from exc
+        return
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"convert-beam-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    with tempfile.TemporaryDirectory() as scratch:
+        spec_path = Path(scratch) / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        with open(log, "wb") as handle:
+            done = subprocess.run(
+                [python, "-c", "import sys; from odwrap.data.beam_pipeline import main; "
+                               "sys.exit(main(sys.argv[1]))", str(spec_path)],
+                stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        raise RunError(f"convert: the Beam pipeline failed: {_last_error(text)} (its log: "
+                       f"{log})")
+    log.unlink(missing_ok=True)
+
+
+def _remove_unfinished(output: Path, shards, created: bool) -> None:
+    """After a failed pipeline: its temporary files; the manifest and the folder when no shard
+    was written (else the manifest stays, naming the shards for the next run to replace)."""
+    for stale in output.glob(".*.beam-*.tmp"):
+        stale.unlink(missing_ok=True)
+    if not any((output / name).exists() for name in shards):
+        (output / resume.MANIFEST).unlink(missing_ok=True)
+        if created and not any(output.iterdir()):
+            output.rmdir()
+
+
+def convert(options) -> ConvertReport:
+    """odwrap.data.convert.convert on Apache Beam: the same files but for the resume data
+    (no sidecars; the manifest names the shards so that any later run replaces them)."""
+    start = time.perf_counter()
+    python = beam_python()
+    args = pipeline_args(options.beam_options, options.workers)
+    problems = Problems(strict=options.strict)
+    samples, images_root = read_dataset(options, problems)
+    label_map = dataset_label_map(options, samples, problems)
+    ids = {item.name: item.id for item in label_map.item}
+    fractions = parse_split(options.split)
+    output = Path(options.output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a folder")
+    created = not output.exists()
+    output.mkdir(parents=True, exist_ok=True)
+    sizes = split_sizes(len(samples), fractions)
+    shards = [name for name, _ in shard_plan({split: range(count) for split, count in
+                                               sizes.items()}, options.shards)]
+    previous = resume.read_manifest(output)
+    if previous is not None:  # a run of another plan, or an unfinished one: replaced whole
+        resume.remove_shards(output, previous.shards)
+    resume.write_manifest(output, PLAN, shards)
+
+    token = uuid.uuid4().hex
+    samples_path = output / f".odwrap-beam-{token}.samples"
+    result_path = output / f".odwrap-beam-{token}.result.json"
+    spec = {"samples": str(samples_path), "result": str(result_path),
+            "images_root": str(images_root), "ids": ids, "fractions": fractions,
+            "seed": options.seed, "shards": options.shards, "strict": options.strict,
+            "output": str(output), "args": args}
+    try:
+        _write_samples(samples_path, samples)
+        _run_pipeline(spec, python)
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except BaseException:
+        samples_path.unlink(missing_ok=True)
+        result_path.unlink(missing_ok=True)
+        _remove_unfinished(output, shards, created)
+        raise
+    samples_path.unlink(missing_ok=True)
+    result_path.unlink(missing_ok=True)
+    found = sorted(result["problems"], key=lambda entry: entry["first"])
+    if options.strict and found:  # the pipeline wrote no shard
+        (output / resume.MANIFEST).unlink(missing_ok=True)
+        first = found[0]
+        raise InputError(f"{first['example']}: {REASONS[first['reason']]} (--strict)")
+    for entry in found:  # after the driver's own, as the default converter merges them
+        problems.counts[entry["reason"]] += entry["count"]
+        problems.examples.setdefault(entry["reason"], entry["example"])
+
+    report = ConvertReport(output=output, images=len(samples))
+    written = sorted(result["shards"], key=lambda entry: entry["index"])
+    if [entry["name"] for entry in written] != shards:
+        raise RunError(f"convert: the Beam pipeline wrote shards {[e['name'] for e in written]},"
+                       f" not the planned {shards}")
+    for entry in written:
+        split = report.splits.setdefault(entry["name"].split("-")[0],
+                                         {"images": 0, "boxes": 0, "shards": 0})
+        split["images"] += entry["images"]
+        split["boxes"] += entry["boxes"]
+        split["shards"] += 1
+    labelmap.write(label_map, output / labelmap.FILE_NAME)
+    report.problems = {reason: {"count": count, "example": problems.examples[reason]}
+                       for reason, count in sorted(problems.counts.items())}
+    report.seconds = time.perf_counter() - start
+    atomic_write_text(output / "report.json", json.dumps(
+        {"splits": report.splits, "problems": report.problems, "label_map": ids}, indent=1))
+    return report

@@ -1,0 +1,178 @@
+"""The Apache Beam pipeline of `convert --runner beam` (odwrap.data.beam writes its spec).
+
+1. Plan: every image's class names, gathered in one place, give the stratified split and the
+   shards (the default converter's split_images and shard_plan); the plan is a side input.
+2. Encode: each image is read and encoded where it lands (encode_sample, as the default
+   converter does) and keyed by its shard, with its place in the shard.
+3. Write: a shard's records, grouped, in plan order, to a temporary name, then renamed; every
+   planned shard is written, an empty one too.
+4. Count: the per-reason counts combined per reason, with the example of the first image in
+   plan order.
+The shards' counts and the combined problems end in a result file that the driver reads.
+"""
+
+import base64
+import json
+import sys
+import typing
+import uuid
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from odwrap.data.convert import encode_sample, shard_plan
+from odwrap.data.dataset import Problems, Sample
+from odwrap.data.splits import split_images
+from odwrap.odapi.tfexample import frame_record
+
+
+def decode_sample(line) -> Sample:
+    import msgspec
+
+    return msgspec.msgpack.decode(base64.b64decode(line), type=Sample)
+
+
+def classes_of(line):
+    sample = decode_sample(line)
+    return sample.image, sorted({obj.name for obj in sample.objects})
+
+
+def make_plan(entries, fractions, seed, shards):
+    """{'place': {image: (shard, shard index, position)}, 'shards': [names in order]}."""
+    splits = split_images(entries, fractions, seed)
+    place, names = {}, []
+    for index, (name, members) in enumerate(shard_plan(splits, shards)):
+        names.append(name)
+        for position, image in enumerate(members):
+            place[image] = (name, index, position)
+    return {"place": place, "shards": names}
+
+
+@beam.typehints.with_output_types(typing.Tuple[str, typing.Any])
+class Encode(beam.DoFn):
+    """A sample line -> (shard, (position, record or None, boxes)); its problems, tagged."""
+
+    def __init__(self, images_root: str, ids: dict):
+        self.images_root = images_root
+        self.ids = ids
+
+    def process(self, line, plan):
+        from pathlib import Path
+
+        sample = decode_sample(line)
+        shard, index, position = plan["place"][sample.image]
+        problems = Problems()
+        encoded = encode_sample(sample, Path(self.images_root), self.ids, problems)
+        record, boxes = encoded if encoded is not None else (None, 0)
+        yield shard, (position, record, boxes)
+        for reason, count in problems.counts.items():
+            yield beam.pvalue.TaggedOutput(
+                "problems", (reason, ((index, position), count, problems.examples[reason])))
+
+
+class FirstExample(beam.CombineFn):
+    """(place, count, example)s of one reason -> (first place, total count, its example)."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, accumulator, element):
+        return self.merge_accumulators([accumulator, element])
+
+    def merge_accumulators(self, accumulators):
+        present = [acc for acc in accumulators if acc is not None]
+        if not present:
+            return None
+        first = min(present, key=lambda acc: tuple(acc[0]))
+        return tuple(first[0]), sum(acc[1] for acc in present), first[2]
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class WriteShard(beam.DoFn):
+    """(shard, its entries) -> the shard file, through a temporary name; its counts."""
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def process(self, item, plan, blocked=0):
+        name, entries = item
+        if blocked:  # --strict with problems: nothing written
+            return
+        rows = sorted((entry for entry in entries if entry is not None),
+                      key=lambda entry: entry[0])
+        final = FileSystems.join(self.output, name)
+        tmp = FileSystems.join(self.output, f".{name}.beam-{uuid.uuid4().hex}.tmp")
+        images = boxes = 0
+        handle = FileSystems.create(tmp)
+        try:
+            for _, record, count in rows:
+                if record is not None:
+                    handle.write(frame_record(record))
+                    images += 1
+                    boxes += count
+        finally:
+            handle.close()
+        FileSystems.rename([tmp], [final])
+        yield {"name": name, "index": plan["shards"].index(name), "images": images,
+               "boxes": boxes}
+
+
+def write_result(parts, path: str) -> None:
+    shards = [part for kind, part in parts if kind == "shard"]
+    problems = [{"reason": reason, "first": list(first), "count": count, "example": example}
+                for kind, (reason, (first, count, example)) in
+                ((kind, part) for kind, part in parts if kind == "problem")]
+    handle = FileSystems.create(path)
+    try:
+        handle.write(json.dumps({"shards": shards, "problems": problems}).encode())
+    finally:
+        handle.close()
+
+
+def build(pipeline, spec: dict) -> None:
+    lines = pipeline | "Read samples" >> beam.io.ReadFromText(spec["samples"])
+    plan = (lines
+            | "Classes" >> beam.Map(classes_of)
+            | "Gather" >> beam.combiners.ToList()
+            | "Plan" >> beam.Map(make_plan, spec["fractions"], spec["seed"], spec["shards"]))
+    plan_side = beam.pvalue.AsSingleton(plan)
+    encoded = (lines | "Encode" >> beam.ParDo(Encode(spec["images_root"], spec["ids"]),
+                                              plan=plan_side)
+               .with_outputs("problems", main="records"))
+    problems = encoded.problems | "Count problems" >> beam.CombinePerKey(FirstExample())
+    planned = plan | "Planned shards" >> beam.FlatMap(
+        lambda plan: [(name, None) for name in plan["shards"]])
+    blocked = {}
+    if spec["strict"]:  # the writes wait for the counts, and write nothing if there are any
+        blocked["blocked"] = beam.pvalue.AsSingleton(
+            problems | "Any problem" >> beam.combiners.Count.Globally())
+    written = ((encoded.records, planned)
+               | "Merge" >> beam.Flatten()
+               | "By shard" >> beam.GroupByKey()
+               | "Write" >> beam.ParDo(WriteShard(spec["output"]), plan=plan_side, **blocked))
+    ((written | "Tag shards" >> beam.Map(lambda part: ("shard", part)),
+      problems | "Tag problems" >> beam.Map(lambda part: ("problem", part)))
+     | "All" >> beam.Flatten()
+     | "Collect" >> beam.combiners.ToList()
+     | "Result" >> beam.Map(write_result, spec["result"]))
+
+
+def run(spec: dict) -> None:
+    """Run the pipeline of SPEC to the end; Beam's exception when it fails."""
+    with beam.Pipeline(options=PipelineOptions(spec["args"])) as pipeline:
+        build(pipeline, spec)
+
+
+def main(spec_path: str) -> int:
+    """The Beam venv's entry: run the spec in SPEC_PATH (tracebacks go to the caller's log)."""
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    run(spec)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover (odwrap.data.beam runs it with -c)
+    sys.exit(main(sys.argv[1]))
