@@ -73,6 +73,11 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
     from odwrap.data import convert as stage
     from odwrap.locks import FolderLock
 
+    run = stage.convert
+    if runner == "beam":
+        from odwrap.data import beam
+
+        run = beam.convert
     options = stage.ConvertOptions(
         format=format, source=Path(source), output=Path(output), split=split, seed=seed,
         workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
@@ -81,7 +86,7 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
         read=_read_options(images, masks, crowd, group_of, class_names), runner=runner,
         beam_options=beam_options)
     with FolderLock(options.output, "odwrap convert"):  # one writer per output folder
-        return stage.convert(options)
+        return run(options)
 
 
 def _read_options(images, masks, crowd, group_of, class_names):

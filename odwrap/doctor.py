@@ -54,6 +54,7 @@ class Report:
     devices: dict[str, int] = field(default_factory=dict)
     edgetpu_compiler: str | None = None
     consumers: str | None = None  # the consumers venv (scripts/setup-consumers.sh), what it has
+    beam: str | None = None  # where convert --runner beam runs (scripts/setup-beam.sh)
     problems: list[str] = field(default_factory=list)
 
 
@@ -104,19 +105,37 @@ def _import_problem(what: str, func) -> str | None:
     return None
 
 
+def _venv_versions(venv, names) -> list[str]:
+    """'name version' of each of NAMES installed in VENV, read from its dist-info folders (it
+    is another venv: nothing of it is imported here)."""
+    found = []
+    for name in names:
+        for info in sorted(venv.glob(f"lib/python3*/site-packages/{name}-*.dist-info")):
+            found.append(f"{name.replace('_', '-')} {info.name[len(name) + 1:-10]}")
+    return found
+
+
 def consumers_venv() -> str | None:
-    """The consumers venv and the versions in it, read from its dist-info folders (it is
-    another venv: nothing of it is imported here); None when there is none."""
+    """The consumers venv and the versions in it; None when there is none."""
     import os
     from pathlib import Path
 
     venv = Path(os.environ.get("ODWRAP_CONSUMERS_VENV") or
                 Path(__file__).resolve().parent.parent / ".venv-consumers")
-    found = []
-    for name in ("tflite_support", "mediapipe"):
-        for info in sorted(venv.glob(f"lib/python3*/site-packages/{name}-*.dist-info")):
-            found.append(f"{name.replace('_', '-')} {info.name[len(name) + 1:-10]}")
+    found = _venv_versions(venv, ("tflite_support", "mediapipe"))
     return f"{venv} ({', '.join(found)})" if found else None
+
+
+def beam_runner() -> str | None:
+    """Where `convert --runner beam` runs its pipeline, and its apache-beam; None: nowhere."""
+    from odwrap.data.beamenv import beam_venv
+
+    here = installed_version(("apache-beam",))
+    if here:
+        return f"this Python (apache-beam {here})"
+    venv = beam_venv()
+    found = _venv_versions(venv, ("apache_beam",))
+    return f"{venv} ({found[0]})" if found else None
 
 
 def diagnose() -> Report:
@@ -124,7 +143,7 @@ def diagnose() -> Report:
     versions = {key: installed_version(names) for key, names in DISTRIBUTIONS.items()}
     report = Report(python=platform.python_version(), versions=versions,
                     stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"),
-                    consumers=consumers_venv())
+                    consumers=consumers_venv(), beam=beam_runner())
     report.problems = version_problems(sys.version_info[:2], versions)
 
     def protos():
@@ -182,6 +201,8 @@ def format_report(report: Report) -> str:
                  f"{report.edgetpu_compiler or 'not on PATH (Edge TPU export stops at its report)'}")
     lines.append(f"{'consumers venv':18} "
                  f"{report.consumers or 'none (scripts/setup-consumers.sh makes it)'}")
+    lines.append(f"{'beam runner':18} "
+                 f"{report.beam or 'none (scripts/setup-beam.sh makes .venv-beam)'}")
     for problem in report.problems:
         lines.append(f"problem: {problem}")
     lines.append("stack healthy" if not report.problems

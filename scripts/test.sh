@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything if needed (scripts/setup.sh, scripts/setup-consumers.sh), then run the
+# Install everything if needed (scripts/setup.sh, setup-consumers.sh, setup-beam.sh), then run the
 # whole test suite.
 #   --stack tf215   on the TF 2.15 stack (.venv-tf215) instead of the default TF 2.21 (.venv)
 #   --fuzz          only the fuzz tests (tests marked fuzz), with many more generated cases
@@ -20,6 +20,9 @@ done
 # fails under CI without it, and is skipped elsewhere).
 "$ROOT/scripts/setup-consumers.sh" ||
   echo "test.sh: no consumers venv; the tests that need it will be skipped (or fail under CI)" >&2
+# Apache Beam in its own venv, for tests/data/test_beam.py (the same: fails under CI without it).
+"$ROOT/scripts/setup-beam.sh" ||
+  echo "test.sh: no Beam venv; the tests that need it will be skipped (or fail under CI)" >&2
 cd "$ROOT"
 ARGS=()
 for arg in ${REST[@]+"${REST[@]}"}; do [[ "$arg" == --fuzz ]] || ARGS+=("$arg"); done

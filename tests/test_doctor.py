@@ -107,3 +107,18 @@ def test_doctor_names_the_consumers_venv_and_its_versions(tmp_path, monkeypatch)
     report = doctor.Report(python="3.11", versions={})
     assert "consumers venv     none (scripts/setup-consumers.sh makes it)" in \
         doctor.format_report(report)
+
+
+def test_doctor_names_where_the_beam_runner_runs(tmp_path, monkeypatch):
+    from odwrap import doctor
+
+    site = tmp_path / "beam" / "lib" / "python3.11" / "site-packages"
+    (site / "apache_beam-2.77.0.dist-info").mkdir(parents=True)
+    (tmp_path / "beam" / "bin").mkdir()
+    monkeypatch.setenv("ODWRAP_BEAM_PYTHON", str(tmp_path / "beam" / "bin" / "python"))
+    assert doctor.beam_runner() == f"{tmp_path / 'beam'} (apache-beam 2.77.0)"
+    monkeypatch.setenv("ODWRAP_BEAM_PYTHON", str(tmp_path / "none" / "bin" / "python"))
+    assert doctor.beam_runner() is None
+    report = doctor.Report(python="3.11", versions={})
+    assert "beam runner        none (scripts/setup-beam.sh makes .venv-beam)" in \
+        doctor.format_report(report)

@@ -11,7 +11,6 @@ since no apache-beam release installs beside the TF 2.21 stack.
 """
 
 import base64
-import importlib.util
 import json
 import os
 import shlex
@@ -22,16 +21,16 @@ import uuid
 from pathlib import Path
 
 from odwrap.data import resume
+from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
 from odwrap.data.dataset import REASONS, Problems
 from odwrap.data.splits import parse_split, split_sizes
-from odwrap.errors import InputError, RunError, StackError
+from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_text, log_dir
 from odwrap.odapi import labelmap
 
+BAD_OPTIONS = "bad pipeline options: "  # beam_pipeline.BAD_OPTIONS (that module needs Beam)
 PLAN = "apache-beam"  # the manifest's plan: never a default run's, which then rewrites all
-BEAM_PYTHON = "ODWRAP_BEAM_PYTHON"  # the interpreter of a venv with apache-beam and odwrap
-DEFAULT_VENV = Path(__file__).resolve().parents[2] / ".venv-beam"  # scripts/setup-beam.sh
 
 
 def pipeline_args(beam_options: str, workers: int) -> list[str]:
@@ -45,20 +44,6 @@ def pipeline_args(beam_options: str, workers: int) -> list[str]:
         args = ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
                 f"--direct_num_workers={workers}"] + args
     return args
-
-
-def beam_python() -> str | None:
-    """The interpreter to run the pipeline with: None for this one (it has apache_beam)."""
-    if importlib.util.find_spec("apache_beam") is not None:
-        return None
-    chosen = os.environ.get(BEAM_PYTHON)
-    if chosen:
-        return chosen
-    if (DEFAULT_VENV / "bin" / "python").exists():
-        return str(DEFAULT_VENV / "bin" / "python")
-    raise StackError("--runner beam needs apache-beam, which this Python does not have and no "
-                     f"Beam venv was found ({DEFAULT_VENV}): run scripts/setup-beam.sh, or set "
-                     f"{BEAM_PYTHON} to the python of a venv with 'pip install odwrap[beam]'")
 
 
 def _write_samples(path: Path, samples) -> None:
@@ -85,6 +70,8 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
 
         try:
             beam_pipeline.run(spec)
+        except beam_pipeline.BadOptions as exc:
+            raise InputError(f"--beam-options: {exc}") from None
         except Exception as exc:  # a worker's failure comes back as Beam's own exception
             raise RunError(f"convert: the Beam pipeline failed: {_last_error(str(exc))}") \
                 from exc
@@ -100,8 +87,12 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
                 [python, "-c", "import sys; from odwrap.data.beam_pipeline import main; "
                                "sys.exit(main(sys.argv[1]))", str(spec_path)],
                 stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    refused = [line for line in text.splitlines() if line.startswith(BAD_OPTIONS)]
+    if done.returncode == 2 and refused:
+        log.unlink(missing_ok=True)
+        raise InputError(f"--beam-options: {refused[-1][len(BAD_OPTIONS):]}")
     if done.returncode != 0:
-        text = log.read_text(encoding="utf-8", errors="replace")
         raise RunError(f"convert: the Beam pipeline failed: {_last_error(text)} (its log: "
                        f"{log})")
     log.unlink(missing_ok=True)
@@ -162,7 +153,7 @@ def convert(options) -> ConvertReport:
     result_path.unlink(missing_ok=True)
     found = sorted(result["problems"], key=lambda entry: entry["first"])
     if options.strict and found:  # the pipeline wrote no shard
-        (output / resume.MANIFEST).unlink(missing_ok=True)
+        _remove_unfinished(output, shards, created)
         first = found[0]
         raise InputError(f"{first['example']}: {REASONS[first['reason']]} (--strict)")
     for entry in found:  # after the driver's own, as the default converter merges them

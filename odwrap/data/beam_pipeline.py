@@ -12,6 +12,8 @@ The shards' counts and the combined problems end in a result file that the drive
 """
 
 import base64
+import contextlib
+import io
 import json
 import sys
 import typing
@@ -160,17 +162,45 @@ def build(pipeline, spec: dict) -> None:
      | "Result" >> beam.Map(write_result, spec["result"]))
 
 
+BAD_OPTIONS = "bad pipeline options: "  # how main() tells the driver that the input is wrong
+
+
+class BadOptions(Exception):
+    """Pipeline options that Beam refuses before it runs anything."""
+
+
+def _pipeline(args: list[str]):
+    """A Pipeline with ARGS; BadOptions with Beam's reason when it refuses them."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):  # argparse says why, then exits
+            options = PipelineOptions(args)
+            options.get_all_options()
+            return beam.Pipeline(options=options)
+    except SystemExit:
+        lines = [line for line in captured.getvalue().splitlines() if "error: " in line]
+        reason = lines[-1].split("error: ", 1)[1] if lines else "refused"
+        raise BadOptions(reason) from None
+    except ValueError as exc:  # e.g. an unknown runner
+        raise BadOptions(str(exc).splitlines()[0]) from None
+
+
 def run(spec: dict) -> None:
     """Run the pipeline of SPEC to the end; Beam's exception when it fails."""
-    with beam.Pipeline(options=PipelineOptions(spec["args"])) as pipeline:
+    with _pipeline(spec["args"]) as pipeline:
         build(pipeline, spec)
 
 
 def main(spec_path: str) -> int:
-    """The Beam venv's entry: run the spec in SPEC_PATH (tracebacks go to the caller's log)."""
+    """The Beam venv's entry: run the spec in SPEC_PATH (tracebacks go to the caller's log);
+    2 for options Beam refuses, with the reason on a line of its own."""
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
-    run(spec)
+    try:
+        run(spec)
+    except BadOptions as exc:
+        print(f"{BAD_OPTIONS}{exc}", flush=True)
+        return 2
     return 0
 
 

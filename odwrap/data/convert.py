@@ -306,11 +306,7 @@ def _write(tasks, count: int) -> list:
 
 
 def convert(options: ConvertOptions) -> ConvertReport:
-    if options.runner == "beam":
-        from odwrap.data import beam
-
-        return beam.convert(options)
-    if options.runner != "local":
+    if options.runner != "local":  # odwrap.data.beam.convert runs the other
         raise InputError(f"unknown runner '{options.runner}'; one of: local, beam")
     if options.beam_options:
         raise InputError("--beam-options is for --runner beam")

@@ -1,0 +1,173 @@
+"""odwrap convert --runner beam: the default converter's bytes from Apache Beam's DirectRunner
+(multi-processing), for every format, with a split and with bad data.
+
+The pipeline runs in the Beam venv (scripts/setup-beam.sh): from this venv, which has no
+apache_beam, as a child process; one case runs odwrap itself in the Beam venv, where the
+pipeline runs in its process. Without the venv these tests fail under CI and are skipped
+elsewhere.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from odwrap import cli
+from odwrap.odapi.tfexample import read_records
+from tests import datasets
+from tests.conftest import ROOT
+from tests.data.test_convert import bad_dataset
+
+SPLIT = ["--split", "train=0.6,val=0.4", "--shards", "2", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def beam_python():
+    venv = Path(os.environ.get("ODWRAP_BEAM_VENV", ROOT / ".venv-beam"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        message = f"no Beam venv at {venv}: run ./scripts/setup-beam.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
+
+
+def convert(*argv):
+    return cli.main(["convert", *map(str, argv)])
+
+
+def folder(out: Path) -> dict:
+    """What a user reads of a converted folder: every file but the resume data."""
+    return {path.name: path.read_bytes() for path in sorted(out.iterdir())
+            if not path.name.startswith(".")}
+
+
+def assert_same_output(local: Path, beam: Path):
+    expected, got = folder(local), folder(beam)
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+    # Beam leaves only the manifest, which names its shards for any later run to replace.
+    assert [path.name for path in beam.iterdir() if path.name.startswith(".")] == \
+        [".odwrap-convert.json"]
+
+
+def with_a_bmp(root: Path) -> Path:
+    """Make one image a BMP, which both converters re-encode as PNG."""
+    from PIL import Image
+
+    jpeg = root / "JPEGImages" / "shapes_00001.jpg"
+    Image.open(jpeg).save(jpeg.with_suffix(".bmp"))
+    jpeg.unlink()
+    xml = root / "Annotations" / "shapes_00001.xml"
+    xml.write_text(xml.read_text().replace("shapes_00001.jpg", "shapes_00001.bmp"))
+    return root
+
+
+CASES = {
+    "voc": lambda tmp: ([with_a_bmp(datasets.voc(tmp / "voc", images=30))], []),
+    "coco": lambda tmp: ([datasets.coco(tmp, images=12)], ["--masks"]),
+    "csv": lambda tmp: ([datasets.csv_boxes(tmp, images=12)], []),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+def test_beam_writes_the_default_converters_bytes(tmp_path, beam_python, fmt):
+    source, extra = CASES[fmt](tmp_path)
+    assert convert(fmt, *source, "-o", tmp_path / "local", *SPLIT, *extra) == 0
+    assert convert(fmt, *source, "-o", tmp_path / "beam", *SPLIT, *extra, "--runner", "beam",
+                   "--workers", 2) == 0
+    assert_same_output(tmp_path / "local", tmp_path / "beam")
+    report = json.loads((tmp_path / "beam" / "report.json").read_text())
+    assert report["splits"]["train"]["shards"] == 2 and report["splits"]["val"]["images"] > 0
+    if fmt == "coco":
+        shard = sorted((tmp_path / "beam").glob("train-*.tfrecord"))[0]
+        assert any(b"image/object/mask" in record for record in read_records(shard))
+
+
+def test_open_images_in_the_beam_venv_itself(tmp_path, beam_python):
+    """odwrap run with the Beam venv's Python: the pipeline runs in its own process (as on a
+    machine that submits to Dataflow), and the driver writes the label map there too."""
+    path, images = datasets.oid(tmp_path, images=12)
+    argv = ["oid", path, "--images", images, "--class-names",
+            tmp_path / "class-descriptions.csv", *SPLIT]
+    assert convert(*argv, "-o", tmp_path / "local") == 0
+    done = subprocess.run([str(beam_python), "-m", "odwrap", "convert", *map(str, argv), "-o",
+                           str(tmp_path / "beam"), "--runner", "beam", "--beam-options",
+                           "--direct_num_workers=2 --direct_running_mode=multi_processing"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_output(tmp_path / "local", tmp_path / "beam")
+    report = json.loads((tmp_path / "beam" / "report.json").read_text())
+    assert report["splits"]["train"]["boxes"] + report["splits"]["val"]["boxes"] == \
+        sum(1 for _ in open(path)) - 1
+
+
+def test_bad_images_are_counted_as_the_default_converter_counts_them(tmp_path, beam_python):
+    root, label_map = bad_dataset(tmp_path)
+    argv = ["voc", root, "--label-map", label_map, *SPLIT]
+    assert convert(*argv, "-o", tmp_path / "local") == 0
+    assert convert(*argv, "-o", tmp_path / "beam", "--runner", "beam") == 0
+    assert_same_output(tmp_path / "local", tmp_path / "beam")  # report.json included
+    report = json.loads((tmp_path / "beam" / "report.json").read_text())
+    assert report["problems"]["corrupt_image"]["count"] == 2
+    assert report["problems"]["missing_image"]["example"].endswith("missing.jpg")
+    assert report["problems"]["path_escape"]["count"] == 1
+
+
+def test_strict_fails_in_the_pipeline_with_one_line_and_writes_nothing(tmp_path, beam_python,
+                                                                        capsys):
+    root = datasets.voc(tmp_path / "voc", images=6)
+    (root / "JPEGImages" / "shapes_00004.jpg").write_bytes(b"GIF89a broken")
+    (root / "JPEGImages" / "shapes_00002.jpg").unlink()
+    assert convert("voc", root, "-o", tmp_path / "out", "--strict", "--runner", "beam") == 2
+    err = capsys.readouterr().err
+    # The first bad image in the plan's order: the same whichever worker met it first.
+    assert err.count("\n") == 1 and "(--strict)" in err, err
+    assert "shapes_00002.jpg: image file missing" in err or \
+        "shapes_00004.jpg: image corrupt" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_pipeline_is_one_line_with_its_log(tmp_path, beam_python, capsys,
+                                                      monkeypatch):
+    monkeypatch.setenv("ODWRAP_LOG_DIR", str(tmp_path / "logs"))
+    root = datasets.voc(tmp_path / "voc", images=4)
+    out = tmp_path / "out"
+    (out / "data-00000-of-00001.tfrecord").mkdir(parents=True)  # the shard cannot be renamed
+    assert convert("voc", root, "-o", out, "--runner", "beam") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the Beam pipeline failed" in err, err
+    logs = list((tmp_path / "logs").glob("convert-beam-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text() and str(logs[0]) in err
+    assert sorted(path.name for path in out.iterdir()) == [
+        ".odwrap-convert.json", "data-00000-of-00001.tfrecord"]  # no temporary file left
+
+
+@pytest.mark.parametrize("options, reason", [
+    ("--runner=NoSuchRunner", "Unexpected pipeline runner: NoSuchRunner"),
+    ("--direct_num_workers=two", "argument --direct_num_workers: invalid int value: 'two'"),
+    ("--temp_location='gs://unclosed", "No closing quotation"),
+])
+def test_options_beam_refuses_exit_2(tmp_path, beam_python, capsys, options, reason):
+    root = datasets.voc(tmp_path / "voc", images=2)
+    assert convert("voc", root, "-o", tmp_path / "out", "--runner", "beam",
+                   f"--beam-options={options}") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--beam-options" in err and reason in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_apache_beam_the_error_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("odwrap.data.beamenv.DEFAULT_VENV", tmp_path / "none")
+    monkeypatch.delenv("ODWRAP_BEAM_PYTHON", raising=False)
+    root = datasets.voc(tmp_path / "voc", images=2)
+    assert convert("voc", root, "-o", tmp_path / "out", "--runner", "beam") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scripts/setup-beam.sh" in err
+    assert convert("voc", root, "-o", tmp_path / "out", "--beam-options=--x=1") == 2
+    assert "--beam-options is for --runner beam" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
