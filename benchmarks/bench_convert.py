@@ -6,8 +6,14 @@ On a generated Pascal VOC dataset (the demo shapes, default 3000 JPEGs of 256x25
                 XML, read the image, check it with PIL, hash it, build a tf.train.Example and
                 write it with tf.io.TFRecordWriter, one record at a time (TF import not timed)
   odwrap     -- `odwrap convert voc` as a user runs it (process start included), 1 and N workers
+  beam       -- `odwrap convert voc --runner beam`: the DirectRunner, multi-processing, N
+                workers (its pipeline in the Beam venv, scripts/setup-beam.sh)
+Then, unless --scale-images 0, both converters (N workers) once on a larger dataset (default
+100,000 JPEGs of 128x128), each with the peak memory of its whole process tree (the sum of the
+resident sizes of the processes, sampled every 50 ms).
 Targets: N workers >= 1.8x the baseline; >= 0.5x the raw read speed.
     .venv/bin/python benchmarks/bench_convert.py [--images 3000] [--repeat 3]
+        [--scale-images 100000] [--scale-size 128]
 """
 
 import argparse
@@ -84,13 +90,61 @@ def baseline(dataset: Path, output: Path, tf) -> float:
     return time.perf_counter() - start
 
 
-def odwrap_convert(dataset: Path, output: Path, workers: int) -> float:
+def _tree_rss(pid: int) -> int:
+    """Bytes resident in PID and all its descendants (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) * 1024 if "VmRSS:" in status \
+                else 0
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def odwrap_convert(dataset: Path, output: Path, workers: int, runner: str = "local",
+                   memory: bool = False):
+    """Seconds of one `odwrap convert` (and with MEMORY, (seconds, peak bytes of its tree))."""
     shutil.rmtree(output, ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "odwrap", "convert", "voc", str(dataset), "-o",
-                    str(output), "--workers", str(workers)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen([sys.executable, "-m", "odwrap", "convert", "voc", str(dataset),
+                                "-o", str(output), "--workers", str(workers), "--runner",
+                                runner], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while memory and process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        time.sleep(0.05)
+    error = process.communicate()[1]
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"odwrap convert --runner {runner} failed: {error.decode()[-2000:]}")
+    return (seconds, peak) if memory else seconds
+
+
+def at_scale(tmp: Path, images: int, size: int, workers: int) -> dict:
+    """Both converters once on IMAGES generated images, with their peak memory; same bytes."""
+    from odwrap.data.demo import write_demo_dataset
+
+    dataset = write_demo_dataset(tmp / "scale", images=images, size=size)
+    raw_read(dataset)
+    result = {"images": images, "image_size": size}
+    for runner in ("local", "beam"):
+        seconds, peak = odwrap_convert(dataset, tmp / f"scale-{runner}", workers, runner,
+                                       memory=True)
+        result[runner] = {"images_per_second": round(images / seconds, 1),
+                          "seconds": round(seconds, 1), "peak_mib": round(peak / 2**20)}
+    result["beam_vs_local"] = round(result["beam"]["images_per_second"] /
+                                    result["local"]["images_per_second"], 2)
+    local, beam = (sorted((tmp / f"scale-{runner}").glob("*.tfrecord"))
+                   for runner in ("local", "beam"))
+    result["same_bytes"] = [p.name for p in local] == [p.name for p in beam] and all(
+        a.read_bytes() == b.read_bytes() for a, b in zip(local, beam))
+    shutil.rmtree(dataset)
+    return result
 
 
 def main(argv=None) -> int:
@@ -98,6 +152,9 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale-images", type=int, default=100_000,
+                        help="images of the scale run (0: none)")
+    parser.add_argument("--scale-size", type=int, default=128)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -110,13 +167,18 @@ def main(argv=None) -> int:
         dataset = write_demo_dataset(tmp / "voc", images=args.images, size=args.size)
         raw_read(dataset)  # the page cache holds the files for every measurement alike
         times = {"raw_read": [], "baseline": [], "odwrap_1_worker": [],
-                 f"odwrap_{workers}_workers": []}
+                 f"odwrap_{workers}_workers": [], f"beam_{workers}_workers": []}
         for _ in range(args.repeat):
             times["raw_read"].append(raw_read(dataset))
             times["baseline"].append(baseline(dataset, tmp / "baseline.tfrecord", tf))
             times["odwrap_1_worker"].append(odwrap_convert(dataset, tmp / "one", 1))
             times[f"odwrap_{workers}_workers"].append(
                 odwrap_convert(dataset, tmp / "all", workers))
+            times[f"beam_{workers}_workers"].append(
+                odwrap_convert(dataset, tmp / "beam", workers, "beam"))
+        shutil.rmtree(dataset)
+        scale = at_scale(tmp, args.scale_images, args.scale_size, workers) \
+            if args.scale_images else None
     rates = {name: round(args.images / statistics.median(values), 1)
              for name, values in times.items()}
     best = rates[f"odwrap_{workers}_workers"]
@@ -126,6 +188,8 @@ def main(argv=None) -> int:
         "all_workers_vs_baseline": round(best / rates["baseline"], 2),
         "one_worker_vs_baseline": round(rates["odwrap_1_worker"] / rates["baseline"], 2),
         "all_workers_vs_raw_read": round(best / rates["raw_read"], 3),
+        "beam_vs_all_workers": round(rates[f"beam_{workers}_workers"] / best, 2),
+        "scale": scale,
         "targets": {"all_workers_vs_baseline": 1.8, "all_workers_vs_raw_read": 0.5},
     }
     print(json.dumps(result, indent=2))
