@@ -71,6 +71,7 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
     'beam' writes the same bytes with an Apache Beam pipeline, on the runner that
     `beam_options` (PipelineOptions arguments) names, the DirectRunner by default."""
     from odwrap.data import convert as stage
+    from odwrap.data.remote import is_url
     from odwrap.locks import FolderLock
 
     run = stage.convert
@@ -79,22 +80,31 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
 
         run = beam.convert
     options = stage.ConvertOptions(
-        format=format, source=Path(source), output=Path(output), split=split, seed=seed,
+        format=format, source=_path(source), output=_path(output), split=split, seed=seed,
         workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
         drop=tuple(drop), rename=tuple(rename), order=order,
-        label_map=Path(label_map) if label_map else None, strict=strict,
+        label_map=_path(label_map) if label_map else None, strict=strict,
         read=_read_options(images, masks, crowd, group_of, class_names), runner=runner,
         beam_options=beam_options)
+    if is_url(options.output):  # no lock in a bucket: one run per output is the user's part
+        return run(options)
     with FolderLock(options.output, "odwrap convert"):  # one writer per output folder
         return run(options)
+
+
+def _path(value):
+    """A Path, or the URL (gs://...) that convert --runner beam reads or writes, as given."""
+    from odwrap.data.remote import is_url
+
+    return value if is_url(value) else Path(value)
 
 
 def _read_options(images, masks, crowd, group_of, class_names):
     from odwrap.data.formats import ReadOptions
 
-    return ReadOptions(images=Path(images) if images else None, masks=masks, crowd=crowd,
+    return ReadOptions(images=_path(images) if images else None, masks=masks, crowd=crowd,
                        group_of=group_of,
-                       class_names=Path(class_names) if class_names else None)
+                       class_names=_path(class_names) if class_names else None)
 
 
 def write_label_map(output, classes: Sequence[str] | None = None, format: str | None = None,

@@ -99,8 +99,10 @@ def convert(args) -> int:
     rate = report.images / report.seconds if report.seconds else 0.0
     resumed = f", {report.resumed_shards} shard(s) kept from an earlier run" \
         if report.resumed_shards else ""
+    label_map = f"{report.output}/{FILE_NAME}" if isinstance(report.output, str) else \
+        report.output / FILE_NAME  # a URL, or a folder
     print(f"wrote {report.output} in {report.seconds:.1f} s ({rate:.0f} images/s{resumed}); "
-          f"label map: {report.output / FILE_NAME}")
+          f"label map: {label_map}")
     return EXIT_OK
 
 

@@ -12,7 +12,8 @@ from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
 from odwrap.cli.parser_tools import add_diagnostics, add_results, add_zoo
-from odwrap.cli.types import input_size, int_in, number_in, quantize_list, rank_list
+from odwrap.cli.types import (input_size, int_in, number_in, path_or_url, quantize_list,
+                               rank_list)
 from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
 from odwrap.errors import InputError
 
@@ -34,14 +35,14 @@ def _add_class_options(parser):
                         help="rename a class (repeatable; applied before --keep/--drop)")
     parser.add_argument("--order", choices=["name", "frequency"], default="name",
                         help="how label map ids are given: by class name or by box count")
-    parser.add_argument("--images", type=Path, metavar="DIR",
+    parser.add_argument("--images", type=path_or_url, metavar="DIR",
                         help="the images folder, when not the format's default")
     parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
     parser.add_argument("--crowd", choices=["keep", "drop"], default="keep",
                         help="coco: keep iscrowd boxes flagged is_crowd, or drop them")
     parser.add_argument("--no-group-of", action="store_true",
                         help="oid: leave IsGroupOf boxes out")
-    parser.add_argument("--class-names", type=Path, metavar="CSV",
+    parser.add_argument("--class-names", type=path_or_url, metavar="CSV",
                         help="oid: class descriptions (MID,Name) to name the classes")
 
 
@@ -265,9 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "instead). Deterministic for a seed, whatever the number of workers; a "
                     "rerun after an interruption finishes the job.")
     convert.add_argument("format", choices=formats, help="the annotation format")
-    convert.add_argument("source", type=Path,
+    convert.add_argument("source", type=path_or_url,
                          help="voc: the dataset folder; coco: the JSON file; csv, oid: the CSV")
-    convert.add_argument("-o", "--output", type=Path, required=True, help="the output folder")
+    convert.add_argument("-o", "--output", type=path_or_url, required=True,
+                         help="the output folder (a gs:// URL with --runner beam)")
     convert.add_argument("--split", metavar="NAME=F,...",
                          help="e.g. train=0.8,val=0.1,test=0.1 (default: one split, 'data')")
     convert.add_argument("--seed", type=int_in(0, SEED_MAX), default=0,
@@ -276,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="processes writing shards (default: all cores)")
     convert.add_argument("--shards", type=int_in(1, 99_999), metavar="N",
                          help="shards per split (default: one per 500 images)")
-    convert.add_argument("--label-map", type=Path, metavar="FILE",
+    convert.add_argument("--label-map", type=path_or_url, metavar="FILE",
                          help="number classes with this label map (others: unknown_class)")
     convert.add_argument("--strict", action="store_true",
                          help="fail on the first bad image, box or annotation")

@@ -3,6 +3,7 @@ be."""
 
 import argparse
 import math
+from pathlib import Path
 
 from odwrap.deploy.export import QUANTIZE, quantize_modes
 from odwrap.errors import InputError
@@ -83,3 +84,10 @@ def rank_list(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not comma-separated ranks (1, 2, ...)")
     return values
+
+
+def path_or_url(value: str):
+    """A local path, or a URL (gs://bucket/...) kept as it is for convert --runner beam."""
+    from odwrap.data.remote import is_url
+
+    return value if is_url(value) else Path(value)

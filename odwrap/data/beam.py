@@ -11,6 +11,8 @@ since no apache-beam release installs beside the TF 2.21 stack.
 """
 
 import base64
+import dataclasses
+import importlib
 import json
 import os
 import shlex
@@ -20,13 +22,13 @@ import time
 import uuid
 from pathlib import Path
 
-from odwrap.data import resume
+from odwrap.data import remote, resume
 from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
 from odwrap.data.dataset import REASONS, Problems
 from odwrap.data.splits import parse_split, split_sizes
-from odwrap.errors import InputError, RunError
-from odwrap.fsutil import atomic_write_text, log_dir
+from odwrap.errors import InputError, RunError, StackError
+from odwrap.fsutil import log_dir
 from odwrap.odapi import labelmap
 
 BAD_OPTIONS = "bad pipeline options: "  # beam_pipeline.BAD_OPTIONS (that module needs Beam)
@@ -46,13 +48,13 @@ def pipeline_args(beam_options: str, workers: int) -> list[str]:
     return args
 
 
-def _write_samples(path: Path, samples) -> None:
+def _sample_lines(samples):
+    """One base64 line of msgpack a sample, which ReadFromText splits among the workers."""
     import msgspec
 
     encoder = msgspec.msgpack.Encoder()
-    with open(path, "wb") as handle:  # one base64 line a sample: ReadFromText splits it
-        for sample in samples:
-            handle.write(base64.b64encode(encoder.encode(sample)) + b"\n")
+    for sample in samples:
+        yield base64.b64encode(encoder.encode(sample)) + b"\n"
 
 
 def _last_error(text: str) -> str:
@@ -98,69 +100,105 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
     log.unlink(missing_ok=True)
 
 
-def _remove_unfinished(output: Path, shards, created: bool) -> None:
-    """After a failed pipeline: its temporary files; the manifest and the folder when no shard
-    was written (else the manifest stays, naming the shards for the next run to replace)."""
-    for stale in output.glob(".*.beam-*.tmp"):
-        stale.unlink(missing_ok=True)
-    if not any((output / name).exists() for name in shards):
-        (output / resume.MANIFEST).unlink(missing_ok=True)
-        if created and not any(output.iterdir()):
-            output.rmdir()
+def _plugins(args: list[str]) -> None:
+    """Import the modules of --beam_plugins here too: a filesystem of a URL's scheme that a
+    plugin registers serves the driver's reads and writes as it serves the workers'."""
+    for index, arg in enumerate(args):
+        names = arg.split("=", 1)[1] if arg.startswith("--beam_plugins=") else \
+            args[index + 1] if arg == "--beam_plugins" and index + 1 < len(args) else ""
+        for name in filter(None, names.split(",")):
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise InputError(f"--beam-options: --beam_plugins {name}: {exc}") from None
+
+
+def _stage(options, staged: remote.Staged):
+    """OPTIONS with its annotation URLs copied into STAGED's folder (an --images URL stands
+    as a local folder there), for the readers."""
+    source, read = options.source, options.read
+    if remote.is_url(source):
+        source = staged.voc(source) if options.format == "voc" else \
+            staged.file(source, "annotations")
+    images = read.images
+    if remote.is_url(images):
+        images = staged.stand_in(images, "images")
+    names = read.class_names
+    if remote.is_url(names):
+        names = staged.file(names, "class-names")
+    label_map = options.label_map
+    if remote.is_url(label_map):
+        label_map = staged.file(label_map, "label-map")
+    return dataclasses.replace(options, source=Path(source), label_map=label_map,
+                               read=dataclasses.replace(read, images=images,
+                                                        class_names=names))
+
+
+def _urls(options) -> list[str]:
+    return [value for value in (options.source, options.output, options.label_map,
+                                options.read.images, options.read.class_names)
+            if remote.is_url(value)]
 
 
 def convert(options) -> ConvertReport:
     """odwrap.data.convert.convert on Apache Beam: the same files but for the resume data
-    (no sidecars; the manifest names the shards so that any later run replaces them)."""
+    (no sidecars; the manifest names the shards so that any later run replaces them). Any
+    path may be a URL (gs://...) when this Python has apache-beam."""
     start = time.perf_counter()
     python = beam_python()
     args = pipeline_args(options.beam_options, options.workers)
+    urls = _urls(options)
+    if urls and python is not None:
+        raise StackError(f"{urls[0]}: URLs are read and written through apache-beam, which "
+                         f"this Python does not have: run odwrap with {python[:-len('python')]}"
+                         "odwrap (the Beam venv)")
+    if urls:
+        _plugins(args)
     problems = Problems(strict=options.strict)
-    samples, images_root = read_dataset(options, problems)
-    label_map = dataset_label_map(options, samples, problems)
+    with tempfile.TemporaryDirectory(prefix="odwrap-beam-") as scratch:
+        staged = remote.Staged(Path(scratch))
+        local = _stage(options, staged) if urls else options
+        samples, images_root = read_dataset(local, problems)
+        label_map = dataset_label_map(local, samples, problems)
+        images_root = staged.images_url(images_root)
     ids = {item.name: item.id for item in label_map.item}
     fractions = parse_split(options.split)
-    output = Path(options.output)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
-    created = not output.exists()
-    output.mkdir(parents=True, exist_ok=True)
+    output = remote.OutputFolder(options.output)
+    output.prepare()
     sizes = split_sizes(len(samples), fractions)
     shards = [name for name, _ in shard_plan({split: range(count) for split, count in
                                                sizes.items()}, options.shards)]
-    previous = resume.read_manifest(output)
+    previous = output.manifest()
     if previous is not None:  # a run of another plan, or an unfinished one: replaced whole
-        resume.remove_shards(output, previous.shards)
-    resume.write_manifest(output, PLAN, shards)
+        output.remove_shards(previous.shards)
+    output.write(resume.MANIFEST, resume.manifest_text(PLAN, shards).encode())
 
     token = uuid.uuid4().hex
-    samples_path = output / f".odwrap-beam-{token}.samples"
-    result_path = output / f".odwrap-beam-{token}.result.json"
-    spec = {"samples": str(samples_path), "result": str(result_path),
+    samples_name = f".odwrap-beam-{token}.samples"
+    result_name = f".odwrap-beam-{token}.result.json"
+    spec = {"samples": output.path(samples_name), "result": output.path(result_name),
             "images_root": str(images_root), "ids": ids, "fractions": fractions,
             "seed": options.seed, "shards": options.shards, "strict": options.strict,
             "output": str(output), "args": args}
     try:
-        _write_samples(samples_path, samples)
+        output.stream(samples_name, _sample_lines(samples))
         _run_pipeline(spec, python)
-        result = json.loads(result_path.read_text(encoding="utf-8"))
+        result = json.loads(output.read(result_name))
     except BaseException:
-        samples_path.unlink(missing_ok=True)
-        result_path.unlink(missing_ok=True)
-        _remove_unfinished(output, shards, created)
+        output.delete([samples_name, result_name])
+        output.remove_unfinished(shards)
         raise
-    samples_path.unlink(missing_ok=True)
-    result_path.unlink(missing_ok=True)
+    output.delete([samples_name, result_name])
     found = sorted(result["problems"], key=lambda entry: entry["first"])
     if options.strict and found:  # the pipeline wrote no shard
-        _remove_unfinished(output, shards, created)
+        output.remove_unfinished(shards)
         first = found[0]
         raise InputError(f"{first['example']}: {REASONS[first['reason']]} (--strict)")
     for entry in found:  # after the driver's own, as the default converter merges them
         problems.counts[entry["reason"]] += entry["count"]
         problems.examples.setdefault(entry["reason"], entry["example"])
 
-    report = ConvertReport(output=output, images=len(samples))
+    report = ConvertReport(output=output.local or output.url, images=len(samples))
     written = sorted(result["shards"], key=lambda entry: entry["index"])
     if [entry["name"] for entry in written] != shards:
         raise RunError(f"convert: the Beam pipeline wrote shards {[e['name'] for e in written]},"
@@ -171,10 +209,11 @@ def convert(options) -> ConvertReport:
         split["images"] += entry["images"]
         split["boxes"] += entry["boxes"]
         split["shards"] += 1
-    labelmap.write(label_map, output / labelmap.FILE_NAME)
+    output.write(labelmap.FILE_NAME, labelmap.to_text(label_map).encode())
     report.problems = {reason: {"count": count, "example": problems.examples[reason]}
                        for reason, count in sorted(problems.counts.items())}
     report.seconds = time.perf_counter() - start
-    atomic_write_text(output / "report.json", json.dumps(
-        {"splits": report.splits, "problems": report.problems, "label_map": ids}, indent=1))
+    output.write("report.json", json.dumps(
+        {"splits": report.splits, "problems": report.problems, "label_map": ids},
+        indent=1).encode())
     return report

@@ -18,15 +18,20 @@ import json
 import sys
 import typing
 import uuid
+from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from odwrap.data import remote
 from odwrap.data.convert import encode_sample, shard_plan
-from odwrap.data.dataset import Problems, Sample
+from odwrap.data.dataset import Problems, Sample, inside_root
 from odwrap.data.splits import split_images
 from odwrap.odapi.tfexample import frame_record
+
+UNCOMPRESSED = CompressionTypes.UNCOMPRESSED  # never guessed from a file's name
 
 
 def decode_sample(line) -> Sample:
@@ -59,13 +64,17 @@ class Encode(beam.DoFn):
         self.images_root = images_root
         self.ids = ids
 
-    def process(self, line, plan):
-        from pathlib import Path
+    def setup(self):
+        if remote.is_url(self.images_root):  # read through Beam's FileSystems
+            self.root, self.locate = self.images_root, remote.locate
+        else:
+            self.root, self.locate = Path(self.images_root), inside_root
 
+    def process(self, line, plan):
         sample = decode_sample(line)
         shard, index, position = plan["place"][sample.image]
         problems = Problems()
-        encoded = encode_sample(sample, Path(self.images_root), self.ids, problems)
+        encoded = encode_sample(sample, self.root, self.ids, problems, self.locate)
         record, boxes = encoded if encoded is not None else (None, 0)
         yield shard, (position, record, boxes)
         for reason, count in problems.counts.items():
@@ -108,7 +117,7 @@ class WriteShard(beam.DoFn):
         final = FileSystems.join(self.output, name)
         tmp = FileSystems.join(self.output, f".{name}.beam-{uuid.uuid4().hex}.tmp")
         images = boxes = 0
-        handle = FileSystems.create(tmp)
+        handle = FileSystems.create(tmp, compression_type=UNCOMPRESSED)
         try:
             for _, record, count in rows:
                 if record is not None:
@@ -127,7 +136,7 @@ def write_result(parts, path: str) -> None:
     problems = [{"reason": reason, "first": list(first), "count": count, "example": example}
                 for kind, (reason, (first, count, example)) in
                 ((kind, part) for kind, part in parts if kind == "problem")]
-    handle = FileSystems.create(path)
+    handle = FileSystems.create(path, compression_type=UNCOMPRESSED)
     try:
         handle.write(json.dumps({"shards": shards, "problems": problems}).encode())
     finally:
@@ -135,7 +144,8 @@ def write_result(parts, path: str) -> None:
 
 
 def build(pipeline, spec: dict) -> None:
-    lines = pipeline | "Read samples" >> beam.io.ReadFromText(spec["samples"])
+    lines = pipeline | "Read samples" >> beam.io.ReadFromText(
+        spec["samples"], compression_type=UNCOMPRESSED)
     plan = (lines
             | "Classes" >> beam.Map(classes_of)
             | "Gather" >> beam.combiners.ToList()

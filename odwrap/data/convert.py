@@ -20,6 +20,7 @@ from odwrap.data import classes as classes_mod
 from odwrap.data import masks, resume, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
+from odwrap.data.remote import is_url
 from odwrap.data.splits import assign_splits, parse_split, plan_shards
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
@@ -206,6 +207,10 @@ def write_shard(task: ShardTask, on_sample=None) -> ShardResult:
 
 def read_dataset(options: ConvertOptions, problems: Problems):
     """(samples, images root) of the dataset, each image once; duplicates counted."""
+    for value in (options.source, options.read.images, options.read.class_names,
+                  options.label_map):
+        if is_url(value):  # odwrap.data.beam copies what the readers need first
+            raise InputError(f"{value}: URLs are read by convert --runner beam only")
     if options.format not in READERS:
         raise InputError(f"unknown format '{options.format}'; one of: {', '.join(READERS)}")
     samples, images_root = reader(options.format)(options.source, options.read, problems)
@@ -310,6 +315,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
         raise InputError(f"unknown runner '{options.runner}'; one of: local, beam")
     if options.beam_options:
         raise InputError("--beam-options is for --runner beam")
+    if is_url(options.output):
+        raise InputError(f"{options.output}: URLs are written by convert --runner beam only")
     start = time.perf_counter()
     problems = Problems(strict=options.strict)
     samples, images_root = read_dataset(options, problems)

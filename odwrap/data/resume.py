@@ -58,8 +58,18 @@ def read_manifest(output: Path) -> Manifest | None:
     if os.path.getsize(path) > MAX_MANIFEST_BYTES:
         raise _refuse(path, f"over the limit of {MAX_MANIFEST_BYTES} bytes for a manifest")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise _refuse(path, "not a manifest odwrap wrote (unreadable JSON)") from None
+    return parse_manifest(text, path, output)
+
+
+def parse_manifest(text: str, path, output: Path | None = None) -> Manifest:
+    """The manifest in TEXT (read from PATH); with OUTPUT, a local folder, each entry that
+    exists there must be a file."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
         raise _refuse(path, "not a manifest odwrap wrote (unreadable JSON)") from None
     if not (isinstance(data, dict) and isinstance(data.get("plan"), str)
             and isinstance(data.get("shards"), list)):
@@ -67,6 +77,8 @@ def read_manifest(output: Path) -> Manifest | None:
     for entry in data["shards"]:
         if not isinstance(entry, str) or not SHARD_NAME.fullmatch(entry):
             raise _refuse(path, f"entry {entry!r} is not the name of a shard odwrap writes")
+        if output is None:
+            continue
         try:
             kind = os.lstat(output / entry).st_mode
         except FileNotFoundError:
@@ -76,9 +88,12 @@ def read_manifest(output: Path) -> Manifest | None:
     return Manifest(data["plan"], tuple(data["shards"]))
 
 
+def manifest_text(plan: str, shards) -> str:
+    return json.dumps({"plan": plan, "shards": list(shards)}, indent=1)
+
+
 def write_manifest(output: Path, plan: str, shards) -> None:
-    atomic_write_text(output / MANIFEST, json.dumps({"plan": plan, "shards": list(shards)},
-                                                    indent=1))
+    atomic_write_text(output / MANIFEST, manifest_text(plan, shards))
 
 
 def remove_shards(output: Path, names) -> None:

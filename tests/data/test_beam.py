@@ -171,3 +171,51 @@ def test_without_apache_beam_the_error_says_how_to_get_it(tmp_path, capsys, monk
     assert convert("voc", root, "-o", tmp_path / "out", "--beam-options=--x=1") == 2
     assert "--beam-options is for --runner beam" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def run_in_beam_venv(beam_python, bucket: Path, *argv):
+    """odwrap in the Beam venv, with fakegs:// URLs kept in the folder BUCKET."""
+    env = dict(os.environ, ODWRAP_FAKEGS_ROOT=str(bucket), PYTHONPATH=str(ROOT))
+    return subprocess.run([str(beam_python), "-m", "odwrap", "convert", *map(str, argv)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+
+
+PLUGIN = "--beam-options=--beam_plugins=tests.data.beam_fakefs --direct_num_workers=2"
+
+
+def test_urls_for_annotations_images_and_output(tmp_path, beam_python):
+    """A VOC folder, its bad images and path escapes included, read from a bucket and written
+    to one, as gs:// is: through Beam's FileSystems (a test filesystem, fakegs://, with no
+    network), with the bytes and counts of a local conversion of the same files."""
+    root, label_map = bad_dataset(tmp_path / "bucket" / "data")
+    argv = ["--label-map", label_map, *SPLIT]
+    assert convert("voc", root, "-o", tmp_path / "local", *argv) == 0
+    done = run_in_beam_venv(beam_python, tmp_path / "bucket", "voc", "fakegs://data/voc", "-o",
+                            "fakegs://out/voc", *argv, "--runner", "beam", PLUGIN)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "label map: fakegs://out/voc/label_map.pbtxt" in done.stdout
+    assert_same_output(tmp_path / "local", tmp_path / "bucket" / "out" / "voc")
+
+
+def test_url_images_class_names_and_label_map(tmp_path, beam_python, capsys):
+    path, images = datasets.oid(tmp_path / "bucket", images=8)
+    label_map = tmp_path / "bucket" / "map.pbtxt"
+    label_map.write_text('item { id: 1 name: "circle" } item { id: 2 name: "square" }')
+    names = tmp_path / "bucket" / "class-descriptions.csv"
+    assert convert("oid", path, "--images", images, "--class-names", names, "--label-map",
+                   label_map, "-o", tmp_path / "local") == 0
+    url = "fakegs://" + str(images.relative_to(tmp_path / "bucket"))
+    done = run_in_beam_venv(beam_python, tmp_path / "bucket", "oid", path, "--images", url,
+                            "--class-names", "fakegs://class-descriptions.csv", "--label-map",
+                            "fakegs://map.pbtxt", "-o", tmp_path / "beam", "--runner", "beam",
+                            PLUGIN)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_output(tmp_path / "local", tmp_path / "beam")
+    # Without Beam in the Python that runs odwrap, or without --runner beam: one line, no write.
+    for extra, code, message in ((["--runner", "beam"], 1, "the Beam venv"),
+                                 ([], 2, "URLs are read by convert --runner beam only")):
+        capsys.readouterr()
+        assert convert("oid", path, "--images", url, "-o", tmp_path / "none", *extra) == code
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "none").exists()
