@@ -9,6 +9,7 @@ elsewhere.
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -219,3 +220,38 @@ def test_url_images_class_names_and_label_map(tmp_path, beam_python, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "none").exists()
+
+
+README_CHECK = """
+import json, logging, shlex, sys
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.runner import create_runner
+
+discarded = []
+class Catch(logging.Handler):
+    def emit(self, record):
+        if "Discarding" in record.getMessage():
+            discarded.append(record.getMessage())
+logging.getLogger().addHandler(Catch())
+runners = []
+for text in json.loads(sys.argv[1]):
+    options = PipelineOptions(shlex.split(text))
+    options.get_all_options()  # argparse: an unknown choice exits 2
+    runners.append(type(create_runner(options.view_as(StandardOptions).runner)).__name__)
+print(json.dumps({"discarded": discarded, "runners": runners}))
+"""
+
+
+def test_the_readmes_cluster_command_lines_parse(beam_python):
+    """The README's Dataflow, Flink and Spark options: each one Beam 2.77.0 knows, each
+    value one it accepts, each runner one it has (nothing is submitted)."""
+    readme = (ROOT / "README.md").read_text()
+    options = re.findall(r'--beam-options="(--runner=(?:Dataflow|Flink|Spark)Runner[^"]*)"',
+                         readme)
+    assert len(options) == 3
+    done = subprocess.run([str(beam_python), "-c", README_CHECK, json.dumps(options)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"discarded": [],
+                     "runners": ["DataflowRunner", "FlinkRunner", "SparkRunner"]}
