@@ -1,6 +1,6 @@
 """`convert --runner beam`: the converter's shards, byte for byte, written by Apache Beam.
 
-The driver here needs no Beam. It reads the annotations and numbers the classes as the default
+The driver needs no Beam for local paths (for URLs it does). It reads the annotations and numbers the classes as the default
 converter does, and writes the samples to one file in the output folder. The pipeline
 (odwrap.data.beam_pipeline) reads them there. It gathers every image's classes in a first stage
 for the stratified split and the shard plan, which reach the workers as a side input. It
@@ -11,14 +11,17 @@ since no apache-beam release installs beside the TF 2.21 stack.
 """
 
 import base64
+import contextlib
 import dataclasses
 import importlib
 import json
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -65,22 +68,46 @@ def _last_error(text: str) -> str:
     return line[:300]
 
 
+@contextlib.contextmanager
+def _output_to(log: Path):
+    """This process's stdout and stderr, and its children's, into LOG for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
 def _run_pipeline(spec: dict, python: str | None) -> None:
     """Run the pipeline of SPEC here or with PYTHON; RunError (with a log) when it fails."""
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"convert-beam-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     if python is None:
         from odwrap.data import beam_pipeline
 
         try:
-            beam_pipeline.run(spec)
+            with _output_to(log):  # Beam's and its workers' logs, as a child's would be
+                beam_pipeline.run(spec)
         except beam_pipeline.BadOptions as exc:
+            log.unlink(missing_ok=True)
             raise InputError(f"--beam-options: {exc}") from None
         except Exception as exc:  # a worker's failure comes back as Beam's own exception
-            raise RunError(f"convert: the Beam pipeline failed: {_last_error(str(exc))}") \
-                from exc
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write("".join(traceback.format_exception(exc)))
+            raise RunError(f"convert: the Beam pipeline failed: {_last_error(str(exc))} (its "
+                           f"log: {log})") from None
+        log.unlink(missing_ok=True)
         return
-    folder = log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / f"convert-beam-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     with tempfile.TemporaryDirectory() as scratch:
         spec_path = Path(scratch) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -140,6 +167,16 @@ def _urls(options) -> list[str]:
             if remote.is_url(value)]
 
 
+def _read(options, urls, problems: Problems):
+    """(samples, images root or its URL, label map), as the default converter reads them."""
+    with tempfile.TemporaryDirectory(prefix="odwrap-beam-") as scratch:
+        staged = remote.Staged(Path(scratch))
+        local = _stage(options, staged) if urls else options
+        samples, images_root = read_dataset(local, problems)
+        label_map = dataset_label_map(local, samples, problems)
+        return samples, staged.images_url(images_root), label_map
+
+
 def convert(options) -> ConvertReport:
     """odwrap.data.convert.convert on Apache Beam: the same files but for the resume data
     (no sidecars; the manifest names the shards so that any later run replaces them). Any
@@ -155,12 +192,7 @@ def convert(options) -> ConvertReport:
     if urls:
         _plugins(args)
     problems = Problems(strict=options.strict)
-    with tempfile.TemporaryDirectory(prefix="odwrap-beam-") as scratch:
-        staged = remote.Staged(Path(scratch))
-        local = _stage(options, staged) if urls else options
-        samples, images_root = read_dataset(local, problems)
-        label_map = dataset_label_map(local, samples, problems)
-        images_root = staged.images_url(images_root)
+    samples, images_root, label_map = _read(options, urls, problems)
     ids = {item.name: item.id for item in label_map.item}
     fractions = parse_split(options.split)
     output = remote.OutputFolder(options.output)

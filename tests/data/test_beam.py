@@ -133,14 +133,21 @@ def test_strict_fails_in_the_pipeline_with_one_line_and_writes_nothing(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["beam venv child", "in process"])
 def test_a_failing_pipeline_is_one_line_with_its_log(tmp_path, beam_python, capsys,
-                                                      monkeypatch):
+                                                      monkeypatch, where):
     monkeypatch.setenv("ODWRAP_LOG_DIR", str(tmp_path / "logs"))
     root = datasets.voc(tmp_path / "voc", images=4)
     out = tmp_path / "out"
     (out / "data-00000-of-00001.tfrecord").mkdir(parents=True)  # the shard cannot be renamed
-    assert convert("voc", root, "-o", out, "--runner", "beam") == 1
-    err = capsys.readouterr().err
+    if where == "in process":  # odwrap run by the Beam venv's Python itself
+        done = subprocess.run([str(beam_python), "-m", "odwrap", "convert", "voc", str(root),
+                               "-o", str(out), "--runner", "beam"], capture_output=True,
+                              text=True, timeout=600, cwd=ROOT)
+        code, err = done.returncode, done.stderr
+    else:
+        code, err = convert("voc", root, "-o", out, "--runner", "beam"), capsys.readouterr().err
+    assert code == 1
     assert err.count("\n") == 1 and "the Beam pipeline failed" in err, err
     logs = list((tmp_path / "logs").glob("convert-beam-*.log"))
     assert len(logs) == 1 and "Traceback" in logs[0].read_text() and str(logs[0]) in err
