@@ -1,13 +1,14 @@
 """`convert --runner beam`: the converter's shards, byte for byte, written by Apache Beam.
 
-The driver needs no Beam for local paths (for URLs it does). It reads the annotations and numbers the classes as the default
-converter does, and writes the samples to one file in the output folder. The pipeline
-(odwrap.data.beam_pipeline) reads them there. It gathers every image's classes in a first stage
-for the stratified split and the shard plan, which reach the workers as a side input. It
-encodes each image where it lands, groups the records by shard and writes each shard in plan
-order. It combines the per-reason counts with a combiner. The pipeline runs in this interpreter
-when it has apache_beam; otherwise in the Beam venv (scripts/setup-beam.sh) as a child process,
-since no apache-beam release installs beside the TF 2.21 stack.
+The driver needs no Beam for local paths (for URLs it does). It reads the annotations and
+numbers the classes as the default converter does, and writes the samples to one file in the
+output folder. The pipeline (odwrap.data.beam_pipeline) reads them there. It gathers every
+image's classes in a first stage for the stratified split and the shard plan, which reach the
+workers as a side input. It encodes each image where it lands, groups the records by shard and
+writes each shard in plan order. It combines the per-reason counts with a combiner. The
+pipeline runs in this interpreter when it has apache_beam; otherwise in the Beam venv
+(scripts/setup-beam.sh) as a child process, since no apache-beam release installs beside the
+TF 2.21 stack.
 """
 
 import base64
