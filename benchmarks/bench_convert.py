@@ -10,7 +10,7 @@ On a generated Pascal VOC dataset (the demo shapes, default 3000 JPEGs of 256x25
                 workers (its pipeline in the Beam venv, scripts/setup-beam.sh)
 Then, unless --scale-images 0, both converters (N workers) once on a larger dataset (default
 100,000 JPEGs of 128x128), each with the peak memory of its whole process tree (the sum of the
-resident sizes of the processes, sampled every 50 ms).
+processes' proportional set sizes, sampled every 50 ms), and whether they wrote the same bytes.
 Targets: N workers >= 1.8x the baseline; >= 0.5x the raw read speed.
     .venv/bin/python benchmarks/bench_convert.py [--images 3000] [--repeat 3]
         [--scale-images 100000] [--scale-size 128]
@@ -90,18 +90,18 @@ def baseline(dataset: Path, output: Path, tf) -> float:
     return time.perf_counter() - start
 
 
-def _tree_rss(pid: int) -> int:
-    """Bytes resident in PID and all its descendants (Linux /proc)."""
+def _tree_pss(pid: int) -> int:
+    """Bytes of memory of PID and all its descendants, each process's share of the pages it
+    shares counted once (PSS, Linux /proc): forked workers are not counted twice."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) * 1024 if "VmRSS:" in status \
-                else 0
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo += [int(child) for child in (task / "children").read_text().split()]
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             continue
     return total
 
@@ -116,7 +116,7 @@ def odwrap_convert(dataset: Path, output: Path, workers: int, runner: str = "loc
                                 runner], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     while memory and process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
+        peak = max(peak, _tree_pss(process.pid))
         time.sleep(0.05)
     error = process.communicate()[1]
     seconds = time.perf_counter() - start
@@ -143,6 +143,10 @@ def at_scale(tmp: Path, images: int, size: int, workers: int) -> dict:
                    for runner in ("local", "beam"))
     result["same_bytes"] = [p.name for p in local] == [p.name for p in beam] and all(
         a.read_bytes() == b.read_bytes() for a, b in zip(local, beam))
+    if not result["same_bytes"]:
+        result["differing_shards"] = sorted(
+            {p.name for p in local} ^ {p.name for p in beam} |
+            {a.name for a, b in zip(local, beam) if a.read_bytes() != b.read_bytes()})
     shutil.rmtree(dataset)
     return result
 

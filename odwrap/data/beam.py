@@ -178,6 +178,16 @@ def _read(options, urls, problems: Problems):
         return samples, staged.images_url(images_root), label_map
 
 
+def lost_samples(planned: dict, written: list) -> str:
+    """What the pipeline's shards miss of the plan ({name: samples}): '' when nothing. A
+    runner that drops elements would otherwise leave shards short without a word."""
+    got = {entry["name"]: entry["samples"] for entry in written}
+    wrong = [f"{name} has {got.get(name, 'no')} of its {count} images"
+             for name, count in planned.items() if got.get(name) != count]
+    wrong += [f"{name} was not planned" for name in got if name not in planned]
+    return "; ".join(wrong[:3]) + (f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else "")
+
+
 def convert(options) -> ConvertReport:
     """odwrap.data.convert.convert on Apache Beam: the same files but for the resume data
     (no sidecars; the manifest names the shards so that any later run replaces them). Any
@@ -199,8 +209,9 @@ def convert(options) -> ConvertReport:
     output = remote.OutputFolder(options.output)
     output.prepare()
     sizes = split_sizes(len(samples), fractions)
-    shards = [name for name, _ in shard_plan({split: range(count) for split, count in
-                                               sizes.items()}, options.shards)]
+    planned = {name: len(part) for name, part in shard_plan(
+        {split: range(count) for split, count in sizes.items()}, options.shards)}
+    shards = list(planned)
     previous = output.manifest()
     if previous is not None:  # a run of another plan, or an unfinished one: replaced whole
         output.remove_shards(previous.shards)
@@ -231,11 +242,13 @@ def convert(options) -> ConvertReport:
         problems.counts[entry["reason"]] += entry["count"]
         problems.examples.setdefault(entry["reason"], entry["example"])
 
-    report = ConvertReport(output=output.local or output.url, images=len(samples))
     written = sorted(result["shards"], key=lambda entry: entry["index"])
-    if [entry["name"] for entry in written] != shards:
-        raise RunError(f"convert: the Beam pipeline wrote shards {[e['name'] for e in written]},"
-                       f" not the planned {shards}")
+    lost = lost_samples(planned, written)
+    if lost:
+        output.remove_shards(shards)
+        output.delete([resume.MANIFEST])
+        raise RunError(f"convert: the Beam runner lost data: {lost}; nothing is kept")
+    report = ConvertReport(output=output.local or output.url, images=len(samples))
     for entry in written:
         split = report.splits.setdefault(entry["name"].split("-")[0],
                                          {"images": 0, "boxes": 0, "shards": 0})

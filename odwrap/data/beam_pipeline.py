@@ -2,10 +2,11 @@
 
 1. Plan: every image's class names, gathered in one place, give the stratified split and the
    shards (the default converter's split_images and shard_plan); the plan is a side input.
-2. Encode: each image is read and encoded where it lands (encode_sample, as the default
-   converter does) and keyed by its shard, with its place in the shard.
-3. Write: a shard's records, grouped, in plan order, to a temporary name, then renamed; every
-   planned shard is written, an empty one too.
+2. Group: each sample line is keyed by its shard, with its place in the shard; lines, not
+   image bytes, are shuffled. Every planned shard gets a group, an empty one too.
+3. Encode: a worker reads and encodes a shard's images in plan order (encode_sample, as the
+   default converter does) into a temporary file, which is then renamed into place (with
+   --strict, only when nothing was wrong anywhere).
 4. Count: the per-reason counts combined per reason, with the example of the first image in
    plan order.
 The shards' counts and the combined problems end in a result file that the driver reads.
@@ -56,30 +57,10 @@ def make_plan(entries, fractions, seed, shards):
     return {"place": place, "shards": names}
 
 
-@beam.typehints.with_output_types(typing.Tuple[str, typing.Any])
-class Encode(beam.DoFn):
-    """A sample line -> (shard, (position, record or None, boxes)); its problems, tagged."""
-
-    def __init__(self, images_root: str, ids: dict):
-        self.images_root = images_root
-        self.ids = ids
-
-    def setup(self):
-        if remote.is_url(self.images_root):  # read through Beam's FileSystems
-            self.root, self.locate = self.images_root, remote.locate
-        else:
-            self.root, self.locate = Path(self.images_root), inside_root
-
-    def process(self, line, plan):
-        sample = decode_sample(line)
-        shard, index, position = plan["place"][sample.image]
-        problems = Problems()
-        encoded = encode_sample(sample, self.root, self.ids, problems, self.locate)
-        record, boxes = encoded if encoded is not None else (None, 0)
-        yield shard, (position, record, boxes)
-        for reason, count in problems.counts.items():
-            yield beam.pvalue.TaggedOutput(
-                "problems", (reason, ((index, position), count, problems.examples[reason])))
+def by_shard(line, plan):
+    """A sample line -> (its shard, (its place in the shard, the line))."""
+    shard, _, position = plan["place"][decode_sample(line).image]
+    return shard, (position, line)
 
 
 class FirstExample(beam.CombineFn):
@@ -102,33 +83,56 @@ class FirstExample(beam.CombineFn):
         return accumulator
 
 
+@beam.typehints.with_output_types(typing.Dict[str, typing.Any])
 class WriteShard(beam.DoFn):
-    """(shard, its entries) -> the shard file, through a temporary name; its counts."""
+    """(shard, its sample lines) -> the shard, encoded in plan order into a temporary file
+    ({name, index, tmp, images, boxes}); each image's problems, tagged."""
 
-    def __init__(self, output: str):
+    def __init__(self, output: str, images_root: str, ids: dict):
         self.output = output
+        self.images_root = images_root
+        self.ids = ids
 
-    def process(self, item, plan, blocked=0):
+    def setup(self):
+        if remote.is_url(self.images_root):  # read through Beam's FileSystems
+            self.root, self.locate = self.images_root, remote.locate
+        else:
+            self.root, self.locate = Path(self.images_root), inside_root
+
+    def process(self, item, plan):
         name, entries = item
-        if blocked:  # --strict with problems: nothing written
-            return
+        index = plan["shards"].index(name)
         rows = sorted((entry for entry in entries if entry is not None),
                       key=lambda entry: entry[0])
-        final = FileSystems.join(self.output, name)
         tmp = FileSystems.join(self.output, f".{name}.beam-{uuid.uuid4().hex}.tmp")
         images = boxes = 0
         handle = FileSystems.create(tmp, compression_type=UNCOMPRESSED)
         try:
-            for _, record, count in rows:
-                if record is not None:
-                    handle.write(frame_record(record))
+            for position, line in rows:
+                problems = Problems()
+                encoded = encode_sample(decode_sample(line), self.root, self.ids, problems,
+                                        self.locate)
+                if encoded is not None:
+                    handle.write(frame_record(encoded[0]))
                     images += 1
-                    boxes += count
+                    boxes += encoded[1]
+                for reason, count in problems.counts.items():
+                    yield beam.pvalue.TaggedOutput("problems", (reason, (
+                        (index, position), count, problems.examples[reason])))
         finally:
             handle.close()
-        FileSystems.rename([tmp], [final])
-        yield {"name": name, "index": plan["shards"].index(name), "images": images,
-               "boxes": boxes}
+        yield {"name": name, "index": index, "tmp": tmp, "samples": len(rows),
+               "images": images, "boxes": boxes}
+
+
+def commit(written: dict, output: str, blocked=0) -> dict:
+    """A shard's temporary file renamed into place; removed instead when BLOCKED (--strict
+    and something was wrong anywhere)."""
+    if blocked:
+        FileSystems.delete([written["tmp"]])
+    else:
+        FileSystems.rename([written["tmp"]], [FileSystems.join(output, written["name"])])
+    return {key: value for key, value in written.items() if key != "tmp"}
 
 
 def write_result(parts, path: str) -> None:
@@ -151,20 +155,22 @@ def build(pipeline, spec: dict) -> None:
             | "Gather" >> beam.combiners.ToList()
             | "Plan" >> beam.Map(make_plan, spec["fractions"], spec["seed"], spec["shards"]))
     plan_side = beam.pvalue.AsSingleton(plan)
-    encoded = (lines | "Encode" >> beam.ParDo(Encode(spec["images_root"], spec["ids"]),
-                                              plan=plan_side)
-               .with_outputs("problems", main="records"))
-    problems = encoded.problems | "Count problems" >> beam.CombinePerKey(FirstExample())
+    keyed = lines | "By shard" >> beam.Map(by_shard, plan_side).with_output_types(
+        typing.Tuple[str, typing.Any])
     planned = plan | "Planned shards" >> beam.FlatMap(
         lambda plan: [(name, None) for name in plan["shards"]])
+    encoded = ((keyed, planned)
+               | "Every shard" >> beam.Flatten()
+               | "Group" >> beam.GroupByKey()
+               | "Encode" >> beam.ParDo(WriteShard(spec["output"], spec["images_root"],
+                                                   spec["ids"]), plan=plan_side)
+               .with_outputs("problems", main="shards"))
+    problems = encoded.problems | "Count problems" >> beam.CombinePerKey(FirstExample())
     blocked = {}
-    if spec["strict"]:  # the writes wait for the counts, and write nothing if there are any
+    if spec["strict"]:  # the shards wait for the counts, and none is kept if there are any
         blocked["blocked"] = beam.pvalue.AsSingleton(
             problems | "Any problem" >> beam.combiners.Count.Globally())
-    written = ((encoded.records, planned)
-               | "Merge" >> beam.Flatten()
-               | "By shard" >> beam.GroupByKey()
-               | "Write" >> beam.ParDo(WriteShard(spec["output"]), plan=plan_side, **blocked))
+    written = encoded.shards | "Commit" >> beam.Map(commit, spec["output"], **blocked)
     ((written | "Tag shards" >> beam.Map(lambda part: ("shard", part)),
       problems | "Tag problems" >> beam.Map(lambda part: ("problem", part)))
      | "All" >> beam.Flatten()
