@@ -89,24 +89,6 @@ def test_beam_writes_the_default_converters_bytes(tmp_path, beam_python, fmt):
         assert any(b"image/object/mask" in record for record in read_records(shard))
 
 
-def test_open_images_in_the_beam_venv_itself(tmp_path, beam_python):
-    """odwrap run with the Beam venv's Python: the pipeline runs in its own process (as on a
-    machine that submits to Dataflow), and the driver writes the label map there too."""
-    path, images = datasets.oid(tmp_path, images=12)
-    argv = ["oid", path, "--images", images, "--class-names",
-            tmp_path / "class-descriptions.csv", *SPLIT]
-    assert convert(*argv, "-o", tmp_path / "local") == 0
-    done = subprocess.run([str(beam_python), "-m", "odwrap", "convert", *map(str, argv), "-o",
-                           str(tmp_path / "beam"), "--runner", "beam", "--beam-options",
-                           "--direct_num_workers=2 --direct_running_mode=multi_processing"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert_same_output(tmp_path / "local", tmp_path / "beam")
-    report = json.loads((tmp_path / "beam" / "report.json").read_text())
-    assert report["splits"]["train"]["boxes"] + report["splits"]["val"]["boxes"] == \
-        sum(1 for _ in open(path)) - 1
-
-
 def test_bad_images_are_counted_as_the_default_converter_counts_them(tmp_path, beam_python):
     root, label_map = bad_dataset(tmp_path)
     argv = ["voc", root, "--label-map", label_map, *SPLIT]
@@ -205,20 +187,26 @@ def test_urls_for_annotations_images_and_output(tmp_path, beam_python):
     assert_same_output(tmp_path / "local", tmp_path / "bucket" / "out" / "voc")
 
 
-def test_url_images_class_names_and_label_map(tmp_path, beam_python, capsys):
-    path, images = datasets.oid(tmp_path / "bucket", images=8)
+def test_open_images_with_url_images_class_names_and_label_map(tmp_path, beam_python,
+                                                               capsys):
+    """Open Images, with a split, run by odwrap in the Beam venv itself (the pipeline in its
+    process, as on a machine that submits to Dataflow; the driver writes the label map there)."""
+    path, images = datasets.oid(tmp_path / "bucket", images=12)
     label_map = tmp_path / "bucket" / "map.pbtxt"
     label_map.write_text('item { id: 1 name: "circle" } item { id: 2 name: "square" }')
     names = tmp_path / "bucket" / "class-descriptions.csv"
     assert convert("oid", path, "--images", images, "--class-names", names, "--label-map",
-                   label_map, "-o", tmp_path / "local") == 0
+                   label_map, "-o", tmp_path / "local", *SPLIT) == 0
     url = "fakegs://" + str(images.relative_to(tmp_path / "bucket"))
     done = run_in_beam_venv(beam_python, tmp_path / "bucket", "oid", path, "--images", url,
                             "--class-names", "fakegs://class-descriptions.csv", "--label-map",
-                            "fakegs://map.pbtxt", "-o", tmp_path / "beam", "--runner", "beam",
-                            PLUGIN)
+                            "fakegs://map.pbtxt", "-o", tmp_path / "beam", *SPLIT, "--runner",
+                            "beam", PLUGIN)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_output(tmp_path / "local", tmp_path / "beam")
+    report = json.loads((tmp_path / "beam" / "report.json").read_text())
+    assert report["splits"]["train"]["boxes"] + report["splits"]["val"]["boxes"] == \
+        sum(1 for _ in open(path)) - 1
     # Without Beam in the Python that runs odwrap, or without --runner beam: one line, no write.
     for extra, code, message in ((["--runner", "beam"], 1, "the Beam venv"),
                                  ([], 2, "URLs are read by convert --runner beam only")):

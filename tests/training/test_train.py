@@ -237,12 +237,12 @@ def test_moving_averages_train_and_are_kept_in_the_checkpoint(tiny_model, tmp_pa
     assert "use_moving_averages: false" in source.read_text()
     source.write_text(source.read_text().replace("use_moving_averages: false",
                                                  "use_moving_averages: true"))
-    result = run_odwrap("train", source, "--model-dir", model_dir, "--steps", 2, "--force")
-    assert result.returncode == 0 and "nothing to train" in result.stdout, result.stderr[-2000:]
-    # In one process: eval (its weights checked: one average per trainable variable, and eval
-    # ran on them), then export (its variables checked).
-    result = run_python(["-c", EVAL_AND_EXPORT_TAKE_THE_AVERAGES, str(model_dir)])
+    # In one process: train --force with the new eval_config (nothing left to train), eval
+    # (its weights checked: one average per trainable variable, and eval ran on them), then
+    # export (its variables checked).
+    result = run_python(["-c", EVAL_AND_EXPORT_TAKE_THE_AVERAGES, str(model_dir), str(source)])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "nothing to train" in result.stdout.split("FORCED")[0]
     assert "moving averages weights" in result.stdout
     assert json.loads((model_dir / "metrics.json").read_text())["weights"] == "moving averages"
     assert "AVERAGES EVALUATED" in result.stdout
@@ -260,6 +260,9 @@ compat.apply()
 import tensorflow as tf
 from odwrap.training.evaluate import Evaluator
 model_dir = sys.argv[1]
+assert cli.main(["train", sys.argv[2], "--model-dir", model_dir, "--steps", "2",
+                 "--force"]) == 0
+print("FORCED", flush=True)
 assert cli.main(["eval", model_dir]) == 0
 evaluator = Evaluator(model_dir)
 result = evaluator.evaluate()  # leaves the weights it evaluated in the model
