@@ -79,6 +79,13 @@ def listing(url: str) -> list[str]:
     return sorted(entry.path for entry in found)
 
 
+def safe_relative(relative: str) -> bool:
+    """Whether RELATIVE, a name under a folder URL as a bucket lists it, stays under a local
+    folder it is copied into: no leading '/', no empty, '.' or '..' part."""
+    return bool(relative) and "\0" not in relative and all(
+        part not in ("", ".", "..") for part in relative.split("/"))
+
+
 class RemoteImage:
     """An image at a URL, read as read_bytes() of a local path is (load_image's errors)."""
 
@@ -120,7 +127,10 @@ class Staged:
 
     def file(self, url: str, name: str) -> Path:
         """A copy of the file URL as FOLDER/NAME/<its name>; its folder stands for URL's."""
-        local = self.copy(url, self.folder / name / url.rstrip("/").rpartition("/")[2])
+        tail = url.rstrip("/").rpartition("/")[2]
+        if not safe_relative(tail):
+            raise InputError(f"{url}: not the URL of a file")
+        local = self.copy(url, self.folder / name / tail)
         self.urls[local.parent] = url.rstrip("/").rpartition("/")[0]
         return local
 
@@ -129,8 +139,8 @@ class Staged:
         root = self.folder / "voc"
         base = url.rstrip("/") + "/"
         for entry in listing(url):
-            relative = entry[len(base):] if entry.startswith(base) else None
-            if relative and relative.lower().endswith(".xml") and ".." not in relative.split("/"):
+            relative = entry[len(base):] if entry.startswith(base) else ""
+            if relative.lower().endswith(".xml") and safe_relative(relative):
                 self.copy(entry, root / relative)
         root.mkdir(parents=True, exist_ok=True)
         self.urls[root] = url.rstrip("/")

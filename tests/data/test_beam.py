@@ -265,3 +265,13 @@ def test_a_runner_that_drops_elements_is_caught():
     written[1]["samples"] = 1
     assert lost_samples(planned, written) == "train-00001-of-00002.tfrecord has 1 of its 2 images"
     assert "has no of its 3 images" in lost_samples(planned, written[1:])
+
+
+def test_bucket_names_that_would_leave_the_staging_folder_are_not_copied():
+    """Object names are the bucket owner's: 'voc//etc/x.xml' lists as '/etc/x.xml' under the
+    folder, which pathlib would join as an absolute path."""
+    from odwrap.data.remote import safe_relative
+
+    assert safe_relative("Annotations/a.xml") and safe_relative("a.xml")
+    for name in ("/etc/x.xml", "a/../../x.xml", "..", ".", "", "a//b.xml", "./a.xml", "a\0.xml"):
+        assert not safe_relative(name), name
