@@ -12,14 +12,12 @@ TF 2.21 stack.
 """
 
 import base64
-import contextlib
 import dataclasses
 import importlib
 import json
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -34,6 +32,7 @@ from odwrap.data.splits import parse_split, split_sizes
 from odwrap.errors import InputError, RunError, StackError
 from odwrap.fsutil import log_dir
 from odwrap.odapi import labelmap
+from odwrap.odapi.logs import captured_output
 
 BAD_OPTIONS = "bad pipeline options: "  # beam_pipeline.BAD_OPTIONS (that module needs Beam)
 PLAN = "apache-beam"  # the manifest's plan: never a default run's, which then rewrites all
@@ -69,25 +68,6 @@ def _last_error(text: str) -> str:
     return line[:300]
 
 
-@contextlib.contextmanager
-def _output_to(log: Path):
-    """This process's stdout and stderr, and its children's, into LOG for a while."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(log, "ab") as handle:
-        os.dup2(handle.fileno(), 1)
-        os.dup2(handle.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
 def _run_pipeline(spec: dict, python: str | None) -> None:
     """Run the pipeline of SPEC here or with PYTHON; RunError (with a log) when it fails."""
     folder = log_dir()
@@ -97,7 +77,7 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
         from odwrap.data import beam_pipeline
 
         try:
-            with _output_to(log):  # Beam's and its workers' logs, as a child's would be
+            with captured_output(into=log):  # Beam's and its workers' logs, as a child's
                 beam_pipeline.run(spec)
         except beam_pipeline.BadOptions as exc:
             log.unlink(missing_ok=True)

@@ -36,15 +36,16 @@ def import_tensorflow_quietly() -> None:
 
 
 @contextlib.contextmanager
-def captured_output(enabled: bool = True):
-    """Send file descriptors 1 and 2 to a temporary file for the block, then drop it."""
+def captured_output(enabled: bool = True, into=None):
+    """Send file descriptors 1 and 2 (this process's output and its children's) to a temporary
+    file for the block, then drop it; with INTO, append them to that file instead."""
     if not enabled:
         yield
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink:
+    with (open(into, "ab") if into is not None else tempfile.TemporaryFile()) as sink:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         try:
