@@ -24,8 +24,23 @@ MAX_DETECTIONS = 10_000  # as a spec's export.max_detections
 
 
 class Parser(argparse.ArgumentParser):
+    """Errors as InputError (one line, exit 2), and a command's positionals may come after its
+    options (`verify MODEL --record-golden DIR IMAGES...`): a command without subcommands parses
+    its arguments intermixed, as `parse_intermixed_args` does."""
+
+    _intermixing = False
+
     def error(self, message):
         raise InputError(f"{self.prog}: {message}")
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._subparsers is not None or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls back in here
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _add_class_options(parser):
