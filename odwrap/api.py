@@ -2,7 +2,9 @@
 
 The CLI is a thin layer over exactly these functions. Importing this module (or `odwrap`) loads
 neither numpy nor TensorFlow; each function imports its stage when it runs. Errors are
-OdwrapError subclasses (odwrap.errors): InputError for bad input, RunError for a run that failed.
+OdwrapError subclasses (odwrap.errors): InputError for bad input, RunError for a run that failed
+(a failure inside TensorFlow or the OD API is one line naming the likely cause, with the
+traceback in a log file: odwrap.failures).
 Progress and messages go to the Reporter installed with `odwrap.report.use` (none by default).
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
+
+from odwrap.failures import boundary
 
 if TYPE_CHECKING:
     from odwrap.config.checks import Finding
@@ -168,6 +172,7 @@ def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
                               masks=masks)
 
 
+@boundary("train")
 def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int = 1000,
           steps_per_loop: int = 100, force: bool = False, overrides: Sequence[str] = (),
           tpu: str | None = None, seed: int | None = None) -> TrainResult:
@@ -183,6 +188,7 @@ def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int 
         steps_per_loop=steps_per_loop, seed=seed))
 
 
+@boundary("eval")
 def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResult:
     """Evaluate MODEL_DIR's latest (or the given) checkpoint once, now, with the config's
     metrics; also writes MODEL_DIR/metrics.json."""
@@ -191,14 +197,16 @@ def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResul
     return Evaluator(model_dir, config_path=config).evaluate(checkpoint)
 
 
+@boundary("eval")
 def watch(model_dir, timeout: float = 900, config=None) -> Iterator[EvalResult]:
     """Evaluate each new checkpoint of MODEL_DIR as training writes it, until the last step or
     `timeout` seconds without a new one."""
     from odwrap.training.evaluate import Evaluator
 
-    return Evaluator(model_dir, config_path=config).watch(timeout=timeout)
+    yield from Evaluator(model_dir, config_path=config).watch(timeout=timeout)
 
 
+@boundary("eval")
 def evaluate_export(model, records=None, config=None, max_images: int | None = None,
                     runtime: str = "auto") -> ModelEvalResult:
     """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of the
@@ -218,6 +226,7 @@ def plot(model_dir, output=None) -> Path:
     return run(model_dir, output)
 
 
+@boundary("export")
 def export(model_dir, format: str, output=None, *, quantize: str | None = None,
            input_type: str | None = None, representative: int | None = None,
            max_detections: int | None = None, compare: bool = False,
@@ -237,6 +246,7 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
                search_delegate=True if search_delegate else None)
 
 
+@boundary("predict")
 def predict(model, images: Sequence, output="predictions", *, threshold: float = 0.5,
             labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
             annotate: bool = True, restart: bool = False) -> PredictResult:
@@ -250,6 +260,7 @@ def predict(model, images: Sequence, output="predictions", *, threshold: float =
                jsonl=jsonl, threads=threads, annotate=annotate, restart=restart)
 
 
+@boundary("verify")
 def record_golden(model, folder, images: Sequence, *, threshold: float = 0.5,
                   labels=None) -> RecordResult:
     """Write a golden-mask folder from a trusted mask model's masks on IMAGES."""
@@ -258,6 +269,7 @@ def record_golden(model, folder, images: Sequence, *, threshold: float = 0.5,
     return record(model, folder, images, threshold=threshold, labels=labels)
 
 
+@boundary("verify")
 def verify(model, golden, *, iou: float = 0.5, threshold: float = 0.5, out_qual=None,
            labels=None) -> VerifyResult:
     """Check a mask model against a golden folder: each expected mask needs a predicted mask
@@ -290,6 +302,7 @@ def trim(source, output, *, min_score: float = 0.0, max_total: int | None = None
                input_format=input_format, output_format=output_format)
 
 
+@boundary("profile")
 def profile(source, *, overrides: Sequence[str] = (), steps: int = 10, warmup: int = 2,
             trace=None, trace_steps: int = 5) -> ProfileResult:
     """Rates of SOURCE's training on this machine (input pipeline alone, step alone, both) and
@@ -300,6 +313,7 @@ def profile(source, *, overrides: Sequence[str] = (), steps: int = 10, warmup: i
                trace_steps=trace_steps)
 
 
+@boundary("batch-size")
 def batch_size(source, *, overrides: Sequence[str] = (), start: int = 2,
                fraction: float = 0.8) -> BatchSizeResult:
     """The largest training batch of SOURCE that fits this machine's device (GPU: tried; CPU:

@@ -147,3 +147,40 @@ def dilated(mask, steps):
         for dx in range(-steps, steps + 1):
             out |= np.roll(np.roll(grown, dy, 0), dx, 1)
     return out[steps:-steps, steps:-steps]
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_api_and_cli_fail_with_the_same_line(tiny_model, tmp_path, monkeypatch):
+    """One error boundary, in the library: a config whose records do not exist, and a checkpoint
+    that does not fit the model (a failure inside TensorFlow), give the API caller the
+    OdwrapError whose text the CLI prints."""
+    from tests.conftest import run_odwrap
+
+    config = (tiny_model.model_dir / "pipeline.config").read_text()
+    missing = tmp_path / "missing.config"
+    missing.write_text(config.replace(str(tiny_model.folder / "train.tfrecord"),
+                                      str(tmp_path / "nothing-*.tfrecord")))
+    with pytest.raises(odwrap.InputError) as raised:
+        odwrap.train(missing, tmp_path / "never", steps=1)
+    cli = run_odwrap("train", missing, "--model-dir", tmp_path / "never", "--steps", 1)
+    assert cli.returncode == 2 and cli.stderr == f"odwrap: error: {raised.value}\n"
+    assert "no file matches" in str(raised.value) and not (tmp_path / "never").exists()
+
+    monkeypatch.setenv("ODWRAP_LOG_DIR", str(tmp_path / "logs"))
+    model_dir = tiny_model.copy(tmp_path / "model")
+    spec = tmp_path / "three_classes.yaml"
+    spec.write_text(tiny_model.spec.read_text().replace("[square, circle]",
+                                                        "[square, circle, star]"))
+    with pytest.raises(odwrap.RunError) as raised:
+        odwrap.train(spec, model_dir, steps=3, force=True)
+    line = str(raised.value)
+    assert line.startswith("train: the checkpoint does not fit the model (Received incompatible")
+    [log] = (tmp_path / "logs").glob("train-*.log")
+    assert line.endswith(f" (traceback in {log})") and raised.value.log == log
+    assert log.read_text().startswith("Traceback (most recent call last):")
+    assert type(raised.value.__cause__).__name__ != "RunError"  # the original error is kept
+    cli = run_odwrap("train", spec, "--model-dir", model_dir, "--steps", 3, "--force")
+    assert cli.returncode == 1
+    assert cli.stderr.split(" (traceback in ")[0] == "odwrap: error: " + line.split(
+        " (traceback in ")[0]

@@ -68,17 +68,16 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
 def test_out_of_memory_names_the_batch_size(tmp_path):
     import tensorflow as tf
 
-    from odwrap.cli import failures
+    from odwrap import failures
 
     (tmp_path / "pipeline.config").write_text("train_config { batch_size: 48 }")
-    args = type("Args", (), {"model_dir": tmp_path})()
     exc = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape")
-    line = failures.explain("train", exc, args)
+    line = failures.explain("train", exc, tmp_path)
     assert line.startswith("train ran out of memory at batch size 48 (train_config.batch_size)")
 
 
 def test_a_tf_function_error_is_summed_up_by_its_last_line():
-    from odwrap.cli import failures
+    from odwrap import failures
 
     exc = ValueError("in user code:\n\n    File \"x.py\", line 1, in f  *\n        g()\n\n"
                      "    ValueError: Received incompatible tensor with shape (1, 18) when "

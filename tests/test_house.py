@@ -20,6 +20,7 @@ LAYERS = {
     "deploy": 4,
     "results": 4.5,  # detection files after prediction (merge, trim)
     "doctor": 5,
+    "failures": 5.5,  # the error boundary of the TensorFlow jobs (reads a model folder's config)
     "api": 6,
     "__init__": 7,
     "cli": 8, "__main__": 9,

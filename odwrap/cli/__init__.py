@@ -1,8 +1,9 @@
 """The `odwrap` command line: a thin layer over the public API (odwrap.api).
 
 `main(argv)` parses, installs a Reporter that draws progress bars and prints messages, runs one
-command and turns the library's errors into one line on stderr and their exit code, here and
-nowhere else. TensorFlow is imported only by the commands that need it.
+command and prints the library's errors (odwrap.errors; a failure inside TensorFlow is already
+one of them, odwrap.failures) as one line on stderr with their exit code. TensorFlow is imported
+only by the commands that need it, after they have checked their input, and quietly.
 """
 
 import os
@@ -12,9 +13,7 @@ import traceback
 
 from odwrap import report
 from odwrap.errors import ChecksFailed, Interrupted, OdwrapError, shown
-
-# Commands that run TensorFlow: their Python-side logging is turned down unless --verbose.
-TF_COMMANDS = frozenset({"train", "eval", "export", "verify", "profile", "batch-size"})
+from odwrap.failures import TENSORFLOW_COMMANDS, TensorFlowFailure
 
 
 class TerminalReporter(report.Reporter):
@@ -77,11 +76,11 @@ def _run(argv) -> int:
             parser.print_help()
             return 2
         verbose = getattr(args, "verbose", False)
-        if args.command in TF_COMMANDS and not verbose:
-            from odwrap.odapi.logs import import_tensorflow_quietly, quiet_logs
+        if args.command in TENSORFLOW_COMMANDS and not verbose:
+            from odwrap.odapi.logs import quiet_logs, quiet_tensorflow_import
 
             quiet_logs()
-            import_tensorflow_quietly()
+            quiet_tensorflow_import()  # when the command gets to it, not before
         with report.use(TerminalReporter(verbose=verbose)):
             return args.func(args)
     except ChecksFailed as exc:
@@ -93,22 +92,13 @@ def _run(argv) -> int:
         print(f"odwrap: {exc}", file=sys.stderr)
         return exc.exit_code
     except OdwrapError as exc:
+        if isinstance(exc, TensorFlowFailure) and getattr(args, "verbose", False):
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
         print(f"odwrap: error: {shown(exc)}", file=sys.stderr)  # one line, whatever it quotes
         return exc.exit_code
     except KeyboardInterrupt:
         print("odwrap: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # out of TensorFlow or the OD API: one line, the rest in a log
-        from odwrap.cli import failures
-
-        if args is None or args.command not in failures.RUN_COMMANDS:
-            raise  # a bug of odwrap's own: the traceback is the report
-        log = failures.write_log(args.command, exc)
-        if getattr(args, "verbose", False):
-            traceback.print_exception(exc, file=sys.stderr)
-        print(f"odwrap: error: {failures.explain(args.command, exc, args)} (traceback in {log})",
-              file=sys.stderr)
-        return 1
 
 
 def main(argv=None) -> int:

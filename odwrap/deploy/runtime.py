@@ -138,7 +138,7 @@ class SavedModelDetector:
         from odwrap.odapi import compat, logs
 
         if not report.verbose():  # predict of a SavedModel: TensorFlow's start-up lines dropped
-            logs.import_tensorflow_quietly()
+            logs.quiet_tensorflow_import()
         compat.apply()
         import tensorflow as tf
 

@@ -26,13 +26,45 @@ def quiet_logs() -> None:
     warnings.filterwarnings("ignore", module="keras|tf_keras|tensorflow|object_detection")
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up lines dropped: TF >= 2.18 logs them through absl
-    before any level applies (oneDNN, absl's InitializeLog notice). An import error still raises."""
-    from odwrap.odapi import compat
+class _QuietImport:
+    """A meta path finder for `tensorflow` alone: its import runs inside `captured_output`, so
+    the C++ start-up lines it prints (TF >= 2.18 logs them through absl before any level
+    applies: oneDNN, cpu_feature_guard, absl's InitializeLog notice) never reach the terminal;
+    an import error still raises."""
 
-    with captured_output():
-        compat.import_tensorflow()
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)  # once: the real finders find it
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        with captured_output():
+            self.loader.exec_module(module)
+
+    def __getattr__(self, name):  # get_resource_reader, is_package, ...
+        return getattr(self.loader, name)
+
+
+def quiet_tensorflow_import() -> None:
+    """Make this process's first `import tensorflow`, wherever it happens, a quiet one; imports
+    nothing itself, so a command still refuses bad input before TensorFlow loads."""
+    if "tensorflow" not in sys.modules and not any(
+            isinstance(finder, _QuietImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
 
 
 @contextlib.contextmanager
