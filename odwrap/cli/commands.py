@@ -56,6 +56,7 @@ def generate(args) -> int:
 
 
 def check(args) -> int:
+    from odwrap.config.findings import UNREADABLE
     from odwrap.config.loader import errors_in
 
     try:
@@ -64,7 +65,7 @@ def check(args) -> int:
                              targets=args.target)
     except InputError as exc:
         if args.json:  # JSON on stdout whatever happens; the one-line error still on stderr
-            print(json.dumps([{"id": "ODW000", "severity": "error", "path": str(args.file),
+            print(json.dumps([{"id": UNREADABLE, "severity": "error", "path": str(args.file),
                                "message": str(exc),
                                "hint": "the file cannot be read; nothing else was checked"}],
                              indent=2))

@@ -5,6 +5,7 @@ and input sizes the network cannot take. Imports TensorFlow.
 """
 
 from odwrap.config.checks import ERROR, Finding
+from odwrap.config.findings import BUILD
 from odwrap.odapi import compat, facts
 
 # Lines of a TF error message that say what is wrong, beyond "calling layer X".
@@ -18,7 +19,7 @@ def build_findings(config) -> list[Finding]:
 
     arch = facts.meta_architecture(config)
     if arch is None:
-        return [Finding("ODW100", ERROR, "model", "the config has no model",
+        return [Finding(BUILD, ERROR, "model", "the config has no model",
                         "add a model { ssd { ... } } block")]
     height, width = facts.largest_input_size(config)
     num_classes = getattr(config.model, arch).num_classes
@@ -35,7 +36,7 @@ def build_findings(config) -> list[Finding]:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         telling = [line for line in lines if any(key in line for key in TELLING)]
         first = " ".join((lines[:1] + telling[:1]) if telling[:1] != lines[:1] else lines[:1])
-        return [Finding("ODW100", ERROR, f"model.{arch}",
+        return [Finding(BUILD, ERROR, f"model.{arch}",
                         f"the OD API cannot build or run this model: {type(exc).__name__}: "
                         f"{first[:300]}",
                         f"compare model.{arch} with the official sample config of this "

@@ -1,7 +1,9 @@
 """What a check finds, what a config runs on, and the registry that checks join.
 
 A check is a function registered with `@check(id, name)`; it gets the config and the Target and
-returns Findings (odwrap.config.checks holds them all).
+returns Findings (odwrap.config.checks holds them all). A finding id given outside a registered
+check (the file that cannot be read, `check --build`) is declared here too: every id is in the
+registry, once.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -40,8 +42,18 @@ class Target:
 @dataclass
 class _Registry:
     checks: list = field(default_factory=list)
+    ids: dict = field(default_factory=dict)  # every finding id: its name
+
+    def declare(self, check_id: str, name: str) -> str:
+        """Reserve CHECK_ID for NAME; an id declared twice is a bug."""
+        if check_id in self.ids:
+            raise ValueError(f"finding id {check_id} is taken by {self.ids[check_id]!r}")
+        self.ids[check_id] = name
+        return check_id
 
     def register(self, check_id: str, name: str):
+        self.declare(check_id, name)
+
         def decorate(func):
             self.checks.append((check_id, name, func))
             return func
@@ -50,3 +62,5 @@ class _Registry:
 
 REGISTRY = _Registry()
 check = REGISTRY.register
+UNREADABLE = REGISTRY.declare("ODW000", "unreadable-file")  # check --json: nothing was checked
+BUILD = REGISTRY.declare("ODW100", "build")  # check --build: the OD API's builder refused

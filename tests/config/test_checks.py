@@ -401,3 +401,23 @@ def test_no_tf2_code_path_reads_the_ignored_fields():
     for name in [*IGNORED_IN_TF2, *TF1_LEFTOVERS]:
         readers = [path.name for path, text in sources.items() if f".{name}" in text]
         assert readers == [], (name, readers)
+
+
+def test_every_finding_id_is_in_the_registry_once():
+    """Each ODWnnn that odwrap's code gives is declared in the registry, and no id twice (the
+    registry refuses a second declaration; the source is read for ids given anywhere)."""
+    import re
+
+    from odwrap.config import build  # noqa: F401 (declares nothing new; uses BUILD)
+    from odwrap.config.findings import REGISTRY, _Registry
+    from tests.conftest import ROOT
+
+    in_code = {match for path in (ROOT / "odwrap").rglob("*.py")
+               for match in re.findall(r"\bODW\d{3}\b", path.read_text())}
+    assert in_code - set(REGISTRY.ids) == set()
+    assert {check_id for check_id, _, _ in REGISTRY.checks} <= set(REGISTRY.ids)
+    assert len(REGISTRY.checks) == len({check_id for check_id, _, _ in REGISTRY.checks})
+    fresh = _Registry()
+    fresh.declare("ODW900", "one")
+    with pytest.raises(ValueError, match="ODW900 is taken by 'one'"):
+        fresh.register("ODW900", "two")
