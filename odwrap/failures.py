@@ -12,7 +12,8 @@ import traceback
 from pathlib import Path
 
 from odwrap.errors import OdwrapError, RunError
-from odwrap.fsutil import log_dir
+from odwrap.fsutil import atomic_write_text, log_dir
+from odwrap.odapi import logs
 
 # The commands (and API jobs) that run TensorFlow or the OD API: the only ones whose failures
 # are not odwrap's own errors, and the ones whose TensorFlow logging the CLI turns down.
@@ -20,12 +21,21 @@ TENSORFLOW_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify",
                                  "batch-size"})
 
 
+def log_path(command: str) -> Path:
+    """A new log file's path for a run of COMMAND, in odwrap's log folder."""
+    return log_dir() / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
 def write_log(command: str, exc: BaseException) -> Path:
-    """The traceback of EXC in a new log file; its path."""
-    folder = log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    """The traceback of EXC at the top of the run's output log (what was kept off the terminal
+    follows it), or of a new log file; its path."""
+    path = logs.current_output_log() or log_path(command)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(traceback.format_exception(exc))
+    if path.exists():
+        text += "\n--- the run's output kept off the terminal ---\n" + path.read_text(
+            encoding="utf-8", errors="replace")
+    atomic_write_text(path, text)
     return path
 
 

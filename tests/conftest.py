@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from odwrap.odapi import compat
+from tests.worker import Ran, folder_digest  # noqa: F401 (the tests import them from here)
 
 # Child processes start with the environment this one started with, as a user's do.
 STARTING_ENV = dict(os.environ)
@@ -41,56 +41,40 @@ def run_python(code_or_args, env=None, timeout=600, cwd=None):
                           text=True, timeout=timeout, cwd=cwd or ROOT)
 
 
-def run_odwrap(*argv, env=None, timeout=600, cwd=None):
-    return run_python(["-m", "odwrap", *map(str, argv)], env=env, timeout=timeout, cwd=cwd)
+_WORKER = None  # this test process's odwrap worker (tests/worker.py), started on first use
 
 
-ONE_PROCESS = """
-import json, sys
-from odwrap import cli
-from tests.conftest import folder_digest
-for command in json.loads(sys.argv[1]):
-    code = cli.main([str(arg) for arg in command])
-    state = folder_digest(sys.argv[2]) if len(sys.argv) > 2 else ""
-    for stream in (sys.stdout, sys.stderr):
-        print(f"\\n== odwrap ran rc={code} folder={state}", file=stream, flush=True)
-"""
+def _worker():
+    global _WORKER
+    from tests.worker import Worker
+
+    if _WORKER is None:
+        _WORKER = Worker(STARTING_ENV)
+    return _WORKER
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-    folder: str  # the digest of the folder after it ran ("" without one)
+def pytest_sessionfinish(session):
+    if _WORKER is not None:
+        _WORKER.stop()
 
 
-def run_odwrap_in_one_process(*commands, folder=None, timeout=900) -> list[Ran]:
-    """Each odwrap command of COMMANDS (argument lists) in turn through odwrap.cli.main, in one
-    child process (TensorFlow starts once), with its own exit code, output and errors; FOLDER:
-    also a digest of that folder after each (`folder_digest` gives the same of one now)."""
-    import json
+def run_odwrap(*argv, env=None, timeout=600, cwd=None, fresh=False):
+    """`odwrap ARGV` as a user runs it: exit code, output and errors (a `Ran`). It runs in the
+    session's worker process (tests/worker.py: TensorFlow and the OD API imported once) unless
+    FRESH, or ENV sets a variable that odwrap reads at import (then in a new process)."""
+    from tests.worker import PER_COMMAND_ENV
 
-    extra = [str(folder)] if folder is not None else []
-    result = run_python(["-c", ONE_PROCESS, json.dumps([[str(a) for a in c] for c in commands]),
-                         *extra], timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    marker = re.compile(r"\n== odwrap ran rc=(\d+) folder=(\w*)\n")
-    outs, errs = marker.split(result.stdout), marker.split(result.stderr)
-    assert len(outs) == len(errs) == 3 * len(commands) + 1, result.stderr[-3000:]
-    return [Ran(int(errs[3 * i + 1]), outs[3 * i], errs[3 * i], errs[3 * i + 2])
-            for i in range(len(commands))]
+    if fresh or any(name not in PER_COMMAND_ENV for name in env or {}):
+        return run_python(["-m", "odwrap", *map(str, argv)], env=env, timeout=timeout, cwd=cwd)
+    return _worker().run(argv, env=env, cwd=cwd, timeout=timeout)
 
 
-def folder_digest(folder) -> str:
-    """A digest of FOLDER's files, names and bytes (ONE_PROCESS's after each command)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def run_odwrap_in_one_process(*commands, folder=None, timeout=900, env=None) -> list[Ran]:
+    """Each odwrap command of COMMANDS (argument lists) in turn in the session's worker process,
+    with its own exit code, output and errors; FOLDER: also a digest of that folder after each
+    (`folder_digest` gives the same of one now); ENV: as for run_odwrap, for each."""
+    return [_worker().run(command, folder=folder, timeout=timeout, env=env)
+            for command in commands]
 
 
 def running_stack() -> str:
@@ -104,6 +88,28 @@ def running_stack() -> str:
 @pytest.fixture
 def odwrap_cli():
     return run_odwrap
+
+
+def built_once(tmp_path_factory, name: str, build):
+    """The folder NAME, filled by BUILD(folder) once per test run, whichever and however many
+    pytest-xdist workers ask for it (the others wait for it and reuse it); returns what BUILD
+    returned (JSON data), read back by the workers that did not build it."""
+    import json
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, which every worker's own folder is in
+    folder = base / f"shared-{name}"
+    done = base / f"shared-{name}.json"
+    with FileLock(f"{folder}.lock"):
+        if not done.exists():
+            if folder.exists():  # an earlier try failed half-way
+                shutil.rmtree(folder)
+            folder.mkdir()
+            done.write_text(json.dumps(build(folder)))
+    return folder, json.loads(done.read_text())
 
 
 @dataclass(frozen=True)
@@ -125,12 +131,37 @@ class TinyModel:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> TinyModel:
     """SSD MobileNetV2 FPNLite at 64x64, depth 0.25, trained 2 steps on 6 shapes images (which
-    are also its eval data, 4 of them evaluated), by `odwrap train` in a child process."""
+    are also its eval data, 4 of them evaluated), by `odwrap train`; once per test run."""
     from tests.tfdata import write_tiny_spec
 
-    folder = tmp_path_factory.mktemp("tiny_model")
-    spec = write_tiny_spec(folder, count=6, steps=2)
-    result = run_odwrap("train", spec, "--model-dir", folder / "model")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return TinyModel(folder=folder, spec=spec, model_dir=folder / "model", steps=2,
-                     train_output=result.stdout)
+    def build(folder):
+        spec = write_tiny_spec(folder, count=6, steps=2)
+        result = run_odwrap("train", spec, "--model-dir", folder / "model")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return {"spec": spec.name, "stdout": result.stdout}
+
+    folder, made = built_once(tmp_path_factory, "tiny_model", build)
+    return TinyModel(folder=folder, spec=folder / made["spec"], model_dir=folder / "model",
+                     steps=2, train_output=made["stdout"])
+
+
+# The longest test files of a run (tf221, 2 cores, from --durations), handed to the xdist workers
+# first so that none of them starts a long file when the others are about to finish.
+LONGEST_FIRST = (
+    "tests/training/test_families.py",
+    "tests/deploy/test_masks.py",
+    "tests/deploy/test_fpn_export.py",
+    "tests/training/test_train.py",
+    "tests/deploy/test_export.py",
+    "tests/data/test_beam.py",
+    "tests/training/test_hostile_runs.py",
+    "tests/test_api.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order

@@ -195,3 +195,36 @@ def test_predict_and_verify_inputs_are_refused_before_a_model_loads(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2 and err == f"odwrap: error: {message.format(tmp=tmp_path)}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "golden"]
+
+
+REFUSE_BEFORE_TENSORFLOW = """
+import json, sys
+from odwrap import cli
+codes = [cli.main(argv) for argv in json.loads(sys.argv[1])]
+print(json.dumps({"codes": codes, "tensorflow": "tensorflow" in sys.modules,
+                  "object_detection": "object_detection" in sys.modules}))
+"""
+
+
+def test_tensorflow_commands_refuse_bad_input_before_importing_tensorflow(tmp_path):
+    """Bad input to every TensorFlow command is one line and exit 2 without TensorFlow or the OD
+    API imported (a fresh process: the refusal costs no TensorFlow start-up)."""
+    import json
+
+    from odwrap.failures import TENSORFLOW_COMMANDS
+    from tests.conftest import run_python
+
+    missing = tmp_path / "missing"
+    bad = {"train": ["train", f"{missing}.yaml", "--model-dir", tmp_path / "m"],
+           "eval": ["eval", missing], "export": ["export", missing, "--format", "tflite"],
+           "predict": ["predict", f"{missing}.tflite", f"{missing}.jpg"],
+           "verify": ["verify", missing, "--golden", missing],
+           "profile": ["profile", f"{missing}.yaml"],
+           "batch-size": ["batch-size", f"{missing}.yaml"]}
+    assert set(bad) == TENSORFLOW_COMMANDS
+    result = run_python(["-c", REFUSE_BEFORE_TENSORFLOW,
+                         json.dumps([[str(a) for a in argv] for argv in bad.values()])])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout) == {"codes": [2] * len(bad), "tensorflow": False,
+                                         "object_detection": False}
+    assert len(result.stderr.splitlines()) == len(bad), result.stderr

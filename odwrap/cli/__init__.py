@@ -16,37 +16,12 @@ from odwrap.errors import ChecksFailed, Interrupted, OdwrapError, shown
 from odwrap.failures import TENSORFLOW_COMMANDS, TensorFlowFailure
 
 
-class TerminalReporter(report.Reporter):
-    """Progress as tqdm bars on stderr (one per task), messages on stdout."""
-
-    SMOOTHING = {"train": 0.3}
-
-    def __init__(self, verbose: bool = False):
-        self.verbose = verbose
-        self.bars = {}
-
-    def message(self, text: str) -> None:
-        print(text, flush=True)
-
-    def progress(self, task, done, total, unit, **info) -> None:
-        bar = self.bars.get(task)
-        if bar is None:
-            from tqdm import tqdm
-
-            scaled = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
-            bar = self.bars[task] = tqdm(total=total, initial=done, unit=unit, desc=task,
-                                         smoothing=self.SMOOTHING.get(task, 0.1), disable=None,
-                                         dynamic_ncols=True, **scaled)
-        bar.update(done - bar.n)
-        if "loss" in info:
-            loss = info["loss"]
-            bar.set_postfix(loss=f"{loss:.4f}" if loss is not None else "-",
-                            lr=f"{info.get('learning_rate', 0.0):.3g}")
-
-    def finished(self, task) -> None:
-        bar = self.bars.pop(task, None)
-        if bar is not None:
-            bar.close()
+def _reporter(verbose: bool) -> report.Reporter:
+    """Progress bars on a terminal; elsewhere (a pipe, a log file, CI, a batch job) a plain line
+    at most every 30 s. Messages go to stdout either way."""
+    if sys.stderr.isatty():
+        return report.ProgressBars(show_messages=True, verbose=verbose)
+    return report.ProgressLines(verbose=verbose)
 
 
 def _terminate_handler(main_pid: int):
@@ -81,7 +56,11 @@ def _run(argv) -> int:
 
             quiet_logs()
             quiet_tensorflow_import()  # when the command gets to it, not before
-        with report.use(TerminalReporter(verbose=verbose)):
+        from odwrap.failures import log_path
+        from odwrap.odapi.logs import output_log
+
+        # What TensorFlow and pycocotools print is kept off the terminal, in this run's log.
+        with report.use(_reporter(verbose)), output_log(log_path(args.command)):
             return args.func(args)
     except ChecksFailed as exc:
         for finding in exc.findings:

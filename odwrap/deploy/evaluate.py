@@ -7,7 +7,6 @@ export wrote beside the model (or the model directory above it). At most eval_co
 images are used, as for a checkpoint.
 """
 
-import contextlib
 import io
 import itertools
 import json
@@ -17,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap import report
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import compat, facts, labelmap
+from odwrap.odapi import compat, facts, labelmap, logs
 from odwrap.odapi.pipeline import CONFIG_NAME, read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 
@@ -90,10 +90,36 @@ def _ground_truth(features: dict, height: int, width: int, names: dict):
     return boxes[keep], classes[keep], crowd[keep] if len(crowd) == len(keep) else None
 
 
+def _evaluate_one(path, record, names, detector, ground_truth, detections, times):
+    """One eval example: its ground truth and the model's detections, appended."""
+    from odwrap.deploy.runtime import load_rgb
+
+    standard_fields = compat.load("object_detection.core.standard_fields")
+    inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields
+    features = decode_example(record)
+    if not features.get("image/encoded"):
+        raise InputError(f"{path}: an example has no image/encoded")
+    pixels = load_rgb(io.BytesIO(features["image/encoded"][0]),
+                      f"{path}: an example's image/encoded")
+    height, width = pixels.shape[:2]
+    scale = np.array([height, width, height, width], np.float32)
+    boxes, classes, crowd = _ground_truth(features, height, width, names)
+    found = detector.detect(pixels)
+    times.append(found.milliseconds)
+    ground_truth.append({inputs.groundtruth_boxes: boxes,
+                         inputs.groundtruth_classes: classes,
+                         **({inputs.groundtruth_is_crowd: crowd}
+                            if crowd is not None else {})})
+    detections.append({
+        outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
+        outputs.detection_scores: np.asarray(found.scores, np.float32),
+        outputs.detection_classes: np.asarray(found.classes, np.int64)})
+
+
 def evaluate_model(model, records=None, config=None, max_images=None, runtime="auto",
                    threads=2, detector=None) -> ModelEvalResult:
     """COCO metrics of MODEL on the eval TFRecords; `config` is a path or a parsed config."""
-    from odwrap.deploy.runtime import load_detector, load_rgb
+    from odwrap.deploy.runtime import load_detector
 
     model = Path(model)
     if detector is None and not model.exists():
@@ -107,29 +133,14 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
         names = dict(enumerate(getattr(detector, "labels", []), start=1))
     standard_fields = compat.load("object_detection.core.standard_fields")
     coco_evaluation = compat.load("object_detection.metrics.coco_evaluation")
-    inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields
+    inputs = standard_fields.InputDataFields
     started = time.perf_counter()
     ground_truth, detections, times = [], [], []
     examples = ((path, record) for path in files for record in read_records(path))
-    for path, record in itertools.islice(examples, limit or None):
-        features = decode_example(record)
-        if not features.get("image/encoded"):
-            raise InputError(f"{path}: an example has no image/encoded")
-        pixels = load_rgb(io.BytesIO(features["image/encoded"][0]),
-                          f"{path}: an example's image/encoded")
-        height, width = pixels.shape[:2]
-        scale = np.array([height, width, height, width], np.float32)
-        boxes, classes, crowd = _ground_truth(features, height, width, names)
-        found = detector.detect(pixels)
-        times.append(found.milliseconds)
-        ground_truth.append({inputs.groundtruth_boxes: boxes,
-                             inputs.groundtruth_classes: classes,
-                             **({inputs.groundtruth_is_crowd: crowd}
-                                if crowd is not None else {})})
-        detections.append({
-            outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
-            outputs.detection_scores: np.asarray(found.scores, np.float32),
-            outputs.detection_classes: np.asarray(found.classes, np.int64)})
+    with report.tracking("eval", limit or None, "image") as progress:
+        for path, record in itertools.islice(examples, limit or None):
+            _evaluate_one(path, record, names, detector, ground_truth, detections, times)
+            progress.advance()
     seen = sorted({int(c) for truth in ground_truth for c in truth[inputs.groundtruth_classes]})
     ids = sorted(set(names) | set(seen))
     if not times or not ids:
@@ -139,7 +150,7 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     for index, (truth, found) in enumerate(zip(ground_truth, detections)):
         evaluator.add_single_ground_truth_image_info(index, truth)
         evaluator.add_single_detected_image_info(index, found)
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own summary
+    with logs.captured_prints():  # pycocotools prints its own summary
         metrics = evaluator.evaluate()
     return ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
                            metrics={key: float(value) for key, value in metrics.items()},

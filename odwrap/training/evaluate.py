@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odwrap import report
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import compat, facts
+from odwrap.odapi import compat, facts, logs
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
@@ -95,9 +96,13 @@ class Evaluator:
         tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
         if self.averages is not None:
             averages.swap_in_averages(self.averages, self.model)
-        with self.writer.as_default():
+        eval_config = self.config.eval_config
+        total = math.ceil(eval_config.num_examples / max(eval_config.batch_size, 1)) \
+            if eval_config.num_examples else None
+        with self.writer.as_default(), logs.captured_prints(), \
+                report.tracking("eval", total, "batch") as progress:  # pycocotools' summary
             metrics = self.model_lib_v2.eager_eval_loop(
-                self.model, self.configs, self.dataset, use_tpu=False,
+                self.model, self.configs, _Counted(self.dataset, progress), use_tpu=False,
                 postprocess_on_cpu=False, global_step=self.step)
         self.writer.flush()
         result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
@@ -117,6 +122,18 @@ class Evaluator:
             yield result
             if last_step and result.step >= last_step:
                 return
+
+
+class _Counted:
+    """The eval dataset, advancing a progress Tracker as the OD API's loop takes each batch."""
+
+    def __init__(self, dataset, tracker):
+        self.dataset, self.tracker = dataset, tracker
+
+    def __iter__(self):
+        for batch in self.dataset:
+            yield batch
+            self.tracker.advance()
 
 
 def record_metrics(folder: ModelDir, result: EvalResult) -> Path:

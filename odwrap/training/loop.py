@@ -348,7 +348,7 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
     step = start_step
     last_saved = start_step if latest else None
     signals.deferred = True  # from here a signal is answered with a checkpoint
-    with report.tracking("train", steps, "step") as tracker:
+    with report.tracking("train", steps, "step", done=start_step) as tracker:
         while step < steps and signals.received is None:
             count = loops.next(step)
             loop_started = time.perf_counter()

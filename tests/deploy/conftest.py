@@ -1,9 +1,10 @@
 """The TFLite exports of the shared tiny model, every quantize mode from one export, and one Edge
-TPU export, made once per test run and shared by the export, metadata and consumer tests."""
+TPU export, made once per test run (whichever xdist worker asks first) and shared by the export,
+metadata and consumer tests."""
 
 import pytest
 
-from tests.conftest import run_odwrap
+from tests.conftest import Ran, built_once, run_odwrap
 
 SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
@@ -13,18 +14,17 @@ def tflite_export(tiny_model, tmp_path_factory):
     """tflite_export(quantize, max_detections=10) -> (model path, export stdout): every quantize
     mode comes from one `export --quantize all` per max_detections (with --compare for 10),
     made once."""
-    made = {}
 
     def export(quantize, max_detections=10):
-        if max_detections not in made:
-            out = tmp_path_factory.mktemp(f"tflite_all_max{max_detections}_")
+        def build(out):
             result = run_odwrap("export", tiny_model.model_dir, "--format", "tflite",
                                 "--quantize", "all", "--representative", 4,
                                 "--max-detections", max_detections, "-o", out,
                                 *(["--compare"] if max_detections == 10 else []))
             assert result.returncode == 0, result.stderr[-3000:]
-            made[max_detections] = out, result.stdout
-        out, stdout = made[max_detections]
+            return result.stdout
+
+        out, stdout = built_once(tmp_path_factory, f"tflite_all_max{max_detections}", build)
         return out / f"model_{SUFFIX[quantize]}.tflite", stdout
     return export
 
@@ -32,8 +32,12 @@ def tflite_export(tiny_model, tmp_path_factory):
 @pytest.fixture(scope="session")
 def int8_export(tmp_path_factory, tiny_model):
     """One Edge TPU export with --compare: the int8 model, its report, fp32 beside it."""
-    out = tmp_path_factory.mktemp("edgetpu")
-    result = run_odwrap("export", tiny_model.model_dir, "--format", "edgetpu",
-                        "--representative", 4, "--compare", "-o", out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
+
+    def build(out):
+        result = run_odwrap("export", tiny_model.model_dir, "--format", "edgetpu",
+                            "--representative", 4, "--compare", "-o", out)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return [result.returncode, result.stdout, result.stderr]
+
+    out, made = built_once(tmp_path_factory, "edgetpu", build)
+    return out, Ran(*made)

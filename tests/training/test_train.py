@@ -33,10 +33,19 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model
     model_dir = tiny_model.copy(tmp_path / "model")
     assert (model_dir / "pipeline.config").exists() and (model_dir / "label_map.pbtxt").exists()
 
-    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 4)
+    # Not a terminal (as under nohup, CI or `2>&1 | cat`): a plain progress line as it starts,
+    # then (ODWRAP_PROGRESS_EVERY: every 0 s instead of 30) after each loop of steps.
+    result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 4,
+                        "--steps-per-loop", 1, env={"ODWRAP_PROGRESS_EVERY": "0"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trained steps 2 -> 4" in result.stdout
     assert checkpoint_steps(model_dir) == [2, 4]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train: step ")]
+    assert lines[0] == "train: step 2 of 4 (50%)", result.stderr
+    assert re.fullmatch(r"train: step 3 of 4 \(75%\), loss \d+\.\d{4}, lr \S+, \S+ step/s, "
+                        r"ETA \S+", lines[1]), lines
+    assert re.fullmatch(r"train: step 4 of 4 \(100%\), loss .+, done in \d+s", lines[2]), lines
+    assert len(lines) == 3 and result.stderr.count("\n") == 3  # nothing else on the terminal
 
     result = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 7,
                         "--set", "train.batch_size=4")
@@ -49,9 +58,14 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model
     # eval, eval of another checkpoint and plot in one process
     latest, earlier, plotted = run_odwrap_in_one_process(
         ["eval", model_dir], ["eval", model_dir, "--checkpoint", model_dir / "ckpt-2"],
-        ["plot", model_dir])
+        ["plot", model_dir], env={"ODWRAP_PROGRESS_EVERY": "0"})
     assert latest.returncode == 0, latest.stderr[-3000:]
     assert "DetectionBoxes_Precision/mAP@.50IOU" in latest.stdout
+    # One table: pycocotools' own summary goes to the run's log, not the terminal.
+    assert "Average Precision  (AP) @[" not in latest.stdout + latest.stderr
+    assert latest.stderr.splitlines()[0] == "eval: 0 of 4 batches (0%)", latest.stderr
+    assert re.fullmatch(r"eval: 4 of 4 batches \(100%\), .*done in \d+s",
+                        latest.stderr.splitlines()[-1]), latest.stderr
     assert earlier.returncode == 0, earlier.stderr[-3000:]
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert set(metrics["history"]) == {"2", "4"}  # each evaluation by step, the latest on top
