@@ -119,7 +119,8 @@ def write_label_map(output, classes: Sequence[str] | None = None, format: str | 
     """Write OUTPUT, a label map with ids 1..N, from `classes` or from a dataset's classes
     (FORMAT SOURCE, as for `convert`). Returns {class name: boxes} (0 boxes for `classes`).
     GROUPS (or GROUP_RANKS): instead one label map per group of classes by frequency,
-    OUTPUT-1-of-N.pbtxt ..., each numbered 1..k, for `convert --label-map` per group."""
+    OUTPUT-1-of-N.pbtxt ..., each numbered 1..k, for `convert --label-map` per group; returns
+    {group file: {class name: boxes}}, most frequent group first."""
     from odwrap.errors import InputError
     from odwrap.fsutil import check_output_file
     from odwrap.odapi import labelmap
@@ -148,18 +149,26 @@ def write_label_map(output, classes: Sequence[str] | None = None, format: str | 
                              "--classes")
         found = {item.name: counts.get(item.name, 0) for item in label_map.item}
         parts = frequency_groups(found, groups, tuple(group_ranks))
+        written = {}
         for index, names in enumerate(parts, start=1):
-            labelmap.write(labelmap.from_classes(names), group_path(output, index, len(parts)))
-        return {name: found[name] for names in parts for name in names}
+            path = labelmap.write(labelmap.from_classes(names),
+                                  group_path(output, index, len(parts)))
+            written[Path(path)] = {name: found[name] for name in names}
+        return written
     labelmap.write(label_map, output)
     return {item.name: counts.get(item.name, 0) for item in label_map.item}
 
 
-def stats(files: Sequence, input_size: tuple[int, int] = (320, 320)) -> Stats:
-    """Images, boxes per class and box sizes at the model's input size of TFRecord files/globs."""
+def stats(files: Sequence, input_size: tuple[int, int] = (320, 320),
+          histogram=None) -> Stats:
+    """Images, boxes per class and box sizes at the model's input size of TFRecord files/globs;
+    HISTOGRAM: also a PNG of the box sizes and classes there (the result's `histogram`)."""
     from odwrap.data import stats as stage
 
-    return stage.collect(files, input_size=input_size)
+    result = stage.collect(files, input_size=input_size)
+    if histogram is not None:
+        result.histogram = stage.save_histogram(result, histogram)
+    return result
 
 
 def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
@@ -208,11 +217,16 @@ def watch(model_dir, timeout: float = 900, config=None) -> Iterator[EvalResult]:
 
 @boundary("eval")
 def evaluate_export(model, records=None, config=None, max_images: int | None = None,
-                    runtime: str = "auto") -> ModelEvalResult:
-    """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of the
-    pipeline.config beside it, `config`'s, or `records`); also writes MODEL.metrics.json."""
+                    runtime: str = "auto", model_dir=None) -> ModelEvalResult:
+    """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of `records`,
+    else of the pipeline.config `config`, else MODEL_DIR's, else the one beside the model);
+    also writes MODEL.metrics.json."""
     from odwrap.deploy import evaluate as stage
 
+    if config is None and model_dir is not None:
+        from odwrap.training.modeldir import ModelDir
+
+        config = ModelDir(model_dir).config_path
     result = stage.evaluate_model(model, records=records, config=config,
                                   max_images=max_images, runtime=runtime)
     stage.write_metrics(result)
@@ -235,8 +249,8 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
     """Export MODEL_DIR's latest checkpoint as saved_model, tflite or edgetpu, verified by one
     inference. Options a format does not take are refused. UPSAMPLING: the FPN's, 'native'
     (default) or 'reshape'. SEARCH_DELEGATE: edgetpu_compiler's segment search. WEIGHTS:
-    'moving averages' or 'trained'; by default the averages when training kept them (the
-    result's notes say)."""
+    'averages' (the moving averages) or 'trained'; by default the averages when training kept
+    them (the result's notes say)."""
     from odwrap.deploy.export import export as run
 
     return run(model_dir, format, output, weights=weights, quantize=quantize,

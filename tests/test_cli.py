@@ -228,3 +228,54 @@ def test_tensorflow_commands_refuse_bad_input_before_importing_tensorflow(tmp_pa
     assert json.loads(result.stdout) == {"codes": [2] * len(bad), "tensorflow": False,
                                          "object_detection": False}
     assert len(result.stderr.splitlines()) == len(bad), result.stderr
+
+
+# Options that are the CLI's own: how it shows things, or a mode that picks the API function.
+CLI_ONLY = {("train", "verbose"), ("eval", "verbose"), ("export", "verbose"),
+            ("check", "json"), ("eval", "watch"), ("merge", "join")}
+MINIMAL = {"generate": ["s.yaml", "-o", "out"], "check": ["c.config"],
+           "train": ["s.yaml", "--model-dir", "m"], "eval": ["m"], "plot": ["m"],
+           "export": ["m", "--format", "tflite"], "predict": ["m.tflite", "i.jpg"],
+           "verify": ["m", "--golden", "g"], "convert": ["voc", "src", "-o", "out"],
+           "labelmap": ["voc", "src", "-o", "map.pbtxt"], "stats": ["r.tfrecord"],
+           "demo-data": ["out"], "merge": ["out.json", "a.json"],
+           "trim": ["in.json", "-o", "out.json"], "profile": ["s.yaml"],
+           "batch-size": ["s.yaml"], "zoo list": [], "zoo pull": ["name"], "doctor": []}
+
+
+def test_every_option_is_an_api_parameter_with_the_api_default():
+    """Each option of each command stands for a parameter of the command's API function (or is
+    one of the few the CLI keeps for itself), and a command line that leaves it out gets the
+    API's default: the CLI has no ability and no default of its own."""
+    import argparse
+    from pathlib import Path
+
+    from odwrap.cli.options import api_parameter, command_parsers
+    from odwrap.cli.parser import build_parser
+
+    parser = build_parser()
+    subs = command_parsers(parser)
+    assert set(subs) == set(MINIMAL)
+    unknown, different = [], []
+    for command, sub in subs.items():
+        parsed = parser.parse_args(command.split() + MINIMAL[command])
+        for action in sub._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                continue
+            parameter = api_parameter(command, action.dest)
+            if parameter is None:
+                if (command, action.dest) not in CLI_ONLY:
+                    unknown.append(f"{command} {action.option_strings or action.dest}")
+                continue
+            given = not action.option_strings or set(action.option_strings) & set(
+                MINIMAL[command])
+            if parameter.default is parameter.empty or given:
+                continue  # an argument given above
+            value, default = getattr(parsed, action.dest), parameter.default
+            if isinstance(value, Path) and isinstance(default, str):
+                value = str(value)
+            if isinstance(value, list) and isinstance(default, tuple):
+                value = tuple(value)
+            if value != default:
+                different.append(f"{command} {action.dest}: parser {value!r}, API {default!r}")
+    assert unknown == [] and different == []

@@ -32,7 +32,7 @@ def _dataset_options(args) -> dict:
     """The class filters and reader options that convert and labelmap share."""
     return {"keep": _split_list(args.keep), "drop": _split_list(args.drop),
             "rename": tuple(args.rename), "order": args.order, "images": args.images,
-            "crowd": args.crowd, "group_of": not args.no_group_of,
+            "crowd": args.crowd, "group_of": args.group_of,
             "class_names": args.class_names}
 
 
@@ -113,15 +113,11 @@ def labelmap(args) -> int:
                                  groups=args.groups, group_ranks=args.group_ranks,
                                  **_dataset_options(args))
     if args.groups or args.group_ranks:
-        from odwrap.data.classes import frequency_groups, group_path
-
-        parts = frequency_groups(counts, args.groups, args.group_ranks)
         rank = 0
-        for index, names in enumerate(parts, start=1):
-            boxes = sum(counts[name] for name in names)
-            print(f"wrote {group_path(args.output, index, len(parts))}: classes {rank + 1}-"
-                  f"{rank + len(names)} by frequency ({len(names)} classes, {boxes} box(es))")
-            rank += len(names)
+        for path, group in counts.items():
+            print(f"wrote {path}: classes {rank + 1}-{rank + len(group)} by frequency "
+                  f"({len(group)} classes, {sum(group.values())} box(es))")
+            rank += len(group)
         return EXIT_OK
     if not args.classes:
         for index, (name, boxes) in enumerate(counts.items(), start=1):
@@ -131,12 +127,12 @@ def labelmap(args) -> int:
 
 
 def stats(args) -> int:
-    from odwrap.data.stats import format_stats, save_histogram
+    from odwrap.data.stats import format_stats
 
-    result = api.stats(args.files, input_size=args.input_size)
+    result = api.stats(args.files, input_size=args.input_size, histogram=args.histogram)
     print(format_stats(result))
-    if args.histogram:
-        print(f"wrote {save_histogram(result, args.histogram)}")
+    if result.histogram:
+        print(f"wrote {result.histogram}")
     return EXIT_OK
 
 
@@ -176,16 +172,15 @@ def train(args) -> int:
 
 def _eval_export(args) -> int:
     from odwrap.deploy.evaluate import metrics_path
-    from odwrap.training.modeldir import ModelDir
 
     used = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--watch", args.watch))
             if value]
     if used:
         raise InputError(f"--model evaluates an exported model; {', '.join(used)} applies to "
                          "checkpoints")
-    config = args.config or (ModelDir(args.model_dir).config_path if args.model_dir else None)
-    result = api.evaluate_export(args.model, records=args.records, config=config,
-                                 max_images=args.max_images, runtime=args.runtime)
+    result = api.evaluate_export(args.model, records=args.records, config=args.config,
+                                 max_images=args.max_images, runtime=args.runtime,
+                                 model_dir=args.model_dir)
     print(f"{result.model} on {result.images} eval image(s) with {result.runtime}: "
           f"{result.seconds:.1f} s, median {result.milliseconds:.1f} ms per image")
     print("\n".join(metric_lines(result.metrics)))
@@ -228,14 +223,11 @@ def plot(args) -> int:
 
 
 def export(args) -> int:
-    from odwrap.training import averages
-
-    weights = {"averages": averages.AVERAGES, "trained": averages.TRAINED}.get(args.weights)
     result = api.export(args.model_dir, args.format, args.output, quantize=args.quantize,
                         input_type=args.input_type, representative=args.representative,
                         max_detections=args.max_detections, compare=args.compare,
                         upsampling=args.upsampling, search_delegate=args.search_delegate,
-                        weights=weights)
+                        weights=args.weights)
     for note in result.notes:
         print(note)
     print(f"exported {result.format} to {result.path} in {result.seconds:.0f} s, "

@@ -11,10 +11,11 @@ from odwrap import __version__
 from odwrap.cli import commands
 from odwrap.data.formats import READERS
 from odwrap.deploy import RUNTIMES
+from odwrap.cli.options import command_parsers, defaults_from_api
 from odwrap.cli.parser_tools import add_diagnostics, add_results, add_zoo
 from odwrap.cli.types import (input_size, int_in, number_in, path_or_url, quantize_list,
                                rank_list)
-from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING
+from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING, WEIGHTS
 from odwrap.errors import InputError
 
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
@@ -46,16 +47,15 @@ class Parser(argparse.ArgumentParser):
 def _add_class_options(parser):
     parser.add_argument("--keep", metavar="A,B", help="keep only these classes")
     parser.add_argument("--drop", metavar="A,B", help="leave these classes out")
-    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+    parser.add_argument("--rename", action="append", metavar="OLD=NEW",
                         help="rename a class (repeatable; applied before --keep/--drop)")
-    parser.add_argument("--order", choices=["name", "frequency"], default="name",
+    parser.add_argument("--order", choices=["name", "frequency"],
                         help="how label map ids are given: by class name or by box count")
     parser.add_argument("--images", type=path_or_url, metavar="DIR",
                         help="the images folder, when not the format's default")
-    parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
-    parser.add_argument("--crowd", choices=["keep", "drop"], default="keep",
+    parser.add_argument("--crowd", choices=["keep", "drop"],
                         help="coco: keep iscrowd boxes flagged is_crowd, or drop them")
-    parser.add_argument("--no-group-of", action="store_true",
+    parser.add_argument("--no-group-of", dest="group_of", action="store_false",
                         help="oid: leave IsGroupOf boxes out")
     parser.add_argument("--class-names", type=path_or_url, metavar="CSV",
                         help="oid: class descriptions (MID,Name) to name the classes")
@@ -63,7 +63,7 @@ def _add_class_options(parser):
 
 def _add_set(parser):
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set", action="append", metavar="KEY=VALUE",
         help="override a spec value, e.g. --set train.batch_size=8 (value read as YAML; "
              "--set wins over the spec file, which wins over the defaults)")
 
@@ -130,13 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="checkpoints, summaries and the config go here")
     train.add_argument("--steps", type=int_in(1, INT32_MAX), metavar="N",
                        help="train until step N (default: the config's num_steps)")
-    train.add_argument("--checkpoint-every", type=int_in(1, INT32_MAX), default=1000, metavar="N",
-                       help="save a checkpoint every N steps (default 1000; always at the end)")
+    train.add_argument("--checkpoint-every", type=int_in(1, INT32_MAX), metavar="N",
+                       help="save a checkpoint every N steps (default %(default)s; always at the end)")
     train.add_argument("--force", action="store_true",
                        help="train even though --model-dir holds another pipeline.config")
-    train.add_argument("--steps-per-loop", type=int_in(1, INT32_MAX), default=100, metavar="N",
+    train.add_argument("--steps-per-loop", type=int_in(1, INT32_MAX), metavar="N",
                        help="steps per tf.function call: the progress bar's granularity; "
-                            "smaller costs speed (default 100, as model_main_tf2)")
+                            "smaller costs speed (default %(default)s, as model_main_tf2)")
     train.add_argument("--tpu", metavar="NAME", help="train on this Cloud TPU (TPUStrategy)")
     train.add_argument("--seed", type=int_in(0, SEED_MAX), help="random seed: the same initial "
                        "weights and random draws each run (parallel CPU kernels and input "
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="with --model: the TFRecords to evaluate on")
     evaluation.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
                             help="with --model: at most N images (default: eval num_examples)")
-    evaluation.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+    evaluation.add_argument("--runtime", choices=RUNTIME_CHOICES,
                             help="with --model: the TFLite runtime (default: the fastest "
                                  "installed)")
     evaluation.add_argument("--checkpoint", metavar="PREFIX",
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the pipeline.config (default: MODEL_DIR/pipeline.config)")
     evaluation.add_argument("--watch", action="store_true",
                             help="evaluate each new checkpoint as it appears")
-    evaluation.add_argument("--timeout", type=number_in(0, 604800, low_open=True), default=900,
+    evaluation.add_argument("--timeout", type=number_in(0, 604800, low_open=True),
                             metavar="S", help="with --watch: stop after S seconds without a "
                                               "new checkpoint (at most a week)")
     evaluation.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--search-delegate", action="store_true",
                         help="edgetpu: edgetpu_compiler's segment search (-d) when the "
                              "compiler is on PATH")
-    export.add_argument("--weights", choices=("averages", "trained"),
+    export.add_argument("--weights", choices=WEIGHTS,
                         help="the moving averages or the trained weights (default: the averages "
                              "when training kept them, train_config.optimizer."
                              "use_moving_average)")
@@ -235,12 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path,
                          help="image files, folders (searched recursively), glob patterns "
                               "(quoted) or TFRecord files")
-    predict.add_argument("-o", "--output", type=Path, default=Path("predictions"),
+    predict.add_argument("-o", "--output", type=Path,
                          help="where results go (default ./predictions)")
-    predict.add_argument("--threshold", type=number_in(0, 1), default=0.5, help="lowest score kept")
+    predict.add_argument("--threshold", type=number_in(0, 1), help="lowest score kept")
     predict.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
-    predict.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES)
-    predict.add_argument("--threads", type=int_in(1, 1024), default=2)
+    predict.add_argument("--runtime", choices=RUNTIME_CHOICES)
+    predict.add_argument("--threads", type=int_in(1, 1024))
     predict.add_argument("--jsonl", action="store_true",
                          help="detections.jsonl, one detection a line, instead of detections.json")
     predict.add_argument("--no-annotate", dest="annotate", action="store_false",
@@ -263,10 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--golden", type=Path, metavar="DIR", help="the golden folder to check")
     which.add_argument("--record-golden", type=Path, metavar="DIR",
                        help="write the golden folder from the model's masks on IMAGES")
-    verify.add_argument("--iou", type=number_in(0, 1, low_open=True), default=0.5,
-                        help="the lowest IoU that matches (default 0.5)")
-    verify.add_argument("--threshold", type=number_in(0, 1), default=0.5,
-                        help="the lowest score of a predicted mask (default 0.5)")
+    verify.add_argument("--iou", type=number_in(0, 1, low_open=True),
+                        help="the lowest IoU that matches (default %(default)s)")
+    verify.add_argument("--threshold", type=number_in(0, 1),
+                        help="the lowest score of a predicted mask (default %(default)s)")
     verify.add_argument("--out-qual", type=Path, metavar="DIR",
                         help="write expected_*.png and actual_*.png, the masks over the image")
     verify.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the output folder (a gs:// URL with --runner beam)")
     convert.add_argument("--split", metavar="NAME=F,...",
                          help="e.g. train=0.8,val=0.1,test=0.1 (default: one split, 'data')")
-    convert.add_argument("--seed", type=int_in(0, SEED_MAX), default=0,
+    convert.add_argument("--seed", type=int_in(0, SEED_MAX),
                          help="the split's random seed")
     convert.add_argument("--workers", type=int_in(1, 1024), metavar="N",
                          help="processes writing shards (default: all cores)")
@@ -297,14 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="number classes with this label map (others: unknown_class)")
     convert.add_argument("--strict", action="store_true",
                          help="fail on the first bad image, box or annotation")
-    convert.add_argument("--runner", choices=("local", "beam"), default="local",
+    convert.add_argument("--runner", choices=("local", "beam"),
                          help="local: worker processes here (default); beam: the same bytes "
                               "from an Apache Beam pipeline (see --beam-options)")
-    convert.add_argument("--beam-options", metavar="'ARGS'", default="",
+    convert.add_argument("--beam-options", metavar="'ARGS'",
                          help="Beam's pipeline options as one quoted string, e.g. "
                               "'--runner=DataflowRunner --project=P --region=R "
                               "--temp_location=gs://B/tmp' (default: the DirectRunner "
                               "with --workers processes)")
+    convert.add_argument("--masks", action="store_true", help="coco: keep instance masks")
     _add_class_options(convert)
     convert.set_defaults(func=commands.convert)
 
@@ -318,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("-o", "--output", type=Path, required=True, help="the label map to write")
     label.add_argument("--groups", type=int_in(1, 100_000), metavar="N",
                        help="N label maps of classes by frequency (OUTPUT-1-of-N.pbtxt ...)")
-    label.add_argument("--group-ranks", type=rank_list, default=(), metavar="R1,R2",
+    label.add_argument("--group-ranks", type=rank_list, metavar="R1,R2",
                        help="label maps of the classes by frequency cut after these ranks")
     _add_class_options(label)
     label.set_defaults(func=commands.labelmap)
@@ -328,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read TFRecords and print images, boxes, boxes per class and the box size "
                     "distribution at the model's input size (small objects warn).")
     stats.add_argument("files", nargs="+", help="TFRecord files or globs")
-    stats.add_argument("--input-size", type=input_size, default=(320, 320), metavar="SIZE",
-                       help="the model's input, SIZE or HEIGHTxWIDTH (default 320)")
+    stats.add_argument("--input-size", type=input_size, metavar="SIZE",
+                       help="the model's input, SIZE or HEIGHTxWIDTH (default 320x320)")
     stats.add_argument("--histogram", type=Path, metavar="PNG",
                        help="also save a histogram of box sizes and classes")
     stats.set_defaults(func=commands.stats)
@@ -344,17 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "on noisy backgrounds as Pascal VOC (JPEGImages/, Annotations/), ready "
                     "for 'odwrap convert voc'.")
     demo.add_argument("output", type=Path, help="the folder to write")
-    demo.add_argument("--images", type=int_in(1, 100_000), default=450,
-                      help="how many images (default 450)")
-    demo.add_argument("--size", type=int_in(57, 2048), default=128,
-                      help="image side in pixels, 57 to 2048 (the shapes are 24-56; default 128)")
-    demo.add_argument("--seed", type=int_in(0, SEED_MAX), default=0)
+    demo.add_argument("--images", type=int_in(1, 100_000),
+                      help="how many images (default %(default)s)")
+    demo.add_argument("--size", type=int_in(57, 2048),
+                      help="image side in pixels, 57 to 2048 (the shapes are 24-56; default %(default)s)")
+    demo.add_argument("--seed", type=int_in(0, SEED_MAX))
     demo.add_argument("--shapes", type=lambda text: tuple(text.split(",")),
-                      default=("square", "circle"),
                       help="the shapes (classes) drawn, comma-separated, out of square, circle "
                            "and triangle (default square,circle)")
     demo.add_argument("--masks", action="store_true",
                       help="write COCO JSON (annotations.json) with each shape's polygon instead "
                            "of Pascal VOC, for 'odwrap convert coco --masks'")
     demo.set_defaults(func=commands.demo_data)
+    for command, sub in command_parsers(parser).items():
+        defaults_from_api(sub, command)
     return parser

@@ -49,16 +49,16 @@ def add_results(subparsers) -> None:
                     "partitions on disk: any file size.")
     merge.add_argument("output", type=Path, help="the merged file (its suffix sets the format)")
     merge.add_argument("inputs", nargs="+", type=Path, help="detection files, one per model")
-    merge.add_argument("--method", choices=("soft-nms", "wbf"), default="soft-nms")
+    merge.add_argument("--method", choices=("soft-nms", "wbf"))
     merge.add_argument("--join", action="store_true", help="no fusion: join class-group files")
-    merge.add_argument("--decay", choices=("linear", "gaussian"), default="linear",
+    merge.add_argument("--decay", choices=("linear", "gaussian"),
                        help="Soft-NMS: how an overlapping box's score decays")
     merge.add_argument("--iou", type=number_in(0, 1), help="Soft-NMS linear: the overlap above "
                        "which scores decay (0.5); wbf: that joins a cluster (0.55)")
-    merge.add_argument("--sigma", type=number_in(0, 100, low_open=True), default=0.5,
-                       help="Soft-NMS gaussian: exp(-IoU^2 / sigma) (default 0.5)")
-    merge.add_argument("--floor", type=number_in(0, 1), default=0.001,
-                       help="Soft-NMS: the lowest decayed score kept (default 0.001)")
+    merge.add_argument("--sigma", type=number_in(0, 100, low_open=True),
+                       help="Soft-NMS gaussian: exp(-IoU^2 / sigma) (default %(default)s)")
+    merge.add_argument("--floor", type=number_in(0, 1),
+                       help="Soft-NMS: the lowest decayed score kept (default %(default)s)")
     merge.add_argument("--weights", type=weight_list, help="one weight per input, e.g. 2,1,1")
     merge.add_argument("--format", choices=formats, help="the inputs' format, if no suffix says")
     merge.set_defaults(func=commands.merge)
@@ -69,7 +69,7 @@ def add_results(subparsers) -> None:
                     "of the whole file, in passes of constant memory; the input's order is kept.")
     trim.add_argument("input", type=Path, help="a .json, .jsonl or .csv detection file")
     trim.add_argument("-o", "--output", type=Path, required=True, help="the trimmed file")
-    trim.add_argument("--min-score", type=number_in(0, 1), default=0.0)
+    trim.add_argument("--min-score", type=number_in(0, 1))
     trim.add_argument("--max-total", type=int_in(0, 2**62), help="keep at most N detections")
     trim.add_argument("--format", choices=formats, help="the input's format, if no suffix says")
     trim.set_defaults(func=commands.trim)
@@ -83,13 +83,13 @@ def add_diagnostics(subparsers, add_set) -> None:
                     "is input-bound and what would help; --trace writes a TensorBoard profile.")
     profile.add_argument("source", type=Path, help="a spec (.yaml) or a pipeline.config")
     add_set(profile)
-    profile.add_argument("--steps", type=int_in(1, 100_000), default=10,
-                         help="timed batches or steps of each measure (default 10)")
-    profile.add_argument("--warmup", type=int_in(1, 1000), default=2,
-                         help="untimed ones before each (default 2)")
+    profile.add_argument("--steps", type=int_in(1, 100_000),
+                         help="timed batches or steps of each measure (default %(default)s)")
+    profile.add_argument("--warmup", type=int_in(1, 1000),
+                         help="untimed ones before each (default %(default)s)")
     profile.add_argument("--trace", type=Path, metavar="DIR",
                          help="write a TensorBoard profiler trace here")
-    profile.add_argument("--trace-steps", type=int_in(1, 1000), default=5)
+    profile.add_argument("--trace-steps", type=int_in(1, 1000))
     profile.set_defaults(func=commands.profile)
 
     sizing = subparsers.add_parser(
@@ -100,8 +100,8 @@ def add_diagnostics(subparsers, add_set) -> None:
                     "Prints the batch, the learning rate scaled for it and the line to set.")
     sizing.add_argument("source", type=Path, help="a spec (.yaml) or a pipeline.config")
     add_set(sizing)
-    sizing.add_argument("--start", type=int_in(1, 4096), default=2,
-                        help="the first batch tried (CPU: and 4 times it; default 2)")
-    sizing.add_argument("--fraction", type=number_in(0, 1, low_open=True), default=0.8,
-                        help="CPU: of the memory available, what a run may take (default 0.8)")
+    sizing.add_argument("--start", type=int_in(1, 4096),
+                        help="the first batch tried (CPU: and 4 times it; default %(default)s)")
+    sizing.add_argument("--fraction", type=number_in(0, 1, low_open=True),
+                        help="CPU: of the memory available, what a run may take (default %(default)s)")
     sizing.set_defaults(func=commands.batch_size)

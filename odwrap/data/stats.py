@@ -30,6 +30,7 @@ class Stats:
     empty_images: int = 0
     per_class: Counter = field(default_factory=Counter)
     sizes: list[float] = field(default_factory=list)  # sqrt(area) at the input size
+    histogram: Path | None = None  # the PNG written, when one was asked for
 
     def bins(self) -> dict[str, int]:
         return {label: sum(low <= size < high for size in self.sizes)
@@ -61,7 +62,7 @@ def expand(patterns) -> list[str]:
     return files
 
 
-def collect(patterns, input_size=(320, 320)) -> Stats:
+def collect(patterns, *, input_size) -> Stats:
     files = expand(patterns)
     stats = Stats(files=files, input_size=tuple(input_size))
     height, width = stats.input_size

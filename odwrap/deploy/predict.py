@@ -159,8 +159,8 @@ def _finish(output: Path, jsonl: bool) -> Path:
     return target
 
 
-def predict(model, images, output, threshold=0.5, labels=None, runtime="auto", jsonl=False,
-            threads=2, annotate=True, restart=False) -> PredictResult:
+def predict(model, images, output, *, threshold, labels, runtime, jsonl, threads, annotate,
+            restart) -> PredictResult:
     """Detections of every image of IMAGES (files, folders, globs, TFRecords) into OUTPUT."""
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")

@@ -89,7 +89,7 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def record(model, folder, images, threshold=0.5, labels=None, runtime="auto") -> RecordResult:
+def record(model, folder, images, *, threshold, labels, runtime="auto") -> RecordResult:
     """Write the golden folder FOLDER from MODEL's masks on IMAGES; FOLDER is replaced whole
     at the end (a staging folder beside it until then)."""
     model, folder = Path(model), Path(folder)
@@ -183,8 +183,7 @@ def _golden_images(folder: Path):
                          "--record-golden)")
 
 
-def verify(model, folder, iou=0.5, threshold=0.5, out_qual=None, labels=None,
-           runtime="auto") -> VerifyResult:
+def verify(model, folder, *, iou, threshold, out_qual, labels, runtime="auto") -> VerifyResult:
     """Every expected mask under FOLDER against MODEL's masks; OUT_QUAL: where to write
     expected_*.png and actual_*.png, the masks over the image, to look at side by side."""
     if not 0.0 < iou <= 1.0:

@@ -157,8 +157,8 @@ def _ranks(distinct: dict) -> np.ndarray:
     return ranks
 
 
-def merge(output, inputs, *, method="soft-nms", decay="linear", iou=None, sigma=0.5,
-          floor=0.001, weights=None, input_format=None, output_format=None) -> MergeResult:
+def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_format,
+          output_format) -> MergeResult:
     """Merge INPUTS into OUTPUT (formats from the suffixes unless named)."""
     inputs = [Path(path) for path in inputs]
     if method not in METHODS or decay not in DECAYS:

@@ -72,8 +72,7 @@ def _cut(counts: np.ndarray, keep: int) -> tuple[int, int]:
     return index, keep - before
 
 
-def trim(source, output, *, min_score=0.0, max_total=None, input_format=None,
-         output_format=None) -> TrimResult:
+def trim(source, output, *, min_score, max_total, input_format, output_format) -> TrimResult:
     """SOURCE's rows with a score of at least MIN_SCORE, at most MAX_TOTAL of them (the
     highest), into OUTPUT."""
     source, output = Path(source), Path(output)

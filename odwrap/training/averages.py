@@ -7,16 +7,21 @@ from odwrap.errors import InputError
 from odwrap.odapi import compat, facts
 from odwrap.training.modeldir import ModelDir
 
+# How results and notes name the weights; `choose` takes "averages" or "trained" (the names of
+# deploy.export.WEIGHTS, as --weights and the API give them).
 AVERAGES, TRAINED = "moving averages", "trained"
+_ASKED = {"averages": AVERAGES, AVERAGES: AVERAGES, "trained": TRAINED}
 
 
 def choose(folder: ModelDir, weights: str | None) -> str:
-    """The weights to export: as asked, else the averages when training kept them."""
+    """The weights to export: as asked ("averages" or "trained"), else the averages when
+    training kept them."""
     kept = folder.config.train_config.optimizer.use_moving_average
     if weights is None:
         return AVERAGES if kept else TRAINED
-    if weights not in (AVERAGES, TRAINED):
-        raise InputError(f"--weights {weights}: '{AVERAGES}' or '{TRAINED}'")
+    if weights not in _ASKED:
+        raise InputError(f"--weights {weights}: averages or trained")
+    weights = _ASKED[weights]
     if weights == AVERAGES and not kept:
         raise InputError(f"{folder.config_path}: training kept no moving averages "
                          "(train_config.optimizer.use_moving_average is false)")

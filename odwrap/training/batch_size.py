@@ -143,7 +143,7 @@ def largest_fitting(fits, start: int, limit: int = MAX_BATCH) -> int:
     return good
 
 
-def batch_size(source, overrides=(), start: int = 2, fraction: float = 0.8) -> BatchSizeResult:
+def batch_size(source, overrides, *, start: int, fraction: float) -> BatchSizeResult:
     """The largest batch of SOURCE's training that fits this machine's device."""
     from contextlib import ExitStack
 

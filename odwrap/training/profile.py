@@ -77,8 +77,8 @@ def _advice(config, result: ProfileResult) -> list[str]:
     return tips
 
 
-def profile(source, overrides=(), steps: int = 10, warmup: int = 2, trace=None,
-            trace_steps: int = 5) -> ProfileResult:
+def profile(source, overrides, *, steps: int, warmup: int, trace, trace_steps: int
+            ) -> ProfileResult:
     """Rates of SOURCE's training on this machine and the verdict; TRACE: a folder for a
     TensorBoard profiler trace of TRACE_STEPS combined steps."""
     if steps < 1 or warmup < 1 or trace_steps < 1:

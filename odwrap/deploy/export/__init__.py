@@ -13,6 +13,8 @@ from odwrap.errors import InputError
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 SAVED_MODEL_INPUTS = ("image_tensor", "encoded_image_string_tensor", "tf_example")
 INT8_INPUTS = ("uint8", "int8")
+# The weights to export: the moving averages that training kept, or the trained weights.
+WEIGHTS = ("averages", "trained")
 # The FPN's top-down upsampling in a TFLite export (deploy/export/fpn.py); the first is the default.
 UPSAMPLING = ("native", "reshape")
 
