@@ -263,15 +263,17 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
 @boundary("predict")
 def predict(model, images: Sequence, output="predictions", *, threshold: float = 0.5,
             labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
-            annotate: bool = True, restart: bool = False) -> PredictResult:
+            annotate: bool = True, restart: bool = False,
+            max_images: int | None = None) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
     TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
-    annotated images. Resumes an interrupted run in OUTPUT unless RESTART."""
+    annotated images. Resumes an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only
+    the first that many images of IMAGES."""
+    options = dict(locals())  # every parameter goes to the stage, by name
     from odwrap.deploy.predict import predict as run
 
-    return run(model, images, output, threshold=threshold, labels=labels, runtime=runtime,
-               jsonl=jsonl, threads=threads, annotate=annotate, restart=restart)
+    return run(**options)
 
 
 @boundary("verify")

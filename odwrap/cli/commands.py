@@ -5,6 +5,7 @@ arguments and print its result. Exit codes: 0 done, 1 findings or a failed run, 
 import json
 
 from odwrap import api
+from odwrap.cli.options import arguments
 from odwrap.errors import InputError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -129,7 +130,7 @@ def labelmap(args) -> int:
 def stats(args) -> int:
     from odwrap.data.stats import format_stats
 
-    result = api.stats(args.files, input_size=args.input_size, histogram=args.histogram)
+    result = api.stats(**arguments(args, "stats", api.stats))
     print(format_stats(result))
     if result.histogram:
         print(f"wrote {result.histogram}")
@@ -137,18 +138,14 @@ def stats(args) -> int:
 
 
 def demo_data(args) -> int:
-    path = api.demo_data(args.output, images=args.images, size=args.size, seed=args.seed,
-                         shapes=args.shapes, masks=args.masks)
+    path = api.demo_data(**arguments(args, "demo-data", api.demo_data))
     kind = "COCO annotations with polygons" if args.masks else "Pascal VOC annotations"
     print(f"wrote {args.images} images of {', '.join(args.shapes)} and {kind} to {path}")
     return EXIT_OK
 
 
 def train(args) -> int:
-    result = api.train(args.source, args.model_dir, steps=args.steps,
-                       checkpoint_every=args.checkpoint_every,
-                       steps_per_loop=args.steps_per_loop, force=args.force,
-                       overrides=args.set, tpu=args.tpu, seed=args.seed)
+    result = api.train(**arguments(args, "train", api.train))
     if result.nothing_to_do:
         print(f"nothing to train: {result.model_dir} is at step {result.end_step} already, and "
               f"training was asked to reach step {result.target_step} (give a larger --steps to "
@@ -223,11 +220,7 @@ def plot(args) -> int:
 
 
 def export(args) -> int:
-    result = api.export(args.model_dir, args.format, args.output, quantize=args.quantize,
-                        input_type=args.input_type, representative=args.representative,
-                        max_detections=args.max_detections, compare=args.compare,
-                        upsampling=args.upsampling, search_delegate=args.search_delegate,
-                        weights=args.weights)
+    result = api.export(**arguments(args, "export", api.export))
     for note in result.notes:
         print(note)
     print(f"exported {result.format} to {result.path} in {result.seconds:.0f} s, "
@@ -238,9 +231,7 @@ def export(args) -> int:
 
 
 def predict(args) -> int:
-    result = api.predict(args.model, args.images, args.output, threshold=args.threshold,
-                         labels=args.labels, runtime=args.runtime, jsonl=args.jsonl,
-                         threads=args.threads, annotate=args.annotate, restart=args.restart)
+    result = api.predict(**arguments(args, "predict", api.predict))
     for _, why in result.skipped:
         print(f"skipped {why}")
     resumed = f" after the {result.resumed} of the interrupted run" if result.resumed else ""
@@ -294,16 +285,14 @@ def merge(args) -> int:
 
 
 def trim(args) -> int:
-    result = api.trim(args.input, args.output, min_score=args.min_score,
-                      max_total=args.max_total, input_format=args.format)
+    result = api.trim(**arguments(args, "trim", api.trim))
     cut = f"; lowest score kept {result.threshold:.6g}" if result.threshold is not None else ""
     print(f"kept {result.rows_out} of {result.rows_in} detection(s){cut}: {result.output}")
     return EXIT_OK
 
 
 def profile(args) -> int:
-    result = api.profile(args.source, overrides=args.set, steps=args.steps, warmup=args.warmup,
-                         trace=args.trace, trace_steps=args.trace_steps)
+    result = api.profile(**arguments(args, "profile", api.profile))
     batch = result.batch_size
     print(f"input pipeline alone: {result.input_rate:.2f} batches/s "
           f"({result.input_rate * batch:.1f} examples/s at batch {batch})")
@@ -322,8 +311,7 @@ def profile(args) -> int:
 def batch_size(args) -> int:
     from odwrap.config.loader import is_spec
 
-    result = api.batch_size(args.source, overrides=args.set, start=args.start,
-                            fraction=args.fraction)
+    result = api.batch_size(**arguments(args, "batch-size", api.batch_size))
     for batch, fits, peak in result.tried:
         memory = f", peak {peak / 2**20:.0f} MiB" if peak else ""
         print(f"batch {batch}: {'fits' if fits else 'out of memory'}{memory}")

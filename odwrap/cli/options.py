@@ -65,3 +65,12 @@ def command_parsers(parser) -> dict:
                 found.update({f"{name} {key}": value for key, value in inner.items()}
                              if inner else {name: sub})
     return found
+
+
+def arguments(args, command: str, function) -> dict:
+    """The keyword arguments of FUNCTION (one of COMMAND's API functions) from the parsed ARGS:
+    each parameter that an option of COMMAND stands for, by the option's value."""
+    _, renamed = API[command]
+    by_parameter = {renamed.get(dest, dest): dest for dest in vars(args)}
+    return {name: getattr(args, by_parameter[name])
+            for name in inspect.signature(function).parameters if name in by_parameter}

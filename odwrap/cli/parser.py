@@ -247,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write no annotated images")
     predict.add_argument("--restart", action="store_true",
                          help="start over instead of resuming an interrupted run in --output")
+    predict.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
+                         help="only the first N images (default: all)")
     predict.set_defaults(func=commands.predict)
 
     verify = subparsers.add_parser(

@@ -13,6 +13,7 @@ the log names, in order, and cuts a half-written tail. At the end the files get 
 image, a decompression bomb) is logged and skipped; when none can be read, that is an
 InputError."""
 
+import itertools
 import json
 import os
 import statistics
@@ -160,11 +161,16 @@ def _finish(output: Path, jsonl: bool) -> Path:
 
 
 def predict(model, images, output, *, threshold, labels, runtime, jsonl, threads, annotate,
-            restart) -> PredictResult:
-    """Detections of every image of IMAGES (files, folders, globs, TFRecords) into OUTPUT."""
+            restart, max_images) -> PredictResult:
+    """Detections of every image of IMAGES (files, folders, globs, TFRecords), or of the first
+    MAX_IMAGES, into OUTPUT."""
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
+    if max_images is not None and max_images < 1:
+        raise InputError(f"--max-images {max_images}: must be at least 1")
     total = sources.count(images)  # an argument naming nothing fails before the model loads
+    if max_images is not None:
+        total = min(total, max_images)
     if not total:
         raise InputError(f"no images in {', '.join(str(image) for image in images)}")
     model, output = Path(model), Path(output)
@@ -184,7 +190,7 @@ def predict(model, images, output, *, threshold, labels, runtime, jsonl, threads
     with open(output / (DETECTIONS + PART), "ab") as lines, \
             open(output / (IMAGES + PART), "ab") as log, \
             report.tracking("predict", total, "image", done=resumed) as progress:
-        for position, source in enumerate(sources.iterate(images)):
+        for position, source in enumerate(itertools.islice(sources.iterate(images), total)):
             if position < resumed:
                 name = next(logged)
                 if name != source.filename:

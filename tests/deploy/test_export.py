@@ -207,3 +207,23 @@ def test_predict_skips_an_image_bomb_and_names_it(int8_export, image, tmp_path):
     assert only_bomb.returncode == 2
     assert only_bomb.stderr.startswith(f"odwrap: error: no image could be read (1 tried): {bomb}")
     assert only_bomb.stderr.count("\n") == 1 and not (tmp_path / "q").exists()
+
+
+def test_predict_max_images_takes_the_first_n(int8_export, image, tmp_path):
+    """--max-images N: the first N images of the sources, in their order; the rest untouched."""
+    import shutil
+
+    out, _ = int8_export
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(image, folder / name)
+    result = run_odwrap("predict", out / "model_int8.tflite", folder, "-o", tmp_path / "p",
+                        "--max-images", 2, "--no-annotate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "predicted 2 image(s)" in result.stdout
+    logged = [json.loads(line)["filename"]
+              for line in (tmp_path / "p" / "images.jsonl").read_text().splitlines()]
+    assert logged == [str(folder / "a.png"), str(folder / "b.png")]
+    refused = run_odwrap("predict", out / "model_int8.tflite", folder, "--max-images", 0)
+    assert refused.returncode == 2 and "--max-images: 0 is not in 1..2147483647" in refused.stderr
