@@ -132,3 +132,88 @@ def test_the_collectors_find_the_readme_examples():
                for line in code)
     assert any(line.startswith("odwrap predict MODEL IMAGES...") for line in usage)
     assert len(code) >= 10 and len(usage) >= 25
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading (code spans and punctuation out, spaces to hyphens)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def mkdocs_slug(heading: str) -> str:
+    """The anchor MkDocs' toc extension gives it by default."""
+    text = re.sub(r"[^\w\s-]", "", heading).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def headings(path) -> list[str]:
+    found, inside = [], False
+    for line in path.read_text().splitlines():
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif not inside and re.match(r"#{1,6} ", line):
+            found.append(line.lstrip("#").strip())
+    return found
+
+
+def links(path):
+    inside = False
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif not inside:
+            for target in re.findall(r"\]\(([^)\s]+)\)", line):
+                if not re.match(r"[a-z]+:", target):
+                    yield number, target
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_relative_link_and_anchor_resolves(document):
+    """On the repository host and in the MkDocs site alike: each relative link names a file or
+    folder that exists, and each #anchor a heading of that file (by both slug rules)."""
+    broken = []
+    for number, target in links(document):
+        file, _, anchor = target.partition("#")
+        resolved = (document.parent / file).resolve() if file else document
+        if not resolved.exists():
+            broken.append(f"{number}: {target}: no such file")
+        elif anchor:
+            titles = headings(resolved)
+            if anchor not in {github_slug(title) for title in titles}:
+                broken.append(f"{number}: {target}: no such heading")
+            elif anchor not in {mkdocs_slug(title) for title in titles}:
+                broken.append(f"{number}: {target}: MkDocs names that heading otherwise")
+    assert broken == []
+
+
+def test_the_readme_is_a_landing_page():
+    """At most 300 lines, starting with the two commands, and every docs/ page linked from it
+    (and from the site's navigation)."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    assert readme.split("```")[1].strip().splitlines() == ["./scripts/demo.sh",
+                                                           "./scripts/test.sh"]
+    pages = {path.relative_to(ROOT).as_posix() for path in (ROOT / "docs").rglob("*.md")}
+    linked = {target.partition("#")[0] for _, target in links(ROOT / "README.md")}
+    assert pages - linked == set()
+    navigation = (ROOT / "mkdocs.yml").read_text()  # README.md is the site's index.md
+    assert "index.md" in navigation
+    assert {page for page in pages if f": {page[len('docs/'):]}" not in navigation} == set()
+
+
+@pytest.mark.slow
+def test_the_site_builds_with_mkdocs_strict():
+    """./scripts/docs.sh: MkDocs (Material) builds docs/ and the README into a site, with
+    --strict (a warning fails it). Without .venv-docs: skipped, or failed under CI."""
+    import os
+    import subprocess
+
+    if not (ROOT / ".venv-docs" / "bin" / "mkdocs").exists():
+        message = "no .venv-docs: run ./scripts/docs.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    done = subprocess.run([str(ROOT / "scripts" / "docs.sh")], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    index = (ROOT / "site" / "index.html").read_text()
+    assert "./scripts/demo.sh" in index and 'href="setup/"' in index

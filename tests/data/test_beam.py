@@ -237,10 +237,10 @@ print(json.dumps({"discarded": discarded, "runners": runners}))
 """
 
 
-def test_the_readmes_cluster_command_lines_parse(beam_python):
-    """The README's Dataflow, Flink and Spark options: each one Beam 2.77.0 knows, each
+def test_the_documented_cluster_command_lines_parse(beam_python):
+    """docs/datasets.md's Dataflow, Flink and Spark options: each one Beam 2.77.0 knows, each
     value one it accepts, each runner one it has (nothing is submitted)."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "datasets.md").read_text()
     options = re.findall(r'--beam-options="(--runner=(?:Dataflow|Flink|Spark)Runner[^"]*)"',
                          readme)
     assert len(options) == 3
