@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from odwrap.config.generate import Generated
     from odwrap.data.convert import ConvertReport
     from odwrap.data.stats import Stats
-    from odwrap.deploy.evaluate import ModelEvalResult
+    from odwrap.deploy.exported_eval import ModelEvalResult
     from odwrap.deploy.export.common import ExportResult
     from odwrap.deploy.predict import PredictResult
     from odwrap.deploy.verify import RecordResult, VerifyResult
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from odwrap.results.merge import MergeResult
     from odwrap.results.trim import TrimResult
     from odwrap.training.batch_size import BatchSizeResult
-    from odwrap.training.evaluate import EvalResult
+    from odwrap.training.checkpoint_eval import EvalResult
     from odwrap.training.loop import TrainResult
     from odwrap.training.profile import ProfileResult
     from odwrap.zoo.cache import Record
@@ -201,7 +201,7 @@ def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int 
 def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResult:
     """Evaluate MODEL_DIR's latest (or the given) checkpoint once, now, with the config's
     metrics; also writes MODEL_DIR/metrics.json."""
-    from odwrap.training.evaluate import Evaluator
+    from odwrap.training.checkpoint_eval import Evaluator
 
     return Evaluator(model_dir, config_path=config).evaluate(checkpoint)
 
@@ -210,7 +210,7 @@ def evaluate(model_dir, checkpoint: str | None = None, config=None) -> EvalResul
 def watch(model_dir, timeout: float = 900, config=None) -> Iterator[EvalResult]:
     """Evaluate each new checkpoint of MODEL_DIR as training writes it, until the last step or
     `timeout` seconds without a new one."""
-    from odwrap.training.evaluate import Evaluator
+    from odwrap.training.checkpoint_eval import Evaluator
 
     yield from Evaluator(model_dir, config_path=config).watch(timeout=timeout)
 
@@ -221,7 +221,7 @@ def evaluate_export(model, records=None, config=None, max_images: int | None = N
     """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of `records`,
     else of the pipeline.config `config`, else MODEL_DIR's, else the one beside the model);
     also writes MODEL.metrics.json."""
-    from odwrap.deploy import evaluate as stage
+    from odwrap.deploy import exported_eval as stage
 
     if config is None and model_dir is not None:
         from odwrap.training.modeldir import ModelDir

@@ -168,7 +168,7 @@ def train(args) -> int:
 
 
 def _eval_export(args) -> int:
-    from odwrap.deploy.evaluate import metrics_path
+    from odwrap.deploy.exported_eval import metrics_path
 
     used = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--watch", args.watch))
             if value]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
-from odwrap.data import masks, resume, workers
+from odwrap.data import resume, segmentations, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
 from odwrap.data.remote import is_url
@@ -165,14 +165,14 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
     }
     if any(o.mask is not None for o in objects):
         features["image/object/mask"] = ("bytes", [
-            masks.png_mask(o.mask, width, height) for o in objects])
+            segmentations.png_mask(o.mask, width, height) for o in objects])
     return encode_example(features), len(objects)
 
 
 def _mask_fits(obj, sample: Sample, width: int, height: int, problems: Problems) -> bool:
     """Whether OBJ's segmentation fits the image as it is (the reader checked the annotated
     size); pycocotools never sees one that does not."""
-    found = masks.problem(obj.mask, width, height)
+    found = segmentations.problem(obj.mask, width, height)
     if found:
         problems.add("bad_mask", f"{sample.source}: {obj.name}: {found}")
     return not found

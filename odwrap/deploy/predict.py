@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy import masks as mask_ops
+from odwrap.deploy import predicted_masks as mask_ops
 from odwrap.deploy import sources
 from odwrap.deploy.annotate import Annotator
 from odwrap.deploy.runtime import load_detector

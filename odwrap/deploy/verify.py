@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from odwrap.deploy import masks as mask_ops
+from odwrap.deploy import predicted_masks as mask_ops
 from odwrap.deploy import sources
 from odwrap.deploy.annotate import Annotator
 from odwrap.deploy.predict import model_labels

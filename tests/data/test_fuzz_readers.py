@@ -16,7 +16,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from odwrap.data import masks
+from odwrap.data import segmentations
 from odwrap.data.convert import ConvertOptions, convert
 from odwrap.data.formats import ReadOptions
 from odwrap.data.resume import SHARD_NAME
@@ -289,9 +289,9 @@ def test_fuzz_open_images(images, rows, encoding, names, group_of):
 
 @given(segmentation=SEGMENTATION, width=st.integers(1, 40), height=st.integers(1, 40))
 def test_fuzz_segmentation_is_checked_before_pycocotools(segmentation, width, height):
-    found = masks.problem(segmentation, width, height)
+    found = segmentations.problem(segmentation, width, height)
     if found is None:
-        png = masks.png_mask(segmentation, width, height)
+        png = segmentations.png_mask(segmentation, width, height)
         assert png.startswith(b"\x89PNG")
 
 
@@ -302,9 +302,9 @@ def test_fuzz_compressed_rle_counts_match_pycocotools(pixels):
 
     array = np.asfortranarray(np.array(pixels, np.uint8).reshape(12, 16))
     rle = mask_utils.encode(array)
-    counts = masks.decode_counts(rle["counts"].decode())
+    counts = segmentations.decode_counts(rle["counts"].decode())
     assert counts is not None and sum(counts) == 12 * 16
-    assert masks.problem({"size": [12, 16], "counts": rle["counts"].decode()}, 16, 12) is None
+    assert segmentations.problem({"size": [12, 16], "counts": rle["counts"].decode()}, 16, 12) is None
     assert (mask_utils.decode(rle) == array).all()
 
 

@@ -229,7 +229,7 @@ def test_coco_compressed_rle_is_checked_and_drawn(tmp_path):
     import numpy as np
     from pycocotools import mask as mask_utils
 
-    from odwrap.data.masks import decode_counts
+    from odwrap.data.segmentations import decode_counts
 
     pixels = np.zeros((64, 64), np.uint8, order="F")
     pixels[5:20, 7:30] = 1

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from odwrap.deploy.evaluate import evaluate_model
+from odwrap.deploy.exported_eval import evaluate_model
 from odwrap.deploy.runtime import Detections
 from odwrap.errors import InputError
 from odwrap.odapi.tfexample import encode_example, frame_record

@@ -272,7 +272,7 @@ from odwrap import cli
 from odwrap.odapi import compat
 compat.apply()
 import tensorflow as tf
-from odwrap.training.evaluate import Evaluator
+from odwrap.training.checkpoint_eval import Evaluator
 model_dir = sys.argv[1]
 assert cli.main(["train", sys.argv[2], "--model-dir", model_dir, "--steps", "2",
                  "--force"]) == 0

@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from odwrap.data import dataset, masks
+from odwrap.data import dataset, segmentations
 from odwrap.data.dataset import BadValue, Obj, Sample
 from odwrap.errors import InputError
 
@@ -100,7 +100,7 @@ def _object(ann, where: str, categories: dict, sample: Sample, options) -> Obj:
                   for key, value in zip("xywh", bbox))
     crowd = dataset.flag(ann.get("iscrowd", 0), f"{where}: iscrowd")
     mask = ann.get("segmentation") if options.masks else None
-    found = masks.problem(mask, sample.width, sample.height)
+    found = segmentations.problem(mask, sample.width, sample.height)
     if found:
         raise BadValue("bad_mask", f"{where}: {found}")
     return Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask)

@@ -135,7 +135,7 @@ COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),
 def compare_with_fp32(job, fp32: Path, quantized: list) -> tuple[list, Path]:
     """Evaluate the fp32 model and each quantized one on the same eval images and report
     (table lines, compare.json)."""
-    from odwrap.deploy.evaluate import evaluate_model
+    from odwrap.deploy.exported_eval import evaluate_model
 
     models = [fp32, *quantized]
     results = [evaluate_model(path, config=job.config) for path in models]
@@ -171,7 +171,7 @@ def compare_with_fp32(job, fp32: Path, quantized: list) -> tuple[list, Path]:
 
 def check_compare(job, modes, compare: bool) -> None:
     """Refuse --compare before any conversion when it cannot run."""
-    from odwrap.deploy.evaluate import eval_source
+    from odwrap.deploy.exported_eval import eval_source
 
     if not compare:
         return
