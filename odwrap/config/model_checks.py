@@ -8,7 +8,7 @@ registry as odwrap.config.checks, which imports this module.
 """
 
 from odwrap.config.findings import ERROR, WARNING, Finding, check
-from odwrap.odapi import facts
+from odwrap.odapi import exports, facts
 
 # models/ssd_*_keras_feature_extractor.py: shape_utils.check_min_image_dim(N, ...), before any
 # pad_to_multiple. Longest prefix first.
@@ -230,8 +230,8 @@ def _tflite_export_resizer(config, target):
     if "tflite" not in target.export_targets or facts.fixed_input_size(config) is not None:
         return []
     arch = facts.meta_architecture(config)
-    if arch not in ("ssd", "center_net"):
-        return []
+    if arch not in exports.ARCHITECTURES["tflite"]:
+        return []  # ODW028 refuses the target
     kind = getattr(config.model, arch).image_resizer.WhichOneof("image_resizer_oneof")
     return [Finding("ODW025", ERROR, f"model.{arch}.image_resizer",
                     f"the TFLite export takes only a fixed_shape_resizer, and this one is "
@@ -271,3 +271,19 @@ def _bifpn_top_level(config, target):
                     f"one level above the EfficientNet's top level {EFFICIENTNET_TOP_LEVEL}; "
                     "building it raises IndexError",
                     f"use max_level {EFFICIENTNET_TOP_LEVEL + 1} or more (the samples use 7)")]
+
+
+@check("ODW028", "export-architecture")
+def _export_architecture(config, target):
+    arch = facts.meta_architecture(config)
+    if arch is None:
+        return []
+    kind = "Mask R-CNN" if facts.predicts_masks(config) else exports.NAMES.get(arch, arch)
+    found = []
+    for fmt in dict.fromkeys(target.export_targets):
+        refused = exports.refusal(fmt, arch, kind)
+        if refused:
+            found.append(Finding("ODW028", ERROR, "export.targets",
+                                 f"{fmt}: {refused.rsplit('; ', 1)[0]}",
+                                 f"{refused.rsplit('; ', 1)[1]} (a target it takes)"))
+    return found

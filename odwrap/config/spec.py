@@ -6,7 +6,6 @@ file, the line where it can be found, and the field.
 
 import copy
 import difflib
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,7 +16,9 @@ import yaml
 from msgspec import Meta
 
 from odwrap.config.architectures import ARCHITECTURES, OPTIONAL_MODEL_KEYS
+from odwrap.config import spec_errors
 from odwrap.config.yamlread import load_yaml
+from odwrap.odapi import exports
 from odwrap.errors import InputError, shown
 from odwrap.fsutil import MiB, read_text
 
@@ -120,10 +121,8 @@ class QuantizationSpec(_Section):
 
 
 class ExportSpec(_Section):
-    targets: list[Literal["saved_model", "tflite", "edgetpu"]]
-    quantize: Literal["none", "fp16", "dynamic", "int8"]
+    targets: list[Literal[exports.FORMATS]]  # type: ignore[valid-type]
     batch_size: Int(1, MAX_BATCH)
-    max_detections: Int(1, MAX_DETECTIONS)
 
 
 class Spec(_Section):
@@ -216,11 +215,19 @@ def defaults() -> dict:
     return yaml.safe_load(text)
 
 
+# Keys a spec no longer takes, and where their job went.
+MOVED = {"export.quantize": "--quantize", "export.max_detections": "--max-detections"}
+
+
 def _merge(base: dict, override: dict, where: str, prefix: str = "") -> dict:
     """Deep-merge `override` onto `base`; a key that `base` lacks is an error."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         path = f"{prefix}{key}"
+        if path in MOVED:
+            raise InputError(f"{where}: '{path}' is not a spec key: it is chosen when exporting "
+                             f"(odwrap export DIR --format tflite {MOVED[path]} ...), as one "
+                             "trained model is often exported more than one way")
         if not isinstance(key, str) or key not in base:
             raise InputError(f"{where}: unknown key '{shown(path)}'{_suggest(str(key), base)}")
         if isinstance(base[key], dict):
@@ -256,105 +263,6 @@ def parse_overrides(items) -> dict:
     return nested
 
 
-def _key_lines(text: str) -> dict[tuple, int]:
-    """Map each key path of a YAML document to its 1-based line, for error messages."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    lines: dict[tuple, int] = {}
-
-    def walk(node, path):
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                sub = path + (key_node.value,)
-                lines[sub] = key_node.start_mark.line + 1
-                walk(value_node, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                lines[path + (index,)] = item.start_mark.line + 1
-                walk(item, path + (index,))
-
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-
-
-def _parse_location(location: str) -> tuple:
-    """'$.train.augmentations[0]' -> ('train', 'augmentations', 0)"""
-    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(location))
-
-
-def _value_at(tree, loc):
-    for part in loc:
-        try:
-            tree = tree[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return tree
-
-
-def _flat(kinds) -> list:
-    out = []
-    for kind in kinds:
-        out += _flat(kind.types) if isinstance(kind, msgspec.inspect.UnionType) else [kind]
-    return out
-
-
-def _allowed_range(loc: tuple) -> str | None:
-    """'int in 32..4096' or 'number in (0, 100]': the Spec's bounds of the number at LOC."""
-    kinds = [msgspec.inspect.type_info(Spec)]
-    for part in loc:
-        found = []
-        for kind in _flat(kinds):
-            if isinstance(kind, msgspec.inspect.StructType):
-                found += [item.type for item in kind.fields if item.name == part]
-            elif isinstance(kind, msgspec.inspect.ListType) and isinstance(part, int):
-                found.append(kind.item_type)
-        kinds = found
-    for kind in _flat(kinds):
-        if isinstance(kind, msgspec.inspect.IntType) and kind.le is not None:
-            return f"int in {kind.ge}..{kind.le}"
-        if isinstance(kind, msgspec.inspect.FloatType) and kind.le is not None:
-            low = f"({kind.gt:g}" if kind.gt is not None else f"[{kind.ge:g}"
-            return f"number in {low}, {kind.le:g}]"
-    return None
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:50]}... ({len(text)} characters)"
-
-
-def _where(loc: tuple, source: str, lines: dict, overridden: set) -> str:
-    """'--set' when an override set the field, else 'file:line' of the closest key in the file."""
-    keys = tuple(str(part) for part in loc)
-    if any(keys[:cut] in overridden for cut in range(1, len(keys) + 1)):
-        return "--set"
-    for cut in range(len(loc), min(len(loc), 2) - 1, -1):
-        if loc[:cut] in lines:
-            return f"{source}:{lines[loc[:cut]]}"
-    return source
-
-
-def _field_error(loc: tuple, message: str, where: str) -> InputError:
-    field = ".".join(str(part) for part in loc) if loc else "spec"
-    field = re.sub(r"\.(\d+)", r"[\1]", field)
-    return InputError(f"{where}: {field}: {message}")
-
-
-def _flatten_keys(nested: dict, prefix=()) -> set[tuple]:
-    keys = set()
-    for key, value in nested.items():
-        keys.add(prefix + (key,))
-        if isinstance(value, dict):
-            keys |= _flatten_keys(value, prefix + (key,))
-    return keys
-
-
 def load_spec(path, overrides=None) -> LoadedSpec:
     """Read, merge and validate a spec file; raise InputError naming the file, line and field."""
     path = Path(path)
@@ -369,28 +277,15 @@ def load_spec(path, overrides=None) -> LoadedSpec:
     merged = _merge(base, raw, str(path))
     override_tree = parse_overrides(overrides)
     merged = _merge(merged, override_tree, "--set")
-    lines = _key_lines(text)
-    overridden = _flatten_keys(override_tree)
+    lines = spec_errors.key_lines(text)
+    overridden = spec_errors.flatten_keys(override_tree)
     try:
         spec = msgspec.convert(merged, Spec, strict=True)
     except msgspec.ValidationError as exc:
-        message, _, location = str(exc).rpartition(" - at `")
-        loc = _parse_location(location.rstrip("`")) if message else ()
-        message = (message or str(exc)).replace("`", "")
-        message = message[:1].lower() + message[1:]
-        got = _value_at(merged, loc)
-        allowed = _allowed_range(loc)
-        if allowed and re.match(r"expected (int|float)( [<>]|, got)", message):
-            # name the range, not only the bound that failed (NaN and inf fail one)
-            message = re.sub(r"^expected (int|float)( [<>]=? [^,]+)?", f"expected {allowed}",
-                             message)
-        if got is not None and not isinstance(got, (dict, list)):
-            typed = re.fullmatch(r"(expected .+), got \w+", message)
-            message = (f"{typed.group(1)}, got {_shown(got)}" if typed
-                       else f"{message} (got {_shown(got)})")
-        raise _field_error(loc, message, _where(loc, str(path), lines, overridden)) from None
+        raise spec_errors.one_line(exc, Spec, merged, str(path), lines, overridden) from None
     errors = semantic_errors(spec)
     if errors:
         loc, message = errors[0]
-        raise _field_error(loc, message, _where(loc, str(path), lines, overridden))
+        raise spec_errors.field_error(loc, message,
+                                      spec_errors.where(loc, str(path), lines, overridden))
     return LoadedSpec(spec=spec, source=str(path), base_dir=path.resolve().parent)

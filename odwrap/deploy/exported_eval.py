@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from odwrap import report
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, facts, labelmap, logs
-from odwrap.odapi.pipeline import CONFIG_NAME, read_pipeline
+from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 
 BOX_KEYS = ("image/object/bbox/ymin", "image/object/bbox/xmin", "image/object/bbox/ymax",
@@ -39,12 +40,9 @@ class ModelEvalResult:
 
 def find_config(model: Path) -> Path | None:
     """The pipeline.config beside the model (export writes one), or in the folder above."""
-    folder = model if model.is_dir() else model.parent
-    if (folder / "saved_model.pb").exists():
-        folder = folder.parent
-    for candidate in (folder / CONFIG_NAME, folder.parent / CONFIG_NAME):
-        if candidate.is_file():
-            return candidate
+    for place in ExportDir.holding(model).around():
+        if place.config.is_file():
+            return place.config
     return None
 
 
@@ -159,11 +157,8 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
 
 
 def metrics_path(model: Path) -> Path:
-    """MODEL.metrics.json beside a .tflite; saved_model.metrics.json beside a SavedModel."""
-    model = Path(model)
-    if model.is_dir():
-        return model.parent / f"{model.name}.metrics.json"
-    return model.with_suffix(".metrics.json")
+    """Where `eval --model` writes MODEL's metrics (ExportDir.metrics)."""
+    return ExportDir.metrics(model)
 
 
 def write_metrics(result: ModelEvalResult) -> Path:

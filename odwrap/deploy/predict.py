@@ -25,6 +25,7 @@ from odwrap import report
 from odwrap.deploy import predicted_masks as mask_ops
 from odwrap.deploy import sources
 from odwrap.deploy.annotate import Annotator
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.runtime import load_detector
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text, atomic_writer
@@ -62,10 +63,9 @@ def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
     if labels:
         return read_labels(labels)
     packed = dict(enumerate(getattr(detector, "labels", []), start=1))
-    folder = model.parent if model.is_file() else model
-    for place in (folder, folder.parent):
-        if not packed and (place / "labels.txt").exists():
-            return read_labels(place / "labels.txt")
+    for place in ExportDir.holding(model).around():
+        if not packed and place.labels.exists():
+            return read_labels(place.labels)
     return packed
 
 

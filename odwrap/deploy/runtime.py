@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.deploy import RUNTIMES, modelinfo, preprocessing
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.preprocessing import Normalization
 from odwrap.errors import InputError, StackError
 from odwrap.fsutil import read_bytes
@@ -91,7 +92,7 @@ class TFLiteDetector:
         self.info = modelinfo.read_info(data, str(path))
         self.normalization = self.info.normalization if self.info else None
         if self.normalization is None:  # exported before the metadata: the sidecar says
-            sidecar = self.path.with_suffix(".json")
+            sidecar = ExportDir.sidecar(self.path)
             info = json.loads(sidecar.read_text()) if sidecar.exists() else {}
             self.normalization = preprocessing.KINDS.get(info.get("preprocess"),
                                                          preprocessing.MOBILENET)

@@ -87,7 +87,15 @@ NUMBERS = [
     pytest.param("  batch_size: 8", "  batch_size: 8\nquantization:\n  delay: -1",
                  "quantization.delay: expected int in 0..2147483647 (got -1)", id="delay"),
     pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  max_detections: 0",
-                 "export.max_detections: expected int in 1..10000 (got 0)", id="export-dets"),
+                 "'export.max_detections' is not a spec key: it is chosen when exporting "
+                 "(odwrap export DIR --format tflite --max-detections ...)", id="export-dets"),
+    pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  quantize: int8",
+                 "'export.quantize' is not a spec key: it is chosen when exporting "
+                 "(odwrap export DIR --format tflite --quantize ...)", id="export-quantize"),
+    pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  targets: [onnx]",
+                 "export.targets[0]: expected one of 'edgetpu', 'saved_model', 'tflite' (got "
+                 "'onnx')",
+                 id="export-target"),
     pytest.param("  batch_size: 8",
                  "  batch_size: 8\n  augmentations: [{random_crop_image: {min_area: .nan}}]",
                  "spec.yaml: train.augmentations[0].random_crop_image.min_area: expected a "

@@ -3,6 +3,7 @@ a few lines of text proto, the check, an assertion, and the clean case beside ea
 
 import pytest
 
+from odwrap.config.checks import Target
 from tests.config.test_checks import check_pipeline, config, ids
 
 
@@ -259,3 +260,38 @@ def test_the_installed_coco_evaluator_raises_on_metrics_per_category():
         "detection_classes": np.array([1])})
     with pytest.raises(ValueError, match="Category stats do not exist"):
         evaluator.evaluate()
+
+
+@pytest.mark.parametrize("meta, targets, refused", [
+    pytest.param("ssd", ["saved_model", "tflite", "edgetpu"], [], id="ssd-all"),
+    pytest.param("center_net", ["tflite"], [], id="centernet-tflite"),
+    pytest.param("center_net", ["edgetpu"], ["edgetpu"], id="centernet-edgetpu"),
+    pytest.param("faster_rcnn", ["saved_model", "tflite", "edgetpu"], ["tflite", "edgetpu"],
+                 id="faster-rcnn"),
+])
+def test_an_export_target_the_architecture_cannot_take(meta, targets, refused):
+    """ODW028: the one table of what each format takes (odapi.exports), read by the checks as by
+    `export`: a Faster R-CNN spec with a tflite target is refused before training."""
+    found = check_pipeline(config(f"model {{ {meta} {{ num_classes: 2 }} }}"),
+                           Target(export_targets=tuple(targets)))
+    odw028 = [f for f in found if f.id == "ODW028"]
+    assert [f.message.split(":")[0] for f in odw028] == refused
+    if meta == "faster_rcnn":
+        assert odw028[0].message == ("tflite: the OD API's TFLite export takes SSD and CenterNet "
+                                     "models, and this is a Faster R-CNN model")
+        assert odw028[0].hint == "export --format saved_model (a target it takes)"
+
+
+def test_one_table_of_exports():
+    """The exporters' table, the CLI's choices and the spec's schema all come from
+    odapi.exports."""
+    from odwrap.cli.parser import build_parser
+    from odwrap.config.spec import ExportSpec
+    from odwrap.deploy import export
+    from odwrap.odapi import exports
+
+    assert tuple(export.FORMATS) == exports.FORMATS and export.QUANTIZE is exports.QUANTIZE
+    sub = build_parser()._subparsers._group_actions[0].choices["export"]
+    choices = next(a.choices for a in sub._actions if a.dest == "format")
+    assert tuple(choices) == exports.FORMATS
+    assert ExportSpec.__annotations__["targets"].__args__[0].__args__ == exports.FORMATS

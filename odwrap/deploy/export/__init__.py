@@ -9,8 +9,8 @@ import importlib
 from dataclasses import dataclass
 
 from odwrap.errors import InputError
+from odwrap.odapi.exports import QUANTIZE
 
-QUANTIZE = ("none", "fp16", "dynamic", "int8")
 SAVED_MODEL_INPUTS = ("image_tensor", "encoded_image_string_tensor", "tf_example")
 INT8_INPUTS = ("uint8", "int8")
 # The weights to export: the moving averages that training kept, or the trained weights.
@@ -50,7 +50,7 @@ class Format:
                                                                                     **options)
 
 
-FORMATS = {fmt.name: fmt for fmt in (
+FORMATS = {fmt.name: fmt for fmt in (  # in odapi.exports.FORMATS' order (a test checks)
     Format("saved_model", "saved_model", frozenset({"input_type"}),
            "TF SavedModel through the OD API exporter"),
     Format("tflite", "tflite",

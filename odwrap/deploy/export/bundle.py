@@ -7,16 +7,19 @@ that is in the folder, whichever export wrote it.
 from pathlib import Path
 
 from odwrap.deploy import modelinfo
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 
-NAME = "README.txt"
 # The variable each post-processing output lands in, in the snippets below.
 VARIABLES = ("boxes", "classes", "scores", "count")
 SHAPES = ("[1, N, 4] ymin, xmin, ymax, xmax as fractions of the image (0..1)",
-          "[1, N] class index: line index (from 0) of labels.txt",
+          f"[1, N] class index: line index (from 0) of {ExportDir.LABELS}",
           "[1, N] score, 0..1, best first",
           "[1] how many of the N rows hold detections")
+
+# The name edgetpu_compiler gives the int8 model, as the README names it before it exists.
+EDGETPU_MODEL = ExportDir.compiled(ExportDir(".").tflite("int8")).name
 
 
 def describe_model(path: Path) -> dict:
@@ -60,7 +63,7 @@ def _snippet(model: dict, delegate: bool) -> list[str]:
                    f'interpreter = Interpreter("{model["path"].name}", num_threads=4)']
     lines = ["import numpy as np", "from PIL import Image", *opening,
              "interpreter.allocate_tensors()",
-             'labels = open("labels.txt").read().splitlines()',
+             f'labels = open("{ExportDir.LABELS}").read().splitlines()',
              f'pixels = np.asarray(Image.open("photo.jpg").convert("RGB").resize(({width}, '
              f'{height})), np.{"uint8" if model["dtype"] == "uint8" else "float32"})',
              'interpreter.set_tensor(interpreter.get_input_details()[0]["index"], '
@@ -80,7 +83,8 @@ def readme_text(models: list[dict]) -> str:
     if info is not None and info.description:
         lines += [info.description, ""]
     lines += ["Models:", *(_input_line(model) for model in models), "",
-              "Labels: labels.txt, one per line; line i (from 0) is class index i. Each model "
+              f"Labels: {ExportDir.LABELS}, one per line; line i (from 0) is class index i. Each "
+              "model "
               "also carries", "it inside, with TFLite Model Metadata (name, version, input "
               "normalization, output", "names), so the TFLite Task Library and MediaPipe Tasks "
               "load a model file as it is.", "",
@@ -96,11 +100,11 @@ def readme_text(models: list[dict]) -> str:
     lines += ["", "Coral Edge TPU (Dev Board or USB Accelerator; the libedgetpu1-std and "
               "python3-tflite-runtime", "packages from Coral's apt repository), "
               + (f"{tpu['path'].name}:" if tpu else
-                 "the model compiled by edgetpu_compiler (model_int8_edgetpu.tflite; "
+                 f"the model compiled by edgetpu_compiler ({EDGETPU_MODEL}; "
                  "odwrap export --format edgetpu"
                  " compiles it when edgetpu_compiler is on PATH):")]
     target = tpu or {**(next((m for m in models if m["dtype"] == "uint8"), cpu)),
-                     "path": Path("model_int8_edgetpu.tflite")}
+                     "path": Path(EDGETPU_MODEL)}
     lines += _snippet(target, delegate=True)
     return "\n".join(lines) + "\n"
 
@@ -108,7 +112,7 @@ def readme_text(models: list[dict]) -> str:
 def write_readme(folder: Path) -> Path | None:
     """FOLDER/README.txt for the detection .tflite files in it (None: there are none)."""
     models = []
-    for path in sorted(Path(folder).glob("*.tflite")):
+    for path in ExportDir(folder).tflite_models():
         try:
             models.append(describe_model(path))
         except (InputError, OSError, ValueError, IndexError):  # no detector: left out
@@ -116,4 +120,4 @@ def write_readme(folder: Path) -> Path | None:
     if not models:
         return None
     models.sort(key=lambda model: ("edgetpu" in model["path"].name, model["dtype"] != "uint8"))
-    return atomic_write_text(Path(folder) / NAME, readme_text(models))
+    return atomic_write_text(ExportDir(folder).readme, readme_text(models))

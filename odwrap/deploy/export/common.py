@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.deploy.export.bundle import write_readme
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
-from odwrap.odapi import facts, labelmap
-from odwrap.odapi.pipeline import CONFIG_NAME
+from odwrap.odapi import exports, facts, labelmap
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
 
 
-STAGING_PREFIX = ".odwrap-export-"  # a folder an export writes into before the files move out
 
 
 @dataclass
@@ -36,21 +35,14 @@ class ExportResult:
     files: list = field(default_factory=list)
 
 
-TFLITE_ARCHITECTURES = {"tflite": ("ssd", "center_net"), "edgetpu": ("ssd",)}
-NAMES = {"ssd": "SSD", "center_net": "CenterNet", "faster_rcnn": "Faster R-CNN"}
-
-
 def _refuse_format(config, arch: str, fmt: str) -> None:
     """One line for a format the OD API's TFLite path (or the Edge TPU) cannot give the model."""
+    kind = "Mask R-CNN" if facts.predicts_masks(config) else exports.NAMES.get(arch, arch)
+    refused = exports.refusal(fmt, arch, kind)
+    if refused:
+        raise InputError(f"--format {fmt}: {refused}")
     if fmt == "saved_model":
         return
-    takes = TFLITE_ARCHITECTURES[fmt]
-    if arch not in takes:
-        kind = "Mask R-CNN" if facts.predicts_masks(config) else NAMES.get(arch, arch)
-        what = "the OD API's TFLite export" if fmt == "tflite" else "odwrap's Edge TPU export"
-        raise InputError(f"--format {fmt}: {what} takes {' and '.join(NAMES[a] for a in takes)} "
-                         f"models, and this is a {kind} model; export --format saved_model"
-                         f"{' or tflite' if arch in TFLITE_ARCHITECTURES['tflite'] else ''}")
     if facts.fixed_input_size(config) is None:
         kind = facts.model_config(config).image_resizer.WhichOneof("image_resizer_oneof")
         raise InputError(f"--format {fmt}: the TFLite export takes only a fixed_shape_resizer, "
@@ -147,21 +139,26 @@ class ExportJob:
         total = facts.num_classes(self.config)
         return [names.get(index, "???") for index in range(1, total + 1)]
 
-    def write_labels(self, folder: Path) -> Path:
-        """labels.txt, as the models pack it too."""
-        return atomic_write_text(folder / "labels.txt", "\n".join(self.label_lines()) + "\n")
+    @property
+    def exports(self) -> ExportDir:
+        """The export folder's layout (its file names)."""
+        return ExportDir(self.output)
+
+    def write_labels(self) -> Path:
+        """The folder's labels.txt, as the models pack it too."""
+        return atomic_write_text(self.exports.labels, "\n".join(self.label_lines()) + "\n")
 
     def write_config(self) -> Path:
         """A copy of pipeline.config beside the exports: `eval --model` finds its data there."""
-        return atomic_write_text(self.output / CONFIG_NAME, self.folder.config_path.read_text())
+        return atomic_write_text(self.exports.config, self.folder.config_path.read_text())
 
     def temporary(self) -> Path:
-        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.output))
+        return Path(tempfile.mkdtemp(prefix=ExportDir.STAGING_PREFIX, dir=self.output))
 
     def remove_stale_staging(self) -> None:
         """Remove the staging folders of an export that was killed (-9) in this folder; only
         for the process that holds the folder's lock."""
-        for item in self.output.glob(STAGING_PREFIX + "*"):
+        for item in self.exports.staging():
             if item.is_dir() and not item.is_symlink():
                 remove(item)
 

@@ -13,6 +13,7 @@ from odwrap.deploy.export.edgetpu_rules import (
     runtime_needed, unexpected_cpu_ops)
 from odwrap.deploy.export.metadata import copy_metadata
 from odwrap.deploy.export.tflite import write_tflite
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import RunError
 from odwrap.fsutil import atomic_write_text
 
@@ -121,7 +122,7 @@ def run_compiler(compiler: str, model: Path, output: Path, search_delegate: bool
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, [f"edgetpu_compiler did not run: {exc}"]
     text = (run.stdout or "") + (run.stderr or "")
-    compiled = output / f"{model.stem}_edgetpu.tflite"
+    compiled = ExportDir.compiled(model, output)
     if run.returncode != 0 or not compiled.exists():
         last = text.strip().splitlines()[-1:] or ["no output"]
         return None, [f"edgetpu_compiler failed (exit {run.returncode}): {last[0]}"]

@@ -19,11 +19,12 @@ from pathlib import Path
 import flatbuffers
 
 from odwrap.deploy import modelinfo
+from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.preprocessing import Normalization
 from odwrap.errors import RunError
 from odwrap.fsutil import atomic_write_bytes
 
-LABELS_FILE = "labels.txt"
+LABELS_FILE = ExportDir.LABELS  # the packed label file, named as the folder's
 # The oldest metadata parser that reads every field written here (all in schema 1.0.0).
 MIN_PARSER_VERSION = "1.0.0"
 IMAGE_PROPERTIES, FEATURE_PROPERTIES, BOUNDING_BOX_PROPERTIES = 2, 1, 3  # ContentProperties

@@ -54,7 +54,7 @@ def export(job, input_type="image_tensor"):
         raise InputError(f"--input-type {input_type}: saved_model takes "
                          f"{', '.join(SAVED_MODEL_INPUTS)}")
     exporter = compat.load("object_detection.exporter_lib_v2")
-    target = job.output / "saved_model"
+    target = job.exports.saved_model
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()):
@@ -69,4 +69,4 @@ def export(job, input_type="image_tensor"):
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
                         verified=verified, notes=[f"weights: {job.weights}"],
-                        files=[job.write_labels(job.output)])  # predict and verify name classes
+                        files=[job.write_labels()])  # predict and verify name classes

@@ -15,13 +15,13 @@ from odwrap.deploy import preprocessing
 from odwrap.deploy.export import INT8_INPUTS, UPSAMPLING, metadata, quantize_modes
 from odwrap.deploy.export.common import finish, remove, write_model
 from odwrap.deploy.export.fpn import export_graph
+from odwrap.deploy.exportdir import TFLITE_NAMES, ExportDir
 from odwrap.deploy.runtime import preprocess, resize
 from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, facts
 from odwrap.odapi.logs import captured_output
 
-SUFFIX = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 
 def check_options(modes, input_type, representative, max_detections, upsampling) -> str:
@@ -102,7 +102,7 @@ def convert(job, saved_model: Path, quantize="none", input_type="uint8", represe
     data = metadata.with_metadata(data, describe(job, extractor, quantize, model_type, kind))
     info = {"preprocess": kind, "input_size": [height, width], "quantize": quantize,
             "input_type": input_type if quantize == "int8" else "float32",
-            "max_detections": max_detections, "labels": "labels.txt", "upsampling": upsampling}
+            "max_detections": max_detections, "labels": ExportDir.LABELS, "upsampling": upsampling}
     return data, info
 
 
@@ -116,12 +116,12 @@ def describe(job, extractor: str, quantize: str, input_type: str, kind: str):
     step = job.folder.checkpoint_steps()[-1]
     shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
     return metadata.DetectorDescription(
-        name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {SUFFIX[quantize]})",
+        name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {TFLITE_NAMES[quantize]})",
         version=f"checkpoint {step} ({job.weights} weights)",
         description=(f"{'CenterNet' if center_net else 'SSD'} object detector ({extractor}) for "
                      f"{len(labels)} classes: {shown}. Input: RGB {height}x{width} "
                      f"{input_type}{', pixels 0-255 as they are' if center_net else ''}; "
-                     f"weights {SUFFIX[quantize]}. Outputs: the boxes, classes, scores and "
+                     f"weights {TFLITE_NAMES[quantize]}. Outputs: the boxes, classes, scores and "
                      f"count of {decoder}. Exported by odwrap."),
         normalization=preprocessing.KINDS[kind],
         labels=labels, input_type=input_type, input_size=(height, width), author="odwrap")
@@ -197,9 +197,9 @@ def write_tflite(job, quantize, input_type, representative, max_detections, comp
         for mode in wanted:
             data, info = convert(job, saved_model, mode, input_type, representative,
                                  max_detections, upsampling)
-            paths[mode] = write_model(Path(job.output) / f"model_{SUFFIX[mode]}.tflite",
+            paths[mode] = write_model(job.exports.tflite(mode),
                                       data, info)
-    notes, files = [], [job.write_labels(job.output)]
+    notes, files = [], [job.write_labels()]
     files += [path.with_suffix(".json") for mode, path in paths.items() if mode in modes]
     if compare:
         if "none" not in modes:
