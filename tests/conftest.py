@@ -13,7 +13,11 @@ from hypothesis import HealthCheck, settings
 from odwrap.odapi import compat
 from tests.worker import Ran, folder_digest  # noqa: F401 (the tests import them from here)
 
-# Child processes start with the environment this one started with, as a user's do.
+# Child processes start with the environment this one started with, as a user's do; but their
+# progress lines (stderr not being a terminal, one every 30 s) come only where a test asks for
+# them (ODWRAP_PROGRESS_EVERY=0, tests/test_report.py and the training tests), so that a long
+# run's stderr holds just what the test looks at.
+os.environ.setdefault("ODWRAP_PROGRESS_EVERY", "86400")
 STARTING_ENV = dict(os.environ)
 # Tests import TensorFlow in this process too (tests/tfdata.py): the fixes that must come before
 # it (Keras 2 on TF >= 2.16, the protobuf import hook) go first, as odwrap's own imports do.
