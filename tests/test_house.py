@@ -129,3 +129,18 @@ def test_the_code_map_names_every_module():
                 if path.is_dir() and (path / "__init__.py").exists()
                 and f"odwrap/{path.name}/" not in code_map]
     assert missing == [] and packages == []
+
+
+def test_the_od_api_is_imported_only_through_odwrap_odapi():
+    """`import object_detection...` statements live in odwrap/odapi alone; everything else
+    reaches the OD API through it (compat.load applies the fixes first, setup builds)."""
+    outside = []
+    for name, path in modules().items():
+        if name.startswith("odwrap.odapi"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(item.split(".")[0] == "object_detection" for item in names):
+                outside.append(f"{name}:{node.lineno}")
+    assert outside == []

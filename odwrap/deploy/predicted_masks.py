@@ -33,8 +33,10 @@ class ImageMask:
 def paste(box_mask: np.ndarray, box, height: int, width: int) -> ImageMask:
     """BOX_MASK ([h, w] probabilities over BOX, normalized ymin, xmin, ymax, xmax) at the
     image's HEIGHT x WIDTH, with the OD API's reframing and threshold."""
-    import tensorflow as tf
-    from object_detection.utils import ops
+    from odwrap.odapi import compat
+
+    ops = compat.load("object_detection.utils.ops")
+    tf = compat.import_tensorflow()
 
     pasted = ops.reframe_box_masks_to_image_masks(
         tf.constant(box_mask[None], tf.float32), tf.constant(np.asarray(box)[None], tf.float32),

@@ -4,7 +4,7 @@ checkpoint of the model alone, for exporters that restore `Checkpoint(model=...)
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.odapi import compat, facts
+from odwrap.odapi import setup
 from odwrap.training.modeldir import ModelDir
 
 # How results and notes name the weights; `choose` takes "averages" or "trained" (the names of
@@ -41,18 +41,12 @@ def swap_in_averages(optimizer, model) -> None:
 def write_averaged_checkpoint(folder: ModelDir, destination: Path) -> Path:
     """Restore FOLDER's latest checkpoint with its averages, swap them into the model, and save
     the model alone under DESTINATION; the checkpoint's prefix."""
-    compat.load("object_detection.model_lib_v2")
-    import tensorflow as tf
-    from object_detection.builders import model_builder, optimizer_builder
-
+    tf = setup.tensorflow()
     config = folder.config
-    model = model_builder.build(config.model, is_training=False)
-    height, width = facts.largest_input_size(config)
-    images, shapes = model.preprocess(tf.zeros([1, height, width, 3], tf.float32))
-    model.predict(images, shapes)  # creates the variables that the averages shadow
+    model = setup.inference_model(config)
     step = tf.Variable(0, trainable=False, dtype=tf.int64)
-    optimizer, _ = optimizer_builder.build(config.train_config.optimizer, global_step=step)
-    optimizer.shadow_copy(model)
+    # One pass over a blank image creates the variables that the averages shadow.
+    optimizer = setup.shadow_averages(config, model, step)
     checkpoint = folder.require_checkpoint("export")
     tf.train.Checkpoint(step=step, model=model, optimizer=optimizer).restore(checkpoint) \
         .expect_partial()

@@ -15,7 +15,7 @@ from pathlib import Path
 from odwrap import report
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import compat, facts, logs
+from odwrap.odapi import facts, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
@@ -49,34 +49,17 @@ class Evaluator:
             raise InputError(f"{config_path}: eval_config.use_moving_averages is set, but "
                              "training kept no averages (train_config.optimizer."
                              "use_moving_average is false); unset one or set both")
-        self.model_lib_v2 = compat.load("object_detection.model_lib_v2")
-        import tensorflow as tf
-        from object_detection import inputs
-        from object_detection.builders import model_builder, optimizer_builder
-        from object_detection.utils import config_util
-
+        tf = setup.tensorflow()
         self.tf = tf
-        self.configs = config_util.create_configs_from_pipeline_proto(self.config)
-        self.model = model_builder.build(self.config.model, is_training=False)
-        eval_config = self.configs["eval_config"]
-        dataset = inputs.eval_input(eval_config=eval_config,
-                                    eval_input_config=self.configs["eval_input_configs"][0],
-                                    model_config=self.configs["model"], model=self.model)
-        if eval_config.num_examples:
-            dataset = dataset.take(math.ceil(eval_config.num_examples /
-                                             max(eval_config.batch_size, 1)))
-        self.dataset = dataset
+        self.model, self.dataset, self.configs = setup.eval_model(self.config)
         self.step = tf.Variable(0, trainable=False, dtype=tf.int64)
         self.writer = tf.summary.create_file_writer(str(self.folder.eval_events))
         self.averages = None
-        if eval_config.use_moving_averages:
+        if self.configs["eval_config"].use_moving_averages:
             # As eval_continuously: an EMA optimizer shadows the built model, restores the
             # checkpoint's averages beside the weights, and swaps them in.
-            self.averages, _ = optimizer_builder.build(train_config.optimizer,
-                                                       global_step=self.step)
-            self.model_lib_v2._ensure_model_is_built(self.model, dataset,
-                                                     eval_config.batch_size == 1)
-            self.averages.shadow_copy(self.model)
+            self.averages = setup.shadow_averages(self.config, self.model, self.step,
+                                                  dataset=self.dataset)
 
     def latest(self) -> str | None:
         return self.tf.train.latest_checkpoint(str(self.model_dir))
@@ -101,9 +84,8 @@ class Evaluator:
             if eval_config.num_examples else None
         with self.writer.as_default(), logs.captured_prints(), \
                 report.tracking("eval", total, "batch") as progress:  # pycocotools' summary
-            metrics = self.model_lib_v2.eager_eval_loop(
-                self.model, self.configs, _Counted(self.dataset, progress), use_tpu=False,
-                postprocess_on_cpu=False, global_step=self.step)
+            metrics = setup.eager_eval_loop(self.model, self.configs,
+                                            _Counted(self.dataset, progress), self.step)
         self.writer.flush()
         result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
                             metrics={key: float(value) for key, value in metrics.items()},

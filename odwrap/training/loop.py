@@ -21,7 +21,7 @@ from odwrap.config.loader import load_config, refuse_on_errors
 from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
-from odwrap.odapi import compat, facts, labelmap
+from odwrap.odapi import facts, labelmap, setup
 from odwrap.training import checkpoints, parts
 from odwrap.training.modeldir import ModelDir
 
@@ -61,39 +61,19 @@ class TrainResult:
         return self.start_step >= self.target_step
 
 
-def _strategy(tf, tpu: str | None):
-    """TPU when named, several workers under TF_CONFIG, several GPUs, else the default."""
-    import json
-    import os
-
-    if tpu:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    if sum(len(hosts) for hosts in cluster.values()) > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
-                    model_dir: str, classes: int) -> parts.Restored:
+def _load_fine_tune(built, model_dir: str, classes: int) -> parts.Restored:
     """Restore the fine-tune checkpoint; what it restored (parts.Restored)."""
+    tf, train_config = built.tf, built.config.train_config
     path = train_config.fine_tune_checkpoint
     kind = train_config.fine_tune_checkpoint_type
-    variables_helper = compat.load("object_detection.utils.variables_helper")
     try:  # as train_loop: no TF1 name-based checkpoint, not the model folder itself
-        variables_helper.ensure_checkpoint_supported(path, kind, model_dir)
+        built.check_fine_tune(model_dir)
     except RuntimeError as exc:
         raise InputError(f"train_config.fine_tune_checkpoint: {path}: {exc}") from None
-    model_lib_v2._ensure_model_is_built(model, dataset, unpad)  # the dummy computation's job
-    before = parts.mark(model)
+    built.ensure_built()  # the dummy computation's job
+    before = parts.mark(built.model)
     try:
-        model_lib_v2.load_fine_tune_checkpoint(
-            model, path, kind, train_config.fine_tune_checkpoint_version, False, dataset, unpad)
+        built.load_fine_tune()
     except (AssertionError, ValueError, IOError, tf.errors.NotFoundError) as exc:
         names = [name for name, _ in tf.train.list_variables(path)][:3] if \
             tf.io.gfile.glob(path + ".index") else []
@@ -102,7 +82,7 @@ def _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
             f"'{kind}' ({str(exc).splitlines()[0][:200]}); its first variables: {names}. "
             "Use 'classification' for a backbone checkpoint, 'detection' for a whole "
             "detector") from None
-    return parts.restored(model, before, path, kind, classes)
+    return parts.restored(built.model, before, path, kind, classes)
 
 
 def prepare(options: TrainOptions):
@@ -264,69 +244,32 @@ def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
 
 def _run(options, config, steps, latest, signals, commit, findings) -> TrainResult:
     train_config = config.train_config
-    model_lib_v2 = compat.load("object_detection.model_lib_v2")
-    import tensorflow as tf
-    from object_detection import inputs
-    from object_detection.builders import model_builder, optimizer_builder
-
+    tf = setup.tensorflow()
     if options.seed is not None:
         tf.keras.utils.set_random_seed(options.seed)
-    strategy = _strategy(tf, options.tpu)
+    run_strategy = setup.strategy(options.tpu)
     if train_config.use_bfloat16 and options.tpu:
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
     folder = ModelDir(options.model_dir)
     model_dir = str(options.model_dir)
-    unpad = train_config.unpad_groundtruth_tensors
-    clip = train_config.gradient_clipping_by_norm or None
+    built = setup.training(config, run_strategy)
+    global_step, lr_fn = built.global_step, built.learning_rate
 
-    with strategy.scope():
-        model = model_builder.build(config.model, is_training=True, add_summaries=False)
-
-        def dataset_fn(input_context):
-            return inputs.train_input(train_config=train_config,
-                                      train_input_config=config.train_input_reader,
-                                      model_config=config.model, model=model,
-                                      input_context=input_context).repeat()
-
-        dataset = strategy.distribute_datasets_from_function(dataset_fn)
-        global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
-                                  aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        optimizer, (learning_rate,) = optimizer_builder.build(train_config.optimizer,
-                                                              global_step=global_step)
-        if train_config.optimizer.use_moving_average:
-            # As train_loop does: the averages shadow the model's variables, which exist only
-            # once the model has run (the proto's default is true; the samples set false).
-            model_lib_v2._ensure_model_is_built(model, dataset, unpad)
-            optimizer.shadow_copy(model)
-        lr_fn = learning_rate if callable(learning_rate) else (lambda: learning_rate)
-        checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
+    with run_strategy.scope():
+        checkpoint = built.checkpoint()
         manager = tf.train.CheckpointManager(checkpoint, model_dir,
                                              max_to_keep=options.keep_checkpoints)
         restored = resumed = None
         if latest:
             resumed = checkpoint.restore(latest)
         elif train_config.fine_tune_checkpoint:
-            restored = _load_fine_tune(model_lib_v2, tf, model, train_config, dataset, unpad,
-                                       model_dir, facts.num_classes(config))
-
-        def step_fn(features, labels):
-            losses = model_lib_v2.eager_train_step(
-                model, features, labels, unpad, optimizer, training_step=global_step,
-                add_regularization_loss=train_config.add_regularization_loss,
-                clip_gradients_value=clip, num_replicas=strategy.num_replicas_in_sync)
-            global_step.assign_add(1)
-            return losses
-
-        def sample_and_train(iterator):
-            features, labels = next(iterator)
-            per_replica = strategy.run(step_fn, args=(features, labels))
-            return model_lib_v2.reduce_dict(strategy, per_replica, tf.distribute.ReduceOp.SUM)
+            restored = _load_fine_tune(built, model_dir, facts.num_classes(config))
 
         @tf.function
         def run_chunk(iterator, count):
             for _ in tf.range(count - 1):
-                sample_and_train(iterator)
-            return sample_and_train(iterator)
+                built.sample_and_train(iterator)
+            return built.sample_and_train(iterator)
 
     def save(step):
         try:
@@ -344,7 +287,7 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
     started = time.perf_counter()
     losses = {}
     writer = None
-    iterator = iter(dataset)
+    iterator = iter(built.dataset)
     step = start_step
     last_saved = start_step if latest else None
     signals.deferred = True  # from here a signal is answered with a checkpoint

@@ -1,7 +1,7 @@
 """A config's model, input pipeline and training step built to be timed or sized, with no model
-directory: what `profile` and `batch-size` run. The pieces are the training loop's own
-(inputs.train_input, the optimizer builder, model_lib_v2.eager_train_step); the weights start as
-built (no fine-tune checkpoint is read: speed and memory do not depend on them)."""
+directory: what `profile` and `batch-size` run. The set-up is the training loop's own
+(odapi.setup.training: the strategy, distributed input and step that `train` runs); the weights
+start as built (no fine-tune checkpoint is read: speed and memory do not depend on them)."""
 
 import contextlib
 import copy
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from odwrap.config.checks import check_pipeline
 from odwrap.config.loader import load_config, refuse_on_errors
-from odwrap.odapi import compat, labelmap
+from odwrap.odapi import labelmap, setup
 
 
 def load(source, overrides=(), batch_size: int | None = None, stack=None):
@@ -59,40 +59,16 @@ class Trial:
 
 
 def build(config) -> Trial:
-    model_lib_v2 = compat.load("object_detection.model_lib_v2")
-    import tensorflow as tf
-    from object_detection import inputs
-    from object_detection.builders import model_builder, optimizer_builder
-
-    train_config = config.train_config
-    unpad = train_config.unpad_groundtruth_tensors
-    clip = train_config.gradient_clipping_by_norm or None
-    model = model_builder.build(config.model, is_training=True, add_summaries=False)
-    dataset = inputs.train_input(train_config=train_config,
-                                 train_input_config=config.train_input_reader,
-                                 model_config=config.model, model=model).repeat()
-    global_step = tf.Variable(0, trainable=False, dtype=tf.int64)
-    optimizer, _ = optimizer_builder.build(train_config.optimizer, global_step=global_step)
-    if train_config.optimizer.use_moving_average:
-        model_lib_v2._ensure_model_is_built(model, dataset, unpad)
-        optimizer.shadow_copy(model)
-
-    @tf.function
-    def train_step(features, labels):
-        losses = model_lib_v2.eager_train_step(
-            model, features, labels, unpad, optimizer, training_step=global_step,
-            add_regularization_loss=train_config.add_regularization_loss,
-            clip_gradients_value=clip, num_replicas=1)
-        global_step.assign_add(1)
-        return losses
-
-    @tf.function
-    def sample_and_train(iterator):
-        features, labels = next(iterator)
-        return train_step(features, labels)
-
-    return Trial(tf=tf, config=config, batch_size=train_config.batch_size, iterator=iter(dataset),
-                 train_step=train_step, sample_and_train=sample_and_train)
+    """CONFIG's training set-up as `train` builds it (odapi.setup: the same strategy, input and
+    step), its functions compiled as `train` compiles its loop."""
+    tf = setup.tensorflow()
+    built = setup.training(config, setup.strategy())
+    with built.strategy.scope():
+        train_step = tf.function(built.step)
+        sample_and_train = tf.function(built.sample_and_train)
+    return Trial(tf=tf, config=config, batch_size=config.train_config.batch_size,
+                 iterator=iter(built.dataset), train_step=train_step,
+                 sample_and_train=sample_and_train)
 
 
 @contextlib.contextmanager

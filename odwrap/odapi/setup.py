@@ -1,0 +1,199 @@
+"""One OD API set-up for every job that runs a model, built from a pipeline.config the way
+model_lib_v2's train_loop and eval_continuously build theirs: the distribution strategy, the
+model, its input pipeline, the optimizer with its global step and learning rate, the
+moving-average shadow, the checkpoint and the training step. `train`, `profile` and
+`batch-size` run `Training`'s step (the same step under the same strategy); `eval` and the
+export of the moving averages build the model and its shadow with `shadow_averages`.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+from odwrap.odapi import compat, facts
+
+
+def tensorflow():
+    """TensorFlow, with the OD API's training library loaded and every compat fix applied (what
+    a job imports first, before it touches tf.keras)."""
+    compat.load("object_detection.model_lib_v2")
+    return compat.import_tensorflow()
+
+
+def strategy(tpu: str | None = None):
+    """TPU when named, several workers under TF_CONFIG, several GPUs, else the default."""
+    tf = compat.import_tensorflow()
+    if tpu:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if sum(len(hosts) for hosts in cluster.values()) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+@dataclass
+class Training:
+    """A config's model, distributed input, optimizer and training step, built under a
+    strategy's scope (`training`)."""
+
+    tf: object
+    model_lib_v2: object
+    config: object  # the TrainEvalPipelineConfig it runs
+    strategy: object
+    model: object
+    dataset: object  # the distributed train_input, repeated
+    global_step: object  # tf.Variable, int64
+    optimizer: object
+    learning_rate: object  # () -> the current learning rate
+
+    @property
+    def unpad(self) -> bool:
+        return self.config.train_config.unpad_groundtruth_tensors
+
+    def checkpoint(self):
+        """tf.train.Checkpoint(step, model, optimizer), as train_loop saves it."""
+        return self.tf.train.Checkpoint(step=self.global_step, model=self.model,
+                                        optimizer=self.optimizer)
+
+    def replica_step(self, features, labels):
+        """One optimizer step on one replica's batch (model_lib_v2.eager_train_step)."""
+        train_config = self.config.train_config
+        losses = self.model_lib_v2.eager_train_step(
+            self.model, features, labels, self.unpad, self.optimizer,
+            training_step=self.global_step,
+            add_regularization_loss=train_config.add_regularization_loss,
+            clip_gradients_value=train_config.gradient_clipping_by_norm or None,
+            num_replicas=self.strategy.num_replicas_in_sync)
+        self.global_step.assign_add(1)
+        return losses
+
+    def step(self, features, labels):
+        """One step on a batch under the strategy: the losses summed over the replicas."""
+        per_replica = self.strategy.run(self.replica_step, args=(features, labels))
+        return self.model_lib_v2.reduce_dict(self.strategy, per_replica,
+                                             self.tf.distribute.ReduceOp.SUM)
+
+    def sample_and_train(self, iterator):
+        """The next batch of ITERATOR and one step on it: what a training loop repeats."""
+        features, labels = next(iterator)
+        return self.step(features, labels)
+
+    def ensure_built(self) -> None:
+        """Run the model once on a batch so that its variables exist (model_lib_v2's dummy
+        computation)."""
+        self.model_lib_v2._ensure_model_is_built(self.model, self.dataset, self.unpad)
+
+    def check_fine_tune(self, model_dir: str) -> None:
+        """RuntimeError for a fine_tune_checkpoint that train_loop refuses: a TF1 name-based
+        one, or the model folder itself."""
+        train_config = self.config.train_config
+        variables_helper = compat.load("object_detection.utils.variables_helper")
+        variables_helper.ensure_checkpoint_supported(
+            train_config.fine_tune_checkpoint, train_config.fine_tune_checkpoint_type, model_dir)
+
+    def load_fine_tune(self) -> None:
+        """Restore train_config.fine_tune_checkpoint as train_loop does; AssertionError,
+        ValueError, IOError or NotFoundError for one that does not fit."""
+        train_config = self.config.train_config
+        self.model_lib_v2.load_fine_tune_checkpoint(
+            self.model, train_config.fine_tune_checkpoint,
+            train_config.fine_tune_checkpoint_type, train_config.fine_tune_checkpoint_version,
+            False, self.dataset, self.unpad)
+
+
+def training(config, run_strategy=None) -> Training:
+    """CONFIG's training set-up under RUN_STRATEGY (by default `strategy()`): model, distributed
+    train_input, global step, optimizer and, when train_config.optimizer.use_moving_average,
+    the averages shadowing the built model."""
+    model_lib_v2 = compat.load("object_detection.model_lib_v2")
+    tf = compat.import_tensorflow()
+    from object_detection import inputs
+    from object_detection.builders import model_builder, optimizer_builder
+
+    run_strategy = run_strategy or strategy()
+    train_config = config.train_config
+    with run_strategy.scope():
+        model = model_builder.build(config.model, is_training=True, add_summaries=False)
+
+        def dataset_fn(input_context):
+            return inputs.train_input(train_config=train_config,
+                                      train_input_config=config.train_input_reader,
+                                      model_config=config.model, model=model,
+                                      input_context=input_context).repeat()
+
+        dataset = run_strategy.distribute_datasets_from_function(dataset_fn)
+        global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
+                                  aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        optimizer, (learning_rate,) = optimizer_builder.build(train_config.optimizer,
+                                                              global_step=global_step)
+        built = Training(tf=tf, model_lib_v2=model_lib_v2, config=config,
+                         strategy=run_strategy, model=model, dataset=dataset,
+                         global_step=global_step, optimizer=optimizer,
+                         learning_rate=learning_rate if callable(learning_rate)
+                         else (lambda: learning_rate))
+        if train_config.optimizer.use_moving_average:
+            # As train_loop does: the averages shadow the model's variables, which exist only
+            # once the model has run (the proto's default is true; the samples set false).
+            built.ensure_built()
+            optimizer.shadow_copy(model)
+    return built
+
+
+def eval_model(config):
+    """(model, eval dataset, configs dict) of CONFIG for model_lib_v2.eager_eval_loop, at most
+    eval_config.num_examples images."""
+    import math
+
+    compat.load("object_detection.model_lib_v2")
+    from object_detection import inputs
+    from object_detection.builders import model_builder
+    from object_detection.utils import config_util
+
+    configs = config_util.create_configs_from_pipeline_proto(config)
+    model = model_builder.build(config.model, is_training=False)
+    eval_config = configs["eval_config"]
+    dataset = inputs.eval_input(eval_config=eval_config,
+                                eval_input_config=configs["eval_input_configs"][0],
+                                model_config=configs["model"], model=model)
+    if eval_config.num_examples:
+        dataset = dataset.take(math.ceil(eval_config.num_examples /
+                                         max(eval_config.batch_size, 1)))
+    return model, dataset, configs
+
+
+def shadow_averages(config, model, step, dataset=None):
+    """The EMA optimizer of train_config.optimizer with its averages shadowing MODEL's
+    variables, which are created first: by one batch of DATASET (as eval_continuously does),
+    or by one pass over a blank image of the input size."""
+    model_lib_v2 = compat.load("object_detection.model_lib_v2")
+    tf = compat.import_tensorflow()
+    from object_detection.builders import optimizer_builder
+
+    if dataset is not None:
+        model_lib_v2._ensure_model_is_built(model, dataset,
+                                            config.eval_config.batch_size == 1)
+    else:
+        height, width = facts.largest_input_size(config)
+        images, shapes = model.preprocess(tf.zeros([1, height, width, 3], tf.float32))
+        model.predict(images, shapes)
+    optimizer, _ = optimizer_builder.build(config.train_config.optimizer, global_step=step)
+    optimizer.shadow_copy(model)
+    return optimizer
+
+
+def inference_model(config):
+    """CONFIG's model built for inference (is_training=False)."""
+    model_builder = compat.load("object_detection.builders.model_builder")
+    return model_builder.build(config.model, is_training=False)
+
+
+def eager_eval_loop(model, configs, dataset, global_step):
+    """model_lib_v2.eager_eval_loop on one device: the config's metrics of MODEL on DATASET."""
+    model_lib_v2 = compat.load("object_detection.model_lib_v2")
+    return model_lib_v2.eager_eval_loop(model, configs, dataset, use_tpu=False,
+                                        postprocess_on_cpu=False, global_step=global_step)
