@@ -9,6 +9,7 @@ notebook gets `ProgressBars` through tqdm.auto and a script hears nothing unless
 
 import contextlib
 import contextvars
+import io
 import os
 import sys
 import time
@@ -30,6 +31,17 @@ class Reporter:
         """`task` ended (completed or not): no more progress will come for it."""
 
 
+def _own_stream(stream):
+    """A stream on a duplicate of STREAM's file descriptor, so that progress still shows while
+    the library diverts descriptors 1 and 2 (the TFLite converter's log); STREAM itself when it
+    has no descriptor (a notebook's, pytest's capture)."""
+    try:
+        stream.flush()
+        return os.fdopen(os.dup(stream.fileno()), "w", buffering=1, closefd=True)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return stream
+
+
 class ProgressBars(Reporter):
     """Progress as tqdm bars on STREAM (stderr by default), one per task; `auto`: tqdm.auto's
     (widgets in a notebook). Messages are not shown unless SHOW_MESSAGES."""
@@ -39,8 +51,8 @@ class ProgressBars(Reporter):
     def __init__(self, auto: bool = False, show_messages: bool = False, stream=None,
                  verbose: bool = False):
         self.auto, self.show_messages, self.verbose = auto, show_messages, verbose
-        self.stream = stream or sys.stderr  # bound now: a later redirection of sys.stderr
-        self.out = sys.stdout  # (e.g. pycocotools' prints diverted) does not move them
+        self.stream = stream or _own_stream(sys.stderr)  # bound now: a later redirection
+        self.out = sys.stdout  # (pycocotools' prints diverted, the converter's) leaves them
         self.bars = {}
 
     def message(self, text: str) -> None:
@@ -96,7 +108,7 @@ class ProgressLines(Reporter):
             except ValueError:
                 every = 30.0
         self.every, self.verbose = every, verbose
-        self.stream = stream or sys.stderr  # bound now, as ProgressBars' are
+        self.stream = stream or _own_stream(sys.stderr)  # bound now, as ProgressBars' are
         self.out = sys.stdout
         self.lines = {}
         self.last = {}

@@ -5,7 +5,7 @@ and runs two training steps (odwrap.training.trial), so that a failed allocation
 the caller and each try starts from an empty device.
 - GPU: batch sizes double from `start` until a step runs out of memory
   (ResourceExhaustedError), then bisect between the last that fit and the first that did not.
-- CPU: memory is the process's peak RSS. Two tries (`start` and 4 x `start`) give the memory per
+- CPU: memory is the try's peak RSS (VmHWM). Two tries (`start` and 4 x `start`) give the memory per
   example and the rest; the batch is the largest whose predicted peak fits in `fraction` of the
   memory available now (MemAvailable, or the cgroup's limit when lower).
 The learning rate scales linearly with the batch, as odwrap's specs scale a sample's (Adam's is
@@ -36,8 +36,19 @@ try:
 except tf.errors.ResourceExhaustedError:
     print(json.dumps({"gpu": gpu, "fits": False}))
     sys.exit(0)
-print(json.dumps({"gpu": gpu, "fits": True,
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+def peak():
+    # VmHWM: this program's own peak. ru_maxrss is not: Linux keeps it across exec, so a try
+    # started from a large process (a notebook, a worker with TensorFlow loaded) would report
+    # that process's size at every batch.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"gpu": gpu, "fits": True, "peak": peak()}))
 """
 
 

@@ -84,9 +84,11 @@ def convert(job, saved_model: Path, quantize="none", input_type="uint8", represe
             raise InputError("int8 needs representative images: the config's eval (or "
                              "train) TFRecords hold none")
 
-        def dataset():
-            for image in images:
-                yield [preprocess(resize(image, height, width), normalization)[None]]
+        def dataset():  # the converter calibrates on each image in turn
+            with report.tracking("export: int8 calibration", len(images), "image") as progress:
+                for image in images:
+                    yield [preprocess(resize(image, height, width), normalization)[None]]
+                    progress.advance()
 
         converter.representative_dataset = dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
