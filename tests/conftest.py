@@ -1,5 +1,6 @@
 """Shared test helpers: the venv's Python in a child process, and the one tiny trained model."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,8 +18,16 @@ from tests.worker import Ran, folder_digest  # noqa: F401 (the tests import them
 # progress lines (stderr not being a terminal, one every 30 s) come only where a test asks for
 # them (ODWRAP_PROGRESS_EVERY=0, tests/test_report.py and the training tests), so that a long
 # run's stderr holds just what the test looks at.
-os.environ.setdefault("ODWRAP_PROGRESS_EVERY", "86400")
-STARTING_ENV = dict(os.environ)
+# Under pytest-xdist a test process starts from the controller's environment, which conftest
+# already changed there (compat sets TF_USE_LEGACY_KERAS): the controller hands its starting
+# environment down, so that children start as a user's do whichever process starts them.
+_HANDED_DOWN = "ODWRAP_TESTS_STARTING_ENV"
+if _HANDED_DOWN in os.environ:
+    STARTING_ENV = json.loads(os.environ[_HANDED_DOWN])
+else:
+    os.environ.setdefault("ODWRAP_PROGRESS_EVERY", "86400")
+    STARTING_ENV = dict(os.environ)
+    os.environ[_HANDED_DOWN] = json.dumps(STARTING_ENV)
 # Tests import TensorFlow in this process too (tests/tfdata.py): the fixes that must come before
 # it (Keras 2 on TF >= 2.16, the protobuf import hook) go first, as odwrap's own imports do.
 compat.apply(tensorflow=False)
@@ -149,17 +158,21 @@ def tiny_model(tmp_path_factory) -> TinyModel:
                      steps=2, train_output=made["stdout"])
 
 
-# The longest test files of a run (tf221, 2 cores, from --durations), handed to the xdist workers
-# first so that none of them starts a long file when the others are about to finish.
+# The longest test files of a run, longest first (tf221, 2 cores, from --durations: each is one
+# xdist worker's, so a long file started last would keep the run waiting on it alone).
 LONGEST_FIRST = (
+    "tests/training/test_train.py",
     "tests/training/test_families.py",
     "tests/deploy/test_masks.py",
+    "tests/deploy/test_consumers.py",
     "tests/deploy/test_fpn_export.py",
-    "tests/training/test_train.py",
-    "tests/deploy/test_export.py",
-    "tests/data/test_beam.py",
     "tests/training/test_hostile_runs.py",
+    "tests/training/test_diagnostics.py",
     "tests/test_api.py",
+    "tests/deploy/test_export.py",
+    "tests/results/test_merge_trim.py",
+    "tests/config/test_build.py",
+    "tests/data/test_beam.py",
 )
 
 
