@@ -88,12 +88,12 @@ def _ground_truth(features: dict, height: int, width: int, names: dict):
     return boxes[keep], classes[keep], crowd[keep] if len(crowd) == len(keep) else None
 
 
-def _evaluate_one(path, record, names, detector, ground_truth, detections, times):
-    """One eval example: its ground truth and the model's detections, appended."""
+def _evaluate_one(path, record, names, detector, fields, ground_truth, detections, times):
+    """One eval example: its ground truth and the model's detections, appended; FIELDS: the
+    OD API's standard_fields module."""
     from odwrap.deploy.runtime import load_rgb
 
-    standard_fields = compat.load("object_detection.core.standard_fields")
-    inputs, outputs = standard_fields.InputDataFields, standard_fields.DetectionResultFields
+    inputs, outputs = fields.InputDataFields, fields.DetectionResultFields
     features = decode_example(record)
     if not features.get("image/encoded"):
         raise InputError(f"{path}: an example has no image/encoded")
@@ -137,7 +137,8 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     examples = ((path, record) for path in files for record in read_records(path))
     with report.tracking("eval", limit or None, "image") as progress:
         for path, record in itertools.islice(examples, limit or None):
-            _evaluate_one(path, record, names, detector, ground_truth, detections, times)
+            _evaluate_one(path, record, names, detector, standard_fields, ground_truth,
+                          detections, times)
             progress.advance()
     seen = sorted({int(c) for truth in ground_truth for c in truth[inputs.groundtruth_classes]})
     ids = sorted(set(names) | set(seen))
