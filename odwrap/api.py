@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from odwrap.deploy.predict import predict as _predict
 from odwrap.failures import boundary
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from odwrap.data.stats import Stats
     from odwrap.deploy.exported_eval import ModelEvalResult
     from odwrap.deploy.export.common import ExportResult
-    from odwrap.deploy.predict import PredictResult
     from odwrap.deploy.verify import RecordResult, VerifyResult
     from odwrap.doctor import Report
     from odwrap.results.merge import MergeResult
@@ -260,20 +260,9 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
                search_delegate=True if search_delegate else None)
 
 
-@boundary("predict")
-def predict(model, images: Sequence, output="predictions", *, threshold: float = 0.5,
-            labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
-            annotate: bool = True, restart: bool = False,
-            max_images: int | None = None) -> PredictResult:
-    """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
-    TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
-    detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
-    annotated images. Resumes an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only
-    the first that many images of IMAGES."""
-    options = dict(locals())  # every parameter goes to the stage, by name
-    from odwrap.deploy.predict import predict as run
-
-    return run(**options)
+# The stage's own function, so that an option of predict is written in two places: its line in
+# odwrap/cli/deploy.py and its parameter (with the default and what it does) in deploy/predict.py.
+predict = boundary("predict")(_predict)
 
 
 @boundary("verify")

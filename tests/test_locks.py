@@ -90,8 +90,8 @@ def test_sigterm_stops_a_command_with_a_message(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom odwrap import cli, report\n"
          "report.message = lambda text: None\n"
-         "from odwrap.cli import commands\n"
-         "commands.doctor = lambda args: (print('started', flush=True), time.sleep(60))[1]\n"
+         "from odwrap.cli import config\n"
+         "config.doctor = lambda args: (print('started', flush=True), time.sleep(60))[1]\n"
          "sys.exit(cli.main(['doctor']))"],
         cwd=ROOT, env=STARTING_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "started"

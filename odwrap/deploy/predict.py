@@ -11,7 +11,13 @@ the next one with the same model and threshold: it checks that the images it ski
 the log names, in order, and cuts a half-written tail. At the end the files get their names
 (detections.json is made from the lines then). An image that cannot be read (corrupt, not an
 image, a decompression bomb) is logged and skipped; when none can be read, that is an
-InputError."""
+InputError.
+
+`predict` is the public `odwrap.predict` (odwrap.api re-exports it): its signature holds each
+option's default, which the CLI shows. This module imports numpy and protobuf (the runtimes,
+the masks, the annotator, the export folder) only when a run starts: `import odwrap` stays
+light.
+"""
 
 import itertools
 import json
@@ -22,11 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy import predicted_masks as mask_ops
 from odwrap.deploy import sources
-from odwrap.deploy.annotate import Annotator
-from odwrap.deploy.exportdir import ExportDir
-from odwrap.deploy.runtime import load_detector
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text, atomic_writer
 
@@ -60,6 +62,8 @@ def read_labels(path) -> dict[int, str]:
 def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
     """Class names: LABELS (a labels.txt), else the model's metadata, else a labels.txt in or
     beside the model's folder (a SavedModel export writes it beside saved_model/)."""
+    from odwrap.deploy.exportdir import ExportDir
+
     if labels:
         return read_labels(labels)
     packed = dict(enumerate(getattr(detector, "labels", []), start=1))
@@ -72,6 +76,8 @@ def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
 def detection_lines(source, image, found, threshold, first_id, annotator=None) -> list[dict]:
     """The result dicts of one image's detections at or above THRESHOLD, ids from FIRST_ID;
     masks pasted at the image's size (and blended into ANNOTATOR) one at a time."""
+    from odwrap.deploy import predicted_masks as mask_ops
+
     height, width = image.shape[:2]
     lines = []
     for index, (box, label, score) in enumerate(zip(found.boxes, found.classes, found.scores)):
@@ -160,10 +166,17 @@ def _finish(output: Path, jsonl: bool) -> Path:
     return target
 
 
-def predict(model, images, output, *, threshold, labels, runtime, jsonl, threads, annotate,
-            restart, max_images) -> PredictResult:
-    """Detections of every image of IMAGES (files, folders, globs, TFRecords), or of the first
-    MAX_IMAGES, into OUTPUT."""
+def predict(model, images, output="predictions", *, threshold: float = 0.5, labels=None,
+            runtime: str = "auto", jsonl: bool = False, threads: int = 2, annotate: bool = True,
+            restart: bool = False, max_images: int | None = None) -> PredictResult:
+    """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
+    TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
+    detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
+    annotated images. Resumes an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only
+    the first that many images of IMAGES."""
+    from odwrap.deploy.annotate import Annotator
+    from odwrap.deploy.runtime import load_detector
+
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     if max_images is not None and max_images < 1:
