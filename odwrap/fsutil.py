@@ -2,6 +2,7 @@
 half of one."""
 
 import contextlib
+import io
 import os
 import stat
 import tempfile
@@ -86,6 +87,43 @@ def check_output_file(path, what: str = "file") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{path}: cannot write the {what}: {parent} is not writable")
     return path
+
+
+def refuse_input_as_output(output, inputs, what: str = "file") -> None:
+    """InputError when OUTPUT is one of INPUTS (the same file by any name: a link, a hard link,
+    another spelling): a run would replace what it reads."""
+    output = Path(output)
+    for source in inputs:
+        source = Path(source)
+        same = output.resolve() == source.resolve()
+        if not same and output.exists() and source.exists():
+            same = os.path.samefile(output, source)
+        if same:
+            raise InputError(f"{output}: is an input ({source}); write the {what} elsewhere")
+
+
+def open_own_file(path) -> io.BufferedRandom:
+    """PATH opened to read and append ('a+b'), created when missing, only if it is a regular
+    file of this user with one name: never through a link, a hard link to another file, a FIFO
+    or a device. For the files a run keeps between its interruptions (predict's .part files),
+    which a later run reopens and cuts."""
+    path = Path(path)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        why = "a link" if path.is_symlink() else exc.strerror
+        raise InputError(f"{path}: cannot reuse it ({why}); remove it, or pass --restart") \
+            from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.geteuid():
+        os.close(fd)
+        why = "not a regular file" if not stat.S_ISREG(info.st_mode) else \
+            "a file with another name (a hard link)" if info.st_nlink != 1 else \
+            "another user's file"
+        raise InputError(f"{path}: cannot reuse it ({why}); remove it, or pass --restart")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a+b")
 
 
 def _umask() -> int:

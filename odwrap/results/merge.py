@@ -22,6 +22,7 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
+from odwrap.fsutil import refuse_input_as_output
 from odwrap.results import fusion, rows
 from odwrap.results.rows import Row
 
@@ -177,6 +178,7 @@ def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_fo
     for path in inputs:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+    refuse_input_as_output(output, inputs, "merged file")
     options = {"method": method, "decay": decay, "sigma": sigma, "floor": floor,
                "weights": weights,
                "iou": iou if iou is not None else (0.55 if method == "wbf" else 0.5)}

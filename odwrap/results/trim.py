@@ -15,6 +15,7 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
+from odwrap.fsutil import refuse_input_as_output
 from odwrap.results import rows
 
 BINS = 1 << 16
@@ -78,8 +79,7 @@ def trim(source, output, *, min_score, max_total, input_format, output_format) -
     source, output = Path(source), Path(output)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
-    if source.resolve() == output.resolve():
-        raise InputError(f"{output}: is the input; write the trimmed file elsewhere")
+    refuse_input_as_output(output, [source], "trimmed file")
     if max_total is not None and max_total < 0:
         raise InputError(f"--max-total {max_total}: must be 0 or more")
     name = rows.format_of(source, input_format)
