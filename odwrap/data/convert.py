@@ -229,7 +229,7 @@ def dataset_label_map(options: ConvertOptions, samples, problems: Problems):
     known = None
     given = None
     if options.label_map is not None:
-        given = labelmap.read(options.label_map)
+        given = labelmap.read_checked(options.label_map)
         known = {item.name for item in given.item}
     classes_mod.apply_filters(samples, problems, keep=options.keep, drop=options.drop,
                               rename=classes_mod.parse_rename(options.rename), known=known)

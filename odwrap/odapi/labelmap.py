@@ -41,6 +41,17 @@ def read(path):
     return parse(read_text(path, "label map", limit=LIMIT), str(path))
 
 
+def read_checked(path):
+    """The label map at PATH, refused (InputError naming the file and its first error) when
+    problems() finds an error: ids under 1, one id for two classes, names missing or twice."""
+    label_map = read(path)
+    errors = [message for severity, message in problems(label_map) if severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+        raise InputError(f"{path}: {errors[0]}{more}")
+    return label_map
+
+
 def names(path) -> dict[int, str]:
     """{id: display name (else name)} of the label map at PATH; {} when there is none."""
     if not path or not Path(path).is_file():

@@ -481,3 +481,37 @@ def test_a_box_too_thin_for_float32_is_zero_area(tmp_path):
     count, example = problems(tmp_path / "out")["box_zero_area"]
     assert count == 1 and example.startswith("oid-boxes.csv:")
     written(tmp_path / "out")
+
+
+@pytest.mark.parametrize("items, message", [
+    ("item { id: 0 name: 'square' }\nitem { id: 1 name: 'circle' }",
+     "item 'square' has id 0; ids start at 1"),
+    ("item { id: -5 name: 'square' }\nitem { id: 1 name: 'circle' }",
+     "item 'square' has id -5"),
+    ("item { name: 'square' }\nitem { id: 1 name: 'circle' }", "item 'square' has id 0"),
+    ("item { id: 1 name: 'square' }\nitem { id: 1 name: 'circle' }",
+     "id 1 is used by 'square' and 'circle'"),
+    ("item { id: 1 name: 'square' }\nitem { id: 2 name: 'square' }\n"
+     "item { id: 3 name: 'circle' }", "name 'square' has ids 1 and 2"),
+    ("item { id: 1 name: '' }\nitem { id: 2 name: 'circle' }", "item with id 1 has no name"),
+])
+def test_convert_refuses_a_label_map_with_errors(tmp_path, capsys, items, message):
+    """Issue 30, case 7: records would carry label 0 or -5, or two classes on one id."""
+    source = datasets.voc(tmp_path / "voc", images=4)
+    given = tmp_path / "given.pbtxt"
+    given.write_text(items)
+    out = tmp_path / "out"
+    assert convert("voc", source, "-o", out, "--label-map", given) == 2
+    err = capsys.readouterr().err
+    assert f"{given}: {message}" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_convert_takes_a_label_map_with_gaps_in_its_ids(tmp_path, capsys):
+    source = datasets.voc(tmp_path / "voc", images=4)
+    given = tmp_path / "given.pbtxt"
+    given.write_text("item { id: 2 name: 'square' }\nitem { id: 5 name: 'circle' }")
+    assert convert("voc", source, "-o", tmp_path / "out", "--label-map", given) == 0
+    labels = {label for example in written(tmp_path / "out")
+              for label in example["image/object/class/label"]}
+    assert labels <= {2, 5} and labels
