@@ -22,8 +22,9 @@ def add_merge(subparsers) -> None:
                     "partitions on disk: any file size.")
     parser.add_argument("output", type=Path, help="the merged file (its suffix sets the format)")
     parser.add_argument("inputs", nargs="+", type=Path, help="detection files, one per model")
-    parser.add_argument("--method", choices=("soft-nms", "wbf"))
-    parser.add_argument("--join", action="store_true", help="no fusion: join class-group files")
+    method = parser.add_mutually_exclusive_group()
+    method.add_argument("--method", choices=("soft-nms", "wbf"))
+    method.add_argument("--join", action="store_true", help="no fusion: join class-group files")
     parser.add_argument("--decay", choices=("linear", "gaussian"),
                         help="Soft-NMS: how an overlapping box's score decays")
     parser.add_argument("--iou", type=number_in(0, 1), help="Soft-NMS linear: the overlap above "

@@ -17,6 +17,8 @@ score.
 
 import numpy as np
 
+MATRIX_ROWS = 1024  # Soft-NMS: groups up to this size get their IoU matrix at once (8 MiB)
+
 
 def _area(boxes: np.ndarray) -> np.ndarray:
     return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
@@ -36,6 +38,7 @@ def iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def weighted_scores(scores: np.ndarray, models: np.ndarray, weights) -> np.ndarray:
     """SCORES scaled by the weight of each one's model (weights normalized to average 1)."""
     weights = np.asarray(weights, np.float64)
+    weights = weights / weights.max()  # first, so that weights near the float maximum add up
     normalized = weights * len(weights) / weights.sum()
     return np.minimum(scores * normalized[models], 1.0)
 
@@ -47,7 +50,9 @@ def soft_nms(boxes: np.ndarray, scores: np.ndarray, method: str = "linear", iou:
     left = np.flatnonzero(scores >= floor)
     if left.size < 2:
         return left, scores[left]
-    overlaps = iou_matrix(boxes, boxes)  # once: a group is small, numpy calls are not
+    # A small group's overlaps once (numpy calls cost more than the numbers); a large one's a
+    # row at a time, in memory proportional to the group.
+    overlaps = iou_matrix(boxes, boxes) if len(boxes) <= MATRIX_ROWS else None
     kept, kept_scores = [], []
     while left.size:
         best = left[np.argmax(scores[left])]
@@ -56,7 +61,8 @@ def soft_nms(boxes: np.ndarray, scores: np.ndarray, method: str = "linear", iou:
         left = left[left != best]
         if not left.size:
             break
-        overlap = overlaps[best, left]
+        overlap = overlaps[best, left] if overlaps is not None else \
+            iou_matrix(boxes[best][None], boxes[left])[0]
         if method == "linear":
             decay = np.where(overlap > iou, 1.0 - overlap, 1.0)
         else:
@@ -68,22 +74,34 @@ def soft_nms(boxes: np.ndarray, scores: np.ndarray, method: str = "linear", iou:
 
 def weighted_boxes_fusion(boxes: np.ndarray, scores: np.ndarray, models: int,
                           iou: float = 0.55) -> tuple[np.ndarray, np.ndarray]:
-    """(fused boxes, their scores), highest first; MODELS: how many models took part."""
+    """(fused boxes, their scores), highest first; MODELS: how many models took part. Each
+    cluster keeps running sums (its fused box in constant time a join), so that a group costs
+    its size times its clusters."""
     order = np.argsort(-scores, kind="stable")
-    members: list[list[int]] = []
-    fused: list[np.ndarray] = []
+    sums = np.zeros((len(boxes), 4))  # per cluster: score-weighted coordinates
+    weights = np.zeros(len(boxes))  # per cluster: summed scores
+    totals = np.zeros(len(boxes))  # per cluster: summed scores, for the fused score
+    counts = np.zeros(len(boxes), np.int64)
+    fused = np.zeros((len(boxes), 4))
+    clusters = 0
     for index in order:
-        if fused:
-            overlap = iou_matrix(boxes[index][None], np.array(fused))[0]
+        box, score = boxes[index].astype(np.float64), float(scores[index])
+        if clusters:
+            overlap = iou_matrix(box[None], fused[:clusters])[0]
             best = int(np.argmax(overlap))
             if overlap[best] > iou:
-                members[best].append(index)
-                weights = scores[members[best]]
-                fused[best] = (boxes[members[best]] * weights[:, None]).sum(0) / weights.sum()
+                sums[best] += box * score
+                weights[best] += score
+                totals[best] += score
+                counts[best] += 1
+                # boxes of score 0 weigh the same: their plain mean
+                fused[best] = sums[best] / weights[best] if weights[best] > 0 else \
+                    (fused[best] * (counts[best] - 1) + box) / counts[best]
                 continue
-        members.append([index])
-        fused.append(boxes[index].astype(np.float64))
-    out = np.array([scores[group].mean() * min(len(group), models) / models
-                    for group in members])
+        sums[clusters], weights[clusters], totals[clusters] = box * score, score, score
+        counts[clusters], fused[clusters] = 1, box
+        clusters += 1
+    counts, fused = counts[:clusters], fused[:clusters]
+    out = totals[:clusters] / counts * np.minimum(counts, models) / models
     order = np.argsort(-out, kind="stable")
-    return np.array(fused)[order], out[order]
+    return fused[order], out[order]

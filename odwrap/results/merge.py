@@ -30,6 +30,7 @@ PARTITION_BYTES = 16 * 1024 * 1024  # of input per partition: a partition's rows
 MAX_PARTITIONS = 512  # open files at once
 METHODS = ("soft-nms", "wbf", "join")
 DECAYS = ("linear", "gaussian")
+MAX_GROUP = 20_000  # detections of one image and class that Soft-NMS or box fusion take
 
 
 @dataclass
@@ -72,6 +73,11 @@ def _fuse(found: list, options: dict, models: int) -> list[Row]:
     """The rows of one image and class after the method of OPTIONS."""
     if options["method"] == "join":
         return sorted(found, key=lambda row: -row.score)
+    if len(found) > MAX_GROUP:
+        raise InputError(f"image {found[0].image!r}, class {found[0].label!r}: "
+                         f"{len(found):,} detections, over odwrap's limit of {MAX_GROUP:,} for "
+                         "one image and class (Soft-NMS and box fusion compare every pair; "
+                         "trim the inputs with odwrap trim --min-score first)")
     boxes = np.array([row.box for row in found], np.float64)
     scores = fusion.weighted_scores(np.array([row.score for row in found]),
                                     np.array([row.extra_model for row in found]),

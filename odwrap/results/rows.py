@@ -49,80 +49,197 @@ def format_of(path, name: str | None = None) -> str:
     return found
 
 
-def _score(value, where: str) -> float:
+MAX_DEPTH = 32  # of a row's JSON: a COCO result is 3 deep (with an RLE mask), a polygon 4
+MAX_LINE = 64 * 1024 * 1024  # characters of a JSON line or an Open Images field
+MAX_COORDINATE = 1e7  # pixels: past any image, and far from float overflow when fused
+
+
+def _number(value, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where}: {what} {_shown(value)} is not a number")
     try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: score {value!r} is not a number") from None
+        return float(value)
+    except OverflowError:
+        raise InputError(f"{where}: {what} {_shown(value)} is out of range") from None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _score(value, where: str) -> float:
+    if isinstance(value, str):  # the Open Images string
+        try:
+            score = float(value)
+        except ValueError:
+            raise InputError(f"{where}: score {_shown(value)} is not a number") from None
+    else:
+        score = _number(value, where, "score")
     if not math.isfinite(score) or score < 0:
-        raise InputError(f"{where}: score {value!r} is not a finite number of at least 0")
+        raise InputError(f"{where}: score {_shown(value)} is not a finite number of at least 0")
     return score
+
+
+def _identifier(value, where: str, what: str, strings: bool):
+    """An id as an int (an integral float too), or a string where STRINGS."""
+    if isinstance(value, str) and strings:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        kinds = "an integer or a string" if strings else "an integer"
+        raise InputError(f"{where}: {what} {_shown(value)} is not {kinds}")
+    return value
+
+
+def _box(values, where: str, what: str, normalized: bool) -> tuple:
+    """xmin, ymin, xmax, ymax: finite, ordered, within the image's range."""
+    xmin, ymin, xmax, ymax = values
+    limit = 1.0 + 1e-6 if normalized else MAX_COORDINATE
+    low = -1e-6 if normalized else -MAX_COORDINATE
+    if not all(math.isfinite(v) and low <= v <= limit for v in values) \
+            or xmax < xmin or ymax < ymin:
+        where_to = "in [0, 1]" if normalized else f"within {MAX_COORDINATE:.0e} pixels"
+        raise InputError(f"{where}: {what} is not a box (finite, {where_to}, min <= max)")
+    return xmin, ymin, xmax, ymax
+
+
+class _Ids:
+    """One type of image_id per file: a first row's int does not turn into another's string."""
+
+    def __init__(self):
+        self.kind = None
+
+    def __call__(self, row: "Row", where: str) -> "Row":
+        kind = type(row.image)
+        if self.kind is None:
+            self.kind = kind
+        elif kind is not self.kind:
+            raise InputError(f"{where}: image_id {_shown(row.image)} is a {kind.__name__} where "
+                             f"the file's first row has a {self.kind.__name__}")
+        return row
 
 
 def _coco_row(item, where: str) -> Row:
     if not isinstance(item, dict) or any(key not in item for key in COCO_KEYS):
         raise InputError(f"{where}: not a COCO result (needs {', '.join(COCO_KEYS)})")
-    try:
-        x, y, w, h = (float(v) for v in item["bbox"])
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: bbox {item['bbox']!r} is not [x, y, width, height]") \
-            from None
+    bbox = item["bbox"]
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        raise InputError(f"{where}: bbox {_shown(bbox)} is not [x, y, width, height]")
+    x, y, w, h = (_number(value, where, "bbox") for value in bbox)
     if not all(map(math.isfinite, (x, y, w, h))) or w < 0 or h < 0:
-        raise InputError(f"{where}: bbox {item['bbox']!r} is not [x, y, width, height]")
+        raise InputError(f"{where}: bbox {_shown(bbox)} is not [x, y, width, height]")
+    box = _box((x, y, x + w, y + h), where, f"bbox {_shown(bbox)}", normalized=False)
     extra = {key: value for key, value in item.items() if key not in COCO_KEYS}
-    return Row(item["image_id"], item["category_id"], _score(item["score"], where),
-               (x, y, x + w, y + h), extra or None)
+    return Row(_identifier(item["image_id"], where, "image_id", strings=True),
+               _identifier(item["category_id"], where, "category_id", strings=False),
+               _score(item["score"], where), box, extra or None)
+
+
+def _items(handle, path: Path):
+    """The items of the JSON array in HANDLE, one at a time, from ijson's events without paths
+    (their prefixes grow with the depth); refused past MAX_DEPTH, where a file of nested
+    brackets would build them all, and when the top level is not an array."""
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    depth, builder = 0, None
+    for event, value in ijson.basic_parse(handle, use_float=True):
+        if event in ("start_map", "start_array"):
+            if depth == 0 and event == "start_map":
+                raise InputError(f"{path}: not a COCO results JSON array (an object)")
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(f"{path}: nested over {MAX_DEPTH} levels deep; not COCO results")
+            if depth == 1:
+                continue
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+        elif depth == 0:
+            raise InputError(f"{path}: not a COCO results JSON array (a {event})")
+        elif depth == 1:  # a scalar item
+            yield value
+            continue
+        if builder is None:
+            builder = ObjectBuilder()
+        builder.event(event, value)
+        if depth == 1:  # the item's last event
+            yield builder.value
+            builder = None
 
 
 def _read_coco(path: Path):
     import ijson
 
+    ids = _Ids()
     with open(path, "rb") as handle:
         try:
-            for number, item in enumerate(ijson.items(handle, "item", use_float=True)):
-                yield _coco_row(item, f"{path}: item {number}")
+            for number, item in enumerate(_items(handle, path)):
+                where = f"{path}: item {number}"
+                yield ids(_coco_row(item, where), where)
         except ijson.JSONError as exc:
             reason = str(exc).replace("\\n", "\n").splitlines()[0].strip()  # yajl's is 4 lines
             raise InputError(f"{path}: not a COCO results JSON array ({reason})") from None
 
 
 def _read_jsonl(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    ids = _Ids()
+    with open(path, "rb") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=1):
+            where = f"{path}:{number}"
+            if len(line) > MAX_LINE:
+                raise InputError(f"{where}: a line over {MAX_LINE // 2**20} MiB")
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+            except RecursionError:
+                raise InputError(f"{where}: nested too deep; not a COCO result") from None
             except ValueError as exc:
-                raise InputError(f"{path}:{number}: not JSON ({exc})") from None
-            yield _coco_row(item, f"{path}:{number}")
+                raise InputError(f"{where}: not JSON ({exc})") from None
+            yield ids(_coco_row(item, where), where)
 
 
 def _read_oid(path: Path):
+    csv.field_size_limit(MAX_LINE)  # the default 131,072 is a few thousand detections
     with open(path, encoding="utf-8", newline="") as handle:
         lines = csv.reader(handle)
-        header = next(lines, None)
-        if header != OID_HEADER.split(","):
-            raise InputError(f"{path}:1: not an Open Images submission (the header must be "
-                             f"{OID_HEADER})")
-        for number, fields in enumerate(lines, start=2):
-            if len(fields) != 2:
-                raise InputError(f"{path}:{number}: {len(fields)} fields where "
-                                 f"{OID_HEADER} has 2")
-            image, text = fields
-            yield Row(image, None, 0.0, ())
-            parts = text.split()
-            if len(parts) % 6:
-                raise InputError(f"{path}:{number}: {len(parts)} values in the prediction "
-                                 "string, not groups of 6 (label score xmin ymin xmax ymax)")
-            for start in range(0, len(parts), 6):
-                label, score, *box = parts[start:start + 6]
-                try:
-                    coordinates = tuple(float(v) for v in box)
-                except ValueError:
-                    raise InputError(f"{path}:{number}: box {' '.join(box)} is not 4 "
-                                     "numbers") from None
-                yield Row(image, label, _score(score, f"{path}:{number}"), coordinates)
+        number = 1
+        try:
+            header = next(lines, None)
+            if header != OID_HEADER.split(","):
+                raise InputError(f"{path}:1: not an Open Images submission (the header must be "
+                                 f"{OID_HEADER})")
+            for number, fields in enumerate(lines, start=2):
+                yield from _oid_rows(fields, f"{path}:{number}")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}:{number + 1}: not a CSV line ({exc})") from None
+
+
+def _oid_rows(fields, where: str):
+    if len(fields) != 2:
+        raise InputError(f"{where}: {len(fields)} fields where {OID_HEADER} has 2")
+    image, text = fields
+    yield Row(image, None, 0.0, ())
+    parts = text.split()
+    if len(parts) % 6:
+        raise InputError(f"{where}: {len(parts)} values in the prediction string, not groups "
+                         "of 6 (label score xmin ymin xmax ymax)")
+    for start in range(0, len(parts), 6):
+        label, score, *box = parts[start:start + 6]
+        try:
+            coordinates = tuple(float(v) for v in box)
+        except ValueError:
+            raise InputError(f"{where}: box {' '.join(box)} is not 4 numbers") from None
+        yield Row(image, label, _score(score, where),
+                  _box(coordinates, where, f"box {' '.join(box)}", normalized=True))
 
 
 READERS = {"coco": _read_coco, "jsonl": _read_jsonl, "oid": _read_oid}
@@ -181,7 +298,7 @@ class Writer:
             return
         if row.label is None:  # an Open Images image marker: COCO has no empty images
             return
-        text = json.dumps(_coco_dict(row))
+        text = json.dumps(_coco_dict(row), allow_nan=False)  # NaN is no JSON a reader takes
         if self.format == "coco":
             self._handle.write(("\n" if not self.rows else ",\n") + text)
         else:

@@ -1,12 +1,18 @@
-"""merge and trim given hostile arrangements of their own files (issue 30): an output that is an
-input by any name is refused before anything is written, and the input is kept as it was."""
+"""merge and trim given hostile input (issue 30): an output that is an input by any name is
+refused before anything is written; rows pass one validator (ids of one type, finite boxes in
+range, scores that are numbers, a top level of the right shape, bounded depth and line length),
+so that what merge writes, trim reads back; fusion never writes NaN."""
 
 import json
+import math
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from odwrap import cli
+from tests.conftest import run_python
 
 ROWS = [{"image_id": 1, "category_id": 1, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.5},
         {"image_id": 2, "category_id": 2, "bbox": [0.0, 0.0, 9.0, 9.0], "score": 0.25}]
@@ -65,3 +71,177 @@ def test_merge_into_a_new_file_beside_its_inputs_still_works(tmp_path, capsys):
     code, out, err = odwrap(capsys, "merge", tmp_path / "out.json", first, first)
     assert code == 0, err
     assert len(json.loads((tmp_path / "out.json").read_text())) == 2
+
+
+def _write(path, items):
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(item) + "\n" for item in items))
+    else:
+        path.write_text(json.dumps(items))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_an_id_of_another_type_is_refused_not_spread(tmp_path, capsys, suffix):
+    """Case 4: a first row's "1" turned every category-1 row of the output into "1"."""
+    first = _write(tmp_path / f"a{suffix}", [{**ROWS[0], "category_id": "1"}, ROWS[1]])
+    second = _write(tmp_path / f"b{suffix}", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / f"out{suffix}", first, second)
+    assert code == 2 and "category_id '1' is not an integer" in err, err
+    first = _write(tmp_path / f"a{suffix}", [{**ROWS[0], "image_id": "1"}, ROWS[1]])
+    code, _, err = odwrap(capsys, "merge", tmp_path / f"out{suffix}", first, second)
+    assert code == 2 and "image_id 2 is a int where the file's first row has a str" in err, err
+    assert not (tmp_path / f"out{suffix}").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"score": True}, "score True is not a number"),
+    ({"bbox": "1234"}, "bbox '1234' is not [x, y, width, height]"),
+    ({"category_id": None}, "category_id None is not an integer"),
+    ({"bbox": [1e308, 0, 1e308, 1]}, "is not a box (finite, within 1e+07 pixels, min <= max)"),
+    ({"score": 10 ** 400}, "is out of range"),
+    ({"bbox": [1, 2, 3, [[[[4]]]]]}, "bbox [[[[4]]]] is not a number"),
+])
+def test_a_bad_value_is_refused_naming_the_row(tmp_path, capsys, change, message):
+    source = _write(tmp_path / "a.jsonl", [ROWS[0], {**ROWS[1], **change}])
+    code, _, err = odwrap(capsys, "trim", source, "-o", tmp_path / "out.jsonl")
+    assert code == 2 and f"{source}:2: " in err and message in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"image_id": 1}', "not a COCO results JSON array (an object)"),
+    ("3", "not a COCO results JSON array (a number)"),
+])
+def test_a_coco_file_of_another_shape_is_refused(tmp_path, capsys, text, message):
+    """A top level object or scalar merged as 0 rows, exit 0; nested brackets used many GB."""
+    source = tmp_path / "a.json"
+    source.write_text(text)
+    code, _, err = odwrap(capsys, "trim", source, "-o", tmp_path / "out.json")
+    assert code == 2 and message in err, err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5, "x": "\xff"}\n',
+     "a.jsonl:1: not UTF-8 text"),
+])
+def test_a_json_lines_file_that_python_cannot_read_is_one_line(tmp_path, capsys, content,
+                                                               message):
+    (tmp_path / "a.jsonl").write_bytes(content)
+    code, _, err = odwrap(capsys, "trim", tmp_path / "a.jsonl", "-o", tmp_path / "out.jsonl")
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("string, message", [
+    ("/m/01 0.5 0.1 0.2 nan 0.4", "box 0.1 0.2 nan 0.4 is not a box"),
+    ("/m/01 0.5 0.1 0.2 inf 0.4", "box 0.1 0.2 inf 0.4 is not a box"),
+    ("/m/01 0.5 0.3 0.2 0.1 0.4", "box 0.3 0.2 0.1 0.4 is not a box"),
+    ("/m/01 0.5 0.1 0.2 0.3 1.5", "box 0.1 0.2 0.3 1.5 is not a box (finite, in [0, 1]"),
+])
+def test_an_open_images_box_that_is_no_box_is_refused(tmp_path, capsys, string, message):
+    """Case 6: nan, inf and inverted boxes passed through merge and trim."""
+    (tmp_path / "a.csv").write_text(f"ImageId,PredictionString\nimg1,{string}\n")
+    for argv in (["trim", tmp_path / "a.csv", "-o", tmp_path / "out.csv"],
+                 ["merge", tmp_path / "out.csv", tmp_path / "a.csv", tmp_path / "a.csv"]):
+        code, _, err = odwrap(capsys, *argv)
+        assert code == 2 and f"a.csv:2: {message}" in err, err
+
+
+def test_an_open_images_line_of_thousands_of_detections_reads_back(tmp_path, capsys):
+    """merge --join wrote a field over csv's 131,072-character default that trim then refused."""
+    groups = [f"/m/0bt9l{index % 7} 0.{index % 9 + 1}23456 0.123456 0.234567 0.345678 0.456789"
+              for index in range(3_000)]
+    for name, part in (("a", groups[:1500]), ("b", groups[1500:])):
+        (tmp_path / f"{name}.csv").write_text(f"ImageId,PredictionString\nimg1,{' '.join(part)}\n")
+    code, _, err = odwrap(capsys, "merge", tmp_path / "joined.csv", tmp_path / "a.csv",
+                          tmp_path / "b.csv", "--join")
+    assert code == 0, err
+    assert len((tmp_path / "joined.csv").read_text()) > 131_072
+    code, out, err = odwrap(capsys, "trim", tmp_path / "joined.csv", "-o", tmp_path / "t.csv")
+    assert code == 0 and "kept 3000 of 3000" in out, err
+
+
+def test_join_with_a_method_is_refused(tmp_path, capsys):
+    source = _write(tmp_path / "a.json", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.json", source, source, "--join",
+                          "--method", "wbf")
+    assert code == 2 and "not allowed with argument" in err, err
+
+
+@pytest.mark.parametrize("method", ["soft-nms", "wbf"])
+@pytest.mark.parametrize("weights, scores", [(None, (0.0, 0.0)), ("1e308,1e308", (0.5, 0.6))])
+def test_fusion_writes_finite_rows_that_trim_reads_back(tmp_path, capsys, method, weights,
+                                                         scores):
+    """Case 5: wbf over boxes of score 0 gave NaN boxes; weights of 1e308 gave NaN scores (wbf)
+    or dropped every row (soft-nms)."""
+    first = _write(tmp_path / "a.json", [{**ROWS[0], "score": scores[0]}])
+    second = _write(tmp_path / "b.json", [{**ROWS[0], "bbox": [1.5, 2, 3, 4],
+                                           "score": scores[1]}])
+    code, out, err = odwrap(capsys, "merge", tmp_path / "out.json", first, second, "--method",
+                            method, "--floor", 0, *(["--weights", weights] if weights else []))
+    assert code == 0, err
+    merged = json.loads((tmp_path / "out.json").read_text())
+    assert merged, out
+    for row in merged:
+        assert all(map(math.isfinite, [*row["bbox"], row["score"]])), row
+    if weights:  # equal weights, however large, leave the scores as they were
+        expected = 0.6 if method == "soft-nms" else 0.55  # wbf: the cluster's mean score
+        assert max(row["score"] for row in merged) == pytest.approx(expected)
+    assert odwrap(capsys, "trim", tmp_path / "out.json", "-o", tmp_path / "t.json")[0] == 0
+
+
+LIMITED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (GIB, GIB))
+from odwrap import cli
+sys.exit(cli.main(sys.argv[1:]))
+""".replace("GIB", str(2**30))
+
+
+def run_limited(*argv):
+    """odwrap ARGV in a child whose address space is capped at 1 GiB: past it, MemoryError."""
+    return run_python(["-c", LIMITED, *map(str, argv)], timeout=600)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("a.json", b"[" * 400_000 + b"]" * 400_000, "nested over 32 levels deep"),
+    ("a.json", b'[{"image_id": ' + b"[" * 400_000, "nested over 32 levels deep"),
+    ("a.jsonl", b"[" * 400_000 + b"]" * 400_000 + b"\n", "a.jsonl:1: nested too deep"),
+])
+def test_nested_brackets_are_refused_in_under_a_gigabyte(tmp_path, name, content, message):
+    """Case 10: 400 KB of nested brackets made merge and trim use over 23 GB."""
+    (tmp_path / name).write_bytes(content)
+    for argv in (["trim", tmp_path / name, "-o", tmp_path / f"out{Path(name).suffix}"],
+                 ["merge", tmp_path / f"m{Path(name).suffix}", tmp_path / name,
+                  tmp_path / name]):
+        result = run_limited(*argv)
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("method", ["soft-nms", "wbf"])
+def test_twenty_thousand_detections_of_one_image_and_class_fuse_in_under_a_gigabyte(
+        tmp_path, method):
+    """Case 11: 20,000 rows of one group made Soft-NMS allocate 3 GiB IoU matrices."""
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 1000, (20_000, 2))
+    sizes = rng.uniform(5, 50, (20_000, 2))
+    items = [{"image_id": 1, "category_id": 1, "bbox": [*map(float, corner), *map(float, size)],
+              "score": float(score)}
+             for corner, size, score in zip(corners, sizes, rng.uniform(0, 1, 20_000))]
+    half = len(items) // 2
+    first, second = _write(tmp_path / "a.json", items[:half]), _write(tmp_path / "b.json",
+                                                                       items[half:])
+    result = run_limited("merge", tmp_path / "out.json", first, second, "--method", method)
+    assert result.returncode == 0, result.stderr[-2000:]
+    merged = json.loads((tmp_path / "out.json").read_text())
+    assert 0 < len(merged) <= 20_000
+    assert all(math.isfinite(row["score"]) for row in merged)
+
+
+def test_a_group_over_the_limit_is_refused_naming_it(tmp_path, capsys):
+    items = [{**ROWS[0], "image_id": 7, "category_id": 3}] * 10_001
+    first, second = _write(tmp_path / "a.jsonl", items), _write(tmp_path / "b.jsonl", items)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.jsonl", first, second)
+    assert code == 2 and "image 7, class 3: 20,002 detections, over odwrap's limit of 20,000" \
+        in err, err
