@@ -27,8 +27,29 @@ MAX_BYTES = 32 * 1024**3  # the largest zoo model is well under 2 GB extracted
 HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
 CHUNK = 1024 * 1024
 
+MAX_HEADER = 64 * 1024  # bytes of a GNU long name or a PAX header: names are under 4096
+MAX_NAME = 4096  # characters of a member's name or link target (PATH_MAX)
+
 SPECIAL = {tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
            tarfile.FIFOTYPE: "a FIFO"}
+
+
+class _HeaderTooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """A member whose GNU long-name or PAX header claims more than MAX_HEADER bytes is refused
+    before tarfile reads that many into memory (a 1 MB tarball claimed 1 GiB)."""
+
+    def _proc_member(self, tarfile_):
+        extended = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                    tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+        if self.type in extended and self.size > MAX_HEADER:
+            raise _HeaderTooLarge(self.size)
+        return super()._proc_member(tarfile_)
 
 
 def _inside(path: str, top: str) -> bool:
@@ -43,6 +64,7 @@ class _Checker:
         self.top = model.top_folder
         self.seen: dict[str, tarfile.TarInfo] = {}
         self.symlinks: set[str] = set()
+        self.links: dict[str, tarfile.TarInfo] = {}  # each symbolic link's path, its member
         self.total = 0
 
     def refuse(self, member: tarfile.TarInfo, why: str) -> None:
@@ -68,6 +90,11 @@ class _Checker:
         return None
 
     def check(self, member: tarfile.TarInfo) -> None:
+        for text, what in ((member.name, "its name"), (member.linkname, "its link target")):
+            if len(text) > MAX_NAME:
+                raise self.error(f"{self.what}: unsafe tarball member '{shown(text[:60])}...': "
+                                 f"{what} is {len(text):,} characters long, over {MAX_NAME}; "
+                                 "nothing was extracted")
         path = self.path_of(member, member.name)
         if not path and member.isdir():
             return  # './': the folder it is extracted into
@@ -104,6 +131,45 @@ class _Checker:
         if self.through_symlink(resolved + "/x"):  # itself or a folder above it
             self.refuse(member, "a symbolic link that leads through another symbolic link")
         self.symlinks.add(path)
+        self.links[path] = member
+
+    def resolve(self, path: str, hops: int = 0) -> str | None:
+        """PATH as the extracted tree will resolve it, each symbolic link of the tarball
+        followed before a '..' after it is applied (a link's text alone says nothing of a link
+        extracted later: L0 -> L1/.., L1 -> .); None past 40 links (a loop)."""
+        done: list[str] = []
+        parts = path.split("/")
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                else:
+                    return "/.."  # above the folder extracted into
+                continue
+            here = "/".join([*done, part])
+            member = self.links.get(here)
+            if member is None:
+                done.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                return None
+            target = member.linkname.split("/")
+            parts = target + parts  # relative to the link's folder, which `done` is
+        return "/".join(done)
+
+    def check_links(self) -> None:
+        """Every symbolic link, resolved through the whole tarball's links, stays inside."""
+        for path, member in self.links.items():
+            resolved = self.resolve(path)
+            if resolved is None:
+                self.refuse(member, "a loop of symbolic links")
+            if not _inside(resolved, self.top):
+                self.refuse(member, f"a symbolic link that leads outside {self.top}/ through "
+                                    f"other links of the tarball ('{shown(member.linkname)}')")
 
     def check_hardlink(self, member: tarfile.TarInfo) -> None:
         target = self.path_of(member, member.linkname, "its link target")
@@ -158,6 +224,7 @@ def _checked_members(tar, stream, checker: _Checker) -> list:
         checker.check(member)
         if checker.path_of(member, member.name):
             members.append(member)
+    checker.check_links()
     checker.check_layout()
     while stream.read(CHUNK):
         pass
@@ -172,9 +239,12 @@ def extract(tarball: Path, model: ZooModel, destination: Path, what: str,
     checker = _Checker(model, what, error)
     try:
         with gzip.open(tarball, "rb") as stream, \
-                tarfile.open(fileobj=stream, mode="r:") as tar:
+                tarfile.open(fileobj=stream, mode="r:", tarinfo=_CappedTarInfo) as tar:
             members = _checked_members(tar, stream, checker)
             _extract_all(tar, members, destination, use_filter, checker)
+    except _HeaderTooLarge as exc:
+        raise error(f"{what}: unsafe tarball: a long-name or PAX header of {exc.size:,} bytes, "
+                    f"over odwrap's limit of {MAX_HEADER:,}; nothing was extracted") from None
     except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise _damaged(what, exc, error) from None
     return destination / checker.top

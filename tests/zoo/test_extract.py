@@ -83,6 +83,17 @@ HOSTILE = [
                   member(f"{TOP}/d/l/l2", kind=tarfile.SYMTYPE, link="..")],
                  f"'{TOP}/d/l/l2': its path goes through the symbolic link '{TOP}/d/l'",
                  id="symlink-chain"),
+    # Issue 30, case 3: each link's text stays inside, but L8 -> . makes L7 -> L8/.. the
+    # folder above TOP, and so on up: in the cache, L0 resolved to /.
+    pytest.param([member(f"{TOP}/L{index}", kind=tarfile.SYMTYPE, link=f"L{index + 1}/..")
+                  for index in range(8)]
+                 + [member(f"{TOP}/L8", kind=tarfile.SYMTYPE, link=".")],
+                 f"'{TOP}/L0': a symbolic link that leads outside {TOP}/ through other links of "
+                 "the tarball ('L1/..')", id="symlink-relative-chain"),
+    pytest.param([member(f"{TOP}/a", kind=tarfile.SYMTYPE, link="b/.."),
+                  member(f"{TOP}/b", kind=tarfile.SYMTYPE, link=".")],
+                 f"'{TOP}/a': a symbolic link that leads outside {TOP}/ through other links",
+                 id="symlink-later-target"),
 ]
 
 
@@ -134,3 +145,35 @@ def test_a_file_that_is_not_a_whole_gzip_tarball(tmp_path, data, why):
     message = str(error.value)
     assert message.startswith(f"{tmp_path / 'in.tar.gz'}: not a gzip tarball: ")
     assert why in message, message
+
+
+def _claiming(kind, size: int, follow: bytes) -> bytes:
+    """A gzip tarball whose first header is a KIND extended header claiming SIZE bytes, followed
+    by FOLLOW only."""
+    info = tarfile.TarInfo("././@LongLink")
+    info.type, info.size = kind, size
+    return gzip.compress(info.tobuf(tarfile.GNU_FORMAT) + follow)
+
+
+@pytest.mark.parametrize("kind", [tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+                                  tarfile.XHDTYPE, tarfile.XGLTYPE])
+@pytest.mark.parametrize("size", [2**30, 5 * 2**20])
+def test_an_extended_header_claiming_megabytes_is_refused_before_it_is_read(tmp_path, kind,
+                                                                            size):
+    """Issue 30, case 12: a 1 MB tarball whose long-name header claimed 1 GiB used about 3 GB,
+    then a MemoryError; a 5 MiB name gave a 10 MB "one-line" error."""
+    data = _claiming(kind, size, b"a" * min(size, 2**20))
+    with pytest.raises(InputError) as error:
+        run(tmp_path, data, True)
+    message = str(error.value)
+    assert f"a long-name or PAX header of {size:,} bytes, over odwrap's limit of 65,536" \
+        in message
+    assert len(message) < 400 and os.listdir(tmp_path / "out") == []
+
+
+def test_a_name_over_path_max_is_refused_in_a_short_line(tmp_path):
+    name = f"{TOP}/" + "n" * 5000
+    with pytest.raises(InputError) as error:
+        run(tmp_path, tarball(extra=[member(name, b"x")]), True)
+    message = str(error.value)
+    assert "its name is 5,0" in message and "over 4096" in message and len(message) < 400
