@@ -2,16 +2,108 @@
 half of one."""
 
 import contextlib
+import fnmatch
+import glob
 import io
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from odwrap.errors import InputError
 
 MiB = 1024 * 1024
 DEFAULT_LIMIT = 16 * MiB  # what odwrap reads of a file whose caller names no limit
+
+
+GLOB_ENTRIES = 500_000  # directory entries one pattern may read
+GLOB_SECONDS = 20.0  # and the time it may take
+
+
+def bounded_glob(pattern, recursive: bool = False) -> list:
+    """What glob.glob(PATTERN, recursive=RECURSIVE) matches, sorted, with the work bounded:
+    past GLOB_ENTRIES directory entries read or GLOB_SECONDS, an InputError naming the pattern
+    ('/*/*/*/*/*/*/*/*/*.tfrecord' would read the whole disk). Names starting with '.' match
+    only a part that starts with '.', as glob's; with RECURSIVE a '**' part is any number of
+    folders."""
+    pattern = str(pattern)
+    if "\0" in pattern:
+        return []
+    if not glob.has_magic(pattern):
+        return [pattern] if os.path.lexists(pattern) else []
+    parts = [part for part in pattern.split("/") if part]
+    found = ["/" if pattern.startswith("/") else ""]
+    entries, seconds = GLOB_ENTRIES, GLOB_SECONDS
+    deadline, read = time.monotonic() + seconds, 0
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        following = []
+        for base in found:
+            if recursive and part == "**":
+                following.append(os.path.join(base, "") if last else base)  # glob's 'X/'
+                stack = [base]
+                while stack:
+                    folder = stack.pop()
+                    try:
+                        scanned = os.scandir(folder or ".")
+                    except OSError:
+                        continue
+                    with scanned:
+                        for entry in _entries(scanned):
+                            read = _count(read, entries, seconds, deadline, pattern)
+                            if entry.name.startswith("."):
+                                continue
+                            path = os.path.join(folder, entry.name)
+                            if _is_dir(entry):
+                                stack.append(path)
+                                following.append(path)
+                            elif last:  # a last '**' matches files too
+                                following.append(path)
+                continue
+            if not glob.has_magic(part):
+                path = os.path.join(base, part)
+                if os.path.lexists(path) if last else os.path.isdir(path):
+                    following.append(path)
+                continue
+            try:
+                scanned = os.scandir(base or ".")
+            except OSError:
+                continue
+            with scanned:
+                for entry in _entries(scanned):
+                    read = _count(read, entries, seconds, deadline, pattern)
+                    if entry.name.startswith(".") and not part.startswith("."):
+                        continue
+                    if fnmatch.fnmatchcase(entry.name, part) and (last or _is_dir(entry)):
+                        following.append(os.path.join(base, entry.name))
+        found = sorted(set(following)) if recursive else following
+    if pattern.endswith("/"):  # as glob: folders only, with the slash
+        return sorted(path + "/" for path in found if os.path.isdir(path))
+    return sorted(found)
+
+
+def _count(read: int, entries: int, seconds: float, deadline: float, pattern: str) -> int:
+    read += 1
+    if read > entries or (read % 1000 == 0 and time.monotonic() > deadline):
+        raise InputError(f"{pattern}: the pattern reads more than {min(read, entries):,} "
+                         f"folder entries or {seconds:.0f} s; give a narrower one")
+    return read
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _entries(scanned):
+    """A scandir's entries, ending quietly where the folder cannot be read further."""
+    try:
+        yield from scanned
+    except OSError:
+        return
 
 
 def log_dir() -> Path:

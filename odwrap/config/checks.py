@@ -6,14 +6,15 @@ model_checks.py. Nothing here imports TensorFlow.
 """
 
 import difflib
-import glob
 from dataclasses import replace
 from pathlib import Path
 
 from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
+from odwrap.config import number_checks  # noqa: F401 (registers the checks of any number)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
 from odwrap.config.pretrained import zoo_model_of_checkpoint
 from odwrap.errors import InputError
+from odwrap.fsutil import bounded_glob
 from odwrap.odapi import extractors, facts, labelmap
 
 # The finding types live in findings.py; imported here by the modules that run the checks.
@@ -33,10 +34,7 @@ def _is_local(path: str) -> bool:
 
 
 def _matches(pattern: str) -> list[str]:
-    try:
-        return glob.glob(pattern)
-    except ValueError:  # a NUL in the path, which no file has
-        return []
+    return bounded_glob(pattern)  # a NUL in the path matches nothing
 
 
 def _label_map(config, target):

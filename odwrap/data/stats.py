@@ -1,6 +1,5 @@
 """`odwrap stats`: what a set of TFRecords holds, and how big its boxes are at the model's input."""
 
-import glob
 import io
 import math
 import struct
@@ -9,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_bytes
+from odwrap.fsutil import atomic_write_bytes, bounded_glob
 from odwrap.odapi.tfexample import decode_example, read_records
 
 # sqrt(box area) in input pixels. The smallest FPN anchors (level 3: stride 8 x anchor_scale 4)
@@ -51,7 +50,7 @@ class Stats:
 def expand(patterns) -> list[str]:
     files = []
     for pattern in patterns:
-        matches = sorted(glob.glob(str(pattern)))
+        matches = bounded_glob(pattern)
         if not matches:
             raise InputError(f"{pattern}: no such TFRecord file")
         folders = [match for match in matches if Path(match).is_dir()]

@@ -2,7 +2,6 @@
 map and TFRecords. Every module that needs one of these asks here, so each is read one way.
 """
 
-import glob
 
 
 def meta_architecture(config) -> str | None:
@@ -91,7 +90,7 @@ def eval_patterns(config) -> list[str]:
 
 def match_files(patterns) -> list[str]:
     """The sorted files that local glob patterns match, each once."""
-    return sorted({path for pattern in patterns for path in glob.glob(str(pattern))})
+    return sorted({path for pattern in patterns for path in bounded_glob(pattern)})
 
 
 def fine_tune_checkpoint_type(config) -> str:

@@ -421,3 +421,26 @@ def test_every_finding_id_is_in_the_registry_once():
     fresh.declare("ODW900", "one")
     with pytest.raises(ValueError, match="ODW900 is taken by 'one'"):
         fresh.register("ODW900", "two")
+
+
+RATES = """train_config {{ batch_size: {batch} optimizer {{ momentum_optimizer {{ learning_rate {{
+  cosine_decay_learning_rate {{ learning_rate_base: {base} total_steps: 100
+  warmup_learning_rate: {warmup} warmup_steps: 10 }} }} }} }} }}"""
+
+
+@pytest.mark.parametrize("batch, base, warmup, paths", [
+    pytest.param(8, "0.04", "0.01", [], id="clean"),
+    pytest.param(8, "nan", "0.01", ["cosine_decay_learning_rate.learning_rate_base"], id="nan"),
+    pytest.param(8, "inf", "0.01", ["cosine_decay_learning_rate.learning_rate_base"], id="inf"),
+    pytest.param(8, "0.04", "-inf", ["cosine_decay_learning_rate.warmup_learning_rate"],
+                 id="minus-inf"),
+    pytest.param(8, "0", "0", ["cosine_decay_learning_rate.learning_rate_base"], id="zero-rate"),
+    pytest.param(0, "0.04", "0.01", ["train_config.batch_size"], id="zero-batch"),
+])
+def test_numbers_the_od_api_takes_and_then_fails_on(batch, base, warmup, paths):
+    """Issue 30: check passed learning_rate_base nan or inf and batch_size 0."""
+    found = [f for f in check_pipeline(config(RATES.format(batch=batch, base=base,
+                                                             warmup=warmup)))
+             if f.id == "ODW029"]
+    assert [f.severity for f in found] == ["error"] * len(paths)
+    assert all(f.path.endswith(path) for f, path in zip(found, paths)), found

@@ -270,3 +270,47 @@ def test_a_label_map_id_past_int32_is_refused(tmp_path):
     path.write_text('item { id: 99999999999 name: "a" }\n')
     with pytest.raises(InputError, match="label_map.pbtxt:1:"):
         labelmap.read(path)
+
+
+@pytest.fixture
+def decoy_tree(tmp_path):
+    """Four levels of four folders (340 in all) under tmp_path/tree, no TFRecord in them."""
+    root = tmp_path / "tree"
+    for path in ["/".join(f"d{level}{index}" for level, index in enumerate(digits))
+                 for digits in __import__("itertools").product(range(4), repeat=4)]:
+        (root / path).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.mark.parametrize("command", ["generate", "check"])
+def test_a_pattern_that_would_read_a_whole_tree_is_refused(tmp_path, capsys, monkeypatch,
+                                                          decoy_tree, command):
+    """Issue 30, case 13: '/*/*/*/*/*/*/*/*/*/*/*/*.tfrecord' in data.train never finished
+    (a depth of 8 took over 60 s). Here the limit is lowered onto a decoy tree."""
+    from odwrap import fsutil
+
+    monkeypatch.setattr(fsutil, "GLOB_ENTRIES", 200)
+    pattern = f"{decoy_tree}/*/*/*/*/*.tfrecord"
+    spec = write(tmp_path, HEAD.replace("  classes: [cat, dog]\n", "  classes: [cat, dog]\n"
+                                        f"  train: '{pattern}'\n  eval: '{pattern}'\n"))
+    argv = [command, str(spec)] + (["-o", str(tmp_path / "out")] if command == "generate" else [])
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and f"{pattern}: the pattern reads more than 200 folder entries" in err, err
+    assert err.count("\n") == 1
+
+
+def test_a_pattern_under_the_limit_matches_as_glob_does(tmp_path, decoy_tree):
+    import glob
+
+    from odwrap.fsutil import bounded_glob
+
+    for leaf in ("d00/d10/d20/d30", "d03/d12/d21/d33"):
+        (decoy_tree / leaf / "a.tfrecord").write_bytes(b"")
+    (decoy_tree / "d00" / ".hidden.tfrecord").write_bytes(b"")
+    for pattern in ("*/*/*/*/*.tfrecord", "d0[0-2]/*/d2?/*/", "*/.hidden*", "*/*.tfrecord",
+                    "**/*.tfrecord", "d00/**"):
+        for recursive in (False, True):
+            full = f"{decoy_tree}/{pattern}"
+            assert bounded_glob(full, recursive=recursive) == \
+                sorted(glob.glob(full, recursive=recursive)), pattern
