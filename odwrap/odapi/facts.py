@@ -2,6 +2,7 @@
 map and TFRecords. Every module that needs one of these asks here, so each is read one way.
 """
 
+from odwrap.fsutil import bounded_glob
 
 
 def meta_architecture(config) -> str | None:
