@@ -30,7 +30,8 @@ from pathlib import Path
 from odwrap import report
 from odwrap.deploy import sources
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_bytes, atomic_write_text, atomic_writer
+from odwrap.fsutil import (MiB, atomic_write_bytes, atomic_write_text, atomic_writer,
+                           open_own_file, read_text)
 
 DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
 PART = ".part"
@@ -53,9 +54,9 @@ class PredictResult:
 
 
 def read_labels(path) -> dict[int, str]:
-    if path is None or not Path(path).exists():
-        return {}
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    """A labels.txt's class names, a line each from id 1; InputError naming the file when it
+    is missing, a FIFO or a device, over 16 MiB or not UTF-8."""
+    lines = read_text(path, "labels file").splitlines()
     return {index: name for index, name in enumerate(lines, start=1)}
 
 
@@ -100,44 +101,72 @@ def detection_lines(source, image, found, threshold, first_id, annotator=None) -
     return lines
 
 
-def _cut_to_lines(path: Path, keep: int | None = None) -> tuple[int, int]:
-    """Truncate PATH after its last whole JSON line (or after KEEP lines): (lines kept, the sum
-    of their "detections")."""
+def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int]:
+    """Truncate PATH, open as HANDLE (an open_own_file), after its last whole JSON line (or
+    after KEEP lines): (lines kept, the sum of their "detections")."""
     kept = offset = detections = 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.endswith(b"\n") or (keep is not None and kept >= keep):
+    handle.seek(0)
+    for line in handle:
+        if not line.endswith(b"\n") or (keep is not None and kept >= keep):
+            break
+        if keep is None:
+            try:
+                detections += json.loads(line).get("detections", 0)
+            except (ValueError, AttributeError, TypeError):
                 break
-            if keep is None:
-                try:
-                    detections += json.loads(line).get("detections", 0)
-                except (ValueError, AttributeError):
-                    break
-            offset += len(line)
-            kept += 1
+        offset += len(line)
+        kept += 1
     if keep is not None and kept < keep:
-        raise InputError(f"{path}: holds {kept} detections where {path.parent / IMAGES}{PART} "
-                         f"counts {keep}; pass --restart")
-    os.truncate(path, offset)
+        raise InputError(f"{path}: holds {kept} detections where {IMAGES}{PART} beside "
+                         f"it counts {keep}; pass --restart")
+    handle.truncate(offset)
     return kept, detections
 
 
 def _resume(output: Path, run: dict, restart: bool) -> tuple[int, int]:
-    """(images, detections) an interrupted run wrote; (0, 0) for a fresh run."""
+    """(images, detections) an interrupted run wrote; (0, 0) for a fresh run. The part files
+    are reopened only as this run's own regular files (fsutil.open_own_file), never through a
+    link."""
     log, lines, recorded = output / (IMAGES + PART), output / (DETECTIONS + PART), output / RUN
-    if restart or not log.exists():
+    if restart or not (log.exists() or log.is_symlink()):
         for path in (log, lines):
-            path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # a link itself, not what it names
         return 0, 0
-    earlier = json.loads(recorded.read_text()) if recorded.exists() else {}
+    earlier = {}
+    if recorded.exists():
+        try:
+            earlier = json.loads(read_text(recorded, "run record", limit=MiB))
+        except ValueError:
+            earlier = None
     if earlier != run:
-        changed = ", ".join(key for key in run if earlier.get(key) != run[key])
+        changed = ", ".join(key for key in run if not isinstance(earlier, dict)
+                            or earlier.get(key) != run[key])
         raise InputError(f"{output}: holds an interrupted run with another {changed or 'setup'} "
                          f"({recorded}); pass --restart to start over, or another --output")
-    images, detections = _cut_to_lines(log)
-    lines.touch()
-    _cut_to_lines(lines, keep=detections)
+    with open_own_file(log) as handle:
+        images, detections = _cut_to_lines(handle, log)
+    with open_own_file(lines) as handle:
+        _cut_to_lines(handle, lines, keep=detections)
     return images, detections
+
+
+class _AnnotatedNames:
+    """Each image's annotated file name: NAME.annotated.png (NAME: the image's file name without
+    its suffix, at most 100 characters), or NAME.2.annotated.png, ... when an earlier image of
+    the run took that name (a/x.jpg, b/x.jpg, a/x.png), in the order of the run's images, so
+    that a resumed run names them as the whole run would."""
+
+    def __init__(self):
+        self.taken = set()
+
+    def __call__(self, filename: str) -> str:
+        stem = Path(filename).stem.replace("\0", "_")[:100] or "image"  # a name, not a path
+        name, count = f"{stem}.annotated.png", 1
+        while name in self.taken:
+            count += 1
+            name = f"{stem}.{count}.annotated.png"
+        self.taken.add(name)
+        return name
 
 
 def _logged_names(log: Path, images: int):
@@ -181,14 +210,17 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
+    model, output = Path(model), Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: is a file; --output names a folder")
+    given = read_labels(labels) if labels else None  # before the model loads
     total = sources.count(images)  # an argument naming nothing fails before the model loads
     if max_images is not None:
         total = min(total, max_images)
     if not total:
         raise InputError(f"no images in {', '.join(str(image) for image in images)}")
-    model, output = Path(model), Path(output)
     detector = load_detector(model, runtime=runtime, threads=threads)
-    names = model_labels(detector, model, labels)
+    names = given if given is not None else model_labels(detector, model)
     run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime}
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
@@ -200,10 +232,12 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
     result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
                            detections=count)
     logged = _logged_names(output / (IMAGES + PART), resumed)
-    with open(output / (DETECTIONS + PART), "ab") as lines, \
-            open(output / (IMAGES + PART), "ab") as log, \
+    annotated = _AnnotatedNames()
+    with open_own_file(output / (DETECTIONS + PART)) as lines, \
+            open_own_file(output / (IMAGES + PART)) as log, \
             report.tracking("predict", total, "image", done=resumed) as progress:
         for position, source in enumerate(itertools.islice(sources.iterate(images), total)):
+            annotated_name = annotated(source.filename)
             if position < resumed:
                 name = next(logged)
                 if name != source.filename:
@@ -229,10 +263,12 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
             lines.flush()
             log.write((json.dumps({**entry, "width": image.shape[1], "height": image.shape[0],
                                    "detections": len(found_lines),
-                                   "milliseconds": round(found.milliseconds, 2)}) + "\n").encode())
+                                   "milliseconds": round(found.milliseconds, 2),
+                                   **({"annotated": annotated_name} if annotate else {})})
+                       + "\n").encode())
             log.flush()
             if annotator is not None:
-                atomic_write_bytes(output / f"{Path(source.filename).stem}.annotated.png",
+                atomic_write_bytes(output / annotated_name,
                                    annotator.png(found_lines, names))
             result.detections += len(found_lines)
             result.images += 1

@@ -45,9 +45,35 @@ def load_rgb(source, name=None) -> np.ndarray:
 
     try:
         with Image.open(source) as image:
+            if image.mode in WIDE_MODES:
+                return _wide_to_rgb(np.asarray(image, dtype=np.float64), image.mode,
+                                    name or source)
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bomb: > 179 Mpixels
         raise InputError(f"{name or source}: cannot read the image ({exc})") from None
+
+
+WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # what convert() clips
+
+
+def _wide_to_rgb(pixels: np.ndarray, mode: str, name) -> np.ndarray:
+    """A 16-bit, 32-bit or float grey image as uint8 RGB, scaled by its range (Pillow's
+    convert('RGB') clips: a 16-bit PNG became all white, a float TIFF in [0, 1] all black):
+    integers by the bit depth their largest value needs (8 or 16), floats in [0, 1] by 255,
+    anything else from its lowest to its highest value."""
+    if not np.isfinite(pixels).all():
+        raise InputError(f"{name}: cannot read the image (NaN or infinite pixels)")
+    low, high = float(pixels.min(initial=0)), float(pixels.max(initial=0))
+    if mode == "F":
+        scale_low, scale_high = (0.0, 1.0) if low >= 0 and high <= 1 else (low, high)
+    else:
+        scale_low = 0.0 if low >= 0 else low
+        scale_high = 255.0 if 0 <= low and high <= 255 else \
+            65535.0 if 0 <= low and high <= 65535 else high
+    span = scale_high - scale_low
+    scaled = (pixels - scale_low) * (255.0 / span) if span > 0 else np.zeros_like(pixels)
+    grey = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -6,13 +6,14 @@ Sources come in a stable order (the arguments' order; a folder's and a glob's fi
 at a time and read only when asked, so that a run over millions of images holds one in memory
 and a resumed run can skip the images an earlier run finished."""
 
-import glob
 import io
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from odwrap.errors import InputError
+from odwrap.fsutil import bounded_glob
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 RECORD_SUFFIXES = frozenset({".tfrecord", ".record", ".tfrecords"})
@@ -44,12 +45,14 @@ def _files(argument: str) -> list[Path]:
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
                       and p.is_file())
     if not path.exists() and GLOB_CHARACTERS & set(argument):
-        matches = sorted(Path(p) for p in glob.glob(argument, recursive=True))
+        matches = [Path(p) for p in bounded_glob(argument, recursive=True)]
         if not matches:
             raise InputError(f"{argument}: no file matches this pattern")
         return [p for p in matches if p.is_file()]
     if not path.exists():
         raise InputError(f"{argument}: no such file or folder")
+    if not path.is_file():  # stat only: opening a FIFO would wait for a writer
+        raise InputError(f"{argument}: not a regular file (a FIFO, a socket or a device)")
     return [path]
 
 
@@ -58,13 +61,17 @@ def _records(path: Path, before: int) -> Iterator[Source]:
     from odwrap.odapi.tfexample import decode_example, read_records
 
     for number, data in enumerate(read_records(path)):
-        features = decode_example(data)
+        try:
+            features = decode_example(data)
+        except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
+            raise InputError(f"{path}: record {number} is not a tf.Example ({exc})") from None
         encoded = features.get("image/encoded")
         if not encoded:
             raise InputError(f"{path}: record {number} has no image/encoded feature")
         source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
         filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
-        yield Source(image_id=int(source_id) if source_id.isdigit() else before + number + 1,
+        numeric = source_id.isascii() and source_id.isdigit() and len(source_id) <= 18
+        yield Source(image_id=int(source_id) if numeric else before + number + 1,
                      filename=filename or source_id or f"{path.name}#{number}",
                      encoded=encoded[0])
 
