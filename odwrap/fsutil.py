@@ -6,6 +6,7 @@ import fnmatch
 import glob
 import io
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -218,6 +219,46 @@ def open_own_file(path) -> io.BufferedRandom:
     return os.fdopen(fd, "a+b")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_leftovers(path, kinds=("tmp",)) -> list:
+    """Remove what killed runs left beside PATH: `.NAME.PID.*.tmp` files of atomic_writer and,
+    with 'merge' in KINDS, `.NAME.merge.PID.*` folders, where process PID is gone (a run still
+    going keeps its own). Links are removed, never followed. The removed paths."""
+    path = Path(path)
+    removed = []
+    prefixes = [(f".{path.name}.", ".tmp")]
+    if "merge" in kinds:
+        prefixes.append((f".{path.name}.merge.", ""))
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        for prefix, suffix in prefixes:
+            if not entry.name.startswith(prefix) or not entry.name.endswith(suffix):
+                continue
+            pid = entry.name[len(prefix):].split(".", 1)[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            leftover = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+            break
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -241,7 +282,8 @@ def atomic_writer(path):
     block ends without an exception; nothing is left behind when it raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as handle:

@@ -11,6 +11,7 @@ partition, sorted within each, an image's rows by class and then by score.
 
 import json
 import math
+import os
 import shutil
 import tempfile
 import zlib
@@ -22,7 +23,7 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
-from odwrap.fsutil import refuse_input_as_output
+from odwrap.fsutil import refuse_input_as_output, remove_leftovers
 from odwrap.results import fusion, rows
 from odwrap.results.rows import Row
 
@@ -191,7 +192,9 @@ def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_fo
     result = MergeResult(output=Path(output), method=method)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.merge.", dir=output.parent))
+    remove_leftovers(output, kinds=("tmp", "merge"))  # of a killed merge into OUTPUT
+    folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.merge.{os.getpid()}.",
+                                   dir=output.parent))
     try:
         count = _partitions(inputs)
         result.rows_in = _spread(inputs, formats, folder, count)

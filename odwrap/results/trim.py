@@ -15,7 +15,7 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
-from odwrap.fsutil import refuse_input_as_output
+from odwrap.fsutil import refuse_input_as_output, remove_leftovers
 from odwrap.results import rows
 
 BINS = 1 << 16
@@ -97,6 +97,7 @@ def trim(source, output, *, min_score, max_total, input_format, output_format) -
                 low, ties = _cut(_histogram(source, name, min_score, high), within)
                 threshold_bits = (high << 16) | low
                 result.threshold = float(np.uint32(threshold_bits).view(np.float32))
+    remove_leftovers(output)  # a killed trim's temporary file
     with rows.Writer(output, target) as writer, \
             report.tracking("trim: writing", None, "row") as progress:
         for row in rows.read(source, name):

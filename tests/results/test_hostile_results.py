@@ -245,3 +245,42 @@ def test_a_group_over_the_limit_is_refused_naming_it(tmp_path, capsys):
     code, _, err = odwrap(capsys, "merge", tmp_path / "out.jsonl", first, second)
     assert code == 2 and "image 7, class 3: 20,002 detections, over odwrap's limit of 20,000" \
         in err, err
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_merge_removes_what_a_killed_one_left_and_only_that(tmp_path, capsys):
+    """A killed merge left .OUT.merge.*/ and .OUT.*.tmp (tens of MB) that no run removed; one
+    still running keeps its own, and a link among them is removed, not followed."""
+    dead, alive = _dead_pid(), os.getpid()
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "kept.jsonl").write_text("decoy")
+    left = {tmp_path / f".out.json.merge.{dead}.ab12": "folder",
+            tmp_path / f".out.json.{dead}.cd34.tmp": "file",
+            tmp_path / f".out.json.merge.{dead}.link": "link"}
+    running = {tmp_path / f".out.json.merge.{alive}.ef56": "folder",
+               tmp_path / f".out.json.{alive}.gh78.tmp": "file"}
+    for path, kind in {**left, **running}.items():
+        if kind == "folder":
+            path.mkdir()
+            (path / "0.jsonl").write_text("x" * 1000)
+        elif kind == "file":
+            path.write_text("[")
+        else:
+            path.symlink_to(decoy)
+    first = _write(tmp_path / "a.json", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.json", first, first)
+    assert code == 0, err
+    assert not any(os.path.lexists(path) for path in left)
+    assert all(path.exists() for path in running)
+    assert (decoy / "kept.jsonl").read_text() == "decoy"
+    code, _, err = odwrap(capsys, "trim", first, "-o", tmp_path / "out.json")
+    assert code == 0 and (tmp_path / f".out.json.{alive}.gh78.tmp").exists(), err
