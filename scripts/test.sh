@@ -15,17 +15,23 @@ for arg in ${REST[@]+"${REST[@]}"}; do
     FUZZ=(-m fuzz)
   fi
 done
+# The venvs install side by side (each mostly waits on downloads); what one prints is shown
+# when it fails. The Task Library and MediaPipe (tests/deploy/test_consumers.py), Apache Beam
+# (tests/data/test_beam.py) and MkDocs (tests/test_docs.py's site build) have venvs of their
+# own; without one, the tests that need it are skipped, or fail under CI.
+LOGS="$ROOT/build/setup-logs"
+mkdir -p "$LOGS"
+"$ROOT/scripts/setup-consumers.sh" >"$LOGS/consumers.log" 2>&1 & CONSUMERS=$!
+"$ROOT/scripts/setup-beam.sh" >"$LOGS/beam.log" 2>&1 & BEAM=$!
+"$ROOT/scripts/docs.sh" >"$LOGS/docs.log" 2>&1 & DOCS=$!
 "$ROOT/scripts/setup.sh" --stack "$STACK"
-# The Task Library and MediaPipe in their own venv, for tests/deploy/test_consumers.py (which
-# fails under CI without it, and is skipped elsewhere).
-"$ROOT/scripts/setup-consumers.sh" ||
-  echo "test.sh: no consumers venv; the tests that need it will be skipped (or fail under CI)" >&2
-# Apache Beam in its own venv, for tests/data/test_beam.py (the same: fails under CI without it).
-"$ROOT/scripts/setup-beam.sh" ||
-  echo "test.sh: no Beam venv; the tests that need it will be skipped (or fail under CI)" >&2
-# MkDocs in its own venv, for tests/test_docs.py's site build (the same: fails under CI without it).
-"$ROOT/scripts/docs.sh" >/dev/null ||
-  echo "test.sh: the documentation site did not build; tests/test_docs.py says why" >&2
+for job in "consumers $CONSUMERS" "beam $BEAM" "docs $DOCS"; do
+  set -- $job
+  if ! wait "$2"; then
+    tail -n 20 "$LOGS/$1.log" >&2
+    echo "test.sh: the $1 set-up failed ($LOGS/$1.log); the tests that need it will be skipped (or fail under CI)" >&2
+  fi
+done
 cd "$ROOT"
 ARGS=()
 for arg in ${REST[@]+"${REST[@]}"}; do [[ "$arg" == --fuzz ]] || ARGS+=("$arg"); done
