@@ -2,6 +2,7 @@
 half of one."""
 
 import contextlib
+import errno
 import fnmatch
 import glob
 import io
@@ -12,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from odwrap.errors import InputError
+from odwrap.errors import InputError, RunError
 
 MiB = 1024 * 1024
 DEFAULT_LIMIT = 16 * MiB  # what odwrap reads of a file whose caller names no limit
@@ -180,6 +181,43 @@ def check_output_file(path, what: str = "file") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{path}: cannot write the {what}: {parent} is not writable")
     return path
+
+
+def check_input_file(path, what: str = "file") -> Path:
+    """PATH, when it is a regular file (stat only, so a FIFO is never opened); else an
+    InputError saying what it is instead."""
+    path = Path(path)
+    if not os.path.lexists(path) or (path.is_symlink() and not path.exists()):
+        raise InputError(f"{path}: no such {what}")
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a {what}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a FIFO, a socket or a device)")
+    return path
+
+
+@contextlib.contextmanager
+def making(path, what: str = "file"):
+    """Make PATH's missing folders for a run that writes PATH; when the run fails, remove the
+    folders it made (and what it wrote in them). A write that fails for want of space is a
+    RunError, for want of permission an InputError: one line naming PATH."""
+    path = Path(path)
+    top = path.parent
+    while not top.parent.exists() and top.parent != top.parent.parent:
+        top = top.parent
+    made = not top.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield path
+    except BaseException as exc:
+        if made:
+            shutil.rmtree(top, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            why = exc.strerror or str(exc)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+                raise RunError(f"{path}: cannot write the {what}: {why}") from None
+            raise InputError(f"{path}: cannot write the {what}: {why}") from None
+        raise
 
 
 def refuse_input_as_output(output, inputs, what: str = "file") -> None:

@@ -23,7 +23,8 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
-from odwrap.fsutil import refuse_input_as_output, remove_leftovers
+from odwrap.fsutil import (check_input_file, check_output_file, making,
+                           refuse_input_as_output, remove_leftovers)
 from odwrap.results import fusion, rows
 from odwrap.results.rows import Row
 
@@ -183,15 +184,23 @@ def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_fo
     target = rows.format_of(output, output_format)
     rows.check_convertible(formats, target, [*inputs, output])
     for path in inputs:
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+        check_input_file(path, "detection file")
+    check_output_file(output, "merged file")
     refuse_input_as_output(output, inputs, "merged file")
     options = {"method": method, "decay": decay, "sigma": sigma, "floor": floor,
                "weights": weights,
                "iou": iou if iou is not None else (0.55 if method == "wbf" else 0.5)}
     result = MergeResult(output=Path(output), method=method)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    with making(output, "merged file"):
+        _merge_into(output, inputs, formats, target, options, result)
+    return result
+
+
+def _merge_into(output: Path, inputs, formats, target: str, options: dict,
+                result: MergeResult) -> None:
+    """The merge itself, in OUTPUT's folder: the inputs spread into partitions on disk, then
+    each partition grouped, fused and written."""
     remove_leftovers(output, kinds=("tmp", "merge"))  # of a killed merge into OUTPUT
     folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.merge.{os.getpid()}.",
                                    dir=output.parent))
@@ -214,4 +223,3 @@ def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_fo
             result.rows_out = writer.rows
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return result

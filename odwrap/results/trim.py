@@ -15,7 +15,8 @@ import numpy as np
 
 from odwrap import report
 from odwrap.errors import InputError
-from odwrap.fsutil import refuse_input_as_output, remove_leftovers
+from odwrap.fsutil import (check_input_file, check_output_file, making,
+                           refuse_input_as_output, remove_leftovers)
 from odwrap.results import rows
 
 BINS = 1 << 16
@@ -76,9 +77,8 @@ def _cut(counts: np.ndarray, keep: int) -> tuple[int, int]:
 def trim(source, output, *, min_score, max_total, input_format, output_format) -> TrimResult:
     """SOURCE's rows with a score of at least MIN_SCORE, at most MAX_TOTAL of them (the
     highest), into OUTPUT."""
-    source, output = Path(source), Path(output)
-    if not source.is_file():
-        raise InputError(f"{source}: no such file")
+    source, output = check_input_file(source, "detection file"), Path(output)
+    check_output_file(output, "trimmed file")
     refuse_input_as_output(output, [source], "trimmed file")
     if max_total is not None and max_total < 0:
         raise InputError(f"--max-total {max_total}: must be 0 or more")
@@ -97,23 +97,24 @@ def trim(source, output, *, min_score, max_total, input_format, output_format) -
                 low, ties = _cut(_histogram(source, name, min_score, high), within)
                 threshold_bits = (high << 16) | low
                 result.threshold = float(np.uint32(threshold_bits).view(np.float32))
-    remove_leftovers(output)  # a killed trim's temporary file
-    with rows.Writer(output, target) as writer, \
-            report.tracking("trim: writing", None, "row") as progress:
-        for row in rows.read(source, name):
-            if row.label is not None:
-                result.rows_in += 1
-                if result.rows_in % 100_000 == 0:
-                    progress.update(result.rows_in)
-                if row.score < min_score:
-                    continue
-                bits = _bits(row.score)
-                if bits < threshold_bits:
-                    continue
-                if bits == threshold_bits:
-                    if not ties:
+    with making(output, "trimmed file"):
+        remove_leftovers(output)  # a killed trim's temporary file
+        with rows.Writer(output, target) as writer, \
+                report.tracking("trim: writing", None, "row") as progress:
+            for row in rows.read(source, name):
+                if row.label is not None:
+                    result.rows_in += 1
+                    if result.rows_in % 100_000 == 0:
+                        progress.update(result.rows_in)
+                    if row.score < min_score:
                         continue
-                    ties -= 1
-            writer.write(row)
-        result.rows_out = writer.rows
+                    bits = _bits(row.score)
+                    if bits < threshold_bits:
+                        continue
+                    if bits == threshold_bits:
+                        if not ties:
+                            continue
+                        ties -= 1
+                writer.write(row)
+            result.rows_out = writer.rows
     return result

@@ -220,22 +220,23 @@ def test_nested_brackets_are_refused_in_under_a_gigabyte(tmp_path, name, content
 
 
 @pytest.mark.parametrize("method", ["soft-nms", "wbf"])
-def test_twenty_thousand_detections_of_one_image_and_class_fuse_in_under_a_gigabyte(
+def test_twelve_thousand_detections_of_one_image_and_class_fuse_in_under_a_gigabyte(
         tmp_path, method):
-    """Case 11: 20,000 rows of one group made Soft-NMS allocate 3 GiB IoU matrices."""
+    """Case 11: 20,000 rows of one group made Soft-NMS allocate 3 GiB IoU matrices; 12,000
+    rows (a 1.1 GiB matrix) are past the limit here."""
     rng = np.random.default_rng(0)
-    corners = rng.uniform(0, 1000, (20_000, 2))
-    sizes = rng.uniform(5, 50, (20_000, 2))
+    corners = rng.uniform(0, 1000, (12_000, 2))
+    sizes = rng.uniform(5, 50, (12_000, 2))
     items = [{"image_id": 1, "category_id": 1, "bbox": [*map(float, corner), *map(float, size)],
               "score": float(score)}
-             for corner, size, score in zip(corners, sizes, rng.uniform(0, 1, 20_000))]
+             for corner, size, score in zip(corners, sizes, rng.uniform(0, 1, 12_000))]
     half = len(items) // 2
     first, second = _write(tmp_path / "a.json", items[:half]), _write(tmp_path / "b.json",
                                                                        items[half:])
     result = run_limited("merge", tmp_path / "out.json", first, second, "--method", method)
     assert result.returncode == 0, result.stderr[-2000:]
     merged = json.loads((tmp_path / "out.json").read_text())
-    assert 0 < len(merged) <= 20_000
+    assert 0 < len(merged) <= 12_000
     assert all(math.isfinite(row["score"]) for row in merged)
 
 
@@ -284,3 +285,73 @@ def test_the_next_merge_removes_what_a_killed_one_left_and_only_that(tmp_path, c
     assert (decoy / "kept.jsonl").read_text() == "decoy"
     code, _, err = odwrap(capsys, "trim", first, "-o", tmp_path / "out.json")
     assert code == 0 and (tmp_path / f".out.json.{alive}.gh78.tmp").exists(), err
+
+
+@pytest.mark.parametrize("command", ["merge", "trim"])
+@pytest.mark.parametrize("case", ["a folder", "under a file"])
+def test_an_output_that_cannot_be_a_file_is_refused(tmp_path, capsys, command, case):
+    source = _write(tmp_path / "a.json", ROWS)
+    if case == "a folder":
+        output = tmp_path / "out.json"
+        output.mkdir()
+    else:
+        (tmp_path / "file").write_text("x")
+        output = tmp_path / "file" / "out.json"
+    argv = ["merge", output, source, source] if command == "merge" else \
+        ["trim", source, "-o", output]
+    code, _, err = odwrap(capsys, *argv)
+    what = "merged file" if command == "merge" else "trimmed file"
+    message = f"is a folder; give the {what}'s file name" if case == "a folder" else \
+        f"cannot write the {what}: {tmp_path / 'file'} is not a folder"
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: path.mkdir(), "a folder, not a detection file"),
+    (lambda path: os.mkfifo(path), "not a regular file (a FIFO, a socket or a device)"),
+])
+def test_a_folder_or_fifo_as_an_input_says_what_it_is(tmp_path, capsys, make, message):
+    """They were "no such file"; a FIFO is never opened (it would wait for a writer)."""
+    odd = tmp_path / "odd.json"
+    make(odd)
+    source = _write(tmp_path / "a.json", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.json", source, odd)
+    assert code == 2 and f"{odd}: {message}" in err, err
+    code, _, err = odwrap(capsys, "trim", odd, "-o", tmp_path / "out.json")
+    assert code == 2 and f"{odd}: {message}" in err, err
+
+
+def test_a_failed_merge_removes_the_folders_it_made(tmp_path, capsys):
+    good = _write(tmp_path / "a.json", ROWS)
+    bad = _write(tmp_path / "b.json", [ROWS[0], {**ROWS[1], "score": "high"}])
+    output = tmp_path / "new" / "deeper" / "out.json"
+    code, _, err = odwrap(capsys, "merge", output, good, bad)
+    assert code == 2 and "score 'high' is not a number" in err, err
+    assert not (tmp_path / "new").exists()
+    code, _, err = odwrap(capsys, "trim", bad, "-o", output)
+    assert code == 2 and not (tmp_path / "new").exists(), err
+
+
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+from odwrap import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", ["merge", "trim"])
+def test_a_disk_that_fills_up_is_one_line_and_leaves_nothing(tmp_path, command):
+    """ENOSPC (here EFBIG, a file-size limit of 20 kB) was a traceback."""
+    items = [{**ROWS[0], "image_id": index} for index in range(2_000)]
+    source = tmp_path / "big.json"
+    source.write_text(json.dumps(items))  # written before the limit, in this process
+    output = tmp_path / "out" / "out.json"
+    argv = ["merge", output, source, source] if command == "merge" else \
+        ["trim", source, "-o", output]
+    result = run_python(["-c", FULL_DISK, *map(str, argv)])
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"{output}: cannot write the" in result.stderr and "File too large" in result.stderr
+    assert not (tmp_path / "out").exists()
