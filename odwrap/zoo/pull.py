@@ -168,6 +168,11 @@ def pull(name, source=None, force: bool = False, root: Path | None = None,
         download.timeout()
     item = cache.entry(model, root)
     try:
+        item.zoo.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # ODWRAP_CACHE=/proc/x, a file, a folder of another user
+        raise InputError(f"{item.zoo}: cannot make the zoo cache here: "
+                         f"{exc.strerror or exc}; {cache.ROOT_ENV} moves it") from None
+    try:
         with _locked(item, wait):
             if source is None and not force:
                 reused = _reuse(item)

@@ -324,7 +324,17 @@ def test_a_cache_that_cannot_be_written(monkeypatch, tmp_path, server):
     server.put()
     blocker = write(tmp_path / "a-file", b"")
     monkeypatch.setenv("ODWRAP_CACHE", str(blocker / "cache"))
-    with pytest.raises(InputError, match=r": cannot write the zoo cache here: .*; ODWRAP_CACHE "
+    with pytest.raises(InputError, match=r": cannot (make|write) the zoo cache here: .*; "
+                                         "ODWRAP_CACHE moves it$"):
+        api.zoo_pull(MODEL.name)
+
+
+def test_a_cache_where_no_folder_can_be_made_is_bad_input(monkeypatch, tmp_path, server):
+    """ODWRAP_CACHE=/proc/xx exited 1, as a failed run ("No such file or directory")."""
+    server.put()
+    monkeypatch.setenv("ODWRAP_CACHE", "/proc/odwrap-no-such-cache")
+    with pytest.raises(InputError, match=r"^/proc/odwrap-no-such-cache/zoo: cannot make the zoo "
+                                         "cache here: No such file or directory; ODWRAP_CACHE "
                                          "moves it$"):
         api.zoo_pull(MODEL.name)
 
