@@ -96,6 +96,7 @@ def _reuse(item: cache.Entry) -> Pulled | None:
     if record is None:
         item.remove(keep_part=True)
         return None
+    item.clean_staging()  # a killed `pull --force` of a cached model left its extraction
     cache.verify(item, record)
     if not _complete(item.folder):
         report.message(f"{item.folder}: incomplete; extracting {item.tarball} again")

@@ -275,6 +275,18 @@ def test_a_killed_pull_leaves_nothing_the_next_one_trusts(server, zoo_env):
     assert not (zoo / f".{MODEL.name}.extract-abc").exists()
 
 
+def test_a_reused_model_clears_the_staging_a_killed_forced_pull_left(server, zoo_env):
+    """Issue 30: `pull --force` killed while extracting left an 800 MB staging folder beside a
+    model whose record was still valid; the next pull reused the model and kept it."""
+    server.put()
+    api.zoo_pull(MODEL.name)
+    zoo = zoo_env / "zoo"
+    write(zoo / f".{MODEL.name}.extract-abc" / TOP / "checkpoint" / "big", b"x" * 1000)
+    api.zoo_pull(MODEL.name)
+    assert server.gets() == [None]  # reused, not fetched again
+    assert not (zoo / f".{MODEL.name}.extract-abc").exists()
+
+
 def test_a_second_pull_waits_for_the_first_and_downloads_nothing(server, zoo_env):
     server.put()
     server.chunk_delay = 0.02  # about 0.3 s for the whole tarball
