@@ -355,3 +355,27 @@ def test_a_disk_that_fills_up_is_one_line_and_leaves_nothing(tmp_path, command):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"{output}: cannot write the" in result.stderr and "File too large" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_links_in_the_output_folder_are_replaced_never_written_through(tmp_path, capsys):
+    """Issue 30: merge, trim and convert never write outside their output folder, whatever
+    links it holds: each link points at a decoy this test made, which stays as it was."""
+    from tests import datasets
+
+    decoys = tmp_path / "decoys"
+    decoys.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ["merged.json", "trimmed.jsonl", "label_map.pbtxt", "report.json",
+             "data-00000-of-00001.tfrecord"]
+    for name in names:
+        (decoys / name).write_text("decoy")
+        (out / name).symlink_to(decoys / name)
+    source = _write(tmp_path / "a.json", ROWS)
+    assert odwrap(capsys, "merge", out / "merged.json", source, source)[0] == 0
+    assert odwrap(capsys, "trim", source, "-o", out / "trimmed.jsonl")[0] == 0
+    voc = datasets.voc(tmp_path / "voc", images=3)
+    assert odwrap(capsys, "convert", "voc", voc, "-o", out)[0] == 0
+    assert all((decoys / name).read_text() == "decoy" for name in names)
+    assert not any((out / name).is_symlink() for name in names)
+    assert len(json.loads((out / "merged.json").read_text())) == 2
