@@ -90,6 +90,8 @@ def add_predict(subparsers) -> None:
                         help="start over instead of resuming an interrupted run in --output")
     parser.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
                         help="only the first N images (default: all)")
+    parser.add_argument("--classes", type=lambda text: tuple(text.split(",")), metavar="A,B",
+                        help="only detections of these classes (default: all)")
     parser.set_defaults(func=predict)
 
 

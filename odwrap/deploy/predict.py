@@ -24,6 +24,7 @@ import json
 import os
 import statistics
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,15 +75,17 @@ def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
     return packed
 
 
-def detection_lines(source, image, found, threshold, first_id, annotator=None) -> list[dict]:
-    """The result dicts of one image's detections at or above THRESHOLD, ids from FIRST_ID;
-    masks pasted at the image's size (and blended into ANNOTATOR) one at a time."""
+def detection_lines(source, image, found, threshold, first_id, annotator=None,
+                    wanted=None) -> list[dict]:
+    """The result dicts of one image's detections at or above THRESHOLD (of the class ids in
+    WANTED, when given), ids from FIRST_ID; masks pasted at the image's size (and blended into
+    ANNOTATOR) one at a time."""
     from odwrap.deploy import predicted_masks as mask_ops
 
     height, width = image.shape[:2]
     lines = []
     for index, (box, label, score) in enumerate(zip(found.boxes, found.classes, found.scores)):
-        if score < threshold:
+        if score < threshold or (wanted is not None and int(label) not in wanted):
             continue
         ymin, xmin, ymax, xmax = (float(v) for v in box)
         line = {"image_id": source.image_id, "filename": source.filename,
@@ -150,6 +153,17 @@ def _resume(output: Path, run: dict, restart: bool) -> tuple[int, int]:
     return images, detections
 
 
+def _class_ids(classes, names: dict[int, str]) -> set[int]:
+    """The ids of the class NAMES in CLASSES; InputError naming those the model does not have."""
+    ids = {name: index for index, name in names.items()}
+    unknown = [name for name in classes if name not in ids]
+    if unknown:
+        known = ", ".join(names.values()) or "none: give --labels"
+        raise InputError(f"--classes {','.join(unknown)}: not a class of the model "
+                         f"(its classes: {known})")
+    return {ids[name] for name in classes}
+
+
 class _AnnotatedNames:
     """Each image's annotated file name: NAME.annotated.png (NAME: the image's file name without
     its suffix, at most 100 characters), or NAME.2.annotated.png, ... when an earlier image of
@@ -197,12 +211,13 @@ def _finish(output: Path, jsonl: bool) -> Path:
 
 def predict(model, images, output="predictions", *, threshold: float = 0.5, labels=None,
             runtime: str = "auto", jsonl: bool = False, threads: int = 2, annotate: bool = True,
-            restart: bool = False, max_images: int | None = None) -> PredictResult:
+            restart: bool = False, max_images: int | None = None,
+            classes: Sequence[str] | None = None) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
     TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
     annotated images. Resumes an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only
-    the first that many images of IMAGES."""
+    the first that many images of IMAGES. CLASSES: only detections of these class names."""
     from odwrap.deploy.annotate import Annotator
     from odwrap.deploy.runtime import load_detector
 
@@ -221,7 +236,9 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
         raise InputError(f"no images in {', '.join(str(image) for image in images)}")
     detector = load_detector(model, runtime=runtime, threads=threads)
     names = given if given is not None else model_labels(detector, model)
-    run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime}
+    wanted = _class_ids(classes, names) if classes else None
+    run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime,
+           **({"classes": sorted(wanted)} if wanted else {})}
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     resumed, count = _resume(output, run, restart)
@@ -258,7 +275,7 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
             result.masks = found.masks is not None
             annotator = Annotator(image) if annotate else None
             found_lines = detection_lines(source, image, found, threshold, result.detections + 1,
-                                          annotator)
+                                          annotator, wanted)
             lines.write("".join(json.dumps(line) + "\n" for line in found_lines).encode())
             lines.flush()
             log.write((json.dumps({**entry, "width": image.shape[1], "height": image.shape[0],
