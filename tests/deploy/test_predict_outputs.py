@@ -182,3 +182,28 @@ def test_a_source_id_of_thousands_of_digits_is_a_name_not_an_id(interrupted, tmp
     logged = json.loads((tmp_path / "out" / "images.jsonl").read_text())
     assert logged["image_id"] == 1 and logged["filename"] == "7" * 5000
     assert logged["annotated"] == "7" * 100 + ".annotated.png"
+
+
+def test_classes_keeps_only_the_detections_of_those_classes(interrupted, tmp_path):
+    model, images, _ = interrupted
+    names = (model.parent / "labels.txt").read_text().splitlines()
+    every = run_odwrap("predict", model, *images, "-o", tmp_path / "every", "--jsonl",
+                       "--threshold", 0, "--no-annotate")
+    assert every.returncode == 0, every.stderr[-3000:]
+    lines = [json.loads(line) for line in
+             (tmp_path / "every" / "detections.jsonl").read_text().splitlines()]
+    first = lines[0]["category_id"]
+    kept = run_odwrap("predict", model, *images, "-o", tmp_path / "kept", "--jsonl",
+                      "--threshold", 0, "--no-annotate", "--classes", names[first - 1])
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    only = [json.loads(line) for line in
+            (tmp_path / "kept" / "detections.jsonl").read_text().splitlines()]
+    expected = [(line["image_id"], line["bbox"], line["score"]) for line in lines
+                if line["category_id"] == first]
+    assert [(line["image_id"], line["bbox"], line["score"]) for line in only] == expected
+    assert {line["category_id"] for line in only} == {first}
+    unknown = run_odwrap("predict", model, *images, "-o", tmp_path / "unknown",
+                         "--classes", "no-such-class")
+    assert unknown.returncode == 2
+    assert f"--classes no-such-class: not a class of the model (its classes: " \
+           f"{', '.join(names)})" in unknown.stderr
