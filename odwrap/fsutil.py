@@ -36,8 +36,7 @@ def bounded_glob(pattern, recursive: bool = False) -> list:
         return [pattern] if os.path.lexists(pattern) else []
     parts = [part for part in pattern.split("/") if part]
     found = ["/" if pattern.startswith("/") else ""]
-    entries, seconds = GLOB_ENTRIES, GLOB_SECONDS
-    deadline, read = time.monotonic() + seconds, 0
+    budget = _Budget(pattern)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         following = []
@@ -47,50 +46,57 @@ def bounded_glob(pattern, recursive: bool = False) -> list:
                 stack = [base]
                 while stack:
                     folder = stack.pop()
-                    try:
-                        scanned = os.scandir(folder or ".")
-                    except OSError:
-                        continue
-                    with scanned:
-                        for entry in _entries(scanned):
-                            read = _count(read, entries, seconds, deadline, pattern)
-                            if entry.name.startswith("."):
-                                continue
-                            path = os.path.join(folder, entry.name)
-                            if _is_dir(entry):
-                                stack.append(path)
-                                following.append(path)
-                            elif last:  # a last '**' matches files too
-                                following.append(path)
+                    for entry in budget.scan(folder):
+                        if entry.name.startswith("."):
+                            continue
+                        path = os.path.join(folder, entry.name)
+                        if _is_dir(entry):
+                            stack.append(path)
+                            following.append(path)
+                        elif last:  # a last '**' matches files too
+                            following.append(path)
                 continue
             if not glob.has_magic(part):
                 path = os.path.join(base, part)
                 if os.path.lexists(path) if last else os.path.isdir(path):
                     following.append(path)
                 continue
-            try:
-                scanned = os.scandir(base or ".")
-            except OSError:
-                continue
-            with scanned:
-                for entry in _entries(scanned):
-                    read = _count(read, entries, seconds, deadline, pattern)
-                    if entry.name.startswith(".") and not part.startswith("."):
-                        continue
-                    if fnmatch.fnmatchcase(entry.name, part) and (last or _is_dir(entry)):
-                        following.append(os.path.join(base, entry.name))
+            for entry in budget.scan(base):
+                if entry.name.startswith(".") and not part.startswith("."):
+                    continue
+                if fnmatch.fnmatchcase(entry.name, part) and (last or _is_dir(entry)):
+                    following.append(os.path.join(base, entry.name))
         found = sorted(set(following)) if recursive else following
     if pattern.endswith("/"):  # as glob: folders only, with the slash
         return sorted(path + "/" for path in found if os.path.isdir(path))
     return sorted(found)
 
 
-def _count(read: int, entries: int, seconds: float, deadline: float, pattern: str) -> int:
-    read += 1
-    if read > entries or (read % 1000 == 0 and time.monotonic() > deadline):
-        raise InputError(f"{pattern}: the pattern reads more than {min(read, entries):,} "
-                         f"folder entries or {seconds:.0f} s; give a narrower one")
-    return read
+class _Budget:
+    """The folder entries a pattern has read and the time it has taken, against the limits."""
+
+    def __init__(self, pattern: str):
+        self.pattern, self.read = pattern, 0
+        self.deadline = time.monotonic() + GLOB_SECONDS
+
+    def scan(self, folder: str):
+        """FOLDER's entries, each counted; none where it cannot be read (further)."""
+        try:
+            scanned = os.scandir(folder or ".")
+        except OSError:
+            return
+        with scanned:
+            try:
+                for entry in scanned:
+                    self.read += 1
+                    if self.read > GLOB_ENTRIES or (self.read % 1000 == 0
+                                                    and time.monotonic() > self.deadline):
+                        raise InputError(f"{self.pattern}: the pattern reads more than "
+                                         f"{min(self.read, GLOB_ENTRIES):,} folder entries or "
+                                         f"{GLOB_SECONDS:.0f} s; give a narrower one")
+                    yield entry
+            except OSError:
+                return
 
 
 def _is_dir(entry) -> bool:
@@ -98,14 +104,6 @@ def _is_dir(entry) -> bool:
         return entry.is_dir()
     except OSError:
         return False
-
-
-def _entries(scanned):
-    """A scandir's entries, ending quietly where the folder cannot be read further."""
-    try:
-        yield from scanned
-    except OSError:
-        return
 
 
 def log_dir() -> Path:
