@@ -206,21 +206,26 @@ def _read_jsonl(path: Path):
 
 
 def _read_oid(path: Path):
-    csv.field_size_limit(MAX_LINE)  # the default 131,072 is a few thousand detections
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = csv.reader(handle)
-        number = 1
-        try:
-            header = next(lines, None)
-            if header != OID_HEADER.split(","):
-                raise InputError(f"{path}:1: not an Open Images submission (the header must be "
-                                 f"{OID_HEADER})")
-            for number, fields in enumerate(lines, start=2):
-                yield from _oid_rows(fields, f"{path}:{number}")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        except csv.Error as exc:
-            raise InputError(f"{path}:{number + 1}: not a CSV line ({exc})") from None
+    # csv's field limit is the process's: raised while this file is read, then put back (the
+    # default 131,072 is a few thousand detections; convert's CSV reader keeps its own).
+    previous = csv.field_size_limit(MAX_LINE)
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            lines = csv.reader(handle)
+            number = 1
+            try:
+                header = next(lines, None)
+                if header != OID_HEADER.split(","):
+                    raise InputError(f"{path}:1: not an Open Images submission (the header "
+                                     f"must be {OID_HEADER})")
+                for number, fields in enumerate(lines, start=2):
+                    yield from _oid_rows(fields, f"{path}:{number}")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+            except csv.Error as exc:
+                raise InputError(f"{path}:{number + 1}: not a CSV line ({exc})") from None
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _oid_rows(fields, where: str):

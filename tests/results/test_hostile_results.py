@@ -379,3 +379,14 @@ def test_links_in_the_output_folder_are_replaced_never_written_through(tmp_path,
     assert all((decoys / name).read_text() == "decoy" for name in names)
     assert not any((out / name).is_symlink() for name in names)
     assert len(json.loads((out / "merged.json").read_text())) == 2
+
+
+def test_reading_a_submission_leaves_the_process_csv_limit_as_it_was(tmp_path, capsys):
+    """csv's field limit is process-wide: raising it for good made convert's CSV reader take
+    fields past its own limit in the same process (a notebook, the test worker)."""
+    import csv
+
+    before = csv.field_size_limit()
+    (tmp_path / "a.csv").write_text("ImageId,PredictionString\nimg1,/m/01 0.5 0.1 0.2 0.3 0.4\n")
+    assert odwrap(capsys, "trim", tmp_path / "a.csv", "-o", tmp_path / "out.csv")[0] == 0
+    assert csv.field_size_limit() == before
