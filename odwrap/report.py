@@ -92,13 +92,21 @@ class _Line:
     first_done: int
     printed_at: float | None = None
     printed_done: int | None = None
+    warm_at: float | None = None  # when the first step or batch was done (it traced the graph)
+    warm_done: int | None = None
+
+
+# Units whose first item includes TensorFlow tracing the graph (a step of train: 30-60 s where
+# the next take 0.4 s): the first line's rate and ETA are measured after it.
+WARM_UP_UNITS = ("step", "batch")
 
 
 class ProgressLines(Reporter):
     """Progress as a plain line on STREAM per task, at most every EVERY seconds
     (ODWRAP_PROGRESS_EVERY, else 30) from its start, and a last one when a task that printed
     any ends: `train: step 300 of 1500 (20%), loss 0.8123, lr 0.08, 4.1 step/s, ETA 4m53s` (the
-    rate since the line before). A task shorter than EVERY prints nothing, so a refusal stays
+    rate since the line before; for the first line of steps or batches, since the first one,
+    which traced the graph). A task shorter than EVERY prints nothing, so a refusal stays
     one line. Messages on stdout."""
 
     def __init__(self, every: float | None = None, stream=None, verbose: bool = False):
@@ -119,6 +127,8 @@ class ProgressLines(Reporter):
     def progress(self, task, done, total, unit, **info) -> None:
         now = time.monotonic()
         line = self.lines.setdefault(task, _Line(started=now, first_done=done))
+        if unit in WARM_UP_UNITS and line.warm_at is None and done > line.first_done:
+            line.warm_at, line.warm_done = now, done
         self.last[task] = (done, total, unit, info)
         if now - (line.printed_at if line.printed_at is not None else line.started) \
                 >= self.every:
@@ -136,6 +146,7 @@ class ProgressLines(Reporter):
     def _print(self, task, line: _Line, now: float) -> None:
         done, total, unit, info = self.last[task]
         since, before = (line.printed_at, line.printed_done) if line.printed_at is not None \
+            else (line.warm_at, line.warm_done) if line.warm_at is not None \
             else (line.started, line.first_done)
         rate = (done - before) / (now - since) if now > since and done > before else None
         line.printed_at, line.printed_done = now, done
