@@ -185,7 +185,7 @@ def check_input_file(path, what: str = "file") -> Path:
     """PATH, when it is a regular file (stat only, so a FIFO is never opened); else an
     InputError saying what it is instead."""
     path = Path(path)
-    if not os.path.lexists(path) or (path.is_symlink() and not path.exists()):
+    if not path.exists():  # a dangling link too
         raise InputError(f"{path}: no such {what}")
     if path.is_dir():
         raise InputError(f"{path}: a folder, not a {what}")
@@ -285,14 +285,19 @@ def remove_leftovers(path, kinds=("tmp",)) -> list:
             pid = entry.name[len(prefix):].split(".", 1)[0]
             if not pid.isdigit() or _alive(int(pid)):
                 continue
-            leftover = Path(entry.path)
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-            removed.append(leftover)
+            remove_path(Path(entry.path))
+            removed.append(Path(entry.path))
             break
     return removed
+
+
+def remove_path(path: Path) -> None:
+    """Remove PATH: a folder with what it holds, else the file or the link itself (never what a
+    link names)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _umask() -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.fsutil import bounded_glob
+from odwrap.fsutil import bounded_glob, check_input_file
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 RECORD_SUFFIXES = frozenset({".tfrecord", ".record", ".tfrecords"})
@@ -51,9 +51,7 @@ def _files(argument: str) -> list[Path]:
         return [p for p in matches if p.is_file()]
     if not path.exists():
         raise InputError(f"{argument}: no such file or folder")
-    if not path.is_file():  # stat only: opening a FIFO would wait for a writer
-        raise InputError(f"{argument}: not a regular file (a FIFO, a socket or a device)")
-    return [path]
+    return [check_input_file(path, "image")]  # stat only: a FIFO would wait for a writer
 
 
 def _records(path: Path, before: int) -> Iterator[Source]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_writer
+from odwrap.fsutil import atomic_writer, check_input_file
 
 FORMATS = {".json": "coco", ".jsonl": "jsonl", ".csv": "oid"}
 FAMILY = {"coco": "coco", "jsonl": "coco", "oid": "oid"}
@@ -252,9 +252,7 @@ READERS = {"coco": _read_coco, "jsonl": _read_jsonl, "oid": _read_oid}
 
 def read(path, name: str | None = None):
     """The rows of PATH (format NAME or its suffix's), one at a time."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = check_input_file(path, "detection file")
     return READERS[format_of(path, name)](path)
 
 

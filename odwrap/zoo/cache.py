@@ -16,12 +16,11 @@ an entry whose tarball no longer matches its record is refused until it is fetch
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_text, read_text
+from odwrap.fsutil import atomic_write_text, read_text, remove_path
 from odwrap.zoo.catalog import MODELS, ZooModel
 
 ROOT_ENV = "ODWRAP_CACHE"
@@ -115,13 +114,6 @@ class Entry:
         """The temporary files and folders a pull of this entry left when it was killed."""
         for leftover in self.zoo.glob(f"{self.staging_prefix()}*"):
             remove_path(leftover)
-
-
-def remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def entry(model: ZooModel, root: Path | None = None) -> Entry:

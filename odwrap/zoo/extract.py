@@ -63,7 +63,6 @@ class _Checker:
         self.model, self.what, self.error = model, what, error
         self.top = model.top_folder
         self.seen: dict[str, tarfile.TarInfo] = {}
-        self.symlinks: set[str] = set()
         self.links: dict[str, tarfile.TarInfo] = {}  # each symbolic link's path, its member
         self.total = 0
 
@@ -85,7 +84,7 @@ class _Checker:
     def through_symlink(self, path: str) -> str | None:
         parts = path.split("/")
         for end in range(1, len(parts)):
-            if "/".join(parts[:end]) in self.symlinks:
+            if "/".join(parts[:end]) in self.links:
                 return "/".join(parts[:end])
         return None
 
@@ -130,15 +129,14 @@ class _Checker:
                                 f"('{shown(target)}')")
         if self.through_symlink(resolved + "/x"):  # itself or a folder above it
             self.refuse(member, "a symbolic link that leads through another symbolic link")
-        self.symlinks.add(path)
         self.links[path] = member
 
-    def resolve(self, path: str, hops: int = 0) -> str | None:
+    def resolve(self, path: str) -> str | None:
         """PATH as the extracted tree will resolve it, each symbolic link of the tarball
         followed before a '..' after it is applied (a link's text alone says nothing of a link
         extracted later: L0 -> L1/.., L1 -> .); None past 40 links (a loop)."""
         done: list[str] = []
-        parts = path.split("/")
+        parts, hops = path.split("/"), 0
         while parts:
             part = parts.pop(0)
             if part in ("", "."):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import FolderBusy, InputError, OdwrapError, RunError
+from odwrap.fsutil import remove_path
 from odwrap.locks import FolderLock
 from odwrap.zoo import cache, download, extract
 from odwrap.zoo.catalog import CHECKPOINT, REQUIRED, ZooModel, find
@@ -115,10 +116,10 @@ def _install(item: cache.Entry, tarball: Path, what: str, error: type, keep: boo
         item.record_path.unlink(missing_ok=True)  # from here on the entry is not complete
         if not keep:
             os.replace(tarball, item.tarball)
-        cache.remove_path(item.folder)
+        remove_path(item.folder)
         os.replace(top, item.folder)
     finally:
-        cache.remove_path(staging)
+        remove_path(staging)
 
 
 def _fetch(item: cache.Entry, source: Path | None, force: bool) -> Pulled:
