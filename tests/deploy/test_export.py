@@ -122,6 +122,10 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
     result = run_odwrap("export", model_dir, "--format", "saved_model", "-o", out)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "detection(s) on one image_tensor input" in result.stdout
+    # The module's own functions only: no Keras trace of each layer's call (most of an export's
+    # time, and only keras.models.load_model reads them, which cannot load a detector).
+    graph = (out / "saved_model" / "saved_model.pb").read_bytes()
+    assert b"serving_default" in graph and b"call_and_return_conditional_losses" not in graph
     predicted = run_odwrap("predict", out / "saved_model", image, "-o", tmp_path / "pred",
                            "--threshold", 0, "--jsonl")
     assert predicted.returncode == 0, predicted.stderr[-3000:]

@@ -57,7 +57,7 @@ def export(job, input_type="image_tensor"):
     target = job.exports.saved_model
     staging = job.temporary()
     try:
-        with captured_output(not report.verbose()):
+        with captured_output(not report.verbose()), compat.saving_signatures_only():
             exporter.export_inference_graph(input_type, job.config, str(job.checkpoint_dir),
                                             str(staging))
         remove(target)

@@ -45,7 +45,7 @@ def staged_graph(job, max_detections=10, upsampling="native"):
     converts from the same one."""
     staging = job.temporary()
     try:
-        with captured_output(not report.verbose()):
+        with captured_output(not report.verbose()), compat.saving_signatures_only():
             if facts.meta_architecture(job.config) == "center_net":
                 _center_net_graph(job, staging, max_detections)
             else:
