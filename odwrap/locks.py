@@ -8,10 +8,12 @@ stays, with the dead holder's details, and the next run takes it over). flock wo
 processes of one machine and on local file systems; on NFS it depends on the server.
 """
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -69,7 +71,7 @@ class FolderLock:
 
     def _acquire(self) -> int:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -79,11 +81,30 @@ class FolderLock:
                 raise FolderBusy(f"{self.folder}: in use by {holder}; wait for it to end, or "
                                  "use another folder", holder) from None
             try:  # a holder that ended between our open and our flock removed that file
-                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                if os.path.samestat(os.fstat(fd), os.lstat(self.path)):
                     return fd
             except FileNotFoundError:
                 pass
             os.close(fd)
+
+    def _open(self) -> int:
+        """The lock file, opened (made when missing) only as a regular file with one name:
+        never through a link, which would have the holder written and the file removed
+        wherever it led."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        refused = InputError(f"{self.path}: not odwrap's lock file (a link, a hard link or not "
+                             "a regular file); remove it")
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+                raise refused from None
+            raise
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise refused
+        return fd
 
     def __exit__(self, *exc_info) -> None:
         self.release()
@@ -92,8 +113,13 @@ class FolderLock:
         if self._fd is None:
             return
         # Removed while still held, so that no other process can lock the file being removed
-        # (one that opened it before the removal finds, after its flock, that it is gone).
-        self.path.unlink(missing_ok=True)
+        # (one that opened it before the removal finds, after its flock, that it is gone);
+        # only while the name is still the file this lock opened.
+        try:
+            if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
+                self.path.unlink()
+        except FileNotFoundError:
+            pass
         os.close(self._fd)
         self._fd = None
         self._remove_if_created()

@@ -66,6 +66,28 @@ def test_the_lock_keeps_what_is_in_the_folder(tmp_path):
             pass
 
 
+@pytest.mark.parametrize("kind", ["link", "dangling link", "hard link"])
+def test_a_lock_file_that_is_a_link_is_refused_not_written_through(tmp_path, kind):
+    """Issue 30: a .odwrap.lock link had the holder's details written into what it named; the
+    lock file is only ever a regular file with one name (the decoys are this test's)."""
+    decoy = tmp_path / "decoy.json"
+    if kind != "dangling link":
+        decoy.write_text("decoy")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if kind == "hard link":
+        os.link(decoy, folder / LOCK_NAME)
+    else:
+        (folder / LOCK_NAME).symlink_to(decoy)
+    with pytest.raises(InputError) as refused:
+        with FolderLock(folder, "odwrap train"):
+            pass
+    assert str(refused.value) == (f"{folder / LOCK_NAME}: not odwrap's lock file (a link, a hard "
+                                  "link or not a regular file); remove it")
+    assert (decoy.read_text() == "decoy") if kind != "dangling link" else not decoy.exists()
+    assert os.path.lexists(folder / LOCK_NAME)
+
+
 def test_two_converts_into_one_folder_the_second_is_refused(tmp_path):
     source = voc(tmp_path / "voc", images=4)
     out = tmp_path / "data"
