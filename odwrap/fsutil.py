@@ -231,28 +231,46 @@ def refuse_input_as_output(output, inputs, what: str = "file") -> None:
             raise InputError(f"{output}: is an input ({source}); write the {what} elsewhere")
 
 
-def open_own_file(path) -> io.BufferedRandom:
+def open_own_file(path, replace: bool = False,
+                  hint: str = "remove it, or pass --restart") -> io.BufferedRandom:
     """PATH opened to read and append ('a+b'), created when missing, only if it is a regular
     file of this user with one name: never through a link, a hard link to another file, a FIFO
-    or a device. For the files a run keeps between its interruptions (predict's .part files),
-    which a later run reopens and cuts."""
+    or a device. For the files a run keeps between its interruptions (predict's .part files,
+    the zoo cache's downloads), which a later run reopens and cuts. REPLACE: whatever else is
+    at PATH is removed first (the name itself, never what a link names) and a new file made;
+    else it is refused, with HINT."""
     path = Path(path)
+    if replace and not _own_file(path):
+        remove_path(path)
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, 0o666)
     except OSError as exc:
         why = "a link" if path.is_symlink() else exc.strerror
-        raise InputError(f"{path}: cannot reuse it ({why}); remove it, or pass --restart") \
-            from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.geteuid():
+        raise InputError(f"{path}: cannot reuse it ({why}); {hint}") from None
+    why = _not_own(os.fstat(fd))
+    if why:
         os.close(fd)
-        why = "not a regular file" if not stat.S_ISREG(info.st_mode) else \
-            "a file with another name (a hard link)" if info.st_nlink != 1 else \
-            "another user's file"
-        raise InputError(f"{path}: cannot reuse it ({why}); remove it, or pass --restart")
+        raise InputError(f"{path}: cannot reuse it ({why}); {hint}")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "a+b")
+
+
+def _not_own(info: os.stat_result) -> str:
+    """Why a file of stat INFO is not one a run may reuse as its own; '' when it is."""
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink != 1:
+        return "a file with another name (a hard link)"
+    return "another user's file" if info.st_uid != os.geteuid() else ""
+
+
+def _own_file(path: Path) -> bool:
+    """PATH is missing, or a file open_own_file reuses (a link is not)."""
+    try:
+        return not _not_own(path.lstat())
+    except FileNotFoundError:
+        return True
 
 
 def _alive(pid: int) -> bool:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from odwrap import report
 from odwrap.errors import InputError, RunError, shown
+from odwrap.fsutil import open_own_file
 from odwrap.zoo.catalog import ZooModel
 
 DEFAULT_BASE = "http://download.tensorflow.org/models/object_detection/tf2"
@@ -62,7 +63,8 @@ def timeout() -> float:
 
 def fetch(url: str, part: Path, task: str, hint: str) -> None:
     """Bring URL's whole file into PART, resuming what PART holds where the server allows.
-    HINT ends the line of a network failure (what to do when offline)."""
+    HINT ends the line of a network failure (what to do when offline). PART is written only as
+    a file of its own (open_part): a link there is replaced, never written through."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         _copy_file(url, part, task)
@@ -86,6 +88,12 @@ def _copy_file(url: str, part: Path, task: str) -> None:
         copy_into(source, part, task)
     except OSError as exc:
         raise RunError(f"{url}: cannot copy into {part}: {exc.strerror or exc}") from None
+
+
+def open_part(part: Path):
+    """PART, a file of the cache that a pull writes, opened to append (fsutil.open_own_file):
+    what else is there (a link, a hard link, a FIFO) is removed first, never written through."""
+    return open_own_file(part, replace=True, hint="remove it")
 
 
 def _network_failure(url: str, reason, wait: float, hint: str) -> RunError:
@@ -145,16 +153,35 @@ def _length(response) -> int | None:
 
 
 def _http(url: str, part: Path, task: str, wait: float, hint: str) -> None:
-    have = part.stat().st_size if part.exists() else 0
+    with open_part(part) as writer:
+        try:
+            done, total = _download(url, writer, task, wait, hint)
+        except BaseException:
+            if not os.fstat(writer.fileno()).st_size:
+                part.unlink(missing_ok=True)  # nothing to resume: no empty .part stays
+            raise
+    if total is not None and done < total:
+        raise RunError(f"{url}: the connection closed after {done} of {total} bytes; "
+                       f"{RESUME}")
+    if total is not None and done > total:
+        part.unlink()
+        raise RunError(f"{url}: the server sent {done} bytes, more than the {total} it "
+                       "announced")
+
+
+def _download(url: str, writer, task: str, wait: float, hint: str) -> tuple:
+    """URL's file appended to WRITER (the open .part, resumed from what it holds): (its size
+    now, the total the server announced or None)."""
+    have = os.fstat(writer.fileno()).st_size
     response = _open(url, have, wait, hint)
     if response == have:
-        return  # a .part that was whole already (a pull stopped before it was checked)
+        return have, have  # a .part that was whole already (a pull stopped before the check)
     start, total = (None, None) if isinstance(response, int) else \
         _content_range(response.headers.get("Content-Range"))
     if isinstance(response, int) or (have and response.status == 206 and start != have):
         if not isinstance(response, int):  # a part from elsewhere than the .part's end
             response.close()
-        part.unlink(missing_ok=True)
+        writer.truncate(0)
         have, response = 0, _open(url, 0, wait, hint)
         start, total = _content_range(response.headers.get("Content-Range"))
     with response:
@@ -167,21 +194,13 @@ def _http(url: str, part: Path, task: str, wait: float, hint: str) -> None:
             total = _length(response)
         elif total is None and _length(response) is not None:
             total = have + _length(response)
-        done = _receive(url, response, part, have, total, task, wait)
-    if total is not None and done < total:
-        raise RunError(f"{url}: the connection closed after {done} of {total} bytes; "
-                       f"{RESUME}")
-    if total is not None and done > total:
-        part.unlink()
-        raise RunError(f"{url}: the server sent {done} bytes, more than the {total} it "
-                       "announced")
+        return _receive(url, response, writer, have, total, task, wait), total
 
 
-def _receive(url, response, part: Path, have: int, total: int | None, task: str,
+def _receive(url, response, writer, have: int, total: int | None, task: str,
              wait: float) -> int:
-    """The response's body appended to PART (which keeps its first HAVE bytes); the size."""
-    with open(part, "r+b" if have else "wb") as writer, \
-            report.tracking(task, total, "B", done=have) as tracker:
+    """The response's body appended to WRITER (which keeps its first HAVE bytes); the size."""
+    with report.tracking(task, total, "B", done=have) as tracker:
         writer.truncate(have)
         writer.seek(have)
         while True:
@@ -204,9 +223,11 @@ def _stopped(done: int, total: int | None) -> str:
 
 
 def copy_into(source: Path, destination: Path, task: str) -> None:
-    """A local tarball copied into the cache (for `zoo pull --from`), with progress."""
-    with open(source, "rb") as reader, open(destination, "wb") as writer, \
+    """A local tarball copied into the cache (for `zoo pull --from`), with progress; DESTINATION
+    written as open_part does."""
+    with open(source, "rb") as reader, open_part(destination) as writer, \
             report.tracking(task, source.stat().st_size, "B") as tracker:
+        writer.truncate(0)
         while chunk := reader.read(CHUNK):
             writer.write(chunk)
             tracker.advance(len(chunk))

@@ -1,10 +1,12 @@
 """Fetching a zoo tarball from a gs:// mirror with TensorFlow's tf.io.gfile, the one part of the
 zoo code that needs TensorFlow: imported here, only when such a mirror is used."""
 
+import os
 from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import InputError, RunError, StackError
+from odwrap.zoo import download
 
 CHUNK = 1024 * 1024
 
@@ -28,16 +30,16 @@ def fetch(url: str, part: Path, task: str) -> None:
             raise InputError(f"{url}: not found; a mirror holds DATE/NAME.tar.gz under "
                              "ODWRAP_ZOO_URL")
         total = gfile.stat(url).length
-        have = part.stat().st_size if part.exists() else 0
-        have = have if have <= total else 0
-        with gfile.GFile(url, "rb") as reader, open(part, "r+b" if have else "wb") as writer, \
-                report.tracking(task, total, "B", done=have) as tracker:
+        with gfile.GFile(url, "rb") as reader, download.open_part(part) as writer:
+            have = os.fstat(writer.fileno()).st_size
+            have = have if have <= total else 0
             writer.truncate(have)
             writer.seek(have)
             reader.seek(have)
-            while chunk := reader.read(CHUNK):
-                writer.write(chunk)
-                tracker.advance(len(chunk))
+            with report.tracking(task, total, "B", done=have) as tracker:
+                while chunk := reader.read(CHUNK):
+                    writer.write(chunk)
+                    tracker.advance(len(chunk))
             done = writer.tell()
     except (InputError, StackError):
         raise

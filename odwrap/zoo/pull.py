@@ -61,10 +61,20 @@ def _source_file(source) -> Path:
     return path
 
 
+def _make_lock_folder(item: cache.Entry) -> None:
+    """ITEM's lock folder, made and kept (one that comes and goes races); a link in its place
+    or in place of .locks is removed first, never followed: the lock's file would be written
+    and removed wherever it led."""
+    for folder in (item.lock_folder.parent, item.lock_folder):
+        if folder.is_symlink():
+            folder.unlink(missing_ok=True)
+        folder.mkdir(exist_ok=True)
+
+
 @contextlib.contextmanager
 def _locked(item: cache.Entry, wait: float):
     """Hold ITEM's lock, waiting up to WAIT seconds for another pull of it to finish."""
-    item.lock_folder.mkdir(parents=True, exist_ok=True)  # kept: one that comes and goes races
+    _make_lock_folder(item)
     deadline = time.monotonic() + wait
     announced = False
     while True:

@@ -16,7 +16,7 @@ import pytest
 
 from odwrap import api
 from odwrap.errors import FolderBusy, InputError, RunError, StackError
-from odwrap.locks import FolderLock
+from odwrap.locks import LOCK_NAME, FolderLock
 from odwrap.zoo import cache, pull
 from tests.zoo.conftest import DATA, GOOD, MODEL, TOP, member, tarball, write
 
@@ -181,6 +181,66 @@ def test_a_file_mirror(monkeypatch, tmp_path, zoo_env):
     with pytest.raises(InputError, match=f"{other}.tar.gz: not found; a mirror holds "
                                          "DATE/NAME.tar.gz under ODWRAP_ZOO_URL"):
         api.zoo_pull(other)
+
+
+def _source(kind, server, monkeypatch, tmp_path) -> dict:
+    """The zoo_pull keywords that fetch MODEL from a source of KIND: an HTTP server, a file://
+    or gs:// mirror (LocalGfile) or a local tarball (--from)."""
+    if kind == "http":
+        server.put()
+    elif kind == "file mirror":
+        write(tmp_path / "mirror" / MODEL.url_path, GOOD)
+        monkeypatch.setenv("ODWRAP_ZOO_URL", (tmp_path / "mirror").as_uri())
+    elif kind == "gs mirror":
+        from odwrap.zoo import gcs
+
+        gfile = LocalGfile(tmp_path / "bucket")
+        write(gfile.local(f"gs://bucket/zoo/{MODEL.url_path}"), GOOD)
+        monkeypatch.setattr(gcs, "_gfile", lambda: gfile)
+        monkeypatch.setenv("ODWRAP_ZOO_URL", "gs://bucket/zoo")
+    else:
+        return {"source": write(tmp_path / "downloads" / MODEL.file_name, GOOD)}
+    return {}
+
+
+@pytest.mark.parametrize("kind", ["http", "file mirror", "gs mirror"])
+@pytest.mark.parametrize("target", ["decoy", "dangling"])
+def test_a_link_in_place_of_the_part_is_replaced_never_written_through(
+        server, monkeypatch, tmp_path, zoo_env, kind, target):
+    """Issue 30: a NAME.tar.gz.part link to a decoy had the decoy overwritten (and the link
+    kept as NAME.tar.gz); a dangling one made a file where it pointed, outside the cache."""
+    decoys = tmp_path / "decoys"
+    decoy = write(decoys / "decoy.bin", b"decoy") if target == "decoy" else decoys / "new.bin"
+    decoys.mkdir(exist_ok=True)
+    part = zoo_env / "zoo" / f"{MODEL.name}.tar.gz.part"
+    part.parent.mkdir(parents=True)
+    part.symlink_to(decoy)
+    api.zoo_pull(MODEL.name, **_source(kind, server, monkeypatch, tmp_path))
+    assert sorted(os.listdir(decoys)) == (["decoy.bin"] if target == "decoy" else [])
+    assert target == "dangling" or decoy.read_bytes() == b"decoy"
+    tarball = zoo_env / "zoo" / f"{MODEL.name}.tar.gz"
+    assert not tarball.is_symlink() and tarball.read_bytes() == GOOD
+    assert not os.path.lexists(part)
+
+
+@pytest.mark.parametrize("kind", ["http", "file mirror", "from"])
+@pytest.mark.parametrize("linked", [".locks", f".locks/{MODEL.name}"])
+def test_a_link_in_place_of_the_lock_folder_is_replaced_never_followed(
+        server, monkeypatch, tmp_path, zoo_env, kind, linked):
+    """Issue 30: a .locks/NAME link to a folder had the pull write its lock file there and
+    then remove that folder's .odwrap.lock (here a decoy this test made)."""
+    decoys = tmp_path / "decoys"
+    write(decoys / MODEL.name / LOCK_NAME, b"decoy")
+    write(decoys / LOCK_NAME, b"decoy")
+    link = zoo_env / "zoo" / linked
+    link.parent.mkdir(parents=True)
+    link.symlink_to(decoys / MODEL.name if linked.endswith(MODEL.name) else decoys)
+    api.zoo_pull(MODEL.name, **_source(kind, server, monkeypatch, tmp_path))
+    assert sorted(str(path.relative_to(decoys)) for path in decoys.rglob("*")) == \
+        [LOCK_NAME, MODEL.name, f"{MODEL.name}/{LOCK_NAME}"]
+    assert (decoys / LOCK_NAME).read_bytes() == (decoys / MODEL.name / LOCK_NAME).read_bytes() \
+        == b"decoy"
+    assert not link.is_symlink() and link.is_dir()
 
 
 def test_a_gs_mirror_without_tensorflow_says_so(monkeypatch):
