@@ -185,6 +185,22 @@ def _read_coco(path: Path):
             raise InputError(f"{path}: not a COCO results JSON array ({reason})") from None
 
 
+class _NotFinite(ValueError):
+    """A JSON number that is no finite float: NaN, Infinity (Python's JSON extensions) or one
+    past float's range (1e400)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def _not_finite(text: str):
+    raise _NotFinite(text)
+
+
 def _read_jsonl(path: Path):
     ids = _Ids()
     with open(path, "rb") as handle:
@@ -195,9 +211,13 @@ def _read_jsonl(path: Path):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line.decode("utf-8"))
+                item = json.loads(line.decode("utf-8"), parse_float=_finite,
+                                  parse_constant=_not_finite)
             except UnicodeDecodeError as exc:
                 raise InputError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+            except _NotFinite as exc:  # not JSON, and no output could hold it
+                number = exc.args[0] if len(exc.args[0]) <= 40 else exc.args[0][:37] + "..."
+                raise InputError(f"{where}: {number} is not a finite number") from None
             except RecursionError:
                 raise InputError(f"{where}: nested too deep; not a COCO result") from None
             except ValueError as exc:

@@ -109,6 +109,24 @@ def test_a_bad_value_is_refused_naming_the_row(tmp_path, capsys, change, message
     assert err.count("\n") == 1 and not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+@pytest.mark.parametrize("command", ["merge", "trim"])
+def test_a_json_lines_number_that_is_not_finite_is_refused_naming_the_line(tmp_path, capsys,
+                                                                          command, number):
+    """Issue 30: NaN, Infinity or 1e400 under a key of its own passed the reader and failed
+    at the writer ('Out of range float values are not JSON compliant', a traceback)."""
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps(ROWS[0]) + "\n" + json.dumps(ROWS[1])[:-1]
+                      + f', "area": {number}}}\n')
+    output = tmp_path / "out.jsonl"
+    argv = ["merge", output, source, source] if command == "merge" else \
+        ["trim", source, "-o", output]
+    code, _, err = odwrap(capsys, *argv)
+    assert code == 2 and err == f"odwrap: error: {source}:2: {number} is not a finite number\n", \
+        err
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("text, message", [
     ('{"image_id": 1}', "not a COCO results JSON array (an object)"),
     ("3", "not a COCO results JSON array (a number)"),
