@@ -52,11 +52,11 @@ def _partitions(inputs) -> int:
 def _spread(inputs, formats, folder: Path, count: int) -> int:
     """Every row of INPUTS into FOLDER/N.jsonl by its image's hash; the rows read."""
     handles = [open(folder / f"{index}.jsonl", "w", encoding="utf-8") for index in range(count)]
-    total = 0
+    total, ids = 0, rows.ImageIds()  # one type of image_id in all: "1" and 1 would group
     try:
         with report.tracking("merge: partitioning", None, "row") as progress:
             for model, (path, name) in enumerate(zip(inputs, formats)):
-                for row in rows.read(path, name):
+                for row in rows.read(path, name, ids):
                     key = zlib.crc32(str(row.image).encode("utf-8")) % count
                     handles[key].write(json.dumps([row.image, row.label, row.score,
                                                    list(row.box), model, row.extra]) + "\n")

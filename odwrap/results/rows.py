@@ -105,19 +105,21 @@ def _box(values, where: str, what: str, normalized: bool) -> tuple:
     return xmin, ymin, xmax, ymax
 
 
-class _Ids:
-    """One type of image_id per file: a first row's int does not turn into another's string."""
+class ImageIds:
+    """One type of image_id per file, or across the files of a merge that share one ImageIds:
+    a first row's int does not turn into another's string (merge groups images by their text)."""
 
     def __init__(self):
-        self.kind = None
+        self.kind, self.path = None, None
 
-    def __call__(self, row: "Row", where: str) -> "Row":
+    def __call__(self, row: "Row", path: Path, where: str) -> "Row":
         kind = type(row.image)
         if self.kind is None:
-            self.kind = kind
+            self.kind, self.path = kind, path
         elif kind is not self.kind:
+            first = "the file's first row" if path == self.path else f"{self.path}'s first row"
             raise InputError(f"{where}: image_id {_shown(row.image)} is a {kind.__name__} where "
-                             f"the file's first row has a {self.kind.__name__}")
+                             f"{first} has a {self.kind.__name__}")
         return row
 
 
@@ -171,15 +173,14 @@ def _items(handle, path: Path):
             builder = None
 
 
-def _read_coco(path: Path):
+def _read_coco(path: Path, ids: ImageIds):
     import ijson
 
-    ids = _Ids()
     with open(path, "rb") as handle:
         try:
             for number, item in enumerate(_items(handle, path)):
                 where = f"{path}: item {number}"
-                yield ids(_coco_row(item, where), where)
+                yield ids(_coco_row(item, where), path, where)
         except ijson.JSONError as exc:
             reason = str(exc).replace("\\n", "\n").splitlines()[0].strip()  # yajl's is 4 lines
             raise InputError(f"{path}: not a COCO results JSON array ({reason})") from None
@@ -201,8 +202,7 @@ def _not_finite(text: str):
     raise _NotFinite(text)
 
 
-def _read_jsonl(path: Path):
-    ids = _Ids()
+def _read_jsonl(path: Path, ids: ImageIds):
     with open(path, "rb") as handle:
         for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=1):
             where = f"{path}:{number}"
@@ -222,10 +222,10 @@ def _read_jsonl(path: Path):
                 raise InputError(f"{where}: nested too deep; not a COCO result") from None
             except ValueError as exc:
                 raise InputError(f"{where}: not JSON ({exc})") from None
-            yield ids(_coco_row(item, where), where)
+            yield ids(_coco_row(item, where), path, where)
 
 
-def _read_oid(path: Path):
+def _read_oid(path: Path, ids: ImageIds):  # an ImageId is a string: nothing for IDS
     # csv's field limit is the process's: raised while this file is read, then put back (the
     # default 131,072 is a few thousand detections; convert's CSV reader keeps its own).
     previous = csv.field_size_limit(MAX_LINE)
@@ -270,10 +270,11 @@ def _oid_rows(fields, where: str):
 READERS = {"coco": _read_coco, "jsonl": _read_jsonl, "oid": _read_oid}
 
 
-def read(path, name: str | None = None):
-    """The rows of PATH (format NAME or its suffix's), one at a time."""
+def read(path, name: str | None = None, ids: ImageIds | None = None):
+    """The rows of PATH (format NAME or its suffix's), one at a time; IDS: the one type of
+    image_id of several files (default: PATH's own)."""
     path = check_input_file(path, "detection file")
-    return READERS[format_of(path, name)](path)
+    return READERS[format_of(path, name)](path, ids or ImageIds())
 
 
 def number(value: float) -> str:

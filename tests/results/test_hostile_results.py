@@ -94,6 +94,23 @@ def test_an_id_of_another_type_is_refused_not_spread(tmp_path, capsys, suffix):
     assert not (tmp_path / f"out{suffix}").exists()
 
 
+@pytest.mark.parametrize("suffix, where", [(".json", ": item 0"), (".jsonl", ":1")])
+def test_an_image_id_of_another_type_in_another_input_is_refused(tmp_path, capsys, suffix,
+                                                                  where):
+    """Issue 30: merge o s i, where s had image_id "1" and o and i had 1, exited 0 with every
+    row's image_id "1": merge groups images by their text, across its inputs."""
+    first = _write(tmp_path / f"o{suffix}", ROWS)
+    strings = _write(tmp_path / f"s{suffix}", [{**row, "image_id": str(row["image_id"])}
+                                                for row in ROWS])
+    last = _write(tmp_path / f"i{suffix}", ROWS)
+    output = tmp_path / f"out{suffix}"
+    code, _, err = odwrap(capsys, "merge", output, first, strings, last)
+    assert code == 2 and err == (f"odwrap: error: {strings}{where}: image_id '1' is a str where "
+                                 f"{first}'s first row has a int\n"), err
+    assert not output.exists()
+    assert odwrap(capsys, "merge", output, strings, strings)[0] == 0  # one type: merged
+
+
 @pytest.mark.parametrize("change, message", [
     ({"score": True}, "score True is not a number"),
     ({"bbox": "1234"}, "bbox '1234' is not [x, y, width, height]"),
