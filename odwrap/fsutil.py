@@ -198,7 +198,8 @@ def check_input_file(path, what: str = "file") -> Path:
 def making(path, what: str = "file"):
     """Make PATH's missing folders for a run that writes PATH; when the run fails, remove the
     folders it made (and what it wrote in them). A write that fails for want of space is a
-    RunError, for want of permission an InputError: one line naming PATH."""
+    RunError, for want of permission, or of a folder where one cannot be made (/proc, a
+    removed folder): an InputError, one line naming PATH."""
     path = Path(path)
     top = path.parent
     while not top.parent.exists() and top.parent != top.parent.parent:
@@ -210,12 +211,28 @@ def making(path, what: str = "file"):
     except BaseException as exc:
         if made:
             shutil.rmtree(top, ignore_errors=True)
-        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+        if isinstance(exc, OSError) and _writing(exc, path):
             why = exc.strerror or str(exc)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
                 raise RunError(f"{path}: cannot write the {what}: {why}") from None
+            if isinstance(exc, FileNotFoundError):
+                why = f"no file or folder can be made there ({why})"
             raise InputError(f"{path}: cannot write the {what}: {why}") from None
         raise
+
+
+def _writing(exc: OSError, path: Path) -> bool:
+    """EXC is about writing PATH: any error but a missing file, which is only when it names
+    PATH, a folder above it or a temporary file or folder beside it (.NAME.*): not an input
+    that went missing."""
+    if not isinstance(exc, FileNotFoundError):
+        return True
+    if exc.filename is None:
+        return False
+    named = Path(os.fsdecode(exc.filename))
+    return named in path.parents or any(
+        part == path or (part.parent == path.parent and part.name.startswith(f".{path.name}."))
+        for part in (named, *named.parents))
 
 
 def refuse_input_as_output(output, inputs, what: str = "file") -> None:

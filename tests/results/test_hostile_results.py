@@ -341,6 +341,31 @@ def test_an_output_that_cannot_be_a_file_is_refused(tmp_path, capsys, command, c
     assert code == 2 and message in err and "Traceback" not in err, err
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux's /proc/self/fd")
+@pytest.mark.parametrize("command", ["merge", "trim"])
+@pytest.mark.parametrize("under", ["", "new/"])
+def test_an_output_where_no_file_can_be_made_is_refused(tmp_path, capsys, command, under):
+    """Issue 30: as root, -o /proc/out.json (mkstemp) and /proc/xx/out.json (mkdir) were
+    tracebacks: os.access lets root write anywhere, and the kernel refuses. Here the folder is
+    this test's, removed while open: /proc/self/fd/N names it, and nothing can be made in it."""
+    source = _write(tmp_path / "a.json", ROWS)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    handle = os.open(gone, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        gone.rmdir()
+        output = Path(f"/proc/self/fd/{handle}/{under}out.json")
+        argv = ["merge", output, source, source] if command == "merge" else \
+            ["trim", source, "-o", output]
+        code, _, err = odwrap(capsys, *argv)
+    finally:
+        os.close(handle)
+    what = "merged file" if command == "merge" else "trimmed file"
+    assert code == 2 and err == (f"odwrap: error: {output}: cannot write the {what}: no file or "
+                                 "folder can be made there (No such file or directory)\n"), err
+    assert sorted(os.listdir(tmp_path)) == ["a.json"]
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda path: path.mkdir(), "a folder, not a detection file"),
     (lambda path: os.mkfifo(path), "not a regular file (a FIFO, a socket or a device)"),
