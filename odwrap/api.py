@@ -125,6 +125,9 @@ def write_label_map(output, classes: Sequence[str] | None = None, format: str | 
     from odwrap.fsutil import check_output_file
     from odwrap.odapi import labelmap
 
+    if groups is not None and group_ranks:
+        raise InputError(f"--groups {groups} --group-ranks {','.join(map(str, group_ranks))}: "
+                         "give one (N groups of nearly equal size, or cuts after these ranks)")
     check_output_file(output, "label map")  # before a dataset is read
     if classes:
         label_map = labelmap.from_classes(list(classes))

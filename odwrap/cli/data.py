@@ -114,9 +114,10 @@ def add_labelmap(subparsers) -> None:
     parser.add_argument("source", nargs="?", type=Path, help="as for convert")
     parser.add_argument("--classes", metavar="A,B,C", help="class names, ids 1..N in this order")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the label map to write")
-    parser.add_argument("--groups", type=int_in(1, 100_000), metavar="N",
+    groups = parser.add_mutually_exclusive_group()
+    groups.add_argument("--groups", type=int_in(1, 100_000), metavar="N",
                         help="N label maps of classes by frequency (OUTPUT-1-of-N.pbtxt ...)")
-    parser.add_argument("--group-ranks", type=rank_list, metavar="R1,R2",
+    groups.add_argument("--group-ranks", type=rank_list, metavar="R1,R2",
                         help="label maps of the classes by frequency cut after these ranks")
     add_class_options(parser)
     parser.set_defaults(func=labelmap)

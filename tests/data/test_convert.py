@@ -415,3 +415,20 @@ def test_labelmap_groups_by_frequency_feed_convert_per_group(tmp_path, capsys):
     assert set(found) == {ranked[2].encode()} and len(found) == boxes.count(ranked[2])
     report = json.loads((tmp_path / "two" / "report.json").read_text())
     assert report["problems"]["unknown_class"]["count"] == len(boxes) - len(found)
+
+
+def test_labelmap_groups_and_group_ranks_together_are_refused(tmp_path, capsys):
+    """Issue 30: --groups 2 --group-ranks 1 wrote two groups, --group-ranks silently ignored;
+    refused by the parser, and by the API a notebook calls, before the dataset is read."""
+    import odwrap
+    from odwrap.errors import InputError
+
+    root = datasets.voc(tmp_path / "voc", images=3)
+    assert cli.main(["labelmap", "voc", str(root), "--groups", "2", "--group-ranks", "1",
+                     "-o", str(tmp_path / "g.pbtxt")]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("argument --group-ranks: not allowed with argument --groups\n"), err
+    with pytest.raises(InputError, match=r"^--groups 2 --group-ranks 1: give one \(N groups "):
+        odwrap.write_label_map(tmp_path / "g.pbtxt", format="voc", source=root, groups=2,
+                               group_ranks=[1])
+    assert sorted(os.listdir(tmp_path)) == ["voc"]
