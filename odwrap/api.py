@@ -287,12 +287,14 @@ def verify(model, golden, *, iou: float = 0.5, threshold: float = 0.5, out_qual=
     return run(model, golden, iou=iou, threshold=threshold, out_qual=out_qual, labels=labels)
 
 
-def merge(output, inputs: Sequence, *, method: str = "soft-nms", decay: str = "linear",
-          iou: float | None = None, sigma: float = 0.5, floor: float = 0.001,
+def merge(output, inputs: Sequence, *, method: str = "soft-nms", decay: str | None = None,
+          iou: float | None = None, sigma: float | None = None, floor: float | None = None,
           weights: Sequence[float] | None = None, input_format: str | None = None,
           output_format: str | None = None) -> MergeResult:
     """Merge detection files (COCO results JSON, JSON Lines, Open Images CSV) image by image
-    and class by class: METHOD soft-nms (DECAY linear or gaussian), wbf, or join."""
+    and class by class: METHOD soft-nms (DECAY linear, with IOU, or gaussian, with SIGMA;
+    FLOOR), wbf (IOU), or join. An option left None takes the method's default (linear, IoU
+    0.5 or 0.55 for wbf, sigma 0.5, floor 0.001); one the method does not use is refused."""
     from odwrap.results.merge import merge as run
 
     return run(output, inputs, method=method, decay=decay, iou=iou, sigma=sigma, floor=floor,

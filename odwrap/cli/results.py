@@ -18,22 +18,24 @@ def add_merge(subparsers) -> None:
         description="Merge detection files (COCO results .json, JSON Lines .jsonl, Open Images "
                     "submission .csv) image by image and class by class: Soft-NMS (decayed boxes "
                     "kept above --floor) or weighted boxes fusion, with per-model --weights; "
-                    "--join concatenates class-group files of one image set. Streams through "
-                    "partitions on disk: any file size.")
+                    "--join concatenates class-group files of one image set. An option the "
+                    "method does not use is refused. Streams through partitions on disk: any "
+                    "file size.")
     parser.add_argument("output", type=Path, help="the merged file (its suffix sets the format)")
     parser.add_argument("inputs", nargs="+", type=Path, help="detection files, one per model")
     method = parser.add_mutually_exclusive_group()
     method.add_argument("--method", choices=("soft-nms", "wbf"))
     method.add_argument("--join", action="store_true", help="no fusion: join class-group files")
     parser.add_argument("--decay", choices=("linear", "gaussian"),
-                        help="Soft-NMS: how an overlapping box's score decays")
+                        help="Soft-NMS: how an overlapping box's score decays (linear)")
     parser.add_argument("--iou", type=number_in(0, 1), help="Soft-NMS linear: the overlap above "
                         "which scores decay (0.5); wbf: that joins a cluster (0.55)")
     parser.add_argument("--sigma", type=number_in(0, 100, low_open=True),
-                        help="Soft-NMS gaussian: exp(-IoU^2 / sigma) (default %(default)s)")
+                        help="Soft-NMS gaussian: exp(-IoU^2 / sigma) (0.5)")
     parser.add_argument("--floor", type=number_in(0, 1),
-                        help="Soft-NMS: the lowest decayed score kept (default %(default)s)")
-    parser.add_argument("--weights", type=weight_list, help="one weight per input, e.g. 2,1,1")
+                        help="Soft-NMS: the lowest decayed score kept (0.001)")
+    parser.add_argument("--weights", type=weight_list,
+                        help="Soft-NMS, wbf: one weight per input, e.g. 2,1,1")
     parser.add_argument("--format", choices=formats, help="the inputs' format, if no suffix says")
     parser.set_defaults(func=merge)
 

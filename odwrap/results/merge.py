@@ -32,6 +32,13 @@ PARTITION_BYTES = 16 * 1024 * 1024  # of input per partition: a partition's rows
 MAX_PARTITIONS = 512  # open files at once
 METHODS = ("soft-nms", "wbf", "join")
 DECAYS = ("linear", "gaussian")
+# The options each method (Soft-NMS: each decay) uses, with their defaults; another one given
+# is refused, not ignored.
+USES = {"soft-nms": {"decay": "linear", "floor": 0.001, "weights": None},
+        "linear": {"iou": 0.5}, "gaussian": {"sigma": 0.5},
+        "wbf": {"iou": 0.55, "weights": None}, "join": {}}
+USED_BY = {"decay": "Soft-NMS", "floor": "Soft-NMS", "iou": "Soft-NMS's linear decay and wbf",
+           "sigma": "Soft-NMS's gaussian decay", "weights": "Soft-NMS and wbf"}
 MAX_GROUP = 20_000  # detections of one image and class that Soft-NMS or box fusion take
 
 
@@ -89,8 +96,9 @@ def _fuse(found: list, options: dict, models: int) -> list[Row]:
         fused, fused_scores = fusion.weighted_boxes_fusion(boxes, scores, models, options["iou"])
         return [Row(image, label, float(score), tuple(float(v) for v in box))
                 for box, score in zip(fused, fused_scores)]
-    kept, decayed = fusion.soft_nms(boxes, scores, options["decay"], options["iou"],
-                                    options["sigma"], options["floor"])
+    by_decay = {name: options[name] for name in ("iou", "sigma") if name in options}
+    kept, decayed = fusion.soft_nms(boxes, scores, options["decay"], floor=options["floor"],
+                                    **by_decay)
     return [Row(image, label, float(score), found[index].box, found[index].extra)
             for index, score in zip(kept, decayed)]
 
@@ -166,20 +174,38 @@ def _ranks(distinct: dict) -> np.ndarray:
     return ranks
 
 
-def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_format,
-          output_format) -> MergeResult:
-    """Merge INPUTS into OUTPUT (formats from the suffixes unless named)."""
-    inputs = [Path(path) for path in inputs]
+def _method_options(method: str, given: dict) -> dict:
+    """The options METHOD uses: those GIVEN (None: not given) over USES's defaults; an
+    InputError naming one given that METHOD does not use."""
+    decay = given["decay"] or USES["soft-nms"]["decay"]
     if method not in METHODS or decay not in DECAYS:
         raise InputError(f"--method {method} --decay {decay}: methods are "
                          f"{', '.join(METHODS)}; decays {', '.join(DECAYS)}")
-    if weights is None:
-        weights = [1.0] * len(inputs)
+    uses = {**USES[method], **(USES[decay] if method == "soft-nms" else {})}
+    this = {"join": "--join", "wbf": "--method wbf"}.get(method, f"--decay {decay} (Soft-NMS)")
+    for name, value in given.items():
+        if value is not None and name not in uses:
+            raise InputError(f"--{name}: {this} does not use it (it is for {USED_BY[name]})")
+    return {**uses, **{name: value for name, value in given.items() if value is not None},
+            "method": method}
+
+
+def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_format,
+          output_format) -> MergeResult:
+    """Merge INPUTS into OUTPUT (formats from the suffixes unless named); an option of None is
+    the method's default, one the method does not use is refused."""
+    inputs = [Path(path) for path in inputs]
+    options = _method_options(method, {"decay": decay, "iou": iou, "sigma": sigma,
+                                       "floor": floor, "weights": weights})
+    weights = options.get("weights")
+    options["weights"] = weights = [1.0] * len(inputs) if weights is None else weights
     if len(weights) != len(inputs) or min(weights) <= 0 or not all(map(math.isfinite, weights)):
         raise InputError(f"--weights {','.join(map(str, weights))}: one positive weight per "
                          f"input ({len(inputs)})")
-    if not 0.0 <= floor <= 1.0 or sigma <= 0:
-        raise InputError(f"--floor {floor} --sigma {sigma}: the floor is in [0, 1], sigma > 0")
+    if not 0.0 <= options.get("floor", 0.0) <= 1.0:
+        raise InputError(f"--floor {floor}: must be in [0, 1]")
+    if options.get("sigma", 1.0) <= 0:
+        raise InputError(f"--sigma {sigma}: must be over 0")
     formats = [rows.format_of(path, input_format) for path in inputs]
     target = rows.format_of(output, output_format)
     rows.check_convertible(formats, target, [*inputs, output])
@@ -187,9 +213,6 @@ def merge(output, inputs, *, method, decay, iou, sigma, floor, weights, input_fo
         check_input_file(path, "detection file")
     check_output_file(output, "merged file")
     refuse_input_as_output(output, inputs, "merged file")
-    options = {"method": method, "decay": decay, "sigma": sigma, "floor": floor,
-               "weights": weights,
-               "iou": iou if iou is not None else (0.55 if method == "wbf" else 0.5)}
     result = MergeResult(output=Path(output), method=method)
     output = Path(output)
     with making(output, "merged file"):

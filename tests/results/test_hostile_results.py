@@ -203,6 +203,39 @@ def test_join_with_a_method_is_refused(tmp_path, capsys):
     assert code == 2 and "not allowed with argument" in err, err
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--join", "--weights", "2,1"], "--weights: --join does not use it (it is for Soft-NMS and "
+                                     "wbf)"),
+    (["--join", "--decay", "linear"], "--decay: --join does not use it (it is for Soft-NMS)"),
+    (["--join", "--iou", "0.3"], "--iou: --join does not use it"),
+    (["--method", "wbf", "--decay", "gaussian"], "--decay: --method wbf does not use it (it is "
+                                                 "for Soft-NMS)"),
+    (["--method", "wbf", "--sigma", "0.3"], "--sigma: --method wbf does not use it (it is for "
+                                            "Soft-NMS's gaussian decay)"),
+    (["--method", "wbf", "--floor", "0"], "--floor: --method wbf does not use it"),
+    (["--sigma", "0.3"], "--sigma: --decay linear (Soft-NMS) does not use it"),
+    (["--decay", "gaussian", "--iou", "0.3"], "--iou: --decay gaussian (Soft-NMS) does not use "
+                                              "it (it is for Soft-NMS's linear decay and wbf)"),
+])
+def test_an_option_the_method_does_not_use_is_refused(tmp_path, capsys, options, message):
+    """Issue 30: --join took --weights and --decay, --method wbf --decay and --sigma, and
+    ignored them; each is refused in one line, as --join --method wbf is."""
+    source = _write(tmp_path / "a.json", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.json", source, source, *options)
+    assert code == 2 and err.startswith(f"odwrap: error: {message}") and err.count("\n") == 1, \
+        err
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("options", [[], ["--decay", "gaussian", "--sigma", "0.3", "--floor",
+                                          "0.2", "--weights", "2,1"],
+                                     ["--method", "wbf", "--iou", "0.3", "--weights", "2,1"]])
+def test_the_options_a_method_uses_are_taken(tmp_path, capsys, options):
+    source = _write(tmp_path / "a.json", ROWS)
+    code, _, err = odwrap(capsys, "merge", tmp_path / "out.json", source, source, *options)
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("method", ["soft-nms", "wbf"])
 @pytest.mark.parametrize("weights, scores", [(None, (0.0, 0.0)), ("1e308,1e308", (0.5, 0.6))])
 def test_fusion_writes_finite_rows_that_trim_reads_back(tmp_path, capsys, method, weights,
@@ -212,8 +245,9 @@ def test_fusion_writes_finite_rows_that_trim_reads_back(tmp_path, capsys, method
     first = _write(tmp_path / "a.json", [{**ROWS[0], "score": scores[0]}])
     second = _write(tmp_path / "b.json", [{**ROWS[0], "bbox": [1.5, 2, 3, 4],
                                            "score": scores[1]}])
+    floor = ["--floor", 0] if method == "soft-nms" else []  # wbf keeps every cluster
     code, out, err = odwrap(capsys, "merge", tmp_path / "out.json", first, second, "--method",
-                            method, "--floor", 0, *(["--weights", weights] if weights else []))
+                            method, *floor, *(["--weights", weights] if weights else []))
     assert code == 0, err
     merged = json.loads((tmp_path / "out.json").read_text())
     assert merged, out
