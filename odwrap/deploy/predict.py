@@ -115,7 +115,7 @@ def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int
         if keep is None:
             try:
                 detections += json.loads(line).get("detections", 0)
-            except (ValueError, AttributeError, TypeError):
+            except (ValueError, AttributeError, TypeError, RecursionError):  # not a whole line
                 break
         offset += len(line)
         kept += 1
@@ -139,7 +139,7 @@ def _resume(output: Path, run: dict, restart: bool) -> tuple[int, int]:
     if recorded.exists():
         try:
             earlier = json.loads(read_text(recorded, "run record", limit=MiB))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested brackets: not ours
             earlier = None
     if earlier != run:
         changed = ", ".join(key for key in run if not isinstance(earlier, dict)

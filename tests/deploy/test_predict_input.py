@@ -1,13 +1,16 @@
 """`predict`'s bad input refused in one line, exit 2, before the model loads (issue 30): FIFOs
 and devices never opened (a FIFO without a writer would block forever), --labels read with a
-limit and named, --output a file. No model is loaded: the refusals come first."""
+limit and named, --output a file. No model is loaded: the refusals come first; a killed run's
+record and image log are read back (predict._resume) without one."""
 
+import json
 import os
 
 import pytest
 from PIL import Image
 
 from odwrap import cli
+from odwrap.errors import InputError
 
 
 def predict(capsys, *argv):
@@ -59,6 +62,44 @@ def test_an_output_that_is_a_file_is_refused(tmp_path, capsys, image):
     code, _, err = predict(capsys, tmp_path / "model.tflite", image, "-o", taken)
     assert code == 2 and f"{taken}: is a file; --output names a folder" in err, err
     assert taken.read_text() == "kept"
+
+
+NESTED = "[" * 200_000 + "]" * 200_000  # 400 kB: past json's recursion limit
+RUN = {"model": "/models/m.tflite", "threshold": 0.5, "runtime": "ai-edge-litert"}
+FIRST = '{"image_id": 1, "filename": "a.jpg", "detections": 1}\n'
+
+
+def _interrupted(folder, record: str, log: str):
+    """FOLDER as a killed run left it: its run record, image log and one detection line."""
+    folder.mkdir(exist_ok=True)
+    (folder / "predict.run.json").write_text(record)
+    (folder / "images.jsonl.part").write_text(log)
+    (folder / "detections.jsonl.part").write_text('{"id": 1}\n')
+    return folder
+
+
+def test_a_run_record_of_nested_brackets_is_bad_input_naming_it(tmp_path):
+    """Issue 30: a predict.run.json of nested brackets raised RecursionError, which `except
+    ValueError` missed: 'failed inside TensorFlow', exit 1. _resume, what predict calls once the
+    model is loaded, is called here without one."""
+    from odwrap.deploy import predict as stage
+
+    out = _interrupted(tmp_path / "out", NESTED, FIRST)
+    with pytest.raises(InputError) as refused:
+        stage._resume(out, RUN, restart=False)
+    assert str(refused.value).startswith(f"{out}: holds an interrupted run with another model, "
+                                         "threshold, runtime")
+    assert f"({out / 'predict.run.json'}); pass --restart" in str(refused.value)
+
+
+def test_an_image_log_line_of_nested_brackets_is_cut_as_no_line_of_the_log(tmp_path):
+    """The same brackets as a line of images.jsonl.part: the log ends before them, as it ends
+    before any line that is not one of its own (a killed run's half-written tail)."""
+    from odwrap.deploy import predict as stage
+
+    out = _interrupted(tmp_path / "out", json.dumps(RUN), FIRST + NESTED + "\n" + FIRST)
+    assert stage._resume(out, RUN, restart=False) == (1, 1)
+    assert (out / "images.jsonl.part").read_text() == FIRST
 
 
 def _saved(array, fmt):
