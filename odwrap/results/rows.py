@@ -182,7 +182,10 @@ def _read_coco(path: Path, ids: ImageIds):
                 where = f"{path}: item {number}"
                 yield ids(_coco_row(item, where), path, where)
         except ijson.JSONError as exc:
-            reason = str(exc).replace("\\n", "\n").splitlines()[0].strip()  # yajl's is 4 lines
+            reason = exc.args[0] if exc.args else ""
+            if isinstance(reason, bytes):  # yajl's, where the text it quotes is not UTF-8
+                reason = reason.decode("utf-8", "replace")
+            reason = (str(reason).splitlines() or [""])[0].strip()  # yajl's is 4 lines
             raise InputError(f"{path}: not a COCO results JSON array ({reason})") from None
 
 

@@ -156,15 +156,27 @@ def test_a_coco_file_of_another_shape_is_refused(tmp_path, capsys, text, message
     assert code == 2 and message in err, err
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5, "x": "\xff"}\n',
-     "a.jsonl:1: not UTF-8 text"),
+@pytest.mark.parametrize("name, content, message", [
+    ("a.jsonl",
+     b'{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5, "x": "\xff"}\n',
+     "a.jsonl:1: not UTF-8 text (byte 76)"),
+    ("a.json",
+     b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5, "x": "\xff"}]',
+     "a.json: not a COCO results JSON array (lexical error: invalid bytes in UTF8 string.)"),
+    ("a.csv", b"ImageId,PredictionString\nimg\xff,/m/01 0.5 0.1 0.2 0.3 0.4\n",
+     "a.csv: not UTF-8 text (byte 28)"),
 ])
-def test_a_json_lines_file_that_python_cannot_read_is_one_line(tmp_path, capsys, content,
-                                                               message):
-    (tmp_path / "a.jsonl").write_bytes(content)
-    code, _, err = odwrap(capsys, "trim", tmp_path / "a.jsonl", "-o", tmp_path / "out.jsonl")
-    assert code == 2 and message in err and "Traceback" not in err, err
+@pytest.mark.parametrize("command", ["merge", "trim"])
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path, capsys, command, name, content,
+                                             message):
+    """Issue 30: the .json line held ijson's reason as bytes (a stray b'...' and escapes)."""
+    source = tmp_path / name
+    source.write_bytes(content)
+    output = tmp_path / f"out{source.suffix}"
+    argv = ["merge", output, source, source] if command == "merge" else \
+        ["trim", source, "-o", output]
+    code, _, err = odwrap(capsys, *argv)
+    assert code == 2 and err == f"odwrap: error: {tmp_path / message}\n", err
 
 
 @pytest.mark.parametrize("string, message", [
