@@ -300,6 +300,22 @@ def test_a_pattern_that_would_read_a_whole_tree_is_refused(tmp_path, capsys, mon
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("reader", ["train_input_reader", "eval_input_reader"])
+def test_a_pipeline_config_pattern_that_would_read_a_whole_tree_is_refused(
+        tmp_path, capsys, monkeypatch, decoy_tree, reader):
+    """The same pattern as a pipeline.config's input_path, which check globs for ODW004."""
+    from odwrap import fsutil
+
+    monkeypatch.setattr(fsutil, "GLOB_ENTRIES", 200)
+    pattern = f"{decoy_tree}/*/*/*/*/*.tfrecord"
+    config = write(tmp_path, f'{reader} {{ tf_record_input_reader {{ input_path: "{pattern}" '
+                             "} }\n", "pipeline.config")
+    code = cli.main(["check", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{pattern}: the pattern reads more than 200 folder entries" in err, err
+    assert err.count("\n") == 1
+
+
 def test_a_pattern_under_the_limit_matches_as_glob_does(tmp_path, decoy_tree):
     import glob
 
