@@ -113,10 +113,10 @@ def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int
         if not line.endswith(b"\n") or (keep is not None and kept >= keep):
             break
         if keep is None:
-            try:
-                detections += json.loads(line).get("detections", 0)
-            except (ValueError, AttributeError, TypeError, RecursionError):  # not a whole line
+            count = _logged_detections(line)
+            if count is None:  # not a line of the log: a half-written tail, or not predict's
                 break
+            detections += count
         offset += len(line)
         kept += 1
     if keep is not None and kept < keep:
@@ -124,6 +124,18 @@ def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int
                          f"it counts {keep}; pass --restart")
     handle.truncate(offset)
     return kept, detections
+
+
+def _logged_detections(line: bytes) -> int | None:
+    """The detections a line of the image log counts (0 for a skipped image); None when it is
+    no line of the log (not JSON, nested brackets, not an object, no count of 0 or more)."""
+    try:
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    count = entry.get("detections", 0) if isinstance(entry, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 \
+        else None
 
 
 def _resume(output: Path, run: dict, restart: bool) -> tuple[int, int]:

@@ -92,12 +92,17 @@ def test_a_run_record_of_nested_brackets_is_bad_input_naming_it(tmp_path):
     assert f"({out / 'predict.run.json'}); pass --restart" in str(refused.value)
 
 
-def test_an_image_log_line_of_nested_brackets_is_cut_as_no_line_of_the_log(tmp_path):
+@pytest.mark.parametrize("line", [NESTED, '{"detections": -1}', '{"detections": 1.5}',
+                                  '{"detections": true}', "[1]"], ids=[
+    "nested", "negative", "fraction", "bool", "list"])
+def test_an_image_log_line_not_of_the_log_ends_it(tmp_path, line):
     """The same brackets as a line of images.jsonl.part: the log ends before them, as it ends
-    before any line that is not one of its own (a killed run's half-written tail)."""
+    before any line that is not one of its own (a killed run's half-written tail). A count
+    that is no count of detections ends it too (the fuzz test found -1: the run resumed with
+    -1 detections, its ids from 0)."""
     from odwrap.deploy import predict as stage
 
-    out = _interrupted(tmp_path / "out", json.dumps(RUN), FIRST + NESTED + "\n" + FIRST)
+    out = _interrupted(tmp_path / "out", json.dumps(RUN), FIRST + line + "\n" + FIRST)
     assert stage._resume(out, RUN, restart=False) == (1, 1)
     assert (out / "images.jsonl.part").read_text() == FIRST
 
