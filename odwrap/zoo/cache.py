@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_text, read_text, remove_path
+from odwrap.fsutil import atomic_write_text, open_own_file, read_text, remove_path
 from odwrap.zoo.catalog import MODELS, ZooModel
 
 ROOT_ENV = "ODWRAP_CACHE"
@@ -114,6 +114,13 @@ class Entry:
         """The temporary files and folders a pull of this entry left when it was killed."""
         for leftover in self.zoo.glob(f"{self.staging_prefix()}*"):
             remove_path(leftover)
+
+
+def open_part(path: Path):
+    """PATH, a file of the cache that a pull writes (a .part, an import), opened to append
+    (fsutil.open_own_file): what else is there (a link, a hard link, a FIFO) is removed first,
+    never written through."""
+    return open_own_file(path, replace=True, hint="remove it")
 
 
 def entry(model: ZooModel, root: Path | None = None) -> Entry:

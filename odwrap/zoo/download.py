@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from odwrap import report
 from odwrap.errors import InputError, RunError, shown
-from odwrap.fsutil import open_own_file
+from odwrap.zoo.cache import open_part
 from odwrap.zoo.catalog import ZooModel
 
 DEFAULT_BASE = "http://download.tensorflow.org/models/object_detection/tf2"
@@ -64,7 +64,7 @@ def timeout() -> float:
 def fetch(url: str, part: Path, task: str, hint: str) -> None:
     """Bring URL's whole file into PART, resuming what PART holds where the server allows.
     HINT ends the line of a network failure (what to do when offline). PART is written only as
-    a file of its own (open_part): a link there is replaced, never written through."""
+    a file of its own (cache.open_part): a link there is replaced, never written through."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         _copy_file(url, part, task)
@@ -88,12 +88,6 @@ def _copy_file(url: str, part: Path, task: str) -> None:
         copy_into(source, part, task)
     except OSError as exc:
         raise RunError(f"{url}: cannot copy into {part}: {exc.strerror or exc}") from None
-
-
-def open_part(part: Path):
-    """PART, a file of the cache that a pull writes, opened to append (fsutil.open_own_file):
-    what else is there (a link, a hard link, a FIFO) is removed first, never written through."""
-    return open_own_file(part, replace=True, hint="remove it")
 
 
 def _network_failure(url: str, reason, wait: float, hint: str) -> RunError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import InputError, RunError, StackError
-from odwrap.zoo import download
+from odwrap.zoo.cache import open_part
 
 CHUNK = 1024 * 1024
 
@@ -30,7 +30,7 @@ def fetch(url: str, part: Path, task: str) -> None:
             raise InputError(f"{url}: not found; a mirror holds DATE/NAME.tar.gz under "
                              "ODWRAP_ZOO_URL")
         total = gfile.stat(url).length
-        with gfile.GFile(url, "rb") as reader, download.open_part(part) as writer:
+        with gfile.GFile(url, "rb") as reader, open_part(part) as writer:
             have = os.fstat(writer.fileno()).st_size
             have = have if have <= total else 0
             writer.truncate(have)
