@@ -192,12 +192,7 @@ def _source(kind, server, monkeypatch, tmp_path) -> dict:
         write(tmp_path / "mirror" / MODEL.url_path, GOOD)
         monkeypatch.setenv("ODWRAP_ZOO_URL", (tmp_path / "mirror").as_uri())
     elif kind == "gs mirror":
-        from odwrap.zoo import gcs
-
-        gfile = LocalGfile(tmp_path / "bucket")
-        write(gfile.local(f"gs://bucket/zoo/{MODEL.url_path}"), GOOD)
-        monkeypatch.setattr(gcs, "_gfile", lambda: gfile)
-        monkeypatch.setenv("ODWRAP_ZOO_URL", "gs://bucket/zoo")
+        gs_mirror(monkeypatch, tmp_path)
     else:
         return {"source": write(tmp_path / "downloads" / MODEL.file_name, GOOD)}
     return {}
@@ -433,14 +428,19 @@ class LocalGfile:
         return handle
 
 
-def test_a_gs_mirror_resumes_by_seeking(monkeypatch, tmp_path, zoo_env):
-    """TensorFlow stays unimported: a local stand-in answers gcs.py's gfile calls."""
+def gs_mirror(monkeypatch, tmp_path) -> None:
+    """ODWRAP_ZOO_URL=gs://bucket/zoo, holding MODEL, answered from TMP_PATH/bucket."""
     from odwrap.zoo import gcs
 
     gfile = LocalGfile(tmp_path / "bucket")
     write(gfile.local(f"gs://bucket/zoo/{MODEL.url_path}"), GOOD)
     monkeypatch.setattr(gcs, "_gfile", lambda: gfile)
     monkeypatch.setenv("ODWRAP_ZOO_URL", "gs://bucket/zoo")
+
+
+def test_a_gs_mirror_resumes_by_seeking(monkeypatch, tmp_path, zoo_env):
+    """TensorFlow stays unimported: a local stand-in answers gcs.py's gfile calls."""
+    gs_mirror(monkeypatch, tmp_path)
     write(zoo_env / "zoo" / f"{MODEL.name}.tar.gz.part", GOOD[:CUT])
     folder = api.zoo_pull(MODEL.name)
     assert (zoo_env / "zoo" / f"{MODEL.name}.tar.gz").read_bytes() == GOOD
