@@ -17,6 +17,8 @@ from pathlib import Path
 
 from odwrap.odapi.pipeline import CONFIG_NAME
 
+# A labels.txt line for a class id the label map leaves unused (the TFLite convention).
+UNNAMED_CLASS = "???"
 # The .tflite file name part of each quantization mode (odapi.exports.QUANTIZE).
 TFLITE_NAMES = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 

@@ -55,9 +55,21 @@ class PredictResult:
 
 
 def read_labels(path) -> dict[int, str]:
-    """A labels.txt's class names, a line each from id 1; InputError naming the file when it
-    is missing, a FIFO or a device, over 16 MiB or not UTF-8."""
+    """A labels.txt's class names, a line each from id 1 ('???' where an id has no class, as
+    export writes it); InputError naming the file when it is missing, a FIFO or a device, over
+    16 MiB or not UTF-8, or when labelmap.problems() finds an error in its classes (none, an
+    empty name, a name twice)."""
+    from odwrap.deploy.exportdir import UNNAMED_CLASS
+    from odwrap.odapi import labelmap
+
     lines = read_text(path, "labels file").splitlines()
+    label_map = labelmap.from_classes(lines)
+    for item in [item for item in label_map.item if item.name == UNNAMED_CLASS]:
+        label_map.item.remove(item)
+    errors = [message for severity, message in labelmap.problems(label_map)
+              if severity == "error"]
+    if errors:
+        raise InputError(f"{path}: {errors[0]} (a labels file names class id N on line N)")
     return {index: name for index, name in enumerate(lines, start=1)}
 
 

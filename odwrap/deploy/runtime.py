@@ -175,6 +175,11 @@ class SavedModelDetector:
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"{path}: not a detection SavedModel "
                              f"({str(exc).splitlines()[0]})") from None
+        except (tf.errors.OpError, IndexError) as exc:  # IndexError: a truncated data shard
+            why = str(exc).strip().splitlines()[0].split("} ")[-1][:200]
+            raise InputError(f"{Path(path) / 'variables'}: the SavedModel's variables cannot be "
+                             f"read, truncated or corrupt ({why}); export the model again") \
+                from None
 
     def detect(self, image: np.ndarray) -> Detections:
         tensor = self.tf.constant(image[None], self.tf.uint8)

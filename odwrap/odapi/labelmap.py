@@ -53,10 +53,11 @@ def read_checked(path):
 
 
 def names(path) -> dict[int, str]:
-    """{id: display name (else name)} of the label map at PATH; {} when there is none."""
+    """{id: display name (else name)} of the label map at PATH, refused as read_checked refuses
+    one; {} when there is none."""
     if not path or not Path(path).is_file():
         return {}
-    return {item.id: item.display_name or item.name for item in read(path).item}
+    return {item.id: item.display_name or item.name for item in read_checked(path).item}
 
 
 def from_classes(names):

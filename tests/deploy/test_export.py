@@ -2,6 +2,7 @@
 detects; int8 is integer end to end; the Edge TPU report; options a format does not take."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -140,6 +141,16 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
     written = json.loads((out / "saved_model.metrics.json").read_text())
     assert written["images"] == 4 and written["runtime"] == "tensorflow"
     assert -1.0 <= written["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
+
+    # Truncated variables (a copy cut short) are bad input naming them, not a TensorFlow failure.
+    broken = shutil.copytree(out / "saved_model", tmp_path / "broken")
+    data = next((broken / "variables").glob("variables.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    refused = run_odwrap("predict", broken, image, "-o", tmp_path / "refused")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert refused.stderr.startswith(f"odwrap: error: {broken / 'variables'}: the SavedModel's "
+                                     "variables cannot be read, truncated or corrupt (")
+    assert refused.stderr.count("\n") == 1 and not (tmp_path / "refused").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

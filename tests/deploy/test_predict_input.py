@@ -40,6 +40,9 @@ def test_a_fifo_given_as_an_image_is_refused_without_opening_it(tmp_path, capsys
      "cannot read the labels file: not UTF-8 text (byte 7)"),
     (lambda path: None, "no such labels file"),
     (lambda path: path.mkdir(), "cannot read the labels file: a folder"),
+    (lambda path: path.write_text("square\ncircle\nsquare\n"), "name 'square' has ids 1 and 3"),
+    (lambda path: path.write_text("square\n\ncircle\n"), "item with id 2 has no name"),
+    (lambda path: path.write_text(""), "has no item"),
 ])
 def test_a_bad_labels_file_is_refused_naming_it(tmp_path, capsys, image, make, message):
     labels = tmp_path / "labels.txt"
@@ -47,6 +50,14 @@ def test_a_bad_labels_file_is_refused_naming_it(tmp_path, capsys, image, make, m
     code, _, err = predict(capsys, tmp_path / "model.tflite", image, "--labels", labels,
                            "-o", tmp_path / "out")
     assert code == 2 and f"{labels}: {message}" in err and err.count("\n") == 1, err
+
+
+def test_labels_of_unused_ids_may_repeat_as_export_writes_them(tmp_path):
+    from odwrap.deploy.predict import read_labels
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("square\n???\ncircle\n???\n")
+    assert read_labels(labels) == {1: "square", 2: "???", 3: "circle", 4: "???"}
 
 
 def test_labels_from_a_device_are_refused_not_read_until_memory_runs_out(tmp_path, capsys,

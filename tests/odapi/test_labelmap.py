@@ -39,3 +39,14 @@ def test_bad_label_map_names_file_and_line(tmp_path, text, message):
 def test_missing_label_map(tmp_path):
     with pytest.raises(InputError, match="no such label map"):
         labelmap.read(tmp_path / "none.pbtxt")
+
+
+def test_names_refuses_what_read_checked_refuses(tmp_path):
+    # export's labels.txt and exported_eval's class names come from names(): a label map with
+    # one id for two classes would name one of them for both.
+    path = tmp_path / "label_map.pbtxt"
+    path.write_text("item { id: 1 name: 'square' }\nitem { id: 1 name: 'circle' }\n")
+    with pytest.raises(InputError, match=f"^{path}: id 1 is used by 'square' and 'circle'$"):
+        labelmap.names(path)
+    path.write_text("item { id: 1 name: 'square' }\nitem { id: 3 name: 'circle' }\n")
+    assert labelmap.names(path) == {1: "square", 3: "circle"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from odwrap.deploy.export.bundle import write_readme
-from odwrap.deploy.exportdir import ExportDir
+from odwrap.deploy.exportdir import UNNAMED_CLASS, ExportDir
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes, atomic_write_text
@@ -137,7 +137,7 @@ class ExportJob:
         """Line i names class id i + 1 (the TFLite model's 0-based classes)."""
         names = labelmap.names(self.folder.config_label_map)
         total = facts.num_classes(self.config)
-        return [names.get(index, "???") for index in range(1, total + 1)]
+        return [names.get(index, UNNAMED_CLASS) for index in range(1, total + 1)]
 
     @property
     def exports(self) -> ExportDir:
