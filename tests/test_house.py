@@ -16,6 +16,7 @@ LAYERS = {
     "odapi": 1,
     "zoo": 1.5,  # below config (which maps sample configs to zoo checkpoints), above odapi.compat
     "config": 2, "data": 2,
+    "evaluation": 2.5,  # analysis of COCO-style ground truth and detections (no models run)
     "training": 3,
     "deploy": 4,
     "results": 4.5,  # detection files after prediction (merge, trim)

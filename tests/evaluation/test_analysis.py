@@ -1,0 +1,135 @@
+"""Per-class metrics against pycocotools' COCOeval itself, the F1-best threshold and the
+confusion matrix against cases worked out by hand (issue 26)."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from pycocotools.cocoeval import COCOeval
+
+from odwrap.evaluation.analysis import analyze, best_threshold, coco_pair
+from odwrap.evaluation.confusion import confusion
+
+CATEGORIES = [{"id": 1, "name": "square"}, {"id": 2, "name": "circle"},
+              {"id": 4, "name": "triangle"}, {"id": 7, "name": "star"}]
+
+
+def generated_case(seed=0, images=30):
+    """Ground truth of four classes (one crowd box), and detections: most boxes found with some
+    jitter, some under another class, some missed, some false, scores drawn at random."""
+    rng = np.random.default_rng(seed)
+    truth, found = [], []
+    for image in range(1, images + 1):
+        for _ in range(rng.integers(1, 6)):
+            x, y = rng.uniform(0, 400, 2)
+            w, h = rng.uniform(10, 120, 2)
+            category = int(rng.choice([1, 2, 4]))  # 7 (star) has no ground truth
+            truth.append({"id": len(truth) + 1, "image_id": image, "category_id": category,
+                          "bbox": [x, y, w, h], "iscrowd": 0})
+            if rng.random() < 0.8:
+                jitter = rng.normal(0, 6, 4)
+                label = category if rng.random() < 0.85 else int(rng.choice([1, 2, 4, 7]))
+                found.append({"image_id": image, "category_id": label,
+                              "bbox": [x + jitter[0], y + jitter[1], abs(w + jitter[2]) + 1,
+                                       abs(h + jitter[3]) + 1], "score": float(rng.random())})
+        for _ in range(rng.integers(0, 3)):
+            found.append({"image_id": image, "category_id": int(rng.choice([1, 2, 4, 7])),
+                          "bbox": [*rng.uniform(0, 400, 2), *rng.uniform(10, 80, 2)],
+                          "score": float(rng.random() * 0.6)})
+    truth[0]["iscrowd"] = 1
+    return {"images": [{"id": i} for i in range(1, images + 1)], "annotations": truth,
+            "categories": CATEGORIES}, found
+
+
+def coco_stats(groundtruth, detections, category):
+    """pycocotools' own summary restricted to one class: AP, AP50, AP75, AR@100."""
+    truth, found = coco_pair(groundtruth, detections)
+    evaluation = COCOeval(truth, found, "bbox")
+    evaluation.params.catIds = [category]
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation.stats[[0, 1, 2, 8]]
+
+
+def test_per_class_metrics_equal_cocoeval_restricted_to_the_class():
+    groundtruth, detections = generated_case()
+    analysis = analyze(groundtruth, detections)
+    assert sorted(c.id for c in analysis.classes) == [1, 2, 4, 7]
+    for found in analysis.classes:
+        expected = coco_stats(groundtruth, detections, found.id)
+        assert np.allclose([found.ap, found.ap50, found.ap75, found.ar100], expected,
+                           atol=1e-6), (found.name, expected)
+    # Worst first; the class without ground truth (-1, as COCO writes it) last.
+    aps = [c.ap for c in analysis.classes]
+    assert aps[-1] == -1 and aps[:-1] == sorted(aps[:-1]) and min(aps[:-1]) > 0
+    assert analysis.classes[-1].name == "star" and analysis.classes[-1].ground_truth == 0
+    # The crowd box counts for nothing: 1 box fewer than the annotations of its class.
+    crowd = groundtruth["annotations"][0]["category_id"]
+    listed = sum(a["category_id"] == crowd for a in groundtruth["annotations"])
+    assert next(c for c in analysis.classes if c.id == crowd).ground_truth == listed - 1
+
+
+def test_the_f1_best_threshold_of_a_hand_made_list():
+    # Sorted: 0.9 hit, 0.8 miss, 0.7 hit, 0.6 hit, 0.3 miss; 4 boxes to find.
+    # F1 = 2 TP / (kept + 4): 0.9 -> 2/5, 0.8 -> 2/6, 0.7 -> 4/7, 0.6 -> 6/8, 0.3 -> 6/9.
+    best = best_threshold([0.7, 0.3, 0.9, 0.6, 0.8], [True, False, True, True, False], 4)
+    assert best.threshold == 0.6 and best.f1 == pytest.approx(0.75)
+    assert best.precision == pytest.approx(0.75) and best.recall == pytest.approx(0.75)
+    # A threshold keeps every detection of its score: at 0.5 the hit and the miss together.
+    tied = best_threshold([0.9, 0.5, 0.5], [True, True, False], 2)
+    assert tied.threshold == 0.5 and tied.f1 == pytest.approx(4 / 5)
+    # Of equal F1, the higher threshold; nothing detected: no threshold.
+    assert best_threshold([0.8, 0.4], [True, False], 1).threshold == 0.8
+    assert best_threshold([], [], 3).threshold is None
+
+
+def box(x, y, category, score=None, image=1, crowd=0, size=100):
+    row = {"image_id": image, "category_id": category, "bbox": [x, y, size, size]}
+    return row if score is None else dict(row, score=score)
+
+
+def test_the_confusion_matrix_of_a_case_worked_by_hand():
+    truth = [box(0, 0, 1), box(200, 0, 2), box(400, 0, 1), box(0, 200, 2),
+             dict(box(600, 600, 1), iscrowd=1)]
+    detections = [
+        box(5, 0, 1, 0.9),      # square found as square
+        box(205, 5, 1, 0.8),    # circle taken for a square
+        box(200, 0, 2, 0.3),    # circle found, but under the threshold: the circle is confused
+        # the square at 400 is missed
+        box(5, 200, 2, 0.7),    # circle found
+        box(0, 210, 1, 0.6),    # a second box on that circle, as square: false
+        box(800, 800, 2, 0.9),  # nothing there: false
+        box(605, 600, 2, 0.9),  # on the crowd box: neither false nor found
+    ]
+    for index, row in enumerate(truth, start=1):
+        row["id"] = index
+    groundtruth = {"images": [{"id": 1}], "annotations": truth,
+                   "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "circle"}]}
+    matrix = confusion(groundtruth, detections, threshold=0.5)
+    assert matrix.names == ["square", "circle", "background"]
+    #                 predicted: square circle background
+    assert matrix.counts == [[1, 0, 1],    # true square: 1 found, 1 missed
+                             [1, 1, 0],    # true circle: 1 as square, 1 found
+                             [1, 1, 0]]    # background: a false square, a false circle
+    assert matrix.normalized()[0] == [0.5, 0.0, 0.5]
+    assert matrix.per_image == {1: {"missed": 1, "false": 2, "confused": 1}}
+    # Of two boxes on one object, the one of the right class is the match, whatever the IoU.
+    same_object = [box(0, 0, 1), dict(box(0, 0, 2, 0.9)), box(8, 8, 1, 0.8)]
+    one = confusion({"images": [{"id": 1}], "annotations": [dict(same_object[0], id=1)],
+                     "categories": groundtruth["categories"]}, same_object[1:], 0.5)
+    assert one.counts == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
+
+
+def test_worst_images_rank_by_their_errors():
+    groundtruth, detections = generated_case(seed=3, images=12)
+    matrix = confusion(groundtruth, detections, threshold=0.5)
+    worst = matrix.worst_images(3)
+    errors = [sum(matrix.per_image[i].values()) for i in worst]
+    assert errors == sorted(errors, reverse=True) and errors[0] == max(
+        sum(e.values()) for e in matrix.per_image.values())
+    total = np.asarray(matrix.counts)
+    assert total[:-1, -1].sum() == sum(e["missed"] for e in matrix.per_image.values())
+    assert total[-1, :-1].sum() == sum(e["false"] for e in matrix.per_image.values())
