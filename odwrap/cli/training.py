@@ -126,6 +126,8 @@ def _eval_export(args) -> int:
     print(f"{result.model} on {result.images} eval image(s) with {result.runtime}: "
           f"{result.seconds:.1f} s, median {result.milliseconds:.1f} ms per image")
     print("\n".join(metric_lines(result.metrics)))
+    if result.insight is not None:
+        print("\n".join(result.insight.table()))
     print(f"wrote {metrics_path(result.model)}")
     return EXIT_OK
 
@@ -133,7 +135,8 @@ def _eval_export(args) -> int:
 def _format_eval(result) -> str:
     lines = [f"step {result.step} ({result.checkpoint}, {result.weights} weights), "
              f"{result.seconds:.1f} s"]
-    return "\n".join(lines + metric_lines(result.metrics))
+    insight = result.insight.table() if result.insight is not None else []
+    return "\n".join(lines + metric_lines(result.metrics) + insight)
 
 
 def eval(args) -> int:  # noqa: A001 (the command's name)

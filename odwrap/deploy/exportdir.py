@@ -74,6 +74,12 @@ class ExportDir:
             return model.parent / f"{model.name}.metrics.json"
         return model.with_suffix(".metrics.json")
 
+    @staticmethod
+    def analysis(model: Path) -> Path:
+        """The folder of MODEL's evaluation plots, beside its metrics (MODEL.analysis/)."""
+        metrics = ExportDir.metrics(model)
+        return metrics.with_name(metrics.name.removesuffix(".metrics.json") + ".analysis")
+
     @classmethod
     def holding(cls, model: Path) -> "ExportDir":
         """The export folder a model file or SavedModel folder is in."""

@@ -19,8 +19,9 @@ import numpy as np
 from odwrap import report
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
+from odwrap.evaluation.insight import Insight, insight
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import compat, facts, labelmap, logs
+from odwrap.odapi import compat, evaluators, facts, labelmap, logs
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 
@@ -36,6 +37,7 @@ class ModelEvalResult:
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0
     milliseconds: float = 0.0  # median inference time per image
+    insight: Insight | None = None  # per class, threshold, confusion matrix, plots
 
 
 def find_config(model: Path) -> Path | None:
@@ -154,7 +156,9 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     return ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
                            metrics={key: float(value) for key, value in metrics.items()},
                            seconds=time.perf_counter() - started,
-                           milliseconds=float(np.median(times)))
+                           milliseconds=float(np.median(times)),
+                           insight=insight(*evaluators.coco_lists(evaluator),
+                                           ExportDir.analysis(model)))
 
 
 def metrics_path(model: Path) -> Path:
@@ -164,6 +168,7 @@ def metrics_path(model: Path) -> Path:
 
 def write_metrics(result: ModelEvalResult) -> Path:
     record = {"model": result.model, "runtime": result.runtime, "images": result.images,
-              "median_ms": round(result.milliseconds, 3), "metrics": result.metrics}
+              "median_ms": round(result.milliseconds, 3), "metrics": result.metrics,
+              **(result.insight.as_json() if result.insight else {})}
     return atomic_write_text(metrics_path(Path(result.model)),
                              json.dumps(record, indent=1, sort_keys=True))

@@ -127,9 +127,10 @@ def matched_scores(evaluation, category_index: int) -> tuple[np.ndarray, np.ndar
 
 def best_threshold(scores, hits, positives: int) -> Threshold:
     """The score threshold whose kept detections (score >= it) give the highest F1 against
-    POSITIVES ground-truth boxes; of equal F1, the highest threshold."""
+    POSITIVES ground-truth boxes; of equal F1, the highest threshold; None when no detection
+    is right (every threshold has F1 0)."""
     scores, hits = np.asarray(scores, float), np.asarray(hits, bool)
-    if scores.size == 0:
+    if not hits.any():
         return Threshold(None, 0.0, 0.0, 0.0)
     order = np.argsort(-scores, kind="stable")
     scores, hits = scores[order], hits[order]

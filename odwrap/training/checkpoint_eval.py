@@ -14,8 +14,9 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import InputError
+from odwrap.evaluation.insight import Insight, insight
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import facts, logs, setup
+from odwrap.odapi import evaluators, facts, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.training import averages, checkpoints
 from odwrap.training.modeldir import ModelDir
@@ -28,6 +29,7 @@ class EvalResult:
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0
     weights: str = averages.TRAINED  # or averages.AVERAGES (eval_config.use_moving_averages)
+    insight: Insight | None = None  # per class, threshold, confusion matrix, plots
 
 
 class Evaluator:
@@ -83,6 +85,7 @@ class Evaluator:
         total = math.ceil(eval_config.num_examples / max(eval_config.batch_size, 1)) \
             if eval_config.num_examples else None
         with self.writer.as_default(), logs.captured_prints(), \
+                evaluators.recorded_box_evaluations() as recorded, \
                 report.tracking("eval", total, "batch") as progress:  # pycocotools' summary
             metrics = setup.eager_eval_loop(self.model, self.configs,
                                             _Counted(self.dataset, progress), self.step)
@@ -90,7 +93,9 @@ class Evaluator:
         result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
                             metrics={key: float(value) for key, value in metrics.items()},
                             seconds=time.perf_counter() - started,
-                            weights=averages.AVERAGES if self.averages else averages.TRAINED)
+                            weights=averages.AVERAGES if self.averages else averages.TRAINED,
+                            insight=insight(*recorded[-1], self.folder.analysis_dir)
+                            if recorded else None)
         record_metrics(self.folder, result)
         return result
 
@@ -128,7 +133,7 @@ def record_metrics(folder: ModelDir, result: EvalResult) -> Path:
         except (OSError, ValueError):
             history = {}
     entry = {"step": result.step, "checkpoint": result.checkpoint, "weights": result.weights,
-             "metrics": result.metrics}
+             "metrics": result.metrics, **(result.insight.as_json() if result.insight else {})}
     history[str(result.step)] = result.metrics
     return atomic_write_text(path, json.dumps({**entry, "history": history}, indent=1,
                                               sort_keys=True))

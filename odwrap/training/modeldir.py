@@ -47,6 +47,7 @@ class ModelDir:
     train_events = property(lambda self: self.path / "train")
     eval_events = property(lambda self: self.path / "eval")
     metrics_path = property(lambda self: self.path / "metrics.json")
+    analysis_dir = property(lambda self: self.path / "analysis")  # the latest evaluation's plots
     plot_path = property(lambda self: self.path / "training.png")
     export_dir = property(lambda self: self.path / "export")
 

@@ -84,6 +84,7 @@ def test_the_f1_best_threshold_of_a_hand_made_list():
     # Of equal F1, the higher threshold; nothing detected: no threshold.
     assert best_threshold([0.8, 0.4], [True, False], 1).threshold == 0.8
     assert best_threshold([], [], 3).threshold is None
+    assert best_threshold([0.9, 0.4], [False, False], 0).threshold is None  # nothing right
 
 
 def box(x, y, category, score=None, image=1, crowd=0, size=100):
@@ -133,3 +134,35 @@ def test_worst_images_rank_by_their_errors():
     total = np.asarray(matrix.counts)
     assert total[:-1, -1].sum() == sum(e["missed"] for e in matrix.per_image.values())
     assert total[-1, :-1].sum() == sum(e["false"] for e in matrix.per_image.values())
+
+
+def test_insight_writes_its_plots_and_json_and_never_through_a_link(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from odwrap.evaluation.insight import insight
+
+    groundtruth, detections = generated_case(seed=1, images=10)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (tmp_path / "analysis").symlink_to(decoy)
+    seen = insight(groundtruth, detections, tmp_path / "analysis")
+    assert list(decoy.iterdir()) == [] and not (tmp_path / "analysis").is_symlink()
+    assert sorted(p.name for p in seen.plots) == ["confusion_matrix.png", "f1_curves.png",
+                                                 "pr_curves.png"]
+    for path in seen.plots:
+        with Image.open(path) as picture:
+            assert picture.format == "PNG" and min(picture.size) > 300
+    written = json.loads(json.dumps(seen.as_json()))
+    assert set(written["per_class"]) == {"square", "circle", "triangle", "star"}
+    assert written["threshold"]["best_f1_threshold"] == seen.analysis.best.threshold
+    assert written["confusion_matrix"]["threshold"] == seen.analysis.best.threshold
+    worst = written["worst_images"]
+    assert worst and worst[0] == {"image_id": seen.confusion.worst_images(1)[0],
+                                  **seen.confusion.per_image[worst[0]["image_id"]]}
+    table = seen.table()
+    assert table[0] == "per class, worst first:" and table[-1] == f"plots: {tmp_path / 'analysis'}"
+    names = [line.split()[0] for line in table[2:-2]]
+    assert names == [c.name for c in seen.analysis.classes] and names[-1] == "star"
+    assert table[-2].startswith("threshold: F1 ")

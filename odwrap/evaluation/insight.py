@@ -1,0 +1,65 @@
+"""One evaluation's insight: the per-class analysis, the confusion matrix at the F1-best
+threshold, the worst images and the plots, from the ground truth and detections the COCO
+evaluation used; what `eval` adds to metrics.json and prints as a table, worst class first."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from odwrap.evaluation.analysis import Analysis, analyze
+from odwrap.evaluation.confusion import Confusion, confusion
+from odwrap.evaluation.plots import write_all
+
+DEFAULT_THRESHOLD = 0.5  # the confusion matrix's when nothing was detected
+WORST_IMAGES = 16
+
+
+@dataclass(frozen=True)
+class Insight:
+    analysis: Analysis
+    confusion: Confusion
+    folder: Path  # the plots
+    plots: list[Path]
+
+    def as_json(self) -> dict:
+        """What metrics.json holds of it: per class, the threshold, the confusion matrix and
+        the ids of the worst images."""
+        return {**self.analysis.as_json(), "confusion_matrix": self.confusion.as_json(),
+                "worst_images": [{"image_id": _json_id(image), **self.confusion.per_image[image]}
+                                 for image in self.confusion.worst_images(WORST_IMAGES)],
+                "plots": [str(path) for path in self.plots]}
+
+    def table(self) -> list[str]:
+        """The per-class lines, worst AP first, the threshold line and where the plots are."""
+        width = max([len(c.name) for c in self.analysis.classes] + [5])
+        lines = ["per class, worst first:", f"  {'class':<{width}}  {'AP':>6} {'AP@.50':>6} {'AP@.75':>6} {'AR@100':>6} "
+                 f"{'boxes':>6} {'found':>6}  best F1 (threshold)"]
+        for item in self.analysis.classes:
+            metrics = " ".join(f"{value:6.3f}" if value >= 0 else f"{'-':>6}"
+                               for value in (item.ap, item.ap50, item.ap75, item.ar100))
+            best = (f"{item.best.f1:.3f} ({item.best.threshold:.2f})"
+                    if item.best.threshold is not None else "-")
+            lines.append(f"  {item.name:<{width}}  {metrics} {item.ground_truth:>6} "
+                         f"{item.detections:>6}  {best}")
+        best = self.analysis.best
+        if best.threshold is None:
+            lines.append("threshold: nothing detected")
+        else:
+            lines.append(f"threshold: F1 {best.f1:.3f} at score >= {best.threshold:.2f} "
+                         f"(precision {best.precision:.3f}, recall {best.recall:.3f}, "
+                         "all classes, IoU 0.5)")
+        return lines + [f"plots: {self.folder}"]
+
+
+def _json_id(image):
+    """An image id as JSON holds it (the OD API keys eval images by their source_id bytes)."""
+    return image.decode("utf-8", "replace") if isinstance(image, bytes) else image
+
+
+def insight(groundtruth: dict, detections: list[dict], folder: Path) -> Insight:
+    """The Insight of DETECTIONS against GROUNDTRUTH (COCO dicts), its plots in FOLDER."""
+    analysis = analyze(groundtruth, detections)
+    threshold = analysis.best.threshold
+    matrix = confusion(groundtruth, detections,
+                       DEFAULT_THRESHOLD if threshold is None else threshold)
+    return Insight(analysis=analysis, confusion=matrix, folder=Path(folder),
+                   plots=write_all(analysis, matrix, folder))
