@@ -129,6 +129,8 @@ def _eval_export(args) -> int:
     if result.insight is not None:
         print("\n".join(result.insight.table()))
     print(f"wrote {metrics_path(result.model)}")
+    if result.insight is not None:
+        print(f"report: {result.insight.report}")
     return EXIT_OK
 
 
@@ -157,8 +159,11 @@ def eval(args) -> int:  # noqa: A001 (the command's name)
             count += 1
         print(f"watched {args.model_dir}: {count} evaluation(s); metrics in {metrics}")
         return EXIT_OK
-    print(_format_eval(api.evaluate(args.model_dir, args.checkpoint, config=args.config)))
+    result = api.evaluate(args.model_dir, args.checkpoint, config=args.config)
+    print(_format_eval(result))
     print(f"wrote {metrics}")
+    if result.insight is not None:
+        print(f"report: {result.insight.report}")
     return EXIT_OK
 
 

@@ -153,12 +153,13 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
         evaluator.add_single_detected_image_info(index, found)
     with logs.captured_prints():  # pycocotools prints its own summary
         metrics = evaluator.evaluate()
+    metrics = {key: float(value) for key, value in metrics.items()}
     return ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
-                           metrics={key: float(value) for key, value in metrics.items()},
-                           seconds=time.perf_counter() - started,
+                           metrics=metrics, seconds=time.perf_counter() - started,
                            milliseconds=float(np.median(times)),
                            insight=insight(*evaluators.coco_lists(evaluator),
-                                           ExportDir.analysis(model)))
+                                           ExportDir.analysis(model), metrics,
+                                           f"{model.name} ({detector.runtime})"))
 
 
 def metrics_path(model: Path) -> Path:

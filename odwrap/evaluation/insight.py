@@ -7,18 +7,21 @@ from pathlib import Path
 
 from odwrap.evaluation.analysis import Analysis, analyze
 from odwrap.evaluation.confusion import Confusion, confusion
+from odwrap.evaluation.page import write_page
 from odwrap.evaluation.plots import write_all
 
 DEFAULT_THRESHOLD = 0.5  # the confusion matrix's when nothing was detected
 WORST_IMAGES = 16
+REPORT = "report.html"
 
 
 @dataclass(frozen=True)
 class Insight:
     analysis: Analysis
     confusion: Confusion
-    folder: Path  # the plots
+    folder: Path  # the plots and the report
     plots: list[Path]
+    report: Path  # the self-contained HTML page
 
     def as_json(self) -> dict:
         """What metrics.json holds of it: per class, the threshold, the confusion matrix and
@@ -26,10 +29,10 @@ class Insight:
         return {**self.analysis.as_json(), "confusion_matrix": self.confusion.as_json(),
                 "worst_images": [{"image_id": _json_id(image), **self.confusion.per_image[image]}
                                  for image in self.confusion.worst_images(WORST_IMAGES)],
-                "plots": [str(path) for path in self.plots]}
+                "plots": [str(path) for path in self.plots], "report": str(self.report)}
 
     def table(self) -> list[str]:
-        """The per-class lines, worst AP first, the threshold line and where the plots are."""
+        """The per-class lines, worst AP first, and the threshold line."""
         width = max([len(c.name) for c in self.analysis.classes] + [5])
         lines = ["per class, worst first:", f"  {'class':<{width}}  {'AP':>6} {'AP@.50':>6} {'AP@.75':>6} {'AR@100':>6} "
                  f"{'boxes':>6} {'found':>6}  best F1 (threshold)"]
@@ -47,7 +50,7 @@ class Insight:
             lines.append(f"threshold: F1 {best.f1:.3f} at score >= {best.threshold:.2f} "
                          f"(precision {best.precision:.3f}, recall {best.recall:.3f}, "
                          "all classes, IoU 0.5)")
-        return lines + [f"plots: {self.folder}"]
+        return lines
 
 
 def _json_id(image):
@@ -55,11 +58,17 @@ def _json_id(image):
     return image.decode("utf-8", "replace") if isinstance(image, bytes) else image
 
 
-def insight(groundtruth: dict, detections: list[dict], folder: Path) -> Insight:
-    """The Insight of DETECTIONS against GROUNDTRUTH (COCO dicts), its plots in FOLDER."""
+def insight(groundtruth: dict, detections: list[dict], folder: Path, metrics: dict,
+            title: str) -> Insight:
+    """The Insight of DETECTIONS against GROUNDTRUTH (COCO dicts), its plots and its report
+    (METRICS, the COCO metrics, under TITLE) in FOLDER."""
+    folder = Path(folder)
     analysis = analyze(groundtruth, detections)
     threshold = analysis.best.threshold
     matrix = confusion(groundtruth, detections,
                        DEFAULT_THRESHOLD if threshold is None else threshold)
-    return Insight(analysis=analysis, confusion=matrix, folder=Path(folder),
-                   plots=write_all(analysis, matrix, folder))
+    plots = write_all(analysis, matrix, folder)
+    seen = Insight(analysis=analysis, confusion=matrix, folder=folder, plots=plots,
+                   report=folder / REPORT)
+    write_page(seen, metrics, title, seen.report)
+    return seen

@@ -90,11 +90,13 @@ class Evaluator:
             metrics = setup.eager_eval_loop(self.model, self.configs,
                                             _Counted(self.dataset, progress), self.step)
         self.writer.flush()
-        result = EvalResult(step=int(self.step.numpy()), checkpoint=checkpoint,
-                            metrics={key: float(value) for key, value in metrics.items()},
+        metrics = {key: float(value) for key, value in metrics.items()}
+        step = int(self.step.numpy())
+        result = EvalResult(step=step, checkpoint=checkpoint, metrics=metrics,
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,
-                            insight=insight(*recorded[-1], self.folder.analysis_dir)
+                            insight=insight(*recorded[-1], self.folder.analysis_dir, metrics,
+                                            f"{self.model_dir.resolve().name}, step {step}")
                             if recorded else None)
         record_metrics(self.folder, result)
         return result

@@ -141,6 +141,11 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
     written = json.loads((out / "saved_model.metrics.json").read_text())
     assert written["images"] == 4 and written["runtime"] == "tensorflow"
     assert -1.0 <= written["metrics"]["DetectionBoxes_Precision/mAP"] <= 1.0
+    aps = [c["AP"] for c in written["per_class"].values() if c["AP"] >= 0]
+    assert set(written["per_class"]) == {"square", "circle"} and sum(aps) / len(aps) == \
+        pytest.approx(written["metrics"]["DetectionBoxes_Precision/mAP"], abs=1e-6)
+    assert "per class, worst first:" in evaluated.stdout
+    assert len(list((out / "saved_model.analysis").glob("*.png"))) == 3
 
     # Truncated variables (a copy cut short) are bad input naming them, not a TensorFlow failure.
     broken = shutil.copytree(out / "saved_model", tmp_path / "broken")

@@ -136,18 +136,22 @@ def test_worst_images_rank_by_their_errors():
     assert total[-1, :-1].sum() == sum(e["false"] for e in matrix.per_image.values())
 
 
-def test_insight_writes_its_plots_and_json_and_never_through_a_link(tmp_path):
+def test_insight_writes_its_plots_json_and_report_and_never_through_a_link(tmp_path):
+    import base64
     import json
+    import re
 
     from PIL import Image
 
     from odwrap.evaluation.insight import insight
 
     groundtruth, detections = generated_case(seed=1, images=10)
+    groundtruth["categories"][0] = {"id": 1, "name": "<script>alert(1)</script>"}
     decoy = tmp_path / "decoy"
     decoy.mkdir()
     (tmp_path / "analysis").symlink_to(decoy)
-    seen = insight(groundtruth, detections, tmp_path / "analysis")
+    seen = insight(groundtruth, detections, tmp_path / "analysis",
+                   {"DetectionBoxes_Precision/mAP": 0.25}, "model <b>, step 9")
     assert list(decoy.iterdir()) == [] and not (tmp_path / "analysis").is_symlink()
     assert sorted(p.name for p in seen.plots) == ["confusion_matrix.png", "f1_curves.png",
                                                  "pr_curves.png"]
@@ -155,14 +159,26 @@ def test_insight_writes_its_plots_and_json_and_never_through_a_link(tmp_path):
         with Image.open(path) as picture:
             assert picture.format == "PNG" and min(picture.size) > 300
     written = json.loads(json.dumps(seen.as_json()))
-    assert set(written["per_class"]) == {"square", "circle", "triangle", "star"}
+    assert set(written["per_class"]) == {"<script>alert(1)</script>", "circle", "triangle",
+                                         "star"}
     assert written["threshold"]["best_f1_threshold"] == seen.analysis.best.threshold
     assert written["confusion_matrix"]["threshold"] == seen.analysis.best.threshold
     worst = written["worst_images"]
     assert worst and worst[0] == {"image_id": seen.confusion.worst_images(1)[0],
                                   **seen.confusion.per_image[worst[0]["image_id"]]}
     table = seen.table()
-    assert table[0] == "per class, worst first:" and table[-1] == f"plots: {tmp_path / 'analysis'}"
-    names = [line.split()[0] for line in table[2:-2]]
-    assert names == [c.name for c in seen.analysis.classes] and names[-1] == "star"
-    assert table[-2].startswith("threshold: F1 ")
+    assert table[0] == "per class, worst first:" and table[-1].startswith("threshold: F1 ")
+    names = [line.split()[0] for line in table[2:-1]]
+    assert names[:-1] == [c.name.split()[0] for c in seen.analysis.classes][:-1]
+    assert names[-1] == "star"
+
+    # The report: self-contained (every image inside it, nothing fetched), the data escaped.
+    page = seen.report.read_text()
+    assert seen.report == tmp_path / "analysis" / "report.html"
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == 3 and not re.search(r'(href|url)\(?=?"?(https?:|//)', page)
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:4] == b"\x89PNG"
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "model &lt;b&gt;, step 9" in page and "0.250" in page

@@ -72,6 +72,18 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model
     assert set(metrics["history"]) == {"2", "4"}  # each evaluation by step, the latest on top
     assert metrics["step"] == 2 and metrics["checkpoint"].endswith("ckpt-2")
     assert 0.0 <= metrics["history"]["4"]["DetectionBoxes_Precision/mAP"] <= 1.0
+    # Per class (issue 26), from the OD API evaluator's own ground truth and detections: the
+    # mean of the classes' AP is the OD API's mAP; the table, the threshold and the plots.
+    assert set(metrics["per_class"]) == {"square", "circle"}
+    aps = [c["AP"] for c in metrics["per_class"].values() if c["AP"] >= 0]
+    assert sum(aps) / len(aps) == pytest.approx(
+        metrics["metrics"]["DetectionBoxes_Precision/mAP"], abs=1e-6)
+    assert sum(c["ground_truth"] for c in metrics["per_class"].values()) > 0
+    assert "per class, worst first:" in latest.stdout and "threshold: " in latest.stdout
+    assert metrics["confusion_matrix"]["names"] == ["square", "circle", "background"]
+    assert sorted(p.name for p in (model_dir / "analysis").iterdir()) == [
+        "confusion_matrix.png", "f1_curves.png", "pr_curves.png", "report.html"]
+    assert earlier.stdout.splitlines()[-1] == f"report: {model_dir / 'analysis' / 'report.html'}"
 
     assert plotted.returncode == 0, plotted.stderr[-3000:]
     png = (model_dir / "training.png").read_bytes()
