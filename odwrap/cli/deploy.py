@@ -78,7 +78,9 @@ def add_predict(subparsers) -> None:
                              "(quoted) or TFRecord files")
     parser.add_argument("-o", "--output", type=Path,
                         help="where results go (default ./predictions)")
-    parser.add_argument("--threshold", type=number_in(0, 1), help="lowest score kept")
+    parser.add_argument("--threshold", type=number_in(0, 1),
+                        help="lowest score kept (default: the best-F1 threshold that export "
+                             "wrote beside the model, else 0.5)")
     parser.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
     parser.add_argument("--runtime", choices=RUNTIME_CHOICES)
     parser.add_argument("--threads", type=int_in(1, 1024))
@@ -97,6 +99,8 @@ def add_predict(subparsers) -> None:
 
 def predict(args) -> int:
     result = api.predict(**arguments(args, "predict", api.predict))
+    if result.threshold_source != "given":
+        print(f"threshold {result.threshold:g}: {result.threshold_source}")
     for _, why in result.skipped:
         print(f"skipped {why}")
     resumed = f" after the {result.resumed} of the interrupted run" if result.resumed else ""

@@ -28,6 +28,7 @@ class ExportDir:
 
     LABELS = "labels.txt"  # also the name of the label file packed into each .tflite
     README = "README.txt"
+    THRESHOLD = "threshold.json"  # the best-F1 score threshold of the model's evaluation
     SAVED_MODEL = "saved_model"
     STAGING_PREFIX = ".odwrap-export-"
 
@@ -44,6 +45,7 @@ class ExportDir:
     labels = property(lambda self: self.path / self.LABELS)
     config = property(lambda self: self.path / CONFIG_NAME)
     readme = property(lambda self: self.path / self.README)
+    threshold = property(lambda self: self.path / self.THRESHOLD)
 
     def tflite(self, quantize: str) -> Path:
         """The .tflite of a quantization mode: model_fp32.tflite for 'none'."""

@@ -38,6 +38,9 @@ DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
 PART = ".part"
 
 
+DEFAULT_THRESHOLD = 0.5  # predict's, where the export carries no threshold.json
+
+
 @dataclass
 class PredictResult:
     runtime: str  # what ran the model
@@ -48,6 +51,8 @@ class PredictResult:
     masks: bool = False  # the model predicts masks: lines carry them
     skipped: list = field(default_factory=list)  # (image, why) of each image not read now
     milliseconds: array = field(default_factory=lambda: array("f"))  # each image's inference
+    threshold: float = DEFAULT_THRESHOLD  # the lowest score kept
+    threshold_source: str = "given"  # or where it came from (model_threshold)
 
     @property
     def median_milliseconds(self) -> float:
@@ -233,19 +238,39 @@ def _finish(output: Path, jsonl: bool) -> Path:
     return target
 
 
-def predict(model, images, output="predictions", *, threshold: float = 0.5, labels=None,
-            runtime: str = "auto", jsonl: bool = False, threads: int = 2, annotate: bool = True,
-            restart: bool = False, max_images: int | None = None,
+def model_threshold(model: Path) -> tuple[float, str]:
+    """(the score threshold, where it came from) for MODEL when none is given: its export
+    folder's threshold.json (the best F1 of its evaluation), else DEFAULT_THRESHOLD."""
+    from odwrap.deploy.exportdir import ExportDir
+
+    path = ExportDir.holding(model).threshold
+    if not path.exists():
+        return DEFAULT_THRESHOLD, "the default (no threshold.json beside the model)"
+    try:
+        found = json.loads(read_text(path, "threshold file", limit=MiB))["threshold"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        found = None
+    if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 < found <= 1:
+        raise InputError(f"{path}: not a threshold file of odwrap export (its threshold must "
+                         "be a number in (0, 1]); export again, or give --threshold")
+    return float(found), f"the best F1 of its evaluation ({path})"
+
+
+def predict(model, images, output="predictions", *, threshold: float | None = None,
+            labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
+            annotate: bool = True, restart: bool = False, max_images: int | None = None,
             classes: Sequence[str] | None = None) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
     TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
-    annotated images. Resumes an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only
+    annotated images. THRESHOLD: the lowest score kept; by default the one export wrote
+    beside the model (its evaluation's best F1), else 0.5. Resumes an interrupted run in OUTPUT
+    unless RESTART. MAX_IMAGES: only
     the first that many images of IMAGES. CLASSES: only detections of these class names."""
     from odwrap.deploy.annotate import Annotator
     from odwrap.deploy.runtime import load_detector
 
-    if not 0.0 <= threshold <= 1.0:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
@@ -253,6 +278,9 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: is a file; --output names a folder")
     given = read_labels(labels) if labels else None  # before the model loads
+    source = "given" if threshold is not None else None
+    if threshold is None:
+        threshold, source = model_threshold(model)
     total = sources.count(images)  # an argument naming nothing fails before the model loads
     if max_images is not None:
         total = min(total, max_images)
@@ -271,7 +299,7 @@ def predict(model, images, output="predictions", *, threshold: float = 0.5, labe
                          f"more than the {total} given now; pass --restart")
     atomic_write_text(output / RUN, json.dumps(run))
     result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
-                           detections=count)
+                           detections=count, threshold=threshold, threshold_source=source)
     logged = _logged_names(output / (IMAGES + PART), resumed)
     annotated = _AnnotatedNames()
     with open_own_file(output / (DETECTIONS + PART)) as lines, \

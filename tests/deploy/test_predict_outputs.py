@@ -207,3 +207,31 @@ def test_classes_keeps_only_the_detections_of_those_classes(interrupted, tmp_pat
     assert unknown.returncode == 2
     assert f"--classes no-such-class: not a class of the model (its classes: " \
            f"{', '.join(names)})" in unknown.stderr
+
+
+def test_without_threshold_the_exports_own_is_used_and_named(interrupted, tmp_path):
+    # threshold.json as export writes it from an evaluation (issue 26); here the middle of
+    # the widest gap between the scores of a run at threshold 0 (the file's scores are
+    # rounded), so that it keeps some detections and drops others.
+    model, images, _ = interrupted
+    every = run_odwrap("predict", model, *images, "-o", tmp_path / "every", "--jsonl",
+                       "--threshold", 0, "--no-annotate")
+    assert every.returncode == 0, every.stderr[-3000:]
+    assert "threshold" not in every.stdout  # given: nothing to say
+    scores = sorted(json.loads(line)["score"] for line in
+                    (tmp_path / "every" / "detections.jsonl").read_text().splitlines())
+    gap = max(range(1, len(scores)), key=lambda i: scores[i] - scores[i - 1])
+    middle = round((scores[gap - 1] + scores[gap]) / 2, 6)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    copy = folder / model.name
+    copy.write_bytes(model.read_bytes())
+    (folder / "threshold.json").write_text(json.dumps({"threshold": middle, "step": 2}))
+    carried = run_odwrap("predict", copy, *images, "-o", tmp_path / "carried", "--jsonl",
+                         "--no-annotate")
+    assert carried.returncode == 0, carried.stderr[-3000:]
+    assert carried.stdout.splitlines()[0] == (f"threshold {middle:g}: the best F1 of its "
+                                              f"evaluation ({folder / 'threshold.json'})")
+    kept = sorted(json.loads(line)["score"] for line in
+                  (tmp_path / "carried" / "detections.jsonl").read_text().splitlines())
+    assert kept == [score for score in scores if score >= middle] and len(kept) < len(scores)

@@ -15,7 +15,7 @@ from odwrap.deploy.export.bundle import write_readme
 from odwrap.deploy.exportdir import UNNAMED_CLASS, ExportDir
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
-from odwrap.fsutil import atomic_write_bytes, atomic_write_text
+from odwrap.fsutil import atomic_write_bytes, atomic_write_text, read_text
 from odwrap.odapi import exports, facts, labelmap
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
@@ -148,6 +148,28 @@ class ExportJob:
         """The folder's labels.txt, as the models pack it too."""
         return atomic_write_text(self.exports.labels, "\n".join(self.label_lines()) + "\n")
 
+    def write_threshold(self) -> tuple[Path | None, str]:
+        """(the folder's threshold.json, a note): the best-F1 score threshold of the model
+        folder's latest evaluation (metrics.json), which predict then takes as its default for
+        these models; none (and an older one removed) when there is no such evaluation."""
+        target = self.exports.threshold
+        try:
+            latest = json.loads(read_text(self.folder.metrics_path, "metrics file"))
+            found = latest["threshold"]["best_f1_threshold"]
+            step = int(latest["step"])
+        except (InputError, ValueError, KeyError, TypeError, RecursionError):
+            found = step = None
+        if not isinstance(found, (int, float)) or not 0 < found <= 1:
+            target.unlink(missing_ok=True)
+            return None, "threshold: none yet (odwrap eval finds the best-F1 one)"
+        exported = self.folder.checkpoint_steps()[-1]
+        record = {"threshold": found, "f1": latest["threshold"].get("f1"), "step": step,
+                  "exported_step": exported, "from": str(self.folder.metrics_path)}
+        other = f"; the export is of step {exported}" if step != exported else ""
+        return (atomic_write_text(target, json.dumps(record, indent=1)),
+                f"threshold: {found:.2f} (best F1 of step {step}'s evaluation{other}), "
+                "predict's default for these models")
+
     def write_config(self) -> Path:
         """A copy of pipeline.config beside the exports: `eval --model` finds its data there."""
         return atomic_write_text(self.exports.config, self.folder.config_path.read_text())
@@ -191,15 +213,18 @@ def finish(job: ExportJob, fmt: str, paths, notes=(), files=()) -> ExportResult:
         image = np.zeros((*job.input_size, 3), np.uint8)
     verified = [verify(path, image) for path in paths]
     job.write_config()
+    threshold, threshold_note = job.write_threshold()
     readme = write_readme(job.output)  # describes every .tflite in the folder
-    files = [*(paths if len(paths) > 1 else ()), *files, *([readme] if readme else [])]
+    files = [*(paths if len(paths) > 1 else ()), *files,
+             *([threshold] if threshold else []), *([readme] if readme else [])]
     path = paths[0] if len(paths) == 1 else job.output
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=sum(tree_size(path) for path in paths),
                         verified=verified[0] if len(paths) == 1 else "; ".join(
                             f"{path.name}: {said}" for path, said in zip(paths, verified)),
                         notes=[f"weights: {job.weights}",
-                               *([job.upsampling_note] if job.upsampling_note else []), *notes],
+                               *([job.upsampling_note] if job.upsampling_note else []),
+                               threshold_note, *notes],
                         files=list(files))
 
 

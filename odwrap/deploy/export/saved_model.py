@@ -66,7 +66,9 @@ def export(job, input_type="image_tensor"):
         remove(staging)
     verified = _run_once(target, input_type, _sample_input(job, input_type))
     job.write_config()
+    threshold, threshold_note = job.write_threshold()
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
-                        verified=verified, notes=[f"weights: {job.weights}"],
-                        files=[job.write_labels()])  # predict and verify name classes
+                        verified=verified, notes=[f"weights: {job.weights}", threshold_note],
+                        files=[job.write_labels(),  # predict and verify name classes
+                               *([threshold] if threshold else [])])
