@@ -78,6 +78,18 @@ def test_int8_is_integer_end_to_end_and_the_edgetpu_report(int8_export):
     assert "edgetpu_compiler is not on PATH" in result.stdout
 
 
+def test_the_readme_gives_the_threshold_the_export_carries(tflite_export, tmp_path):
+    from odwrap.deploy.export.bundle import write_readme
+
+    model, _ = tflite_export("none")
+    (tmp_path / model.name).write_bytes(model.read_bytes())
+    assert "Score threshold" not in write_readme(tmp_path).read_text()
+    (tmp_path / "threshold.json").write_text(json.dumps({"threshold": 0.42, "step": 7}))
+    assert write_readme(tmp_path).read_text().endswith(
+        "Score threshold: keep detections scoring 0.42 or more: the best F1 of the evaluation "
+        "of step 7 (threshold.json; odwrap predict uses it by default).\n")
+
+
 def test_compare_reports_fp32_and_int8_on_the_same_images(int8_export):
     out, result = int8_export
     compared = json.loads((out / "compare.json").read_text())

@@ -4,6 +4,7 @@ Coral board. Written from the models themselves (their metadata), so it describe
 that is in the folder, whichever export wrote it.
 """
 
+import json
 from pathlib import Path
 
 from odwrap.deploy import modelinfo
@@ -120,4 +121,14 @@ def write_readme(folder: Path) -> Path | None:
     if not models:
         return None
     models.sort(key=lambda model: ("edgetpu" in model["path"].name, model["dtype"] != "uint8"))
-    return atomic_write_text(ExportDir(folder).readme, readme_text(models))
+    text = readme_text(models)
+    threshold = ExportDir(folder).threshold
+    try:  # written by this export (write_threshold), just before
+        found = json.loads(threshold.read_text()) if threshold.is_file() else None
+    except (OSError, ValueError):
+        found = None
+    if isinstance(found, dict) and {"threshold", "step"} <= set(found):
+        text += (f"\nScore threshold: keep detections scoring {found['threshold']:g} or more: "
+                 f"the best F1 of the evaluation of step {found['step']} ({ExportDir.THRESHOLD}"
+                 "; odwrap predict uses it by default).\n")
+    return atomic_write_text(ExportDir(folder).readme, text)
