@@ -248,15 +248,17 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
            input_type: str | None = None, representative: int | None = None,
            max_detections: int | None = None, compare: bool = False,
            upsampling: str | None = None, search_delegate: bool = False,
-           weights: str | None = None) -> ExportResult:
-    """Export MODEL_DIR's latest checkpoint as saved_model, tflite or edgetpu, verified by one
-    inference. Options a format does not take are refused. UPSAMPLING: the FPN's, 'native'
-    (default) or 'reshape'. SEARCH_DELEGATE: edgetpu_compiler's segment search. WEIGHTS:
-    'averages' (the moving averages) or 'trained'; by default the averages when training kept
-    them (the result's notes say)."""
+           weights: str | None = None, checkpoint: str = "latest") -> ExportResult:
+    """Export MODEL_DIR's latest checkpoint (or, CHECKPOINT 'best', the best one `evaluate`
+    kept) as saved_model, tflite or edgetpu, verified by one inference. Options a format does
+    not take are refused. UPSAMPLING: the FPN's, 'native' (default) or 'reshape'.
+    SEARCH_DELEGATE: edgetpu_compiler's segment search. WEIGHTS: 'averages' (the moving
+    averages) or 'trained'; by default the averages when training kept them (the result's
+    notes say)."""
     from odwrap.deploy.export import export as run
 
-    return run(model_dir, format, output, weights=weights, quantize=quantize,
+    return run(model_dir, format, output, weights=weights, checkpoint=checkpoint,
+               quantize=quantize,
                input_type=input_type,
                representative=representative, max_detections=max_detections,
                compare=True if compare else None, upsampling=upsampling,

@@ -7,7 +7,7 @@ from odwrap import api
 from odwrap.cli.common import EXIT_FINDINGS, EXIT_OK, INT32_MAX, RUNTIME_CHOICES
 from odwrap.cli.options import arguments
 from odwrap.cli.types import int_in, number_in, quantize_list
-from odwrap.deploy.export import FORMATS, QUANTIZE, UPSAMPLING, WEIGHTS
+from odwrap.deploy.export import CHECKPOINTS, FORMATS, QUANTIZE, UPSAMPLING, WEIGHTS
 from odwrap.errors import InputError
 
 MAX_DETECTIONS = 10_000  # the post-processing op's detections
@@ -43,6 +43,9 @@ def add_export(subparsers) -> None:
     parser.add_argument("--search-delegate", action="store_true",
                         help="edgetpu: edgetpu_compiler's segment search (-d) when the "
                              "compiler is on PATH")
+    parser.add_argument("--checkpoint", choices=CHECKPOINTS,
+                        help="the latest checkpoint, or the best one evaluated so far "
+                             "(odwrap eval keeps it in MODEL_DIR/best/; default: latest)")
     parser.add_argument("--weights", choices=WEIGHTS,
                         help="the moving averages or the trained weights (default: the averages "
                              "when training kept them, train_config.optimizer."

@@ -75,6 +75,10 @@ def train(args) -> int:
     loss_text = f", total loss {loss:.4f}" if loss is not None else ""
     print(f"trained steps {result.start_step} -> {result.end_step} in {result.seconds:.0f} s "
           f"({rate:.2f} steps/s{loss_text}); checkpoint {result.checkpoint}")
+    best = result.best
+    if best is not None:
+        print(f"best checkpoint evaluated so far: step {best.step} ({best.metric} "
+              f"{best.value:.4f}), {best.checkpoint}")
     return EXIT_OK
 
 
@@ -100,7 +104,8 @@ def add_eval(subparsers) -> None:
                         help="with --model: the TFLite runtime (default: the fastest "
                              "installed)")
     parser.add_argument("--checkpoint", metavar="PREFIX",
-                        help="a checkpoint prefix, e.g. DIR/ckpt-1000 (default: latest)")
+                        help="a checkpoint prefix, e.g. DIR/ckpt-1000, or best: the "
+                             "best one evaluated so far (default: latest)")
     parser.add_argument("--config", type=Path,
                         help="the pipeline.config (default: MODEL_DIR/pipeline.config)")
     parser.add_argument("--watch", action="store_true",
@@ -138,7 +143,10 @@ def _format_eval(result) -> str:
     lines = [f"step {result.step} ({result.checkpoint}, {result.weights} weights), "
              f"{result.seconds:.1f} s"]
     insight = result.insight.table() if result.insight is not None else []
-    return "\n".join(lines + metric_lines(result.metrics) + insight)
+    best = [] if result.best is None else [
+        f"best: step {result.best.step} ({result.best.metric} {result.best.value:.4f}), kept "
+        f"as {result.best.checkpoint}"]
+    return "\n".join(lines + metric_lines(result.metrics) + insight + best)
 
 
 def eval(args) -> int:  # noqa: A001 (the command's name)

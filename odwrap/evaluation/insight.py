@@ -34,8 +34,10 @@ class Insight:
     def table(self) -> list[str]:
         """The per-class lines, worst AP first, and the threshold line."""
         width = max([len(c.name) for c in self.analysis.classes] + [5])
-        lines = ["per class, worst first:", f"  {'class':<{width}}  {'AP':>6} {'AP@.50':>6} {'AP@.75':>6} {'AR@100':>6} "
-                 f"{'boxes':>6} {'found':>6}  best F1 (threshold)"]
+        header = " ".join(f"{name:>6}" for name in ("AP", "AP@.50", "AP@.75", "AR@100",
+                                                     "boxes", "found"))
+        lines = ["per class, worst first:",
+                 f"  {'class':<{width}}  {header}  best F1 (threshold)"]
         for item in self.analysis.classes:
             metrics = " ".join(f"{value:6.3f}" if value >= 0 else f"{'-':>6}"
                                for value in (item.ap, item.ap50, item.ap75, item.ar100))

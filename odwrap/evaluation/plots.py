@@ -73,7 +73,8 @@ def confusion_matrix(matrix: Confusion, path: Path) -> Path:
                                       (axes[1], matrix.normalized(), "share of each true class",
                                        ".2f")):
         axis.imshow(values, cmap="Blues")
-        axis.set(title=title, xlabel="predicted", ylabel="true", xticks=range(size), yticks=range(size))
+        axis.set(title=title, xlabel="predicted", ylabel="true", xticks=range(size),
+                 yticks=range(size))
         axis.set_xticklabels(matrix.names, rotation=90, fontsize=7)
         axis.set_yticklabels(matrix.names, fontsize=7)
         if size <= 30:

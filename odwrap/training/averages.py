@@ -38,16 +38,17 @@ def swap_in_averages(optimizer, model) -> None:
         average.assign(value)
 
 
-def write_averaged_checkpoint(folder: ModelDir, destination: Path) -> Path:
-    """Restore FOLDER's latest checkpoint with its averages, swap them into the model, and save
-    the model alone under DESTINATION; the checkpoint's prefix."""
+def write_averaged_checkpoint(folder: ModelDir, destination: Path,
+                              checkpoint: str | None = None) -> Path:
+    """Restore FOLDER's latest checkpoint (or CHECKPOINT) with its averages, swap them into the
+    model, and save the model alone under DESTINATION; the checkpoint's prefix."""
     tf = setup.tensorflow()
     config = folder.config
     model = setup.inference_model(config)
     step = tf.Variable(0, trainable=False, dtype=tf.int64)
     # One pass over a blank image creates the variables that the averages shadow.
     optimizer = setup.shadow_averages(config, model, step)
-    checkpoint = folder.require_checkpoint("export")
+    checkpoint = checkpoint or folder.require_checkpoint("export")
     tf.train.Checkpoint(step=step, model=model, optimizer=optimizer).restore(checkpoint) \
         .expect_partial()
     swap_in_averages(optimizer, model)

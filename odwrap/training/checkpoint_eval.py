@@ -19,6 +19,7 @@ from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import evaluators, facts, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.training import averages, checkpoints
+from odwrap.training.best import Best, keep_if_best, require_best
 from odwrap.training.modeldir import ModelDir
 
 
@@ -30,6 +31,7 @@ class EvalResult:
     seconds: float = 0.0
     weights: str = averages.TRAINED  # or averages.AVERAGES (eval_config.use_moving_averages)
     insight: Insight | None = None  # per class, threshold, confusion matrix, plots
+    best: Best | None = None  # the folder's best checkpoint after this evaluation
 
 
 class Evaluator:
@@ -68,6 +70,8 @@ class Evaluator:
 
     def evaluate(self, checkpoint: str | None = None) -> EvalResult:
         tf = self.tf
+        if checkpoint == "best":
+            checkpoint = require_best(self.folder)
         checkpoint = checkpoint or self.latest()
         if checkpoint is None:
             raise InputError(f"{self.model_dir}: no checkpoint to evaluate (train first)")
@@ -99,6 +103,9 @@ class Evaluator:
                                             f"{self.model_dir.resolve().name}, step {step}")
                             if recorded else None)
         record_metrics(self.folder, result)
+        result.best = keep_if_best(
+            self.folder, self.config, step, checkpoint, metrics,
+            result.insight.analysis.as_json()["threshold"] if result.insight else None)
         return result
 
     def watch(self, timeout: float, interval: float = 5.0):

@@ -23,6 +23,7 @@ from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
 from odwrap.odapi import facts, labelmap, setup
 from odwrap.training import checkpoints, parts
+from odwrap.training.best import Best, read_best
 from odwrap.training.modeldir import ModelDir
 
 STEPS_PER_LOOP = 100  # at most this many steps per tf.function call, as model_main_tf2
@@ -54,6 +55,11 @@ class TrainResult:
     restored: parts.Restored | None = None  # what a fine-tune restored
     findings: list[Finding] = field(default_factory=list)  # the checks' warnings
     target_step: int = 0  # the step training was asked to reach
+
+    @property
+    def best(self) -> Best | None:
+        """The folder's best checkpoint of those evaluated so far (odwrap eval keeps it)."""
+        return read_best(ModelDir(self.model_dir))
 
     @property
     def nothing_to_do(self) -> bool:

@@ -48,6 +48,7 @@ class ModelDir:
     eval_events = property(lambda self: self.path / "eval")
     metrics_path = property(lambda self: self.path / "metrics.json")
     analysis_dir = property(lambda self: self.path / "analysis")  # the latest evaluation's plots
+    best_dir = property(lambda self: self.path / "best")  # the best checkpoint (training.best)
     plot_path = property(lambda self: self.path / "training.png")
     export_dir = property(lambda self: self.path / "export")
 

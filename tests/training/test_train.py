@@ -390,3 +390,68 @@ def test_a_seed_draws_the_same_initial_weights(tiny_model, tmp_path):
     same, other, count = re.search(r"SAME SEED (\S+) OTHER SEED (\S+) (\d+)",
                                    result.stdout).groups()
     assert int(count) > 10 and float(same) * 20 < float(other), result.stdout
+
+
+def write_pinpoint_records(path, source):
+    """SOURCE's eval images with every box shrunk to one pixel: no detection overlaps one at
+    IoU 0.5, so a model evaluated on them scores an mAP of 0 whatever its weights."""
+    from odwrap.odapi.tfexample import decode_example, encode_example, frame_record, read_records
+
+    with open(path, "wb") as out:
+        for record in read_records(source):
+            features = decode_example(record)
+            width = features["image/width"][0]
+            for low, high in (("xmin", "xmax"), ("ymin", "ymax")):
+                features[f"image/object/bbox/{high}"] = [
+                    v + 1 / width for v in features[f"image/object/bbox/{low}"]]
+            kinds = {key: ("bytes" if isinstance(values[0], bytes) else
+                           "float" if isinstance(values[0], float) else "int")
+                     for key, values in features.items() if values}
+            out.write(frame_record(encode_example({key: (kinds[key], values)
+                                            for key, values in features.items() if values})))
+
+
+def test_the_best_checkpoint_outlives_max_to_keep_and_exports(tmp_path, tiny_model, tiny_spec):
+    """An earlier checkpoint scores higher on purpose (the later one is evaluated on boxes of
+    one pixel, mAP 0); export --checkpoint best takes its weights, not the latest's."""
+    import numpy as np
+    import tensorflow as tf
+
+    model_dir = tiny_model.copy(tmp_path / "model")
+    first, = run_odwrap_in_one_process(["eval", model_dir])
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "best: step 2 (DetectionBoxes_Precision/mAP " in first.stdout
+    trained = run_odwrap("train", tiny_spec, "--model-dir", model_dir, "--steps", 4)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "best checkpoint evaluated so far: step 2 " in trained.stdout
+    config = (model_dir / "pipeline.config").read_text()
+    records = re.search(r'input_path: "([^"]+)"', config.split("eval_input_reader")[1]).group(1)
+    write_pinpoint_records(tmp_path / "pinpoint.tfrecord", records)
+    pinpoint = tmp_path / "pinpoint.config"
+    pinpoint.write_text(config.replace(records, str(tmp_path / "pinpoint.tfrecord")))
+    second = run_odwrap("eval", model_dir, "--config", pinpoint)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert re.search(r"DetectionBoxes_Precision/mAP\s+0\.0000\n", second.stdout), second.stdout
+    assert "best: step 2 " in second.stdout
+    for part in model_dir.glob("ckpt-2.*"):  # as the checkpoint manager's max_to_keep does
+        part.unlink()
+    exported = run_odwrap("export", model_dir, "--format", "saved_model", "--checkpoint", "best",
+                          "-o", tmp_path / "export")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "checkpoint: step 2, the best evaluated (DetectionBoxes_Precision/mAP" in \
+        exported.stdout
+    kept = tf.train.load_checkpoint(str(model_dir / "best" / "ckpt-2"))
+    latest = tf.train.load_checkpoint(str(model_dir / "ckpt-4"))
+    variables = tf.train.load_checkpoint(
+        str(tmp_path / "export" / "saved_model" / "variables" / "variables"))
+    kernels = [variables.get_tensor(name) for name in variables.get_variable_to_shape_map()
+               if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    kernels = [value for value in kernels if value.ndim == 4]
+
+    def found(value, reader):
+        return any(reader.get_variable_to_shape_map()[name] == list(value.shape)
+                   and np.array_equal(reader.get_tensor(name), value)
+                   for name in reader.get_variable_to_shape_map() if name.startswith("model/"))
+
+    assert kernels and all(found(value, kept) for value in kernels)
+    assert not all(found(value, latest) for value in kernels)

@@ -15,6 +15,8 @@ SAVED_MODEL_INPUTS = ("image_tensor", "encoded_image_string_tensor", "tf_example
 INT8_INPUTS = ("uint8", "int8")
 # The weights to export: the moving averages that training kept, or the trained weights.
 WEIGHTS = ("averages", "trained")
+# The checkpoint to export: the latest, or the best one evaluated so far (training.best).
+CHECKPOINTS = ("latest", "best")
 # The FPN's top-down upsampling in a TFLite export (deploy/export/fpn.py); the first is the default.
 UPSAMPLING = ("native", "reshape")
 
@@ -64,9 +66,10 @@ FORMATS = {fmt.name: fmt for fmt in (  # in odapi.exports.FORMATS' order (a test
 )}
 
 
-def export(model_dir, fmt: str, output=None, weights=None, **options):
+def export(model_dir, fmt: str, output=None, weights=None, checkpoint="latest", **options):
     """Run one export; options that the format does not take (and are set) are refused.
-    WEIGHTS: 'moving averages' or 'trained' (default: the averages when training kept them)."""
+    WEIGHTS: 'moving averages' or 'trained' (default: the averages when training kept them).
+    CHECKPOINT: 'latest' or 'best' (the best one evaluated, training.best)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}'; one of: {', '.join(FORMATS)}")
     given = {key: value for key, value in options.items() if value is not None}
@@ -77,7 +80,7 @@ def export(model_dir, fmt: str, output=None, weights=None, **options):
     from odwrap.deploy.export.common import ExportJob
     from odwrap.locks import FolderLock
 
-    job = ExportJob.open(model_dir, fmt, output, weights=weights)
+    job = ExportJob.open(model_dir, fmt, output, weights=weights, checkpoint=checkpoint)
     try:
         with FolderLock(job.output, f"odwrap export --format {fmt}"):
             job.remove_stale_staging()

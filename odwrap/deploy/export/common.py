@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap.deploy.export import CHECKPOINTS
 from odwrap.deploy.export.bundle import write_readme
 from odwrap.deploy.exportdir import UNNAMED_CLASS, ExportDir
 from odwrap.deploy.runtime import load_detector, load_rgb
@@ -19,6 +20,7 @@ from odwrap.fsutil import atomic_write_bytes, atomic_write_text, read_text
 from odwrap.odapi import exports, facts, labelmap
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
+from odwrap.training.best import Best, read_best, require_best
 from odwrap.training.modeldir import ModelDir
 
 
@@ -60,6 +62,7 @@ class ExportJob:
     _verified: bool = False  # the latest checkpoint was read in full
     _created: bool = False  # whether open() made the output folder
     upsampling_note: str = ""  # what the FPN's upsampling was and how it was checked
+    best: Best | None = None  # exporting the best checkpoint evaluated (else the latest)
 
     @property
     def model_dir(self) -> Path:
@@ -69,11 +72,34 @@ class ExportJob:
     def config(self):
         return self.folder.config
 
+    @property
+    def step(self) -> int:
+        """The step of the checkpoint exported."""
+        return self.best.step if self.best else self.folder.checkpoint_steps()[-1]
+
+    @property
+    def checkpoint(self) -> str:
+        """The prefix of the checkpoint exported."""
+        return self.best.checkpoint if self.best else self.folder.require_checkpoint("export")
+
+    @property
+    def checkpoint_note(self) -> str:
+        if self.best is None:
+            return f"checkpoint: step {self.step}, the latest"
+        return (f"checkpoint: step {self.step}, the best evaluated ({self.best.metric} "
+                f"{self.best.value:.4f})")
+
     @classmethod
-    def open(cls, model_dir, fmt, output=None, weights=None):
+    def open(cls, model_dir, fmt, output=None, weights=None, checkpoint="latest"):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
         folder.require_checkpoint("export")
+        if checkpoint not in CHECKPOINTS:
+            raise InputError(f"--checkpoint {checkpoint}: {' or '.join(CHECKPOINTS)}")
+        chosen = None
+        if checkpoint == "best":
+            require_best(folder)
+            chosen = read_best(folder)
         _refuse_format(folder.config, arch, fmt)
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
@@ -85,20 +111,21 @@ class ExportJob:
             output.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"{output}: cannot create the export folder: {exc}") from None
-        return cls(folder, output, time.perf_counter(), weights, _created=created)
+        return cls(folder, output, time.perf_counter(), weights, _created=created, best=chosen)
 
     @property
     def checkpoint_dir(self) -> Path:
         """The folder whose latest checkpoint the OD API's exporters restore: the model folder,
         or one holding the moving averages as the model's weights."""
         if not self._verified:  # read in full once, when an exporter first needs it
-            checkpoints.verified(self.folder.require_checkpoint("export"))
+            checkpoints.verified(self.checkpoint)
             self._verified = True
-        if self.weights == averages.TRAINED:
-            return self.model_dir
+        if self.weights == averages.TRAINED:  # best/ has a checkpoint state file of its own
+            return self.folder.best_dir if self.best else self.model_dir
         if self._checkpoint_dir is None:
             self._checkpoint_dir = self.temporary()
-            averages.write_averaged_checkpoint(self.folder, self._checkpoint_dir)
+            averages.write_averaged_checkpoint(self.folder, self._checkpoint_dir,
+                                               self.checkpoint)
         return self._checkpoint_dir
 
     def close(self) -> None:
@@ -154,7 +181,9 @@ class ExportJob:
         these models; none (and an older one removed) when there is no such evaluation."""
         target = self.exports.threshold
         try:
-            latest = json.loads(read_text(self.folder.metrics_path, "metrics file"))
+            latest = json.loads(read_text(self.folder.metrics_path, "metrics file")) \
+                if self.best is None else {"threshold": self.best.threshold,
+                                           "step": self.best.step}
             found = latest["threshold"]["best_f1_threshold"]
             step = int(latest["step"])
         except (InputError, ValueError, KeyError, TypeError, RecursionError):
@@ -162,7 +191,7 @@ class ExportJob:
         if not isinstance(found, (int, float)) or not 0 < found <= 1:
             target.unlink(missing_ok=True)
             return None, "threshold: none yet (odwrap eval finds the best-F1 one)"
-        exported = self.folder.checkpoint_steps()[-1]
+        exported = self.step
         record = {"threshold": found, "f1": latest["threshold"].get("f1"), "step": step,
                   "exported_step": exported, "from": str(self.folder.metrics_path)}
         other = f"; the export is of step {exported}" if step != exported else ""
@@ -222,7 +251,7 @@ def finish(job: ExportJob, fmt: str, paths, notes=(), files=()) -> ExportResult:
                         size_bytes=sum(tree_size(path) for path in paths),
                         verified=verified[0] if len(paths) == 1 else "; ".join(
                             f"{path.name}: {said}" for path, said in zip(paths, verified)),
-                        notes=[f"weights: {job.weights}",
+                        notes=[job.checkpoint_note, f"weights: {job.weights}",
                                *([job.upsampling_note] if job.upsampling_note else []),
                                threshold_note, *notes],
                         files=list(files))

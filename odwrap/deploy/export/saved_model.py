@@ -69,6 +69,7 @@ def export(job, input_type="image_tensor"):
     threshold, threshold_note = job.write_threshold()
     return ExportResult(format="saved_model", path=target,
                         seconds=time.perf_counter() - job.started, size_bytes=tree_size(target),
-                        verified=verified, notes=[f"weights: {job.weights}", threshold_note],
+                        verified=verified,
+                        notes=[job.checkpoint_note, f"weights: {job.weights}", threshold_note],
                         files=[job.write_labels(),  # predict and verify name classes
                                *([threshold] if threshold else [])])

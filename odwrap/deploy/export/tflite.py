@@ -115,7 +115,7 @@ def describe(job, extractor: str, quantize: str, input_type: str, kind: str):
     decoder = ("CenterNet's own decoding (top centers)" if center_net
                else "TFLite_Detection_PostProcess")
     labels = job.label_lines()
-    step = job.folder.checkpoint_steps()[-1]
+    step = job.step
     shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
     return metadata.DetectorDescription(
         name=f"{job.model_dir.resolve().name} ({extractor}, {height}x{width}, {TFLITE_NAMES[quantize]})",
