@@ -99,6 +99,14 @@ def test_compare_reports_fp32_and_int8_on_the_same_images(int8_export):
     assert compared["difference"][key] == pytest.approx(int8[key] - fp32[key])
     assert compared["fp32"]["model"] == str(out / "model_fp32.tflite")
     assert "int8 - fp32: mAP" in result.stdout and "model_fp32.tflite" in result.stdout
+    # Per class (issue 26): each class's AP under both, as each model's own evaluation gave it.
+    per_class = compared["int8"]["per_class"]
+    assert set(per_class) <= {"square", "circle"} and per_class
+    for name, values in per_class.items():
+        assert values["difference"] == pytest.approx(values["quantized"] - values["fp32"])
+        assert f"    {name}: AP {values['fp32']:.4f} -> {values['quantized']:.4f}" in \
+            result.stdout
+    assert "  int8 per class, most hurt first:" in result.stdout
     assert "Skipping full serialization" not in result.stdout + result.stderr  # quiet
 
 
