@@ -20,6 +20,7 @@ from odwrap import report
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
 from odwrap.evaluation.insight import Insight, insight
+from odwrap.evaluation.worst import picture
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, evaluators, facts, labelmap, logs
 from odwrap.odapi.pipeline import read_pipeline
@@ -159,7 +160,21 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
                            milliseconds=float(np.median(times)),
                            insight=insight(*evaluators.coco_lists(evaluator),
                                            ExportDir.analysis(model), metrics,
-                                           f"{model.name} ({detector.runtime})"))
+                                           f"{model.name} ({detector.runtime})",
+                                           lambda ids: _pictures(files, limit, ids)))
+
+
+def _pictures(files, limit, ids) -> list:
+    """(id, caption, RGB pixels) of the evaluated images of IDS (their positions)."""
+    wanted = {int(index) for index in ids}
+    examples = (record for path in files for record in read_records(path))
+    found = []
+    for index, record in enumerate(itertools.islice(examples, limit or None)):
+        seen = picture(decode_example(record), f"image {index + 1}") if index in wanted \
+            else None
+        if seen is not None:
+            found.append((index, *seen))
+    return found
 
 
 def metrics_path(model: Path) -> Path:

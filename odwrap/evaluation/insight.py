@@ -9,6 +9,7 @@ from odwrap.evaluation.analysis import Analysis, analyze
 from odwrap.evaluation.confusion import Confusion, confusion
 from odwrap.evaluation.page import write_page
 from odwrap.evaluation.plots import write_all
+from odwrap.evaluation.worst import WORST_PNG, draw_worst
 
 DEFAULT_THRESHOLD = 0.5  # the confusion matrix's when nothing was detected
 WORST_IMAGES = 16
@@ -56,20 +57,31 @@ class Insight:
 
 
 def _json_id(image):
-    """An image id as JSON holds it (the OD API keys eval images by their source_id bytes)."""
-    return image.decode("utf-8", "replace") if isinstance(image, bytes) else image
+    """An image id as JSON holds it (the OD API keys eval images by a numpy hash of their
+    source_id)."""
+    if isinstance(image, bytes):
+        return image.decode("utf-8", "replace")
+    return image.item() if hasattr(image, "item") else image
 
 
 def insight(groundtruth: dict, detections: list[dict], folder: Path, metrics: dict,
-            title: str) -> Insight:
+            title: str, pictures=None) -> Insight:
     """The Insight of DETECTIONS against GROUNDTRUTH (COCO dicts), its plots and its report
-    (METRICS, the COCO metrics, under TITLE) in FOLDER."""
+    (METRICS, the COCO metrics, under TITLE) in FOLDER. PICTURES: (image ids) -> the
+    (id, caption, RGB pixels) of those it finds, for the grid of the worst images."""
     folder = Path(folder)
     analysis = analyze(groundtruth, detections)
     threshold = analysis.best.threshold
     matrix = confusion(groundtruth, detections,
                        DEFAULT_THRESHOLD if threshold is None else threshold)
     plots = write_all(analysis, matrix, folder)
+    worst = matrix.worst_images(WORST_IMAGES)
+    (folder / WORST_PNG).unlink(missing_ok=True)  # an older evaluation's
+    if pictures is not None and worst:
+        found = {item[0]: item for item in pictures(worst)}
+        drawn = draw_worst([found[image] for image in worst if image in found], groundtruth,
+                           detections, matrix.threshold, folder / WORST_PNG)
+        plots += [drawn] if drawn else []
     seen = Insight(analysis=analysis, confusion=matrix, folder=folder, plots=plots,
                    report=folder / REPORT)
     write_page(seen, metrics, title, seen.report)

@@ -34,3 +34,12 @@ def recorded_box_evaluations():
         yield recorded
     finally:
         evaluator_class.evaluate = original
+
+
+def image_keys(source_ids: list[bytes]) -> list[int]:
+    """The ids that eager_eval_loop's evaluators know images by: the hash of each source_id
+    (inputs.HASH_KEY)."""
+    inputs = compat.load("object_detection.inputs")
+    tf = compat.import_tensorflow()
+    hashed = tf.strings.to_hash_bucket_fast(tf.constant(source_ids, tf.string), inputs.HASH_BINS)
+    return [int(key) for key in tf.cast(hashed, tf.int32).numpy()]

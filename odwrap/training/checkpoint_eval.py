@@ -6,6 +6,7 @@ model, restores the checkpoint, runs the OD API's eager_eval_loop over the eval 
 new checkpoint as training writes it, until the last step or a timeout.
 """
 
+import itertools
 import json
 import math
 import time
@@ -15,9 +16,11 @@ from pathlib import Path
 from odwrap import report
 from odwrap.errors import InputError
 from odwrap.evaluation.insight import Insight, insight
+from odwrap.evaluation.worst import picture
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import evaluators, facts, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
+from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
 from odwrap.training.best import Best, keep_if_best, require_best
 from odwrap.training.modeldir import ModelDir
@@ -100,13 +103,32 @@ class Evaluator:
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,
                             insight=insight(*recorded[-1], self.folder.analysis_dir, metrics,
-                                            f"{self.model_dir.resolve().name}, step {step}")
-                            if recorded else None)
+                                            f"{self.model_dir.resolve().name}, step {step}",
+                                            self._pictures) if recorded else None)
         record_metrics(self.folder, result)
         result.best = keep_if_best(
             self.folder, self.config, step, checkpoint, metrics,
             result.insight.analysis.as_json()["threshold"] if result.insight else None)
         return result
+
+    def _pictures(self, ids) -> list:
+        """(id, caption, RGB pixels) of the eval images that eager_eval_loop knew by IDS."""
+        wanted = {int(key) for key in ids}
+        files = facts.match_files(facts.eval_patterns(self.config))
+        records = itertools.islice((record for path in files for record in read_records(path)),
+                                   self.config.eval_config.num_examples or None)
+        found = []
+        while len(found) < len(wanted):
+            batch = [decode_example(record) for record in itertools.islice(records, 256)]
+            if not batch:
+                break
+            keys = evaluators.image_keys([(features.get("image/source_id") or [b""])[0]
+                                          for features in batch])
+            for key, features in zip(keys, batch):
+                seen = picture(features, str(key)) if key in wanted else None
+                if seen is not None:
+                    found.append((key, *seen))
+        return found
 
     def watch(self, timeout: float, interval: float = 5.0):
         """Evaluate each new checkpoint; stop at the config's last step or after `timeout` s

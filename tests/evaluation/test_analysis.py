@@ -182,3 +182,31 @@ def test_insight_writes_its_plots_json_and_report_and_never_through_a_link(tmp_p
         assert base64.b64decode(source.split(",", 1)[1])[:4] == b"\x89PNG"
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "model &lt;b&gt;, step 9" in page and "0.250" in page
+
+
+def test_the_worst_images_are_drawn_worst_first_with_both_kinds_of_box(tmp_path):
+    from PIL import Image
+
+    from odwrap.evaluation.insight import insight
+
+    groundtruth, detections = generated_case(seed=2, images=6)
+    asked = []
+
+    def pictures(ids):
+        asked.extend(ids)
+        return [(image, f"image-{image}.jpg", np.full((480, 640, 3), 30, np.uint8))
+                for image in ids if image != ids[-1]]  # the last one cannot be read
+
+    seen = insight(groundtruth, detections, tmp_path, {}, "worst", pictures)
+    assert asked == seen.confusion.worst_images(16) and len(asked) > 2
+    grid = tmp_path / "worst_images.png"
+    assert seen.plots[-1] == grid
+    with Image.open(grid) as sheet:
+        pixels = np.asarray(sheet.convert("RGB"))
+    colors = {tuple(c) for c in pixels.reshape(-1, 3)[::7]}
+    assert (40, 200, 60) in colors and (255, 140, 0) in colors  # truth green, found orange
+    assert pixels.shape[1] == 4 * 320
+    assert seen.report.read_text().count("data:image/png;base64,") == 4
+    # Nothing to draw: no grid, and an older one is not left behind.
+    insight(groundtruth, detections, tmp_path, {}, "worst", lambda ids: [])
+    assert not grid.exists()
