@@ -240,6 +240,9 @@ def test_tflite_export_needs_a_fixed_shape_resizer(resizer, targets, bad):
 def test_coco_metrics_per_category_are_refused(eval_config, bad):
     text = f"model {{ ssd {{ num_classes: 1 }} }}\neval_config {{ {eval_config} }}"
     assert bool(found(text, "ODW026")) == bad
+    if bad:  # it points at what gives per-class AP instead
+        assert "odwrap eval reports AP, AP@.50, AP@.75 and AR@100 per class" in \
+            found(text, "ODW026")[0].hint
 
 
 @pytest.mark.tf
