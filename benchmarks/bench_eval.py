@@ -36,11 +36,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
             started = time.perf_counter()
-            with evaluators.recorded_box_evaluations() as recorded:
+            with evaluators.recorded_coco_evaluations() as recorded:
                 result = evaluator.evaluate()
             whole.append(time.perf_counter() - started)
             started = time.perf_counter()
-            insight(*recorded[-1], Path(tmp), result.metrics, "benchmark", evaluator._pictures)
+            insight(*recorded["boxes"][-1], Path(tmp), result.metrics, "benchmark",
+                    evaluator._pictures, (recorded["masks"] or [None])[-1])
             alone.append(time.perf_counter() - started)
     evaluation = statistics.median(w - a for w, a in zip(whole, alone))
     added = statistics.median(alone)

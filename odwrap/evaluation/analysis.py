@@ -81,8 +81,7 @@ def coco_pair(groundtruth: dict, detections: list[dict]):
                      "categories": list(groundtruth["categories"])}
     found = COCO()
     found.dataset = {"images": truth.dataset["images"], "categories": truth.dataset["categories"],
-                     "annotations": [dict(d, id=index, iscrowd=0,
-                                          area=d["bbox"][2] * d["bbox"][3])
+                     "annotations": [_result_row(index, d)
                                      for index, d in enumerate(detections, start=1)]}
     with contextlib.redirect_stdout(io.StringIO()):  # "creating index..."
         truth.createIndex()
@@ -90,11 +89,22 @@ def coco_pair(groundtruth: dict, detections: list[dict]):
     return truth, found
 
 
-def evaluated(truth, found):
-    """COCOeval of the bbox detections, evaluated and accumulated."""
+def _result_row(index: int, row: dict) -> dict:
+    """A detection as pycocotools' loadRes makes it: an id, and a mask result's box and area
+    from its RLE."""
+    if "bbox" in row:
+        return dict(row, id=index, iscrowd=0, area=row["bbox"][2] * row["bbox"][3])
+    from pycocotools import mask
+
+    return dict(row, id=index, iscrowd=0, area=float(mask.area(row["segmentation"])),
+                bbox=mask.toBbox(row["segmentation"]).tolist())
+
+
+def evaluated(truth, found, iou_type: str = "bbox"):
+    """COCOeval of the detections (IOU_TYPE bbox or segm), evaluated and accumulated."""
     from pycocotools.cocoeval import COCOeval
 
-    evaluation = COCOeval(truth, found, "bbox")
+    evaluation = COCOeval(truth, found, iou_type)
     with contextlib.redirect_stdout(io.StringIO()):
         evaluation.evaluate()
         evaluation.accumulate()
@@ -156,10 +166,11 @@ def f1_curve(scores, hits, positives: int, points: int = 101) -> Curve:
     return Curve(thresholds.round(2).tolist(), f1.round(6).tolist())
 
 
-def analyze(groundtruth: dict, detections: list[dict]) -> Analysis:
-    """The per-class metrics and thresholds of DETECTIONS against GROUNDTRUTH (COCO dicts)."""
+def analyze(groundtruth: dict, detections: list[dict], iou_type: str = "bbox") -> Analysis:
+    """The per-class metrics and thresholds of DETECTIONS against GROUNDTRUTH (COCO dicts),
+    by box overlap or (IOU_TYPE segm) by mask overlap."""
     truth, found = coco_pair(groundtruth, detections)
-    evaluation = evaluated(truth, found)
+    evaluation = evaluated(truth, found, iou_type)
     precision, recall = evaluation.eval["precision"], evaluation.eval["recall"]
     recall_points = [float(r) for r in evaluation.params.recThrs]
     names = {c["id"]: c.get("name", str(c["id"])) for c in groundtruth["categories"]}

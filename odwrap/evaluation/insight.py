@@ -14,6 +14,7 @@ from odwrap.evaluation.worst import WORST_PNG, draw_worst
 DEFAULT_THRESHOLD = 0.5  # the confusion matrix's when nothing was detected
 WORST_IMAGES = 16
 REPORT = "report.html"
+MASK_KEYS = ("ground_truth", "detections", "AP", "AP@.50", "AP@.75", "AR@100")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Insight:
     folder: Path  # the plots and the report
     plots: list[Path]
     report: Path  # the self-contained HTML page
+    masks: Analysis | None = None  # per class by mask overlap, for a mask model
 
     def as_json(self) -> dict:
         """What metrics.json holds of it: per class, the threshold, the confusion matrix and
@@ -30,7 +32,11 @@ class Insight:
         return {**self.analysis.as_json(), "confusion_matrix": self.confusion.as_json(),
                 "worst_images": [{"image_id": _json_id(image), **self.confusion.per_image[image]}
                                  for image in self.confusion.worst_images(WORST_IMAGES)],
-                "plots": [str(path) for path in self.plots], "report": str(self.report)}
+                "plots": [str(path) for path in self.plots], "report": str(self.report),
+                **({"per_class_masks": {name: {key: values[key] for key in MASK_KEYS}
+                                        for name, values in
+                                        self.masks.as_json()["per_class"].items()}}
+                   if self.masks else {})}
 
     def table(self) -> list[str]:
         """The per-class lines, worst AP first, and the threshold line."""
@@ -46,6 +52,12 @@ class Insight:
                     if item.best.threshold is not None else "-")
             lines.append(f"  {item.name:<{width}}  {metrics} {item.ground_truth:>6} "
                          f"{item.detections:>6}  {best}")
+        if self.masks is not None:
+            lines.append("per class by mask overlap (AP, AP@.50, AP@.75, AR@100), worst first:")
+            for item in self.masks.classes:
+                lines.append(f"  {item.name:<{width}}  " + " ".join(
+                    f"{value:6.3f}" if value >= 0 else f"{'-':>6}"
+                    for value in (item.ap, item.ap50, item.ap75, item.ar100)))
         best = self.analysis.best
         if best.threshold is None:
             lines.append("threshold: nothing detected")
@@ -65,10 +77,11 @@ def _json_id(image):
 
 
 def insight(groundtruth: dict, detections: list[dict], folder: Path, metrics: dict,
-            title: str, pictures=None) -> Insight:
+            title: str, pictures=None, masks: tuple | None = None) -> Insight:
     """The Insight of DETECTIONS against GROUNDTRUTH (COCO dicts), its plots and its report
     (METRICS, the COCO metrics, under TITLE) in FOLDER. PICTURES: (image ids) -> the
-    (id, caption, RGB pixels) of those it finds, for the grid of the worst images."""
+    (id, caption, RGB pixels) of those it finds, for the grid of the worst images. MASKS: the
+    (ground truth, detections) of a mask evaluation, for the classes' mask metrics."""
     folder = Path(folder)
     analysis = analyze(groundtruth, detections)
     threshold = analysis.best.threshold
@@ -83,6 +96,7 @@ def insight(groundtruth: dict, detections: list[dict], folder: Path, metrics: di
                            detections, matrix.threshold, folder / WORST_PNG)
         plots += [drawn] if drawn else []
     seen = Insight(analysis=analysis, confusion=matrix, folder=folder, plots=plots,
-                   report=folder / REPORT)
+                   report=folder / REPORT,
+                   masks=analyze(*masks, iou_type="segm") if masks else None)
     write_page(seen, metrics, title, seen.report)
     return seen

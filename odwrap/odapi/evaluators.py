@@ -16,24 +16,39 @@ def coco_lists(evaluator) -> tuple[dict, list]:
     return groundtruth, list(evaluator._detection_boxes_list)
 
 
+def coco_mask_lists(evaluator) -> tuple[dict, list]:
+    """The same of a CocoMaskEvaluator: masks as COCO RLE, images with their sizes."""
+    groundtruth = {"images": [{"id": image, "height": shape[1], "width": shape[2]}
+                              for image, shape in evaluator._image_id_to_mask_shape_map.items()],
+                   "annotations": list(evaluator._groundtruth_list),
+                   "categories": list(evaluator._categories)}
+    return groundtruth, list(evaluator._detection_masks_list)
+
+
 @contextmanager
-def recorded_box_evaluations():
-    """Within, each CocoDetectionEvaluator.evaluate() first appends its coco_lists() to the
-    list this yields."""
+def recorded_coco_evaluations():
+    """Within, each COCO box or mask evaluator's evaluate() first records its lists: the dict
+    this yields gets them under "boxes" (coco_lists) and "masks" (coco_mask_lists), the
+    latest last."""
     coco_evaluation = compat.load("object_detection.metrics.coco_evaluation")
-    evaluator_class = coco_evaluation.CocoDetectionEvaluator
-    original = evaluator_class.evaluate
-    recorded = []
+    recorded = {"boxes": [], "masks": []}
+    patched = []
+    for kind, evaluator_class, lists in (
+            ("boxes", coco_evaluation.CocoDetectionEvaluator, coco_lists),
+            ("masks", coco_evaluation.CocoMaskEvaluator, coco_mask_lists)):
+        original = evaluator_class.__dict__["evaluate"]
 
-    def evaluate(self):
-        recorded.append(coco_lists(self))
-        return original(self)
+        def evaluate(self, original=original, kind=kind, lists=lists):
+            recorded[kind].append(lists(self))
+            return original(self)
 
-    evaluator_class.evaluate = evaluate
+        evaluator_class.evaluate = evaluate
+        patched.append((evaluator_class, original))
     try:
         yield recorded
     finally:
-        evaluator_class.evaluate = original
+        for evaluator_class, original in patched:
+            evaluator_class.evaluate = original
 
 
 def image_keys(source_ids: list[bytes]) -> list[int]:

@@ -92,7 +92,7 @@ class Evaluator:
         total = math.ceil(eval_config.num_examples / max(eval_config.batch_size, 1)) \
             if eval_config.num_examples else None
         with self.writer.as_default(), logs.captured_prints(), \
-                evaluators.recorded_box_evaluations() as recorded, \
+                evaluators.recorded_coco_evaluations() as recorded, \
                 report.tracking("eval", total, "batch") as progress:  # pycocotools' summary
             metrics = setup.eager_eval_loop(self.model, self.configs,
                                             _Counted(self.dataset, progress), self.step)
@@ -102,9 +102,12 @@ class Evaluator:
         result = EvalResult(step=step, checkpoint=checkpoint, metrics=metrics,
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,
-                            insight=insight(*recorded[-1], self.folder.analysis_dir, metrics,
+                            insight=insight(*recorded["boxes"][-1], self.folder.analysis_dir,
+                                            metrics,
                                             f"{self.model_dir.resolve().name}, step {step}",
-                                            self._pictures) if recorded else None)
+                                            self._pictures,
+                                            (recorded["masks"] or [None])[-1])
+                            if recorded["boxes"] else None)
         record_metrics(self.folder, result)
         result.best = keep_if_best(
             self.folder, self.config, step, checkpoint, metrics,

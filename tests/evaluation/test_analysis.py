@@ -39,7 +39,7 @@ def generated_case(seed=0, images=30):
                           "score": float(rng.random() * 0.6)})
     truth[0]["iscrowd"] = 1
     return {"images": [{"id": i} for i in range(1, images + 1)], "annotations": truth,
-            "categories": CATEGORIES}, found
+            "categories": [dict(c) for c in CATEGORIES]}, found
 
 
 def coco_stats(groundtruth, detections, category):
@@ -210,3 +210,43 @@ def test_the_worst_images_are_drawn_worst_first_with_both_kinds_of_box(tmp_path)
     # Nothing to draw: no grid, and an older one is not left behind.
     insight(groundtruth, detections, tmp_path, {}, "worst", lambda ids: [])
     assert not grid.exists()
+
+
+def as_masks(groundtruth, detections, size=600):
+    """The same case with each box as a mask (COCO RLE), detections without their boxes, as
+    the OD API's mask evaluator holds them."""
+    from pycocotools import mask
+
+    def rle(box):
+        x, y, w, h = box
+        encoded = mask.frPyObjects([[x, y, x + w, y, x + w, y + h, x, y + h]], size, size)[0]
+        return {"size": encoded["size"], "counts": encoded["counts"].decode()}
+
+    truth = dict(groundtruth, images=[dict(i, height=size, width=size)
+                                      for i in groundtruth["images"]],
+                 annotations=[dict(a, segmentation=rle(a["bbox"]))
+                              for a in groundtruth["annotations"]])
+    found = [{key: value for key, value in dict(d, segmentation=rle(d["bbox"])).items()
+              if key != "bbox"} for d in detections]
+    return truth, found
+
+
+def test_mask_metrics_per_class_equal_cocoeval_segm(tmp_path):
+    from odwrap.evaluation.insight import insight
+
+    groundtruth, detections = as_masks(*generated_case(seed=4, images=12))
+    truth, found = coco_pair(groundtruth, detections)
+    seen = insight(*generated_case(seed=4, images=12), tmp_path, {}, "masks",
+                   masks=(groundtruth, detections))
+    for item in seen.masks.classes:
+        evaluation = COCOeval(truth, found, "segm")
+        evaluation.params.catIds = [item.id]
+        with contextlib.redirect_stdout(io.StringIO()):
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+        assert np.allclose([item.ap, item.ap50, item.ap75, item.ar100],
+                           evaluation.stats[[0, 1, 2, 8]], atol=1e-6), item.name
+    assert set(seen.as_json()["per_class_masks"]) == {"square", "circle", "triangle", "star"}
+    assert "per class by mask overlap" in "\n".join(seen.table())
+    assert "Per class by mask overlap" in seen.report.read_text()
