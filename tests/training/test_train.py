@@ -82,7 +82,8 @@ def test_exact_steps_then_resume_then_refuse_another_config(tmp_path, tiny_model
     assert "per class, worst first:" in latest.stdout and "threshold: " in latest.stdout
     assert metrics["confusion_matrix"]["names"] == ["square", "circle", "background"]
     assert sorted(p.name for p in (model_dir / "analysis").iterdir()) == [
-        "confusion_matrix.png", "f1_curves.png", "pr_curves.png", "report.html"]
+        "confusion_matrix.png", "f1_curves.png", "pr_curves.png", "report.html",
+        "worst_images.png"]
     assert earlier.stdout.splitlines()[-1] == f"report: {model_dir / 'analysis' / 'report.html'}"
 
     assert plotted.returncode == 0, plotted.stderr[-3000:]
