@@ -119,6 +119,7 @@ def add_eval(subparsers) -> None:
 
 def _eval_export(args) -> int:
     from odwrap.deploy.exported_eval import metrics_path
+    from odwrap.evaluation.insight import against_lines
 
     used = [flag for flag, value in (("--checkpoint", args.checkpoint), ("--watch", args.watch))
             if value]
@@ -133,6 +134,9 @@ def _eval_export(args) -> int:
     print("\n".join(metric_lines(result.metrics)))
     if result.insight is not None:
         print("\n".join(result.insight.table()))
+    if result.against_fp32:
+        label = Path(result.model).stem.removeprefix("model_")
+        print("\n".join(against_lines(label, result.against_fp32)))
     print(f"wrote {metrics_path(result.model)}")
     if result.insight is not None:
         print(f"report: {result.insight.report}")

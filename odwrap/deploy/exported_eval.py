@@ -19,9 +19,9 @@ import numpy as np
 from odwrap import report
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
-from odwrap.evaluation.insight import Insight, insight
+from odwrap.evaluation.insight import Insight, against, insight
 from odwrap.evaluation.worst import picture
-from odwrap.fsutil import atomic_write_text
+from odwrap.fsutil import MiB, atomic_write_text, read_text
 from odwrap.odapi import compat, evaluators, facts, labelmap, logs
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
@@ -39,6 +39,7 @@ class ModelEvalResult:
     seconds: float = 0.0
     milliseconds: float = 0.0  # median inference time per image
     insight: Insight | None = None  # per class, threshold, confusion matrix, plots
+    against_fp32: dict = field(default_factory=dict)  # a quantized model's classes (insight)
 
 
 def find_config(model: Path) -> Path | None:
@@ -155,13 +156,29 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     with logs.captured_prints():  # pycocotools prints its own summary
         metrics = evaluator.evaluate()
     metrics = {key: float(value) for key, value in metrics.items()}
-    return ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
+    result = ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
                            metrics=metrics, seconds=time.perf_counter() - started,
                            milliseconds=float(np.median(times)),
                            insight=insight(*evaluators.coco_lists(evaluator),
                                            ExportDir.analysis(model), metrics,
                                            f"{model.name} ({detector.runtime})",
                                            lambda ids: _pictures(files, limit, ids)))
+    result.against_fp32 = against(_fp32_aps(model), result.insight)
+    return result
+
+
+def _fp32_aps(model: Path) -> dict:
+    """{class: AP} of the fp32 model beside a quantized .tflite MODEL, from its evaluation's
+    metrics file; {} when MODEL is not quantized or the fp32 one was not evaluated."""
+    fp32 = ExportDir.holding(model).tflite("none")
+    path = ExportDir.metrics(fp32)
+    if model.suffix != ".tflite" or model.resolve() == fp32.resolve() or not path.is_file():
+        return {}
+    try:
+        per_class = json.loads(read_text(path, "metrics file", limit=64 * MiB))["per_class"]
+        return {name: float(values["AP"]) for name, values in per_class.items()}
+    except (InputError, ValueError, KeyError, TypeError, RecursionError):
+        return {}
 
 
 def _pictures(files, limit, ids) -> list:
@@ -185,6 +202,7 @@ def metrics_path(model: Path) -> Path:
 def write_metrics(result: ModelEvalResult) -> Path:
     record = {"model": result.model, "runtime": result.runtime, "images": result.images,
               "median_ms": round(result.milliseconds, 3), "metrics": result.metrics,
-              **(result.insight.as_json() if result.insight else {})}
+              **(result.insight.as_json() if result.insight else {}),
+              **({"per_class_against_fp32": result.against_fp32} if result.against_fp32 else {})}
     return atomic_write_text(metrics_path(Path(result.model)),
                              json.dumps(record, indent=1, sort_keys=True))

@@ -14,6 +14,7 @@ from odwrap.evaluation.worst import WORST_PNG, draw_worst
 DEFAULT_THRESHOLD = 0.5  # the confusion matrix's when nothing was detected
 WORST_IMAGES = 16
 REPORT = "report.html"
+SHOWN_CLASSES = 10  # per-class lines of a comparison (the JSON has every class)
 MASK_KEYS = ("ground_truth", "detections", "AP", "AP@.50", "AP@.75", "AR@100")
 
 
@@ -100,3 +101,24 @@ def insight(groundtruth: dict, detections: list[dict], folder: Path, metrics: di
                    masks=analyze(*masks, iou_type="segm") if masks else None)
     write_page(seen, metrics, title, seen.report)
     return seen
+
+
+def against(base: dict, seen: Insight | None) -> dict:
+    """{class: {"fp32": AP, "quantized": AP, "difference": AP change}} of SEEN's classes against
+    BASE ({class: the fp32 model's AP}), for the classes with ground truth in both."""
+    if seen is None:
+        return {}
+    after = {c.name: c.ap for c in seen.analysis.classes if c.ap >= 0}
+    return {name: {"fp32": base[name], "quantized": after[name],
+                   "difference": after[name] - base[name]}
+            for name in after if isinstance(base.get(name), (int, float)) and base[name] >= 0}
+
+
+def against_lines(label: str, per_class: dict) -> list[str]:
+    """The classes that LABEL (a quantization) hurts most first, AP against fp32."""
+    ranked = sorted(per_class.items(), key=lambda item: (item[1]["difference"], item[0]))
+    lines = [f"    {name}: AP {values['fp32']:.4f} -> {values['quantized']:.4f} "
+             f"({values['difference']:+.4f})" for name, values in ranked[:SHOWN_CLASSES]]
+    more = len(ranked) - SHOWN_CLASSES
+    return ([f"  {label} per class, most hurt first:", *lines] +
+            ([f"    ... and {more} more"] if more > 0 else [])) if ranked else []

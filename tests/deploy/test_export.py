@@ -118,6 +118,12 @@ def test_eval_of_an_exported_model_matches_what_compare_reported(int8_export):
     compared = json.loads((out / "compare.json").read_text())
     assert written["images"] == 4 and written["metrics"] == compared["fp32"]["metrics"]
     assert "DetectionBoxes_Precision/mAP " in result.stdout
+    # The int8 model's classes against the fp32 evaluation beside it, as compare gave them.
+    int8 = run_odwrap("eval", "--model", out / "model_int8.tflite")
+    assert int8.returncode == 0, int8.stderr[-3000:]
+    against = json.loads((out / "model_int8.metrics.json").read_text())["per_class_against_fp32"]
+    assert against == pytest.approx(compared["int8"]["per_class"])
+    assert "  int8 per class, most hurt first:" in int8.stdout
 
 
 @pytest.mark.smoke

@@ -18,6 +18,7 @@ from odwrap.deploy.export.fpn import export_graph
 from odwrap.deploy.exportdir import TFLITE_NAMES, ExportDir
 from odwrap.deploy.runtime import preprocess, resize
 from odwrap.errors import InputError, RunError
+from odwrap.evaluation.insight import against, against_lines
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import compat, facts
 from odwrap.odapi.logs import captured_output
@@ -164,8 +165,8 @@ def compare_with_fp32(job, fp32: Path, quantized: list) -> tuple[list, Path]:
                      f" ({relative:+.1f} % of the fp32 mAP)")
         record[label] = {"model": str(path), "median_ms": result.milliseconds,
                          "metrics": result.metrics, "difference": difference,
-                         "per_class": _per_class(results[0], result)}
-        lines += _per_class_lines(label, record[label]["per_class"])
+                         "per_class": against(_aps(results[0]), result.insight)}
+        lines += against_lines(label, record[label]["per_class"])
     if len(quantized) == 1:  # the layout of one comparison, as before
         record["difference"] = record[label]["difference"]
     path = atomic_write_text(Path(job.output) / "compare.json",
@@ -173,29 +174,9 @@ def compare_with_fp32(job, fp32: Path, quantized: list) -> tuple[list, Path]:
     return lines, path
 
 
-SHOWN_CLASSES = 10  # per-class lines of a comparison (compare.json has every class)
-
-
-def _per_class(base, result) -> dict:
-    """{class: {"fp32": AP, "quantized": AP, "difference": AP change}} of the classes with
-    ground truth, from both evaluations' insight."""
-    if base.insight is None or result.insight is None:
-        return {}
-    before = {c.name: c.ap for c in base.insight.analysis.classes if c.ap >= 0}
-    after = {c.name: c.ap for c in result.insight.analysis.classes if c.ap >= 0}
-    return {name: {"fp32": before[name], "quantized": after[name],
-                   "difference": after[name] - before[name]}
-            for name in before if name in after}
-
-
-def _per_class_lines(label: str, per_class: dict) -> list[str]:
-    """The classes that LABEL hurts most first (AP change against fp32)."""
-    ranked = sorted(per_class.items(), key=lambda item: (item[1]["difference"], item[0]))
-    lines = [f"    {name}: AP {values['fp32']:.4f} -> {values['quantized']:.4f} "
-             f"({values['difference']:+.4f})" for name, values in ranked[:SHOWN_CLASSES]]
-    more = len(ranked) - SHOWN_CLASSES
-    return ([f"  {label} per class, most hurt first:", *lines] +
-            ([f"    ... and {more} more (compare.json)"] if more > 0 else [])) if ranked else []
+def _aps(result) -> dict:
+    return ({c.name: c.ap for c in result.insight.analysis.classes}
+            if result.insight is not None else {})
 
 
 def check_compare(job, modes, compare: bool) -> None:
