@@ -265,8 +265,8 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
     annotated images. THRESHOLD: the lowest score kept; by default the one export wrote
     beside the model (its evaluation's best F1), else 0.5. Resumes an interrupted run in OUTPUT
-    unless RESTART. MAX_IMAGES: only
-    the first that many images of IMAGES. CLASSES: only detections of these class names."""
+    unless RESTART. MAX_IMAGES: only the first that many images of IMAGES. CLASSES: only
+    detections of these class names."""
     from odwrap.deploy.annotate import Annotator
     from odwrap.deploy.runtime import load_detector
 

@@ -62,13 +62,13 @@ def read_best(folder: ModelDir) -> Best | None:
     return best if Path(best.checkpoint + ".index").is_file() else None
 
 
-def require_best(folder: ModelDir) -> str:
-    """The best checkpoint's prefix; InputError when there is none."""
+def require_best(folder: ModelDir) -> Best:
+    """The folder's best checkpoint; InputError when there is none."""
     best = read_best(folder)
     if best is None:
         raise InputError(f"{folder.path}: no best checkpoint yet (odwrap eval keeps the best "
                          "one of those it evaluates)")
-    return best.checkpoint
+    return best
 
 
 def keep_if_best(folder: ModelDir, config, step: int, checkpoint: str, metrics: dict,

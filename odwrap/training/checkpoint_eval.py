@@ -74,7 +74,7 @@ class Evaluator:
     def evaluate(self, checkpoint: str | None = None) -> EvalResult:
         tf = self.tf
         if checkpoint == "best":
-            checkpoint = require_best(self.folder)
+            checkpoint = require_best(self.folder).checkpoint
         checkpoint = checkpoint or self.latest()
         if checkpoint is None:
             raise InputError(f"{self.model_dir}: no checkpoint to evaluate (train first)")

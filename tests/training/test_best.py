@@ -39,7 +39,7 @@ def test_the_best_is_kept_past_the_deletion_of_its_checkpoint(folder):
         require_best(folder)
     best = keep_if_best(folder, config(), 2, saved(folder, 2), {MAP: 0.3}, {"f1": 0.5})
     assert (best.step, best.value, best.metric) == (2, 0.3, MAP)
-    assert best.checkpoint == str(folder.best_dir / "ckpt-2") == require_best(folder)
+    assert best.checkpoint == str(folder.best_dir / "ckpt-2") == require_best(folder).checkpoint
     assert (folder.best_dir / "checkpoint").read_text().startswith(
         'model_checkpoint_path: "ckpt-2"\n')
     assert keep_if_best(folder, config(), 4, saved(folder, 4), {MAP: 0.2}) == best  # worse
@@ -48,7 +48,7 @@ def test_the_best_is_kept_past_the_deletion_of_its_checkpoint(folder):
     assert (folder.best_dir / "ckpt-2.index").read_text() == "step 2"
     assert read_best(folder) == best and read_best(folder).threshold == {"f1": 0.5}
     better = keep_if_best(folder, config(), 6, saved(folder, 6), {MAP: 0.5})
-    assert better.step == 6 and require_best(folder) == str(folder.best_dir / "ckpt-6")
+    assert better.step == 6 and require_best(folder).checkpoint == str(folder.best_dir / "ckpt-6")
     assert sorted(p.name for p in folder.best_dir.iterdir()) == [
         "best.json", "checkpoint", "ckpt-6.data-00000-of-00001", "ckpt-6.index"]
     assert (folder.best_dir / "ckpt-6.index").read_text() == "step 6"

@@ -20,7 +20,7 @@ from odwrap.fsutil import atomic_write_bytes, atomic_write_text, read_text
 from odwrap.odapi import exports, facts, labelmap
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
-from odwrap.training.best import Best, read_best, require_best
+from odwrap.training.best import Best, require_best
 from odwrap.training.modeldir import ModelDir
 
 
@@ -96,10 +96,7 @@ class ExportJob:
         folder.require_checkpoint("export")
         if checkpoint not in CHECKPOINTS:
             raise InputError(f"--checkpoint {checkpoint}: {' or '.join(CHECKPOINTS)}")
-        chosen = None
-        if checkpoint == "best":
-            require_best(folder)
-            chosen = read_best(folder)
+        chosen = require_best(folder) if checkpoint == "best" else None
         _refuse_format(folder.config, arch, fmt)
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
