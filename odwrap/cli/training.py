@@ -165,11 +165,17 @@ def eval(args) -> int:  # noqa: A001 (the command's name)
             raise InputError(f"{flag} applies to --model (an exported model)")
     metrics = ModelDir(args.model_dir).metrics_path
     if args.watch:
-        count = 0
-        for result in api.watch(args.model_dir, timeout=args.timeout, config=args.config):
-            print(_format_eval(result), flush=True)
+        count, last = 0, None
+        for last in api.watch(args.model_dir, timeout=args.timeout, config=args.config):
+            print(_format_eval(last), flush=True)
             count += 1
         print(f"watched {args.model_dir}: {count} evaluation(s); metrics in {metrics}")
+        if last is not None and last.best is not None:
+            print(f"best of all evaluated: step {last.best.step} ({last.best.metric} "
+                  f"{last.best.value:.4f}), {last.best.checkpoint} (export --checkpoint "
+                  "best takes it)")
+        if last is not None and last.insight is not None:
+            print(f"report: {last.insight.report}")
         return EXIT_OK
     result = api.evaluate(args.model_dir, args.checkpoint, config=args.config)
     print(_format_eval(result))

@@ -53,7 +53,7 @@ def write_page(insight, metrics: dict, title: str, path: Path) -> Path:
         f"<h2>Per class, worst first</h2><p>Best threshold: {threshold}</p>",
         _table(["class", "AP", "AP@.50", "AP@.75", "AR@100", "boxes", "detections", "best F1",
                 "at score"], classes),
-        *([f"<h2>Per class by mask overlap</h2>",
+        *(["<h2>Per class by mask overlap</h2>",
            _table(["class", "AP", "AP@.50", "AP@.75", "AR@100", "masks", "detections"],
                   [[c.name, c.ap, c.ap50, c.ap75, c.ar100, c.ground_truth, c.detections]
                    for c in insight.masks.classes])] if insight.masks else []),

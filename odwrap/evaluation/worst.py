@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap.evaluation.plots import PNG_LEVEL
 from odwrap.fsutil import atomic_write_bytes
 
 WORST_PNG = "worst_images.png"
@@ -71,5 +72,5 @@ def draw_worst(pictures: list, groundtruth: dict, detections: list[dict], thresh
         sheet.paste(image, (left, top))
         canvas.text((left + 2, top + CELL + 2), str(caption)[:50], fill=(0, 0, 0))
     buffer = io.BytesIO()
-    sheet.save(buffer, "PNG")
+    sheet.save(buffer, "PNG", compress_level=PNG_LEVEL)
     return atomic_write_bytes(path, buffer.getvalue())

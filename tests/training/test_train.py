@@ -430,10 +430,14 @@ def test_the_best_checkpoint_outlives_max_to_keep_and_exports(tmp_path, tiny_mod
     write_pinpoint_records(tmp_path / "pinpoint.tfrecord", records)
     pinpoint = tmp_path / "pinpoint.config"
     pinpoint.write_text(config.replace(records, str(tmp_path / "pinpoint.tfrecord")))
-    second = run_odwrap("eval", model_dir, "--config", pinpoint)
+    second = run_odwrap("eval", model_dir, "--config", pinpoint, "--watch", "--timeout", 1)
     assert second.returncode == 0, second.stderr[-3000:]
     assert re.search(r"DetectionBoxes_Precision/mAP\s+0\.0000\n", second.stdout), second.stdout
     assert "best: step 2 " in second.stdout
+    # --watch closes naming the best of everything evaluated, then the report.
+    *_, best_line, report_line = second.stdout.splitlines()
+    assert best_line.startswith("best of all evaluated: step 2 (DetectionBoxes_Precision/mAP ")
+    assert report_line == f"report: {model_dir / 'analysis' / 'report.html'}"
     for part in model_dir.glob("ckpt-2.*"):  # as the checkpoint manager's max_to_keep does
         part.unlink()
     exported = run_odwrap("export", model_dir, "--format", "saved_model", "--checkpoint", "best",
