@@ -335,10 +335,15 @@ def batch_size(source, *, overrides: Sequence[str] = (), start: int = 2,
     return run(source, overrides, start=start, fraction=fraction)
 
 
-def diagnose() -> Report:
-    """The installed TensorFlow / OD API stack, the compat fixes applied, and its problems."""
+def diagnose(install_hook: bool = False) -> Report:
+    """The installed TensorFlow / OD API stack, the compat fixes applied, and its problems.
+    INSTALL_HOOK: first make every program of this Python apply the fixes on its first import
+    of object_detection (a .pth file in its site-packages, odwrap.odapi.hook)."""
     from odwrap.doctor import diagnose as run
+    from odwrap.odapi import hook
 
+    if install_hook:
+        hook.write_pth()
     return run()
 
 

@@ -5,6 +5,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 
+from odwrap.odapi import hook
 from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS, installed_version, major_minor
 
 
@@ -55,6 +56,7 @@ class Report:
     edgetpu_compiler: str | None = None
     consumers: str | None = None  # the consumers venv (scripts/setup-consumers.sh), what it has
     beam: str | None = None  # where convert --runner beam runs (scripts/setup-beam.sh)
+    hook: str | None = None  # the .pth that applies the OD API's fixes on import (odapi/hook.py)
     problems: list[str] = field(default_factory=list)
 
 
@@ -143,7 +145,8 @@ def diagnose() -> Report:
     versions = {key: installed_version(names) for key, names in DISTRIBUTIONS.items()}
     report = Report(python=platform.python_version(), versions=versions,
                     stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"),
-                    consumers=consumers_venv(), beam=beam_runner())
+                    consumers=consumers_venv(), beam=beam_runner(),
+                    hook=str(hook.pth_path()) if hook.pth_installed() else None)
     report.problems = version_problems(sys.version_info[:2], versions)
 
     def protos():
@@ -203,6 +206,10 @@ def format_report(report: Report) -> str:
                  f"{report.consumers or 'none (scripts/setup-consumers.sh makes it)'}")
     lines.append(f"{'beam runner':18} "
                  f"{report.beam or 'none (scripts/setup-beam.sh makes .venv-beam)'}")
+    lines.append(f"{'OD API on import':18} " + (
+        f"fixed in any program of this Python ({report.hook})" if report.hook else
+        "fixed in odwrap's commands only (odwrap doctor --install-hook fixes every "
+        "`import object_detection` of this Python)"))
     for problem in report.problems:
         lines.append(f"problem: {problem}")
     lines.append("stack healthy" if not report.problems

@@ -67,7 +67,13 @@ fi
 INPUTS=()
 for file in "$REQ"/*.txt; do [[ "$(basename "$file")" == *consumers* ]] || INPUTS+=("$file"); done
 WANT="$STACK $FLAVOUR $(cat "${INPUTS[@]}" "$ROOT/setup.py" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+# Every program in the venv applies the OD API's fixes on its first import of object_detection
+# (odwrap/odapi/hook.py): a path-configuration file in site-packages.
+install_hook() {
+  "$VENV/bin/python" -c 'from odwrap.odapi import hook; hook.pth_installed() or hook.write_pth()'
+}
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && "$VENV/bin/python" -c 'import odwrap' 2>/dev/null; then
+  install_hook
   echo "setup.sh: $VENV is up to date ($STACK, $FLAVOUR)"
   exit 0
 fi
@@ -88,5 +94,6 @@ NODEPS=(-r "$REQ/nodeps.txt")
 [ -f "$REQ/nodeps-$STACK.txt" ] && NODEPS+=(-r "$REQ/nodeps-$STACK.txt")
 "${PIP[@]}" install --no-deps "${CONSTRAINTS[@]}" "${NODEPS[@]}"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
+install_hook
 echo "$WANT" > "$STAMP"
 echo "setup.sh: done; run '$VENV/bin/odwrap doctor' to check the stack"

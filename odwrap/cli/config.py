@@ -17,13 +17,17 @@ def add_doctor(subparsers) -> None:
         description="Print Python, TensorFlow, protobuf, numpy, OD API and TFLite runtime "
                     "versions, the compatibility fixes odwrap applies, visible GPUs and TPUs "
                     "and whether edgetpu_compiler is on PATH. Exits 1 when a problem is found.")
+    parser.add_argument("--install-hook", action="store_true",
+                        help="first make every program of this Python (notebooks, the OD API's "
+                             "own scripts) apply the fixes on its first import of "
+                             "object_detection, as scripts/setup.sh does for its venv")
     parser.set_defaults(func=doctor)
 
 
 def doctor(args) -> int:
     from odwrap.doctor import format_report
 
-    found = api.diagnose()
+    found = api.diagnose(install_hook=args.install_hook)
     print(format_report(found))
     return EXIT_FINDINGS if found.problems else EXIT_OK
 
