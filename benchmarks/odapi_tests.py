@@ -61,7 +61,7 @@ def _module(name: str) -> str:
 def per_file(report: Path, files: list[str]) -> dict:
     """{file: {passed, failed, errors, skipped, imports}} from pytest's JUnit XML."""
     counts = {name: Counter() for name in files}
-    broken, failures = set(), {}
+    broken, failures, seconds = set(), {}, Counter()
     for case in ElementTree.parse(report).getroot().iter("testcase"):
         classname = case.get("classname", "")
         name = next((f for f in files if classname == _module(f)
@@ -75,6 +75,7 @@ def per_file(report: Path, files: list[str]) -> dict:
         outcome = "failed" if "failure" in kinds else "errors" if "error" in kinds else \
             "skipped" if "skipped" in kinds else "passed"
         counts[name][outcome] += 1
+        seconds[name] += float(case.get("time") or 0)
         if outcome in ("failed", "errors"):
             found = next(child for child in case if child.tag in ("failure", "error"))
             why = (found.get("message") or found.text or "").strip().splitlines()
@@ -83,14 +84,18 @@ def per_file(report: Path, files: list[str]) -> dict:
     return {name: {"passed": c["passed"], "failed": c["failed"], "errors": c["errors"],
                    "skipped": c["skipped"], "imports": name not in broken,
                    "green": name not in broken and not c["failed"] and not c["errors"],
-                   "failures": failures.get(name, [])}
+                   "seconds": round(seconds[name], 1), "failures": failures.get(name, [])}
             for name, c in counts.items()}
 
 
 def run(venv: Path, fixes: bool, workers: int, files: list[str] | None) -> dict:
     python = venv / "bin" / "python"
     package = package_dir(python)
-    files = files or test_files(package)
+    known = test_files(package)
+    unknown = [name for name in files or () if not (package / name).is_file()]
+    if unknown:
+        sys.exit(f"{package}: no test file {unknown[0]}")
+    files = files or known
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("ODWRAP_COMPAT_DISABLE", None)
     if not fixes:

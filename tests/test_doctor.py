@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from odwrap import doctor
+from odwrap.odapi import hook
 from tests.conftest import ROOT, run_odwrap, running_stack
 
 HEALTHY = {
@@ -59,6 +60,9 @@ def test_doctor_reports_this_stack_healthy():
         assert f"compat fix         {name}: applied" in result.stdout
     assert result.stdout.count(": not needed") == 7 - len(needed)
     assert "edgetpu_compiler" in result.stdout
+    # Issue 31: scripts/setup.sh made every program of the venv fix the OD API on import.
+    assert f"OD API on import   fixed in any program of this Python ({hook.pth_path()})" in \
+        result.stdout
 
 
 @pytest.mark.slow
