@@ -19,7 +19,7 @@ from importlib import metadata
 from typing import Callable
 
 from odwrap.errors import StackError
-from odwrap.odapi import legacy_protos, standins
+from odwrap.odapi import hook, legacy_protos, standins
 
 DISABLE_ENV = "ODWRAP_COMPAT_DISABLE"
 # The distributions that install the `tensorflow` module, in the order doctor looks for them.
@@ -170,6 +170,25 @@ def _numpy_patch() -> None:
             setattr(numpy, name, builtin)
 
 
+RESNET_V1 = "object_detection.models.keras_models.resnet_v1"
+
+
+def _keras_resnet_module():
+    """The ResNet implementation module of the Keras 2 that tf.keras is (tf_keras on TF >= 2.16,
+    keras 2.15 on 2.15), which has the private ResNet(stack_fn, ...) builder."""
+    import tensorflow as tf
+
+    return importlib.import_module(f"{tf.keras.__name__.split('.')[0]}.src.applications.resnet")
+
+
+def _keras_resnet_needed() -> bool:
+    return not hasattr(importlib.import_module(RESNET_V1).resnet, "ResNet")
+
+
+def _keras_resnet_patch() -> None:
+    importlib.import_module(RESNET_V1).resnet = _keras_resnet_module()
+
+
 FIXES = (
     Fix(
         "legacy_keras",
@@ -229,6 +248,15 @@ FIXES = (
         _numpy_needed,
         _numpy_patch,
     ),
+    Fix(
+        "keras_resnet_builder",
+        # models/keras_models/resnet_v1.py: resnet_v1_18/34 (CenterNet ResNet18/34) call it.
+        "the OD API builds ResNet18/34 with keras.applications.resnet.ResNet, which the public "
+        "Keras modules no longer export (Keras 3 has none, 2.15 keeps it in keras.src); taken "
+        "from the Keras 2 that tf.keras is",
+        _keras_resnet_needed,
+        _keras_resnet_patch,
+    ),
 )
 
 _FIX_NAMES = {fix.name for fix in FIXES}
@@ -251,6 +279,8 @@ def apply(tensorflow: bool = True) -> dict[str, str]:
     """Apply every needed fix (only those that import no TensorFlow when TENSORFLOW is false);
     return each fix's state: applied, already applied, not needed or disabled."""
     quiet_tensorflow()
+    if tensorflow:  # every fix from here on: the venv's import hook has nothing left to do, and
+        hook.remove()  # must not apply them again from within (a fix imports OD API modules)
     off = disabled()
     states = {}
     for fix in FIXES:

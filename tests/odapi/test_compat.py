@@ -21,6 +21,7 @@ NEEDED_ON = {
     "tf_slim_control_flow": {"tf221", "tf215"},
     "pillow_getsize": {"tf221", "tf215"},
     "numpy_aliases": {"tf221", "tf215"},
+    "keras_resnet_builder": {"tf221", "tf215"},
 }
 
 
@@ -119,6 +120,14 @@ np.testing.assert_allclose(lab, expected, atol=0.05)
 print("OK")
 """
 
+BUILD_RESNET18 = """
+from odwrap.odapi import compat
+resnet_v1 = compat.load("object_detection.models.keras_models.resnet_v1")
+model = resnet_v1.resnet_v1_18(weights=None, include_top=False, input_shape=(64, 64, 3))
+assert model.output_shape == (None, 2, 2, 512), model.output_shape
+print("OK")
+"""
+
 CASES = [
     pytest.param("legacy_keras", BUILD_KERAS_MODEL,
                  "module 'keras._tf_keras.keras.layers' has no attribute 'experimental'",
@@ -137,6 +146,9 @@ CASES = [
                  id="pillow_getsize"),
     pytest.param("numpy_aliases", PASCAL_VOC_METRICS, "module 'numpy' has no attribute 'float'",
                  id="numpy_aliases"),
+    pytest.param("keras_resnet_builder", BUILD_RESNET18,
+                 "module 'keras.applications.resnet' has no attribute 'ResNet'",
+                 id="keras_resnet_builder"),
 ]
 
 
