@@ -28,7 +28,7 @@ from odwrap.data import remote, resume
 from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
 from odwrap.data.dataset import REASONS, Problems
-from odwrap.data.splits import parse_split, split_sizes
+from odwrap.data.splits import source_fractions, split_sizes
 from odwrap.errors import InputError, RunError, StackError
 from odwrap.fsutil import log_dir
 from odwrap.odapi import labelmap
@@ -185,10 +185,10 @@ def convert(options) -> ConvertReport:
     problems = Problems(strict=options.strict)
     samples, images_root, label_map = _read(options, urls, problems)
     ids = {item.name: item.id for item in label_map.item}
-    fractions = parse_split(options.split)
+    fractions = source_fractions(options.split, samples)
     output = remote.OutputFolder(options.output)
     output.prepare()
-    sizes = split_sizes(len(samples), fractions)
+    sizes = split_sizes(samples, fractions)
     planned = {name: len(part) for name, part in shard_plan(
         {split: range(count) for split, count in sizes.items()}, options.shards)}
     shards = list(planned)

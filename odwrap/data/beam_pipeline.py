@@ -43,7 +43,7 @@ def decode_sample(line) -> Sample:
 
 def classes_of(line):
     sample = decode_sample(line)
-    return sample.image, sorted({obj.name for obj in sample.objects})
+    return sample.image, sorted({obj.name for obj in sample.objects}), sample.split
 
 
 def make_plan(entries, fractions, seed, shards):

@@ -21,7 +21,7 @@ from odwrap.data import resume, segmentations, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
 from odwrap.data.remote import is_url
-from odwrap.data.splits import assign_splits, parse_split, plan_shards
+from odwrap.data.splits import assign_splits, plan_shards, source_fractions
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import labelmap
@@ -270,7 +270,7 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
             objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
                         o.group_of, repr(o.mask)) for o in sample.objects]
             digest.update(repr((sample.image, sample.width, sample.height, objects,
-                                state)).encode())
+                                state, sample.split)).encode())
     return digest.hexdigest()
 
 
@@ -322,7 +322,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     samples, images_root = read_dataset(options, problems)
     label_map = dataset_label_map(options, samples, problems)
     ids = {item.name: item.id for item in label_map.item}
-    splits = assign_splits(samples, parse_split(options.split), options.seed)
+    splits = assign_splits(samples, source_fractions(options.split, samples),
+                           options.seed)
     output = Path(options.output)
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: exists and is not a folder")

@@ -126,7 +126,8 @@ class Sample:
     height: int | None
     objects: list[Obj] = field(default_factory=list)
     source: str = ""  # where the annotation came from, for messages
-    normalized: bool = False  # boxes are fractions of the image size (Open Images)
+    normalized: bool = False  # boxes are fractions of the image size (Open Images, YOLO)
+    split: str | None = None  # the dataset's own split (splits.source_split), when it has them
 
 
 @dataclass
