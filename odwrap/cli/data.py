@@ -74,6 +74,11 @@ def add_convert(subparsers) -> None:
                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
                              "with --workers processes)")
     parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
+    parser.add_argument("--exif", choices=("oriented", "raw"),
+                        help="for photos with an EXIF orientation, where the annotated size "
+                             "cannot tell: oriented (boxes drawn on the image as viewers show "
+                             "it; the image is written turned; the default) or raw (on the "
+                             "stored pixels)")
     add_class_options(parser)
     parser.set_defaults(func=convert)
 
@@ -86,7 +91,7 @@ def convert(args) -> int:
                          seed=args.seed, workers=args.workers, shards=args.shards,
                          label_map=args.label_map, strict=args.strict, masks=args.masks,
                          runner=args.runner, beam_options=args.beam_options,
-                         **dataset_options(args))
+                         exif=args.exif, **dataset_options(args))
     for name, split in report.splits.items():
         print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "
               f"{split['shards']:4} shard(s)")

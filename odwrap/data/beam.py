@@ -27,7 +27,7 @@ from pathlib import Path
 from odwrap.data import remote, resume
 from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
-from odwrap.data.dataset import REASONS, Problems
+from odwrap.data.dataset import NOTES, REASONS, Problems
 from odwrap.data.splits import source_fractions, split_sizes
 from odwrap.errors import InputError, RunError, StackError
 from odwrap.fsutil import log_dir
@@ -214,9 +214,10 @@ def convert(options) -> ConvertReport:
         raise
     output.delete([samples_name, result_name])
     found = sorted(result["problems"], key=lambda entry: entry["first"])
-    if options.strict and found:  # the pipeline wrote no shard
+    failed = [entry for entry in found if entry["reason"] not in NOTES]
+    if options.strict and failed:  # the pipeline wrote no shard
         output.remove_unfinished(shards)
-        first = found[0]
+        first = failed[0]
         raise InputError(f"{first['example']}: {REASONS[first['reason']]} (--strict)")
     for entry in found:  # after the driver's own, as the default converter merges them
         problems.counts[entry["reason"]] += entry["count"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
-from odwrap.data import resume, segmentations, workers
+from odwrap.data import orientation, resume, segmentations, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
 from odwrap.data.remote import is_url
@@ -48,6 +48,7 @@ class ConvertOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     runner: str = "local"  # local: worker processes here; beam: odwrap.data.beam
     beam_options: str = ""  # Beam's PipelineOptions, as one shell-quoted string
+    exif: str | None = None  # oriented | raw: the image boxes describe where size cannot tell
 
 
 @dataclass
@@ -84,8 +85,11 @@ def _jpeg_complete(data: bytes) -> bool:
     return data.rstrip(b"\0")[-2:] == b"\xff\xd9"
 
 
-def load_image(path: Path, where: str, problems: Problems):
-    """(bytes to store, format, width, height) or None when the image is unusable."""
+def load_image(path: Path, where: str, problems: Problems, annotated=None,
+               convention: str = orientation.DEFAULT):
+    """(bytes to store, format, width, height) or None when the image is unusable. With an EXIF
+    orientation, the image that an annotation of size ANNOTATED ((width, height), None when
+    unknown) describes (orientation.annotated_on): turned and re-encoded, or as stored."""
     from PIL import Image
 
     try:
@@ -96,25 +100,51 @@ def load_image(path: Path, where: str, problems: Problems):
     except OSError:
         problems.add("corrupt_image", where)
         return None
+    kept = Problems(strict=problems.strict)  # counted only when the image is kept
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            kind, mode = image.format, image.mode
-            if kind == "PNG":
-                image.verify()
-            if kind == "JPEG" and mode in ("RGB", "L") and _jpeg_complete(data):
-                return data, "jpeg", width, height
-            if kind == "PNG":
-                return data, "png", width, height
-            if kind == "JPEG" and not _jpeg_complete(data):
-                raise OSError("truncated JPEG")
-        with Image.open(io.BytesIO(data)) as image:
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "PNG")
-            return buffer.getvalue(), "png", width, height
+        loaded = _stored_image(data, where, kept, annotated, convention)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         problems.add("corrupt_image", where)
         return None
+    problems.merge(kept)
+    return loaded
+
+
+def _stored_image(data: bytes, where: str, problems: Problems, annotated, convention):
+    """load_image's result for an image file's DATA; OSError and the like when corrupt."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        kind, mode = image.format, image.mode
+        turn = _orientation(image, where, problems)
+        if kind == "PNG":
+            image.verify()
+        if kind == "JPEG" and not _jpeg_complete(data):
+            raise OSError("truncated JPEG")
+        on = orientation.annotated_on(annotated, (width, height), turn, convention)
+        if turn != 1:
+            problems.add(f"exif_{on}", where)
+        if turn != 1 and on == "oriented":
+            with Image.open(io.BytesIO(data)) as fresh:  # verify() spent the PNG
+                return orientation.encode_turned(fresh, turn)
+        if kind == "JPEG" and mode in ("RGB", "L"):
+            return data, "jpeg", width, height
+        if kind == "PNG":
+            return data, "png", width, height
+    with Image.open(io.BytesIO(data)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "PNG")
+        return buffer.getvalue(), "png", width, height
+
+
+def _orientation(image, where: str, problems: Problems) -> int:
+    """IMAGE's EXIF orientation; 1 (taken as stored) when unreadable, counted."""
+    try:
+        return orientation.read(image)
+    except orientation.BadExif as exc:
+        problems.add("bad_exif", f"{where}: {exc}")
+        return 1
 
 
 def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
@@ -126,7 +156,10 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
     if path is None:
         problems.add("path_escape", f"{sample.source}: {sample.image}")
         return None
-    loaded = load_image(path, f"{sample.source}: {sample.image}", problems)
+    annotated = None if sample.normalized or sample.width is None else \
+        (sample.width, sample.height)
+    loaded = load_image(path, f"{sample.source}: {sample.image}", problems, annotated,
+                        sample.exif)
     if loaded is None:
         return None
     data, kind, width, height = loaded
@@ -213,6 +246,8 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             raise InputError(f"{value}: URLs are read by convert --runner beam only")
     if options.format not in READERS:
         raise InputError(f"unknown format '{options.format}'; one of: {', '.join(READERS)}")
+    if options.exif not in (None, *orientation.CONVENTIONS):
+        raise InputError(f"--exif {options.exif}: one of {', '.join(orientation.CONVENTIONS)}")
     samples, images_root = reader(options.format)(options.source, options.read, problems)
     unique, seen = [], set()
     for sample in samples:
@@ -220,6 +255,7 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             problems.add("duplicate_image", f"{sample.source}: {sample.image}")
             continue
         seen.add(sample.image)
+        sample.exif = options.exif or sample.exif  # the option over the format's convention
         unique.append(sample)
     return unique, images_root
 
@@ -270,7 +306,7 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
             objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
                         o.group_of, repr(o.mask)) for o in sample.objects]
             digest.update(repr((sample.image, sample.width, sample.height, objects,
-                                state, sample.split)).encode())
+                                state, sample.split, sample.exif)).encode())
     return digest.hexdigest()
 
 

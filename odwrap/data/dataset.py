@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odwrap.data import orientation
 from odwrap.errors import InputError
 
 # Why an image or a box was dropped or changed; the report counts each.
@@ -34,7 +35,12 @@ REASONS = {
     "bad_size": "annotated width or height not a whole number in 1..1000000 (dropped)",
     "unknown_image": "annotation for an image the file does not list (dropped)",
     "bad_mask": "segmentation malformed, out of bounds or not the image's size (box dropped)",
+    "bad_exif": "EXIF block or orientation tag unreadable (the image taken as stored)",
+    "exif_oriented": "annotated as EXIF-oriented: the image written turned, as viewers show it",
+    "exif_raw": "annotated on the stored pixels despite an EXIF orientation (written as stored)",
 }
+# Reasons counted for the report that are no problem: --strict does not fail on them.
+NOTES = frozenset({"exif_oriented", "exif_raw"})
 
 # Limits on what an annotation may say; beyond them a value is counted, never used.
 MAX_SIDE = 1_000_000  # annotated width or height in pixels
@@ -128,6 +134,7 @@ class Sample:
     source: str = ""  # where the annotation came from, for messages
     normalized: bool = False  # boxes are fractions of the image size (Open Images, YOLO)
     split: str | None = None  # the dataset's own split (splits.source_split), when it has them
+    exif: str = orientation.DEFAULT  # oriented | raw: the image boxes describe if size can't tell
 
 
 @dataclass
@@ -141,7 +148,7 @@ class Problems:
     def add(self, reason: str, where: str, count: int = 1) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown problem reason {reason!r}")
-        if self.strict:
+        if self.strict and reason not in NOTES:
             raise InputError(f"{where}: {REASONS[reason]} (--strict)")
         self.counts[reason] += count
         self.examples.setdefault(reason, where)

@@ -31,11 +31,12 @@ class Source:
     encoded: bytes | None = None  # an image from a TFRecord
 
     def read(self):
-        """uint8 RGB [H, W, 3]; InputError naming the image when it cannot be read."""
+        """uint8 RGB [H, W, 3]: an image file as a viewer shows it (its EXIF orientation
+        applied), a TFRecord's image as stored; InputError naming it when it cannot be read."""
         from odwrap.deploy.runtime import load_rgb
 
         if self.encoded is not None:
-            return load_rgb(io.BytesIO(self.encoded), name=self.filename)
+            return load_rgb(io.BytesIO(self.encoded), name=self.filename, oriented=False)
         return load_rgb(self.path)
 
 
