@@ -12,6 +12,7 @@ import io
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def load_image(path: Path, where: str, problems: Problems, annotated=None,
         return None
     kept = Problems(strict=problems.strict)  # counted only when the image is kept
     try:
-        loaded = _stored_image(data, where, kept, annotated, convention)
+        with warnings.catch_warnings():  # Pillow's on corrupt EXIF: bad_exif counts them
+            warnings.simplefilter("ignore", UserWarning)
+            loaded = _stored_image(data, where, kept, annotated, convention)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         problems.add("corrupt_image", where)
         return None

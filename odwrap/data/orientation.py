@@ -39,6 +39,8 @@ class BadExif(ValueError):
 def read(image) -> int:
     """The Orientation tag of an open PIL image: 1..8, 1 when there is none; BadExif when the
     EXIF block is there but unreadable, or the tag is not a whole number in 1..8."""
+    from PIL import Image
+
     block = image.info.get("exif")
     if image.format == "PNG" and block is None:  # Pillow would decode the pixels to look after
         return 1  # them, for an eXIf chunk that viewers ignore there
@@ -49,13 +51,18 @@ def read(image) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:  # Pillow warns of corrupt tags
             warnings.simplefilter("always")
-            value = image.getexif().get(TAG, 1)
+            if block is None:
+                exif = image.getexif()  # a TIFF's own tags
+            else:
+                exif = Image.Exif()  # parsed here: opening a JPEG parsed it, warnings unseen
+                exif.load(bytes(block))
+            value = exif.get(TAG, 1)
     except PARSE_ERRORS as exc:
         raise BadExif(f"unreadable EXIF ({type(exc).__name__})") from None
-    if caught and value == 1 and block:
-        raise BadExif(f"corrupt EXIF ({str(caught[0].message)[:60]})")
+    if caught and value == 1 and block is not None:
+        raise BadExif(f"corrupt EXIF ({str(caught[0].message).strip()[:60]})")
     if isinstance(value, bool) or not isinstance(value, int) or value not in range(1, 9):
-        raise BadExif(f"EXIF orientation {str(value)[:20]!r} is not 1..8")
+        raise BadExif(f"EXIF orientation {str(value)[:20]} is not 1..8")
     return value
 
 

@@ -5,6 +5,8 @@ ignored). The rule itself (odwrap.data.orientation) case by case."""
 
 import io
 import json
+import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -210,3 +212,88 @@ def test_oriented_size_swaps_the_sides_of_quarter_turns(tag):
     with Image.open(io.BytesIO(photos.photo(tag))) as image:
         assert orientation.oriented_size(image.size, orientation.read(image)) == \
             (photos.WIDTH, photos.HEIGHT)
+
+
+# --- hostile EXIF ----------------------------------------------------------------------------
+
+def _short(tag: int) -> bytes:
+    return photos.ifd_entry(0x0112, 3, 1, struct.pack(">H", tag))
+
+
+HOSTILE_EXIF = {
+    "not TIFF": b"Exif\0\0" + b"\x13\x37" * 200,
+    "empty": b"Exif\0\0",
+    "truncated IFD": b"Exif\0\0MM\0*\0\0\0\x08\xff\xff",  # 65535 entries claimed, none there
+    "tag 9": b"Exif\0\0" + photos.tiff([_short(9)]),
+    "tag 0": b"Exif\0\0" + photos.tiff([_short(0)]),
+    "tag as text": b"Exif\0\0" + photos.tiff([photos.ifd_entry(0x0112, 2, 4, b"six\0")]),
+    "tag as a ratio": b"Exif\0\0" + photos.tiff(
+        [photos.ifd_entry(0x0112, 5, 1, struct.pack(">I", 26))], tail=struct.pack(">II", 6, 0)),
+    "tag past the end": b"Exif\0\0" + photos.tiff(
+        [photos.ifd_entry(0x0112, 3, 40_000, struct.pack(">I", 0xFFFFFF00))]),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_EXIF)
+def test_an_unreadable_exif_block_is_counted_and_the_image_kept_as_stored(tmp_path, name):
+    data = photos.jpeg(photos.upright(), HOSTILE_EXIF[name])
+    photos.write_voc(tmp_path / "voc", {"a.jpg": (data, (96, 64), [("red", photos.RECT)])})
+    with warnings.catch_warnings(record=True) as caught:  # in this process: --workers 1
+        warnings.simplefilter("always", UserWarning)
+        assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out", "--workers", 1) == 0
+    pillows = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert not pillows  # Pillow's warnings of corrupt EXIF stay out of the user's terminal
+    with warnings.catch_warnings():  # Pillow warns again reading the record's image here
+        warnings.simplefilter("ignore", UserWarning)
+        pixels, (box,), values = written(tmp_path / "out")["a.jpg"]
+    assert values["image/encoded"][0] == data
+    assert_on_rectangle(pixels, box)
+    assert counts(tmp_path / "out") == {"bad_exif": 1}
+
+
+def test_bad_exif_fails_strict_in_one_line(tmp_path, capsys):
+    data = photos.jpeg(photos.upright(), HOSTILE_EXIF["tag 9"])
+    photos.write_voc(tmp_path / "voc", {"a.jpg": (data, (96, 64), [("red", photos.RECT)])})
+    assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out", "--strict") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a.jpg: EXIF orientation 9 is not 1..8" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_app1_of_entries_and_a_looping_ifd_are_read_in_bounds(tmp_path):
+    """The largest APP1 (64 KiB: 5,400 entries, the tag last) and an Exif IFD pointing back
+    at its own IFD: both read, quickly."""
+    filler = [photos.ifd_entry(0x010E, 2, 4, b"abc\0")] * 5_400
+    full = b"Exif\0\0" + photos.tiff(filler + [_short(6)])
+    loop = b"Exif\0\0" + photos.tiff([_short(6), photos.ifd_entry(0x8769, 4, 1,
+                                                                    struct.pack(">I", 8))])
+    images = {"full.jpg": (photos.jpeg(photos.stored(6), full), (96, 64),
+                           [("red", photos.RECT)]),
+              "loop.jpg": (photos.jpeg(photos.stored(6), loop), (96, 64),
+                           [("red", photos.RECT)])}
+    photos.write_voc(tmp_path / "voc", images)
+    assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out") == 0
+    found = written(tmp_path / "out")
+    for name in images:
+        pixels, (box,), _ = found[name]
+        assert_on_rectangle(pixels, box)
+    assert counts(tmp_path / "out") == {"exif_oriented": 2}
+
+
+def test_a_huge_exif_chunk_in_a_png_is_counted(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(photos.upright()).save(buffer, "PNG", exif=b"MM\0*" + b"\xee" * 8_000_000)
+    photos.write_voc(tmp_path / "voc", {"a.png": (buffer.getvalue(), (96, 64),
+                                                  [("red", photos.RECT)])})
+    assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out") == 0
+    pixels, (box,), _ = written(tmp_path / "out")["a.png"]
+    assert_on_rectangle(pixels, box)
+    assert counts(tmp_path / "out") == {"bad_exif": 1}
+
+
+def test_a_truncated_photo_is_corrupt_and_nothing_else(tmp_path):
+    data = photos.photo(6)
+    photos.write_voc(tmp_path / "voc", {"a.jpg": (data[:len(data) // 2], (96, 64),
+                                                  [("red", photos.RECT)])})
+    assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out") == 0
+    assert counts(tmp_path / "out") == {"corrupt_image": 1}
