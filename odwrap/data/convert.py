@@ -1,26 +1,26 @@
 """`convert`: annotations -> sharded TFRecords the OD API's TfExampleDecoder reads.
 
 Plan in the main process (read annotations, filter classes, label map, splits, shards), then
-write shards in parallel processes. JPEG and PNG bytes pass through undecoded; other formats
-are re-encoded as PNG. Each shard is written to a temporary name and renamed when complete;
-a rerun of the same plan keeps the complete shards and writes the rest, so an interrupted run
-finishes with the same bytes. Output does not depend on the number of workers.
+write shards in parallel processes (the image bytes each record stores: odwrap.data.images).
+Each shard is written to a temporary name and renamed when complete; a rerun of the same plan
+keeps the complete shards and writes the rest, so an interrupted run finishes with the same
+bytes. Output does not depend on the number of workers.
 """
 
 import hashlib
-import io
 import json
 import os
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
-from odwrap.data import orientation, resume, segmentations, workers
+from odwrap.data import resume, segmentations, workers
 from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
+from odwrap.data.images import load_image
+from odwrap.data.orientation import CONVENTIONS
 from odwrap.data.remote import is_url
 from odwrap.data.splits import assign_splits, plan_shards, source_fractions
 from odwrap.errors import InputError
@@ -79,75 +79,6 @@ class ConvertReport:
     images: int = 0
     resumed_shards: int = 0
     rewritten_shards: list = field(default_factory=list)  # kept by a run, found damaged
-
-
-def _jpeg_complete(data: bytes) -> bool:
-    # A JPEG ends with the EOI marker; a truncated download does not.
-    return data.rstrip(b"\0")[-2:] == b"\xff\xd9"
-
-
-def load_image(path: Path, where: str, problems: Problems, annotated=None,
-               convention: str = orientation.DEFAULT):
-    """(bytes to store, format, width, height) or None when the image is unusable. With an EXIF
-    orientation, the image that an annotation of size ANNOTATED ((width, height), None when
-    unknown) describes (orientation.annotated_on): turned and re-encoded, or as stored."""
-    from PIL import Image
-
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        problems.add("missing_image", where)
-        return None
-    except OSError:
-        problems.add("corrupt_image", where)
-        return None
-    kept = Problems(strict=problems.strict)  # counted only when the image is kept
-    try:
-        with warnings.catch_warnings():  # Pillow's on corrupt EXIF: bad_exif counts them
-            warnings.simplefilter("ignore", UserWarning)
-            loaded = _stored_image(data, where, kept, annotated, convention)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        problems.add("corrupt_image", where)
-        return None
-    problems.merge(kept)
-    return loaded
-
-
-def _stored_image(data: bytes, where: str, problems: Problems, annotated, convention):
-    """load_image's result for an image file's DATA; OSError and the like when corrupt."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        kind, mode = image.format, image.mode
-        turn = _orientation(image, where, problems)
-        if kind == "PNG":
-            image.verify()
-        if kind == "JPEG" and not _jpeg_complete(data):
-            raise OSError("truncated JPEG")
-        on = orientation.annotated_on(annotated, (width, height), turn, convention)
-        if turn != 1:
-            problems.add(f"exif_{on}", where)
-        if turn != 1 and on == "oriented":
-            with Image.open(io.BytesIO(data)) as fresh:  # verify() spent the PNG
-                return orientation.encode_turned(fresh, turn)
-        if kind == "JPEG" and mode in ("RGB", "L"):
-            return data, "jpeg", width, height
-        if kind == "PNG":
-            return data, "png", width, height
-    with Image.open(io.BytesIO(data)) as image:
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, "PNG")
-        return buffer.getvalue(), "png", width, height
-
-
-def _orientation(image, where: str, problems: Problems) -> int:
-    """IMAGE's EXIF orientation; 1 (taken as stored) when unreadable, counted."""
-    try:
-        return orientation.read(image)
-    except orientation.BadExif as exc:
-        problems.add("bad_exif", f"{where}: {exc}")
-        return 1
 
 
 def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
@@ -249,8 +180,8 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             raise InputError(f"{value}: URLs are read by convert --runner beam only")
     if options.format not in READERS:
         raise InputError(f"unknown format '{options.format}'; one of: {', '.join(READERS)}")
-    if options.exif not in (None, *orientation.CONVENTIONS):
-        raise InputError(f"--exif {options.exif}: one of {', '.join(orientation.CONVENTIONS)}")
+    if options.exif not in (None, *CONVENTIONS):
+        raise InputError(f"--exif {options.exif}: one of {', '.join(CONVENTIONS)}")
     samples, images_root = reader(options.format)(options.source, options.read, problems)
     unique, seen = [], set()
     for sample in samples:
