@@ -504,6 +504,26 @@ def test_yolo_data_yaml_splits_out_of_the_root_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_yolo_split_folder_linked_out_of_the_root_is_one_line(tmp_path, capsys):
+    root = tmp_path / "yolo"
+    datasets.yolo_images(root / "train", {"a.jpg": (8, 8, "0 0.5 0.5 0.5 0.5\n")})
+    datasets.yolo_images(tmp_path / "decoy", {"secret.jpg": (8, 8, "0 0.5 0.5 1 1\n")})
+    (root / "valid").mkdir()
+    (root / "valid" / "images").symlink_to(tmp_path / "decoy" / "images")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {root / 'valid' / 'images'}: a link that " \
+                               f"leads outside {root}"
+    (root / "valid" / "images").unlink()
+    (root / "classes.txt").symlink_to(tmp_path / "decoy" / "labels" / "secret.txt")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0  # the link's names are not read
+    assert label_names(tmp_path / "out") == ["0"]
+
+
+def label_names(out) -> list[str]:
+    return [name.decode() for example in written(out)
+            for name in example["image/object/class/text"]]
+
+
 def test_presplit_coco_paths_out_of_the_root(tmp_path, capsys):
     path = datasets.coco(tmp_path / "src", images=2)
     root = tmp_path / "roboflow"

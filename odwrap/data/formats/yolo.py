@@ -122,7 +122,8 @@ def yaml_classes(data: dict, path: Path) -> Classes | None:
 def _names_file(root: Path) -> Classes:
     """The classes of a classes.txt in ROOT or ROOT/labels (a name a line, ids from 0), else
     the ids themselves."""
-    path = next((root / name for name in NAMES_FILES if (root / name).is_file()), None)
+    path = next((root / name for name in NAMES_FILES
+                 if (root / name).is_file() and inside_root(root, name)), None)
     if path is None:
         return Classes(origin="the labels (no names given)")
     lines = _read_text(path, MAX_YAML_BYTES, "a class names file").splitlines()
@@ -290,26 +291,28 @@ def _yaml_splits(data: dict, path: Path, root: Path) -> list[tuple]:
     return groups
 
 
+def _folder(root: Path, relative: str) -> Path:
+    """ROOT/RELATIVE, a folder of the dataset; InputError when a link takes it outside ROOT."""
+    if inside_root(root, relative) is None:
+        raise InputError(f"{root / relative}: a link that leads outside {root}")
+    return root / relative
+
+
 def _folder_splits(root: Path) -> list[tuple]:
     """(split or None, images) of a folder without data.yaml splits: images/ (its split folders
     as splits), else each folder with an images/ in it as a split (Roboflow's layout)."""
-    images = root / "images"
-    if images.is_dir():
-        if inside_root(root, "images") is None:
-            raise InputError(f"{images}: a link that leads outside {root}")
+    if (root / "images").is_dir():
+        images = _folder(root, "images")
         children = sorted(images.iterdir())
         if children and all(child.is_dir() and child.name.lower() in SOURCE_SPLITS
                             for child in children):
-            return [(source_split(child.name, str(child)), _images_in(child, root))
+            return [(source_split(child.name, str(child)),
+                     _images_in(_folder(root, f"images/{child.name}"), root))
                     for child in children]
         return [(None, _images_in(images, root))]
-    groups = []
-    for folder in sorted(root.iterdir()):
-        if (folder / "images").is_dir():
-            if inside_root(root, folder.name) is None:
-                raise InputError(f"{folder}: a link that leads outside {root}")
-            groups.append((source_split(folder.name, str(folder)),
-                           _images_in(folder / "images", root)))
+    groups = [(source_split(folder.name, str(folder)),
+               _images_in(_folder(root, f"{folder.name}/images"), root))
+              for folder in sorted(root.iterdir()) if (folder / "images").is_dir()]
     if not groups:
         raise InputError(f"{root}: not a YOLO dataset: give its data.yaml, or a folder with "
                          "images/ and labels/ (or train/images, valid/images...) in it")
