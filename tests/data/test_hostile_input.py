@@ -468,15 +468,21 @@ def test_yolo_links_and_list_entries_out_of_the_root_read_nothing(tmp_path):
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
      "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nnames: *e\ntrain: images\n",
-     "YAML refused: more than 100000 values with the aliases expanded"),
-    ("names: &n [cat, *n]\ntrain: images\n", "YAML refused: an alias refers to the anchor"),
+     "names[0]: a list is not a class name"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, "
+     "*e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nnc: *g\ntrain: *g\n"
+     "path: *g\nnames: {0: *g}\n", "path a list is not a folder's path"),
+    ("names: &n [cat, *n]\ntrain: images\n", "names[1]: a list is not a class name"),
+    ("train: images\nnames: " + "[" * 100_000, "YAML nested too deeply"),
     (b"\xff\xfe\x00\x01", "a data.yaml is not UTF-8 text"),
     ("train: images\nnames: [cat, dog]\n" + "#" * (1024 ** 2), "bytes, over the limit of "
                                                                 "1048576 bytes for a data.yaml"),
     ('train: images\nnames: [cat, "a\\nb"]\n', "names[1]: class name 'a\\nb' is not a "
                                                 "non-empty name"),
     ('train: images\npath: "/x\\0y"\n', "path /x\\x00y is not a folder's path"),
-], ids=["alias-bomb", "recursive", "binary", "huge", "newline-name", "nul-path"])
+], ids=["alias-bomb", "alias-bomb-everywhere", "recursive", "deep", "binary", "huge", "newline-name", "nul-path"])
 def test_yolo_hostile_data_yaml_is_one_line(tmp_path, capsys, content, message):
     root = datasets.yolo(tmp_path / "yolo")
     path = root / "data.yaml"

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from odwrap.config.yamlread import load_yaml
+import yaml
+
 from odwrap.data import dataset
 from odwrap.data.dataset import BadValue, Obj, Sample, inside_root
 from odwrap.data.splits import SOURCE_SPLITS, source_split
@@ -69,10 +70,31 @@ def _read_text(path: Path, limit: int, what: str) -> str:
 
 
 def _load_yaml(path: Path) -> dict:
-    data = load_yaml(_read_text(path, MAX_YAML_BYTES, "a data.yaml"), str(path))
+    """A data.yaml, by yaml.safe_load: an alias bomb shares its nodes, and the checks below
+    stop at the first value that is not what it must be, so nothing walks one."""
+    text = _read_text(path, MAX_YAML_BYTES, "a data.yaml")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+    except RecursionError:
+        raise InputError(f"{path}: YAML nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # int() of 5000 digits
+        raise InputError(f"{path}: a YAML value cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a data.yaml is a mapping (path, train, val, test, names)")
     return data
+
+
+def _kind(value) -> str:
+    """A YAML value in a message: a scalar as it is, a list or mapping by its kind (aliases can
+    make one too large to print)."""
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return "null" if value is None else shown(value)
 
 
 def _name(value, where: str) -> str:
@@ -81,6 +103,8 @@ def _name(value, where: str) -> str:
                          "as true and false: quote the name)")
     if isinstance(value, (int, float)):
         value = str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {_kind(value)} is not a class name")
     try:
         return dataset.text(value, "class name").strip()
     except BadValue as exc:
@@ -100,7 +124,7 @@ def yaml_classes(data: dict, path: Path) -> Classes | None:
     names, count = data.get("names"), data.get("nc")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)
                               or count < 1):
-        raise InputError(f"{path}: nc {shown(count)} is not a whole number from 1")
+        raise InputError(f"{path}: nc {_kind(count)} is not a whole number from 1")
     if names is None:
         return None if count is None else Classes(count=count, origin=path.name)
     if isinstance(names, list):
@@ -239,7 +263,7 @@ def _entries(value, where: str) -> list[str]:
     values = value if isinstance(value, list) else [value]
     for entry in values:
         if not isinstance(entry, str) or not entry.strip() or "\0" in entry:
-            raise InputError(f"{where}: {shown(entry)} is not the path of a folder or a .txt "
+            raise InputError(f"{where}: {_kind(entry)} is not the path of a folder or a .txt "
                              "list of images")
     return [entry.strip() for entry in values]
 
@@ -274,7 +298,7 @@ def _yaml_root(data: dict, path: Path) -> Path:
     if value is None or value == "":
         return path.parent
     if not isinstance(value, str) or "\0" in value:
-        raise InputError(f"{path}: path {shown(value)} is not a folder's path")
+        raise InputError(f"{path}: path {_kind(value)} is not a folder's path")
     root = Path(os.path.normpath(path.parent / value))
     if not root.is_dir():
         raise InputError(f"{path}: path '{shown(value)}' is not a folder ({root}; a relative "
