@@ -178,7 +178,10 @@ def _object(fields: list[str], where: str, classes: Classes, masks: bool) -> Obj
     if count == 5:
         cx, cy, w, h = (dataset.coordinate(value, f"{where}: {key}")
                         for key, value in zip(BOX_KEYS, fields[1:]))
-        return Obj(name, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        # With --masks a box is a blank mask (as COCO's "segmentation": []): every record then
+        # has a mask per box, images of box lines alone too.
+        return Obj(name, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
+                   mask=[] if masks else None)
     polygon = [dataset.coordinate(value, f"{where}: {'xy'[index % 2]}{index // 2 + 1}")
                for index, value in enumerate(fields[1:])]
     xs, ys = polygon[0::2], polygon[1::2]
