@@ -101,6 +101,7 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         for obj in sample.objects:
             obj.xmin, obj.xmax = obj.xmin * width, obj.xmax * width
             obj.ymin, obj.ymax = obj.ymin * height, obj.ymax * height
+            obj.mask = segmentations.scaled(obj.mask, width, height)
     elif sample.width is not None and (sample.width, sample.height) != (width, height):
         problems.add("size_mismatch", f"{sample.source}: annotated {sample.width}x"
                                       f"{sample.height}, image {width}x{height}")

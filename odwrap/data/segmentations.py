@@ -99,6 +99,17 @@ def problem(segmentation, width: int, height: int) -> str | None:
     return "segmentation is neither polygons nor RLE"
 
 
+def scaled(segmentation, width: int, height: int):
+    """Polygons in fractions of the image (YOLO's) in pixels of a WIDTHxHEIGHT image; anything
+    else as it is (problem() judges it)."""
+    if not isinstance(segmentation, list) or not all(
+            isinstance(polygon, list) and all(_number(value) for value in polygon)
+            for polygon in segmentation):
+        return segmentation
+    return [[value * (height if index % 2 else width) for index, value in enumerate(polygon)]
+            for polygon in segmentation]
+
+
 def png_mask(segmentation, width: int, height: int) -> bytes:
     """A checked segmentation (problem() is None) as a WIDTHxHEIGHT PNG of 0s and 1s."""
     import numpy as np

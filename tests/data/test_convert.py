@@ -140,6 +140,24 @@ def test_open_images_records_decode_through_the_odapi(tmp_path, capsys):
     assert "1 group-of box left out" in capsys.readouterr().out
 
 
+@pytest.mark.tf
+def test_yolo_records_with_polygon_masks_decode_through_the_odapi(tmp_path):
+    root = datasets.yolo(tmp_path / "yolo")
+    # A 20x24 px rectangle as a polygon on the 40x100 image: (10, 20)-(30, 44).
+    (root / "labels" / "b.txt").write_text("1 0.25 0.2 0.75 0.2 0.75 0.44 0.25 0.44\n")
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks") == 0
+    decoded = decode_with_odapi(tmp_path / "out", masks=True)
+    assert decoded["images/b.png"]["shape"] == [100, 40, 3]
+    assert decoded["images/b.png"]["boxes"][0] == pytest.approx([0.2, 0.25, 0.44, 0.75],
+                                                                abs=1e-5)
+    assert abs(decoded["images/b.png"]["mask_sums"][0] - 20 * 24) <= 0.15 * 20 * 24
+    for got, box in zip(decoded["images/a.jpg"]["boxes"], [[0.1, 0.1, 0.5, 0.5],
+                                                           [0.5, 0.5, 1.0, 1.0]]):
+        assert got == pytest.approx(box, abs=1e-5)
+    assert decoded["images/a.jpg"]["mask_sums"] == [0, 0]  # box lines: blank masks
+    assert decoded["images/c.jpg"]["boxes"] == []
+
+
 def test_output_is_the_same_bytes_whatever_the_workers(tmp_path):
     root = datasets.voc(tmp_path / "voc", images=40)
     for workers in (1, 2):

@@ -1,7 +1,8 @@
 """Fuzz the dataset readers and convert (Hypothesis): generated VOC XML, COCO JSON, CSV and
-Open Images rows, segmentations and manifests. Whatever the input: no exception but odwrap's
-own, every record written parses (protobuf, not odwrap's decoder) with finite boxes inside the
-image and 0/1 flags, and nothing outside the output folder changes."""
+Open Images rows, YOLO label files and data.yaml files, segmentations and manifests. Whatever
+the input: no exception but odwrap's own, every record written parses (protobuf, not odwrap's
+decoder) with finite boxes inside the image and 0/1 flags, and nothing outside the output
+folder changes."""
 
 import csv
 import io
@@ -13,6 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+import yaml
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -285,6 +287,56 @@ def test_fuzz_open_images(images, rows, encoding, names, group_of):
                            class_names=None if names is None else root / "names.csv")
 
     run_convert(images, write, "oid", read, source_name="boxes.csv")
+
+
+YOLO_CLASS = st.sampled_from(["0", "1"])
+YOLO_HOSTILE = st.one_of(NUMBER_TEXT, st.sampled_from(["2", "-1", "1.0", "1e3", "1.5"]),
+                         st.just(MISSING))
+YOLO_BOX = mutated({"class": YOLO_CLASS, "cx": FRACTION, "cy": FRACTION, "w": FRACTION,
+                    "h": FRACTION},
+                   {key: YOLO_HOSTILE for key in ("class", "cx", "cy", "w", "h")}).map(
+    lambda fields: " ".join(fields.values()))
+YOLO_POLYGON = st.tuples(YOLO_CLASS, st.lists(st.one_of(FRACTION, FRACTION, NUMBER_TEXT,
+                                                        st.floats(-3, 3).map(repr)),
+                                              max_size=12)).map(
+    lambda parts: " ".join([parts[0], *parts[1]]))
+YOLO_LINE = st.one_of(YOLO_BOX, YOLO_POLYGON, st.lists(CELL, max_size=7).map(" ".join),
+                      SAFE_TEXT)
+YOLO_LABEL = st.one_of(st.lists(YOLO_LINE, max_size=4).map(
+    lambda lines: "\n".join(lines).encode("utf-8", "replace")), st.binary(max_size=40))
+YOLO_ENTRY = st.sampled_from([".", "list.txt", "..", "/", "missing", "a.jpg", "", "./.",
+                              "../data"])
+YOLO_SPLIT = st.one_of(YOLO_ENTRY, st.lists(YOLO_ENTRY, max_size=2), JSON_ANY)
+YOLO_SOUND = {"train": st.sampled_from([".", "list.txt", [".", "list.txt"]]),
+              "val": st.sampled_from([MISSING, "list.txt"]),
+              "names": st.sampled_from([["cat", "dog"], {0: "cat", 1: "dog"}, MISSING]),
+              "nc": st.sampled_from([MISSING, 2]), "path": st.sampled_from([MISSING, "."])}
+YOLO_BAD = {"train": YOLO_SPLIT, "val": YOLO_SPLIT,
+            "names": st.one_of(st.lists(st.one_of(SAFE_TEXT, JSON_ANY), max_size=3),
+                               st.dictionaries(st.one_of(st.integers(-1, 3), SAFE_TEXT),
+                                               SAFE_TEXT, max_size=3), JSON_ANY),
+            "nc": JSON_ANY, "path": st.sampled_from(["..", "missing", "", "a.jpg", "a\0"])}
+# Sound, with a bad value, or not YAML; the label file reaches the reader in about half the
+# cases.
+YOLO_YAML_DATA = st.one_of(st.fixed_dictionaries(YOLO_SOUND), mutated(YOLO_SOUND, YOLO_BAD))
+YOLO_YAML = st.one_of(YOLO_YAML_DATA.map(lambda data: yaml.safe_dump(
+    {key: value for key, value in data.items() if value is not MISSING}).encode()),
+    st.binary(max_size=60))
+
+
+@given(data_yaml=YOLO_YAML, label=YOLO_LABEL,
+       listed=st.lists(st.one_of(NAMES, SAFE_TEXT), max_size=3), masks=st.booleans(),
+       as_folder=st.booleans(), strict=st.booleans())
+def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict):
+    def write(root):
+        (root / "data.yaml").write_bytes(data_yaml)
+        (root / "a.txt").write_bytes(label)
+        (root / "b.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+        (root / "list.txt").write_text("\n".join(["b.png", *listed]), encoding="utf-8",
+                                       errors="replace")
+
+    run_convert(images, write, "yolo", lambda root: ReadOptions(masks=masks), strict=strict,
+                source_name=None if as_folder else "data.yaml")
 
 
 @given(segmentation=SEGMENTATION, width=st.integers(1, 40), height=st.integers(1, 40))

@@ -3,6 +3,7 @@ file is one line and exit 2, and what was on disk before is still there."""
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -345,6 +346,208 @@ def test_binary_class_names_file_is_one_line(tmp_path, capsys):
     assert one_line(capsys) == f"odwrap: error: {names}: the class descriptions file is not " \
                                "UTF-8 text (nor UTF-16 with a byte-order mark); save it as UTF-8"
     assert not (tmp_path / "out").exists()
+
+
+# --- YOLO and pre-split COCO -----------------------------------------------------------------
+
+def yolo_line(tmp_path, line):
+    """The YOLO dataset of tests/datasets.py with LINE as line 3 of labels/a.txt."""
+    root = datasets.yolo(tmp_path / "yolo")
+    with open(root / "labels" / "a.txt", "a") as handle:
+        handle.write(line + "\n")
+    return root
+
+
+@pytest.mark.parametrize("line, reason, message", [
+    ("0 nan 0.5 0.1 0.1", "bad_coordinate", "cx 'nan' is not a finite number within +-1e+09"),
+    ("0 0.5 -inf 0.1 0.1", "bad_coordinate", "cy '-inf' is not a finite number"),
+    ("0 0.5 0.5 1e400 0.1", "bad_coordinate", "w '1e400' is not a finite number"),
+    ("0 0.5 0.5 0.1 0x10", "bad_coordinate", "h '0x10' is not a number"),
+    ("0 0.1 0.1 0.2 0.2 0.3 NaN", "bad_coordinate", "y3 'NaN' is not a finite number"),
+    ("cat 0.5 0.5 0.1 0.1", "bad_annotation", "class 'cat' is not a class id (a whole number "
+                                              "0..999999)"),
+    ("-1 0.5 0.5 0.1 0.1", "bad_annotation", "class '-1' is not a class id"),
+    ("1.5 0.5 0.5 0.1 0.1", "bad_annotation", "class '1.5' is not a class id"),
+    ("9999999 0.5 0.5 0.1 0.1", "bad_annotation", "class '9999999' is not a class id"),
+    ("2 0.5 0.5 0.1 0.1", "unknown_class", "class id 2 is not one of the 2 classes of "
+                                           "data.yaml"),
+    ("0 0.5 0.5 0.1", "bad_annotation", "4 fields; a box has 5 (class cx cy w h), a polygon "
+                                        "the class and 3 or more points (x y)"),
+    ("0 0.1 0.1 0.2 0.2 0.3", "bad_annotation", "6 fields"),
+    ("0", "bad_annotation", "1 fields"),
+    ("0 0.5 0.5", "bad_mask", "a polygon of 1 point (3 at least)"),
+], ids=["nan", "inf", "1e400", "hex", "polygon-nan", "class-name", "class-negative",
+        "class-fraction", "class-huge", "class-out-of-range", "4-fields", "6-fields",
+        "1-field", "1-point"])
+def test_yolo_bad_line_is_counted_with_file_and_line(tmp_path, capsys, line, reason, message):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks") == 0
+    found = problems(tmp_path / "out")
+    assert list(found) == [reason] and found[reason][0] == 1
+    assert found[reason][1].startswith(f"labels/a.txt:3: {message}")
+    records = written(tmp_path / "out")
+    assert len(records) == 3 and sum(len(r["image/object/bbox/xmin"]) for r in records) == 3
+    capsys.readouterr()
+    assert convert("yolo", root, "-o", tmp_path / "strict", "--strict") == 2
+    assert one_line(capsys).startswith(f"odwrap: error: labels/a.txt:3: {message}")
+    assert not (tmp_path / "strict").exists()
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("0 1.2 0.5 0.5 0.5", "box_clipped"),  # x from 0.95 to 1.45
+    ("0 -0.1 -0.1 0.4 0.4", "box_clipped"),
+    ("0 2 2 0.1 0.1", "box_degenerate"),  # wholly outside
+    ("0 -1e9 0.5 0.1 0.1", "box_degenerate"),
+    ("0 0.5 0.5 -0.1 0.1", "box_zero_area"),  # a negative width
+    ("0 0.5 0.5 0 0.1", "box_zero_area"),
+    ("0 0.1 0.1 0.5 0.1 0.9 0.1", "box_zero_area"),  # a polygon on one line
+], ids=["right", "top-left", "outside", "far-outside", "negative-width", "zero-width",
+        "flat-polygon"])
+def test_yolo_coordinates_outside_0_1_are_clipped_or_dropped_and_counted(tmp_path, line,
+                                                                         reason):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")[reason]
+    assert (count, example) == (1, "labels/a.txt: cat")
+    boxes = sum(len(r["image/object/bbox/xmin"]) for r in written(tmp_path / "out"))
+    assert boxes == (4 if reason == "box_clipped" else 3)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("0 0.5 0.5 3 0.5 0.5 0.9", "a polygon coordinate is not finite or far outside the 80x60 "
+                                "image"),
+    ("0 " + "0 0 1 1 " * 20_000, "the polygons' outline is over 100 times the image's width + "
+                                 "height"),
+], ids=["far-outside", "outline"])
+def test_yolo_polygon_pycocotools_must_not_see_is_a_bad_mask(tmp_path, line, message):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    assert problems(tmp_path / "out")["bad_mask"] == (1, f"labels/a.txt: cat: {message}")
+    records = written(tmp_path / "out")  # a mask per box (assert_valid), the polygon's gone
+    assert sum(len(r.get("image/object/mask", [])) for r in records) == 3
+
+
+def test_yolo_label_files_that_cannot_be_read_are_counted(tmp_path):
+    from odwrap.data.formats.yolo import MAX_LABEL_BYTES
+
+    root = datasets.yolo(tmp_path / "yolo")
+    (root / "labels" / "a.txt").write_bytes(b"0 0.5 0.5 0.1 0.1\n\xff\xfe\n")
+    (root / "labels" / "b.txt").write_text("1 0.5 0.5 0.1 0.1\n" + " " * MAX_LABEL_BYTES)
+    (root / "labels" / "c.txt").write_text("1 0.5 0.5 0.1 0.1\n")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out") == {"bad_annotation": (2, "labels/a.txt: not UTF-8 text")}
+    assert [r["image/filename"][0] for r in written(tmp_path / "out")] == [b"images/c.jpg"]
+
+
+def test_yolo_links_and_list_entries_out_of_the_root_read_nothing(tmp_path):
+    root = datasets.yolo(tmp_path / "yolo")
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    shutil.copy(root / "images" / "c.jpg", decoy / "secret.jpg")
+    (decoy / "secret.txt").write_text("0 0.5 0.5 1 1\n")
+    (root / "labels" / "a.txt").unlink()
+    (root / "labels" / "a.txt").symlink_to(decoy / "secret.txt")
+    (root / "images" / "d.jpg").symlink_to(decoy / "secret.jpg")
+    shutil.copy(decoy / "secret.jpg", decoy / "other.jpg")
+    (root / "list.txt").write_text(f"../decoy/secret.jpg\n{decoy / 'other.jpg'}\n"
+                                   "images/b.png\n/nonexistent/../../decoy/x.jpg\n")
+    (root / "data.yaml").write_text("train: images\nval: list.txt\nnames: [cat, dog]\n")
+    before = snapshot(tmp_path)
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    found = problems(tmp_path / "out")
+    assert found["bad_annotation"] == (1, "labels/a.txt: a link that leads outside the dataset "
+                                          "root")
+    assert found["path_escape"][0] == 4  # d.jpg, and three entries of list.txt
+    assert sorted(r["image/filename"][0] for r in written(tmp_path / "out")) == [
+        b"images/b.png", b"images/c.jpg"]  # b.png once: the second is a duplicate
+    after = snapshot(tmp_path)
+    assert {name: data for name, data in after.items() if not name.startswith("out")} == before
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nnames: *e\ntrain: images\n",
+     "names[0]: a list is not a class name"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, "
+     "*e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nnc: *g\ntrain: *g\n"
+     "path: *g\nnames: {0: *g}\n", "path a list is not a folder's path"),
+    ("names: &n [cat, *n]\ntrain: images\n", "names[1]: a list is not a class name"),
+    ("train: images\nnames: " + "[" * 100_000, "YAML nested too deeply"),
+    (b"\xff\xfe\x00\x01", "a data.yaml is not UTF-8 text"),
+    ("train: images\nnames: [cat, dog]\n" + "#" * (1024 ** 2), "bytes, over the limit of "
+                                                                "1048576 bytes for a data.yaml"),
+    ('train: images\nnames: [cat, "a\\nb"]\n', "names[1]: class name 'a\\nb' is not a "
+                                                "non-empty name"),
+    ('train: images\npath: "/x\\0y"\n', "path /x\\x00y is not a folder's path"),
+], ids=["alias-bomb", "alias-bomb-everywhere", "recursive", "deep", "binary", "huge", "newline-name", "nul-path"])
+def test_yolo_hostile_data_yaml_is_one_line(tmp_path, capsys, content, message):
+    root = datasets.yolo(tmp_path / "yolo")
+    path = root / "data.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = snapshot(tmp_path)
+    assert convert("yolo", path, "-o", tmp_path / "out") == 2
+    line = one_line(capsys)
+    assert line.startswith(f"odwrap: error: {path}") and message in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_yolo_data_yaml_splits_out_of_the_root_are_one_line(tmp_path, capsys):
+    root = datasets.yolo(tmp_path / "yolo")
+    (tmp_path / "decoy").mkdir()
+    for value in (str(tmp_path / "decoy"), "../decoy", "images/../../decoy"):
+        (root / "data.yaml").write_text(f"train: images\nval: {value}\nnames: [cat, dog]\n")
+        assert convert("yolo", root, "-o", tmp_path / "out") == 2
+        assert one_line(capsys) == f"odwrap: error: {root / 'data.yaml'}: val: '{value}' leads " \
+                                   f"outside the dataset root {root} (set path: to a folder " \
+                                   "that holds it)"
+    (root / "images" / "link").symlink_to(tmp_path / "decoy")
+    (root / "data.yaml").write_text("train: images\nval: images/link\nnames: [cat, dog]\n")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 2
+    assert "val: 'images/link' leads outside the dataset root" in one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_yolo_split_folder_linked_out_of_the_root_is_one_line(tmp_path, capsys):
+    root = tmp_path / "yolo"
+    datasets.yolo_images(root / "train", {"a.jpg": (8, 8, "0 0.5 0.5 0.5 0.5\n")})
+    datasets.yolo_images(tmp_path / "decoy", {"secret.jpg": (8, 8, "0 0.5 0.5 1 1\n")})
+    (root / "valid").mkdir()
+    (root / "valid" / "images").symlink_to(tmp_path / "decoy" / "images")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {root / 'valid' / 'images'}: a link that " \
+                               f"leads outside {root}"
+    (root / "valid" / "images").unlink()
+    (root / "classes.txt").symlink_to(tmp_path / "decoy" / "labels" / "secret.txt")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0  # the link's names are not read
+    assert label_names(tmp_path / "out") == ["0"]
+
+
+def label_names(out) -> list[str]:
+    return [name.decode() for example in written(out)
+            for name in example["image/object/class/text"]]
+
+
+def test_presplit_coco_paths_out_of_the_root(tmp_path, capsys):
+    path = datasets.coco(tmp_path / "src", images=2)
+    root = tmp_path / "roboflow"
+    shutil.copytree(path.parent, root / "train")
+    (root / "train" / "instances.json").rename(root / "train" / "_annotations.coco.json")
+    data = json.loads((root / "train" / "_annotations.coco.json").read_text())
+    data["images"][0]["file_name"] = "../../src/images/" + data["images"][0]["file_name"]
+    (root / "train" / "_annotations.coco.json").write_text(json.dumps(data))
+    assert convert("coco", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"] == (
+        1, f"train/_annotations.coco.json: images[0]: train/{data['images'][0]['file_name']}")
+    assert len(written(tmp_path / "out")) == 1
+    (root / "valid").symlink_to(tmp_path / "src" / "images", target_is_directory=True)
+    (tmp_path / "src" / "images" / "instances.json").rename(
+        tmp_path / "src" / "images" / "_annotations.coco.json")
+    assert convert("coco", root, "-o", tmp_path / "out2") == 2
+    assert one_line(capsys) == f"odwrap: error: {root / 'valid'}: a link that leads outside " \
+                               f"{root}"
 
 
 # --- the manifest and resuming ---------------------------------------------------------------
