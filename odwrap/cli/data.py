@@ -42,7 +42,8 @@ def add_class_options(parser) -> None:
 
 def add_convert(subparsers) -> None:
     parser = subparsers.add_parser(
-        "convert", help="turn VOC, COCO, CSV or Open Images annotations into TFRecords",
+        "convert", help="turn VOC, COCO, CSV, Open Images, LabelMe, CVAT or Create ML "
+                        "annotations into TFRecords",
         description="Write sharded TFRecords (NAME-00000-of-0000N.tfrecord) with the feature "
                     "keys of the OD API's TfExampleDecoder, a label_map.pbtxt and a "
                     "report.json. Bad images and boxes are counted per reason (--strict fails "
@@ -50,7 +51,8 @@ def add_convert(subparsers) -> None:
                     "rerun after an interruption finishes the job.")
     parser.add_argument("format", choices=list(READERS), help="the annotation format")
     parser.add_argument("source", type=path_or_url,
-                        help="voc: the dataset folder; coco: the JSON file; csv, oid: the CSV")
+                        help="voc, labelme: the dataset folder; coco, createml: the JSON "
+                             "file; csv, oid: the CSV; cvat: the XML file")
     parser.add_argument("-o", "--output", type=path_or_url, required=True,
                         help="the output folder (a gs:// URL with --runner beam)")
     parser.add_argument("--split", metavar="NAME=F,...",
@@ -73,7 +75,8 @@ def add_convert(subparsers) -> None:
                              "'--runner=DataflowRunner --project=P --region=R "
                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
                              "with --workers processes)")
-    parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
+    parser.add_argument("--masks", action="store_true",
+                        help="coco, labelme, cvat: keep instance masks")
     add_class_options(parser)
     parser.set_defaults(func=convert)
 
