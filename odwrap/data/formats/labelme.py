@@ -44,7 +44,7 @@ def _object(shape, where: str, masks: bool, width, height) -> Obj:
     if not isinstance(shape, dict):
         raise BadValue("bad_annotation", f"{where}: {dataset.shown(shape)} is not a shape")
     label = dataset.text(shape.get("label"), f"{where}: label")
-    kind = shape.get("shape_type") or "polygon"  # LabelMe before 4.0 wrote polygons only
+    kind = shape.get("shape_type") or "polygon"  # old LabelMe files: polygons, untyped
     what = f"{where} {label}"
     if kind in NO_AREA:
         raise BadValue("unsupported_shape", f"{what}: a {kind} has no box")
