@@ -71,7 +71,7 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
             crowd: str = "keep", group_of: bool = True, class_names=None,
             runner: str = "local", beam_options: str = "",
             exif: str | None = None) -> ConvertReport:
-    """Annotations (voc, coco, csv, oid) to sharded TFRecords in OUTPUT, with label_map.pbtxt
+    """Annotations (voc, coco, csv, oid, yolo, labelme, cvat, createml) to sharded TFRecords in OUTPUT, with label_map.pbtxt
     and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings. `runner`
     'beam' writes the same bytes with an Apache Beam pipeline, on the runner that
     `beam_options` (PipelineOptions arguments) names, the DirectRunner by default. `exif`

@@ -42,7 +42,8 @@ def add_class_options(parser) -> None:
 
 def add_convert(subparsers) -> None:
     parser = subparsers.add_parser(
-        "convert", help="turn VOC, COCO, CSV, Open Images or YOLO annotations into TFRecords",
+        "convert", help="turn VOC, COCO, CSV, Open Images, YOLO, LabelMe, CVAT or Create ML "
+                        "annotations into TFRecords",
         description="Write sharded TFRecords (NAME-00000-of-0000N.tfrecord) with the feature "
                     "keys of the OD API's TfExampleDecoder, a label_map.pbtxt and a "
                     "report.json. Bad images and boxes are counted per reason (--strict fails "
@@ -52,10 +53,11 @@ def add_convert(subparsers) -> None:
                     "rerun after an interruption finishes the job.")
     parser.add_argument("format", choices=list(READERS), help="the annotation format")
     parser.add_argument("source", type=path_or_url,
-                        help="voc: the dataset folder; coco: the JSON file, or a folder of "
-                             "split folders with _annotations.coco.json (Roboflow) or with "
-                             "images/ and labels.json (Model Maker); csv, oid: the CSV; yolo: "
-                             "the data.yaml, or the dataset folder")
+                        help="voc, labelme, yolo: the dataset folder; coco: the JSON file, "
+                             "or a folder of split folders with _annotations.coco.json "
+                             "(Roboflow) or with images/ and labels.json (Model Maker); "
+                             "createml: the JSON file; csv, oid: the CSV; cvat: the XML file; "
+                             "yolo: also its data.yaml")
     parser.add_argument("-o", "--output", type=path_or_url, required=True,
                         help="the output folder (a gs:// URL with --runner beam)")
     parser.add_argument("--split", metavar="NAME=F,...",
@@ -79,7 +81,8 @@ def add_convert(subparsers) -> None:
                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
                              "with --workers processes)")
     parser.add_argument("--masks", action="store_true",
-                        help="coco: keep instance masks; yolo: polygons as instance masks")
+                        help="coco, labelme, cvat: keep instance masks; yolo: its polygons "
+                             "as instance masks")
     parser.add_argument("--exif", choices=("oriented", "raw"),
                         help="for photos with an EXIF orientation, where the annotated size "
                              "cannot tell: oriented (boxes drawn on the image as viewers show "

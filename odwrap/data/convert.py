@@ -17,7 +17,7 @@ from pathlib import Path
 from odwrap import report
 from odwrap.data import classes as classes_mod
 from odwrap.data import resume, segmentations, workers
-from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
+from odwrap.data.dataset import EmbeddedImage, Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
 from odwrap.data.images import load_image
 from odwrap.data.orientation import CONVENTIONS
@@ -86,10 +86,12 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
     """(The serialized tf.train.Example of one sample, its boxes), or None when its image is
     dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
     the path would leave the root."""
-    path = locate(images_root, sample.image)
+    path = locate(images_root, sample.embedded or sample.image)
     if path is None:
-        problems.add("path_escape", f"{sample.source}: {sample.image}")
+        problems.add("path_escape", f"{sample.source}: {sample.embedded or sample.image}")
         return None
+    if sample.embedded:
+        path = EmbeddedImage(path)
     annotated = None if sample.normalized or sample.width is None else \
         (sample.width, sample.height)
     loaded = load_image(path, f"{sample.source}: {sample.image}", problems, annotated,
@@ -234,7 +236,8 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
         digest.update(str(task.path.name).encode())
         for sample in task.samples:
             try:
-                stat = os.stat(os.path.join(task.images_root, sample.image))
+                stat = os.stat(os.path.join(task.images_root,
+                                            sample.embedded or sample.image))
                 state = (stat.st_size, stat.st_mtime_ns)
             except (OSError, ValueError):
                 state = None

@@ -5,6 +5,8 @@ its objects in pixel coordinates. What is wrong with the data is counted per rea
 Problems, never raised, unless the conversion is strict.
 """
 
+import base64
+import json
 import math
 import os
 import struct
@@ -38,6 +40,8 @@ REASONS = {
     "bad_exif": "EXIF block or orientation tag unreadable (the image taken as stored)",
     "exif_oriented": "annotated as EXIF-oriented: the image written turned, as viewers show it",
     "exif_raw": "annotated on the stored pixels despite an EXIF orientation (written as stored)",
+    "unsupported_shape": "shape with no box (point, line, tag) or no mask odwrap reads (dropped)",
+    "rotated_box": "rotated box (CVAT rotation) read as the upright box around it",
 }
 # Reasons counted for the report that are no problem: --strict does not fail on them.
 NOTES = frozenset({"exif_oriented", "exif_raw"})
@@ -45,6 +49,7 @@ NOTES = frozenset({"exif_oriented", "exif_raw"})
 # Limits on what an annotation may say; beyond them a value is counted, never used.
 MAX_SIDE = 1_000_000  # annotated width or height in pixels
 MAX_COORDINATE = 1e9  # |coordinate|; larger is no box in any image (and overflows float32)
+MAX_EMBEDDED_BYTES = 256 * 1024 ** 2  # an annotation file holding its image (LabelMe)
 
 
 class BadValue(ValueError):
@@ -135,6 +140,9 @@ class Sample:
     normalized: bool = False  # boxes are fractions of the image size (Open Images, YOLO)
     split: str | None = None  # the dataset's own split (splits.source_split), when it has them
     exif: str = orientation.DEFAULT  # oriented | raw: the image boxes describe if size can't tell
+    # The annotation file (relative to the images root) that holds the image as base64
+    # "imageData" (LabelMe), read when the shard is written instead of the file `image`.
+    embedded: str | None = None
 
 
 @dataclass
@@ -203,3 +211,23 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
         kept.append(Obj(obj.name, xmin, ymin, xmax, ymax, obj.difficult, obj.is_crowd,
                         obj.group_of, obj.mask))
     return kept
+
+
+class EmbeddedImage:
+    """The image that an annotation file holds (Sample.embedded), decoded from it when its
+    shard is written rather than kept in memory from the reading on. FILE is what locate()
+    gave for the annotation file (a Path, a remote.RemoteImage); read_bytes() fails as a
+    missing or broken image file does (FileNotFoundError, OSError)."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def read_bytes(self) -> bytes:
+        data = self.file.read_bytes()
+        if len(data) > MAX_EMBEDDED_BYTES:
+            raise OSError(f"over the limit of {MAX_EMBEDDED_BYTES} bytes")
+        try:
+            return base64.b64decode(json.loads(data.decode("utf-8-sig"))["imageData"],
+                                    validate=True)
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # binascii.Error too
+            raise OSError(f"no base64 imageData: {exc}") from None

@@ -1,9 +1,10 @@
 """Fuzz the dataset readers and convert (Hypothesis): generated VOC XML, COCO JSON, CSV and
-Open Images rows, YOLO label files and data.yaml files, segmentations and manifests. Whatever
-the input: no exception but odwrap's own, every record written parses (protobuf, not odwrap's
-decoder) with finite boxes inside the image and 0/1 flags, and nothing outside the output
-folder changes."""
+Open Images rows, YOLO label files and data.yaml files, LabelMe, CVAT and Create ML files,
+segmentations and manifests. Whatever the input: no exception but odwrap's own, every record
+written parses (protobuf, not odwrap's decoder) with finite boxes inside the image and 0/1
+flags, and nothing outside the output folder changes."""
 
+import base64
 import csv
 import io
 import json
@@ -11,7 +12,7 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 import yaml
@@ -410,3 +411,134 @@ def test_fuzz_manifest_removes_only_odwraps_own_files(images, manifest, shards):
             if shard.is_file() and shard.name != "data-00000-of-00002.tfrecord":
                 for example in read_examples(shard):
                     assert_valid(example)
+
+
+# --- LabelMe, CVAT and Create ML (issue 27) --------------------------------------------------
+
+def _png_base64() -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (9, 200, 9)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+PNG_BASE64 = _png_base64()
+SHAPE_KINDS = ["rectangle", "polygon", "circle", "mask", "point", "points", "line", "linestrip"]
+POINT = st.tuples(st.integers(-5, 20), st.integers(-5, 16)).map(list)
+ANY_POINT = st.one_of(POINT, st.lists(JSON_NUMBER, max_size=3), JSON_ANY)
+LABELME_SHAPE = mutated(
+    {"label": st.sampled_from(["cat", "dog"]), "shape_type": st.sampled_from(SHAPE_KINDS),
+     "points": st.lists(POINT, min_size=2, max_size=5), "group_id": st.none()},
+    {"label": st.one_of(st.just(MISSING), JSON_ANY), "shape_type": st.one_of(
+        st.just(MISSING), st.sampled_from(SHAPE_KINDS), JSON_ANY),
+     "points": st.one_of(st.just(MISSING), st.lists(ANY_POINT, max_size=4), JSON_ANY),
+     "group_id": JSON_ANY})
+VALID_SHAPE = {"label": "cat", "shape_type": "polygon", "points": [[1, 1], [9, 1], [9, 9]]}
+LABELME_FILE = st.one_of(
+    mutated({"shapes": st.lists(st.one_of(LABELME_SHAPE, st.just(VALID_SHAPE)), max_size=3),
+             "imagePath": st.sampled_from(IMAGES), "imageData": st.none(),
+             "imageWidth": st.just(16), "imageHeight": st.just(12)},
+            {"shapes": st.one_of(st.just(MISSING), JSON_ANY),
+             "imagePath": st.one_of(st.just(MISSING), st.sampled_from(["", "gone.png"]), NAMES,
+                                    JSON_ANY),
+             "imageData": st.one_of(st.sampled_from([PNG_BASE64, PNG_BASE64[:40], "", "!!"]),
+                                    JSON_ANY),
+             "imageWidth": st.one_of(st.just(MISSING), JSON_NUMBER),
+             "imageHeight": st.one_of(st.just(MISSING), JSON_NUMBER)}).map(json.dumps),
+    st.recursive(JSON_ANY, lambda inner: st.lists(inner) | st.dictionaries(SAFE_TEXT, inner),
+                 max_leaves=6).map(json.dumps),
+    st.binary(max_size=80).map(lambda data: data.decode("latin-1")))
+VALID_LABELME = json.dumps({"shapes": [VALID_SHAPE], "imagePath": "b.png", "imageData": None,
+                            "imageWidth": 16, "imageHeight": 12})
+
+
+@given(files=st.lists(LABELME_FILE, max_size=3), use_masks=st.booleans(),
+       strict=st.booleans())
+def test_fuzz_labelme(images, files, use_masks, strict):
+    def write(root):
+        (root / "sub").mkdir()
+        for index, text in enumerate([VALID_LABELME, *files]):
+            folder = root / "sub" if index % 2 else root  # imagePath from another folder too
+            (folder / f"{index}.json").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "labelme", lambda root: ReadOptions(masks=use_masks),
+                strict=strict)
+
+
+def cvat_xml(images) -> str:
+    def attributes(values: dict) -> str:
+        return "".join(f" {key}={quoteattr(value)}" for key, value in values.items())
+
+    parts = ["<annotations><version>1.1</version>"]
+    for image, shapes in images:
+        parts.append(f"<image{attributes(image)}>")
+        parts += [f"<{tag}{attributes(values)}/>" for tag, values in shapes]
+        parts.append("</image>")
+    return "".join(parts) + "</annotations>"
+
+
+CVAT_TAGS = ["box", "polygon", "ellipse", "mask", "points", "polyline", "tag", "cuboid"]
+POINTS_TEXT = st.lists(st.tuples(COORDINATE, COORDINATE), min_size=1, max_size=5).map(
+    lambda pairs: ";".join(f"{x},{y}" for x, y in pairs))
+CVAT_SHAPE = mutated(
+    {"tag": st.sampled_from(CVAT_TAGS), "label": st.sampled_from(["cat", "dog"]),
+     **{key: COORDINATE for key in ("xtl", "ytl", "xbr", "ybr", "cx", "cy", "rx", "ry", "left",
+                                    "top", "width", "height")},
+     "points": POINTS_TEXT, "rotation": st.sampled_from(["0", "30", "90.0", "-45"])},
+    {"tag": st.sampled_from(CVAT_TAGS + ["skeleton", "attribute", "image"]),
+     "label": st.one_of(st.just(MISSING), st.sampled_from(["", " ", "a\nb"]), SAFE_TEXT),
+     **{key: VOC_HOSTILE for key in ("xtl", "ytl", "xbr", "ybr", "cx", "cy", "rx", "ry",
+                                     "height", "rotation")},
+     "points": st.one_of(st.just(MISSING), NUMBER_TEXT, POINTS_TEXT.map(lambda t: t + ";nan,1"),
+                         st.sampled_from(["1,1;2", ";;", "1,1,1;2,2;3,3"]))}).map(
+    lambda shape: (shape.pop("tag", "box"), shape))
+CVAT_IMAGE = mutated(
+    {"id": st.integers(0, 3).map(str), "name": st.sampled_from(IMAGES), "width": st.just("16"),
+     "height": st.just("12")},
+    {"name": st.one_of(st.just(MISSING), NAMES), "width": VOC_HOSTILE, "height": VOC_HOSTILE})
+CVAT_FILE = st.one_of(
+    st.lists(st.tuples(CVAT_IMAGE, st.lists(CVAT_SHAPE, max_size=4)), max_size=3).map(
+        lambda images: cvat_xml([({"id": "9", "name": "b.png", "width": "16", "height": "12"},
+                                  [("polygon", {"label": "cat", "points": "1,1;9,1;9,9"})]),
+                                 *images])),
+    st.binary(max_size=80).map(lambda data: data.decode("latin-1")))
+
+
+@given(text=CVAT_FILE, use_masks=st.booleans(), strict=st.booleans())
+def test_fuzz_cvat(images, text, use_masks, strict):
+    def write(root):
+        (root / "annotations.xml").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "cvat", lambda root: ReadOptions(masks=use_masks),
+                strict=strict, source_name="annotations.xml")
+
+
+CREATEML_ANNOTATION = mutated(
+    {"label": st.sampled_from(["cat", "dog"]),
+     "coordinates": st.fixed_dictionaries({key: st.integers(-2, 18) for key in (
+         "x", "y", "width", "height")})},
+    {"label": st.one_of(st.just(MISSING), JSON_ANY),
+     "coordinates": st.one_of(st.just(MISSING), JSON_ANY, st.fixed_dictionaries(
+         {key: JSON_NUMBER for key in ("x", "y", "width", "height")}))})
+CREATEML_ENTRY = mutated(
+    {"image": st.sampled_from(IMAGES),
+     "annotations": st.lists(CREATEML_ANNOTATION, max_size=3)},
+    {"image": st.one_of(st.just(MISSING), NAMES, JSON_ANY),
+     "annotations": st.one_of(st.just(MISSING), JSON_ANY)})
+VALID_CREATEML = {"image": "b.png", "annotations": [
+    {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 6, "height": 6}}]}
+CREATEML_FILE = st.one_of(
+    st.lists(CREATEML_ENTRY, max_size=3).map(lambda entries: json.dumps(
+        [VALID_CREATEML, *entries])),
+    st.recursive(JSON_ANY, lambda inner: st.lists(inner) | st.dictionaries(SAFE_TEXT, inner),
+                 max_leaves=6).map(json.dumps),
+    SAFE_TEXT)
+
+
+@given(text=CREATEML_FILE)
+def test_fuzz_createml(images, text):
+    def write(root):
+        (root / "annotations.json").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "createml", source_name="annotations.json")

@@ -1,9 +1,12 @@
 """Issue 12, the data side: every hostile annotation value is counted (never written), every bad
 file is one line and exit 2, and what was on disk before is still there."""
 
+import base64
 import json
+import math
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -718,3 +721,285 @@ def test_convert_takes_a_label_map_with_gaps_in_its_ids(tmp_path, capsys):
     labels = {label for example in written(tmp_path / "out")
               for label in example["image/object/class/label"]}
     assert labels <= {2, 5} and labels
+
+
+# --- LabelMe, CVAT and Create ML (issue 27) --------------------------------------------------
+
+def decoy(tmp_path) -> bytes:
+    """An image beside the dataset folder that no record may hold."""
+    from tests.data.test_tools_formats import picture
+
+    return picture(tmp_path / "decoy.jpg", (16, 16), (1, 2, 3))
+
+
+def holds(out, data: bytes) -> bool:
+    return any(data in record["image/encoded"] for record in written(out))
+
+
+def labelme_root(tmp_path, *files):
+    """A LabelMe folder with a.json (a sound file) and FILES, (name, JSON text) pairs."""
+    from tests.data.test_tools_formats import labelme_file, picture, shape
+
+    root = tmp_path / "lm"
+    picture(root / "a.jpg", (64, 48))
+    labelme_file(root / "a.json", [shape("cat", "rectangle", [[1, 1], [9, 9]])], "a.jpg", 64, 48)
+    for name, text in files:
+        (root / name).write_text(text)
+    return root
+
+
+def labelme_text(image_path="a.jpg", points=((1, 1), (9, 9)), kind="rectangle", **more):
+    return json.dumps({"shapes": [{"label": "dog", "shape_type": kind,
+                                   "points": [list(p) for p in points]}],
+                       "imagePath": image_path, "imageData": None, "imageWidth": 64,
+                       "imageHeight": 48, **more})
+
+
+@pytest.mark.parametrize("image_path", ["../decoy.jpg", "sub/../../decoy.jpg", "..\\decoy.jpg",
+                                        "ABSOLUTE"])
+@pytest.mark.parametrize("embedded", [False, True])
+def test_labelme_image_path_out_of_the_folder_is_not_read(tmp_path, image_path, embedded):
+    data = decoy(tmp_path)
+    image_path = str(tmp_path / "decoy.jpg") if image_path == "ABSOLUTE" else image_path
+    more = {"imageData": base64.b64encode(data).decode()} if embedded else {}
+    root = labelme_root(tmp_path, ("b.json", labelme_text(image_path, **more)))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert len(written(tmp_path / "out")) == 1 and not holds(tmp_path / "out", data)
+
+
+def test_labelme_link_to_a_json_file_outside_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    outside = tmp_path / "outside.json"
+    outside.write_text(labelme_text("", imageData=base64.b64encode(data).decode()))
+    root = labelme_root(tmp_path)
+    (root / "link.json").symlink_to(outside)
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"] == (
+        1, "link.json: a link out of the dataset folder")
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, reason, message", [
+    (labelme_text(points=((1, 1), (math.nan, 9))), "bad_coordinate",
+     "b.json: shapes[0] dog points[1] x nan is not a finite number within +-1e+09"),
+    (labelme_text(points=((1, math.inf), (5, 9))), "bad_coordinate",
+     "b.json: shapes[0] dog points[0] y inf is not a finite number within +-1e+09"),
+    (labelme_text(points=((1, 1), (9, 9)), kind="polygon"), "bad_mask",
+     "b.json: shapes[0] dog: a polygon of 2 point(s); it needs 3 to 100000"),
+    (labelme_text(points=((1, 1),)), "bad_annotation", "b.json: shapes[0] dog: 1 point(s), not 2"),
+    (labelme_text(kind="cuboid"), "unsupported_shape",
+     "b.json: shapes[0]: shape_type 'cuboid' is not one odwrap reads"),
+    (labelme_text().replace('"label": "dog"', '"label": null'), "bad_annotation",
+     "b.json: shapes[0]: label None is not a non-empty name without NUL or line breaks"),
+    (labelme_text().replace('[[1, 1], [9, 9]]', '"1,1"'), "bad_annotation",
+     "b.json: shapes[0] dog: points '1,1' is not a list of [x, y]"),
+    (labelme_text(imageWidth=0), "bad_size",
+     "b.json: imageWidth 0 is not a whole number in 1..1000000"),
+    (labelme_text(None), "bad_annotation", "b.json: neither imagePath nor imageData"),
+    ('{"shapes": [', "bad_annotation", "b.json:1: not valid JSON (Expecting value)"),
+    ('{"imagePath": "a.jpg"}', "bad_annotation", "b.json: not a LabelMe file (no 'shapes' list)"),
+    ("[" * 100_000, "bad_annotation", "b.json: JSON nested too deeply"),
+], ids=["nan", "inf", "polygon-2-points", "rectangle-1-point", "cuboid", "null-label",
+        "points-string", "width-0", "no-image", "malformed", "no-shapes", "deep"])
+def test_labelme_bad_values_are_counted(tmp_path, text, reason, message):
+    root = labelme_root(tmp_path, ("b.json", text))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")[reason] == (1, message)
+    assert len(written(tmp_path / "out")) >= 1
+
+
+def test_labelme_malformed_json_is_one_line_with_strict(tmp_path, capsys):
+    root = labelme_root(tmp_path, ("b.json", '{\n"shapes": [,]}'))
+    assert convert("labelme", root, "-o", tmp_path / "out", "--strict") == 2
+    assert one_line(capsys) == "odwrap: error: b.json:2: not valid JSON (Expecting value): " \
+                               "annotation unreadable or malformed (its image dropped) (--strict)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_labelme_file_over_the_size_limit_is_counted(tmp_path, monkeypatch):
+    from odwrap.data.formats import labelme
+
+    monkeypatch.setattr(labelme, "MAX_JSON_BYTES", 4096)
+    root = labelme_root(tmp_path, ("b.json", labelme_text(imageData="A" * 8192)))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_annotation"]
+    assert count == 1 and example.startswith("b.json: ") and \
+        example.endswith("bytes, over the limit of 4096 bytes for a LabelMe file")
+
+
+def test_labelme_embedded_image_that_is_no_image_is_counted(tmp_path):
+    root = labelme_root(tmp_path, ("b.json", labelme_text("gone.jpg", imageData="not base64!")),
+                        ("c.json", labelme_text("", imageData=base64.b64encode(b"GIF8").decode())))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["corrupt_image"][0] == 2
+    assert len(written(tmp_path / "out")) == 1
+
+
+CVAT_GOOD = '<image id="0" name="a.jpg" width="64" height="48"><box label="cat" xtl="1" ' \
+            'ytl="1" xbr="9" ybr="9"/></image>'
+
+
+def cvat_file(tmp_path, body: str, head: str = "") -> Path:
+    from tests.data.test_tools_formats import picture
+
+    picture(tmp_path / "cvat" / "a.jpg", (64, 48))
+    path = tmp_path / "cvat" / "annotations.xml"
+    path.write_text(f"{head}<annotations><version>1.1</version>{CVAT_GOOD}{body}</annotations>")
+    return path
+
+
+@pytest.mark.parametrize("head, name", [
+    ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>',
+     "DTDForbidden"),
+    ('<!DOCTYPE a [<!ENTITY decoy SYSTEM "file://DECOY">]>', "DTDForbidden"),
+])
+def test_cvat_dtd_and_entities_are_refused(tmp_path, capsys, head, name):
+    decoy(tmp_path)
+    path = cvat_file(tmp_path, '<image id="1" name="&lol2;&decoy;" width="4" height="4"/>',
+                     head.replace("DECOY", str(tmp_path / "decoy.jpg")))
+    before = snapshot(tmp_path)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys).startswith(f"odwrap: error: {path}: refused ({name}")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("body, reason, message", [
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="nan" ytl="1" '
+     'xbr="2" ybr="2"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <box> cat xtl 'nan' is not a finite number within +-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="1" ytl="1" '
+     'xbr="2" ybr="2" rotation="inf"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <box> cat rotation 'inf' is not a finite number within +-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" '
+     'points="1,1;2,-Infinity;3,3"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <polygon> cat points[1] y '-Infinity' is not a finite number within "
+     "+-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" points="1,1;2,2"/>'
+     '</image>', "bad_mask",
+     "<image> 1: b.jpg: <polygon> cat: a polygon of 2 point(s); it needs 3 to 100000"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" points="1;2,2"/>'
+     '</image>', "bad_annotation",
+     "<image> 1: b.jpg: <polygon> cat: points '1;2,2' are not x,y;x,y;..."),
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="1" ytl="1" '
+     'xbr="2"/></image>', "bad_annotation", "<image> 1: b.jpg: <box> cat: no ybr"),
+    ('<image id="1" name="b.jpg" width="1e400" height="4"/>', "bad_size",
+     "<image> 1: width '1e400' is not a whole number in 1..1000000"),
+    ('<image id="1" width="4" height="4"/>', "bad_annotation",
+     "<image> 1: needs name, width and height"),
+], ids=["nan", "rotation-inf", "polygon-inf", "polygon-2-points", "polygon-odd",
+        "box-no-ybr", "width-1e400", "no-name"])
+def test_cvat_bad_values_are_counted(tmp_path, body, reason, message):
+    path = cvat_file(tmp_path, body)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")[reason] == (1, f"annotations.xml: {message}")
+    assert len(written(tmp_path / "out")) >= 1
+
+
+def test_cvat_image_name_out_of_the_folder_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    path = cvat_file(tmp_path, '<image id="1" name="../../decoy.jpg" width="16" height="16"/>')
+    assert convert("cvat", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<annotations><image", ":1: not well-formed XML (unclosed token: line 1, column 13)"),
+    ("<annotations><track id='0' label='cat'/></annotations>",
+     ": no <image>; a CVAT for video export (<track>) is not read: export as CVAT for images "
+     "1.1"),
+    ("<annotation><filename>a.jpg</filename></annotation>",
+     ": <annotation> is not CVAT for images 1.1 (<annotations>)"),
+], ids=["malformed", "video", "voc"])
+def test_cvat_bad_file_is_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "annotations.xml"
+    path.write_text(text)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_cvat_file_over_the_size_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    from odwrap.data.formats import cvat
+
+    monkeypatch.setattr(cvat, "MAX_XML_BYTES", 100)
+    path = cvat_file(tmp_path, " " * 100)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    size = path.stat().st_size
+    assert one_line(capsys) == f"odwrap: error: {path}: {size} bytes, over the limit of 100 " \
+                               "bytes for a CVAT XML file"
+
+
+def createml_file(tmp_path, entries) -> Path:
+    from tests.data.test_tools_formats import picture
+
+    picture(tmp_path / "cml" / "a.jpg", (64, 48))
+    path = tmp_path / "cml" / "annotations.json"
+    good = {"image": "a.jpg", "annotations": [
+        {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 4, "height": 4}}]}
+    path.write_text(json.dumps([good, *entries]) if isinstance(entries, list) else entries)
+    return path
+
+
+def box_at(**coordinates):
+    return {"image": "b.jpg", "annotations": [
+        {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 4, "height": 4, **coordinates}}]}
+
+
+@pytest.mark.parametrize("entry, reason, message", [
+    (box_at(x=math.nan), "bad_coordinate",
+     "[1]: annotations[0]: x nan is not a finite number within +-1e+09"),
+    (box_at(width=-math.inf), "bad_coordinate",
+     "[1]: annotations[0]: width -inf is not a finite number within +-1e+09"),
+    (box_at(height="4"), None, None),  # a number as text is a number
+    (box_at(height=[4]), "bad_coordinate", "[1]: annotations[0]: height [4] is not a number"),
+    ({"image": "b.jpg", "annotations": [{"label": "cat", "coordinates": {"x": 1}}]},
+     "bad_annotation", "[1]: annotations[0]: coordinates {'x': 1} lack x, y, width or height"),
+    ({"image": "b.jpg", "annotations": [{"label": "cat"}]}, "bad_annotation",
+     "[1]: annotations[0]: needs a label and coordinates {x, y, width, height}"),
+    ({"image": None, "annotations": []}, "bad_annotation",
+     "[1]: image None is not a non-empty name without NUL or line breaks"),
+    ({"image": "b.jpg"}, "bad_annotation", "[1]: needs an image and an annotations list"),
+], ids=["nan", "inf", "text", "list", "no-y", "no-coordinates", "no-image", "no-annotations"])
+def test_createml_bad_values_are_counted(tmp_path, entry, reason, message):
+    path = createml_file(tmp_path, [entry])
+    assert convert("createml", path, "-o", tmp_path / "out") == 0
+    found = problems(tmp_path / "out")
+    if reason is None:
+        assert "bad_coordinate" not in found
+    else:
+        assert found[reason] == (1, f"annotations.json: {message}")
+    assert len(written(tmp_path / "out")) == 1
+
+
+def test_createml_image_out_of_the_folder_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    path = createml_file(tmp_path, [{"image": "../decoy.jpg", "annotations": []}])
+    assert convert("createml", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"image": "a.jpg",\n "annotations": [}]', ":2: not valid JSON (Expecting value)"),
+    ('{"images": []}', ': a Create ML file is a list of {"image", "annotations"} entries'),
+    ("\udcff".encode("utf-8", "surrogateescape").decode("latin-1"),
+     ": not UTF-8 text; a Create ML JSON file is UTF-8"),
+], ids=["malformed", "not-a-list", "latin-1"])
+def test_createml_bad_file_is_one_line(tmp_path, capsys, text, message):
+    path = createml_file(tmp_path, "")
+    path.write_text(text, encoding="latin-1")
+    assert convert("createml", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_createml_file_over_the_size_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    from odwrap.data.formats import createml
+
+    monkeypatch.setattr(createml, "MAX_JSON_BYTES", 100)
+    path = createml_file(tmp_path, [box_at()] * 5)
+    assert convert("createml", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}: {path.stat().st_size} bytes, over " \
+                               "the limit of 100 bytes for a Create ML JSON file"
