@@ -100,17 +100,11 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         return None
     data, kind, width, height = loaded
     if sample.normalized:
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * width, obj.xmax * width
-            obj.ymin, obj.ymax = obj.ymin * height, obj.ymax * height
-            obj.mask = segmentations.scaled(obj.mask, width, height)
+        _scale(sample.objects, width, height, width, height)
     elif sample.width is not None and (sample.width, sample.height) != (width, height):
         problems.add("size_mismatch", f"{sample.source}: annotated {sample.width}x"
                                       f"{sample.height}, image {width}x{height}")
-        scale_x, scale_y = width / sample.width, height / sample.height
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
-            obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        _scale(sample.objects, width, height, width / sample.width, height / sample.height)
     objects = [obj for obj in clip_objects(sample, width, height, problems)
                if _mask_fits(obj, sample, width, height, problems)]
     features = {
@@ -134,9 +128,18 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         "image/object/group_of": ("int", [o.group_of for o in objects]),
     }
     if any(o.mask is not None for o in objects):
-        features["image/object/mask"] = ("bytes", [
-            segmentations.png_mask(o.mask, width, height) for o in objects])
+        features["image/object/mask"] = ("bytes", [segmentations.png_mask(
+            segmentations.pixels(o.mask, width, height)) for o in objects])
     return encode_example(features), len(objects)
+
+
+def _scale(objects, width: int, height: int, scale_x: float, scale_y: float) -> None:
+    """Boxes and masks of OBJECTS, annotated on an image that (SCALE_X, SCALE_Y) turns into
+    the WIDTHxHEIGHT image, in that image's pixels: a box and its mask scale together."""
+    for obj in objects:
+        obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
+        obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        obj.mask = segmentations.fitted(obj.mask, width, height, scale_x, scale_y)
 
 
 def _mask_fits(obj, sample: Sample, width: int, height: int, problems: Problems) -> bool:
