@@ -150,6 +150,11 @@ def resampled(rle: dict, width: int, height: int):
     return {"size": [height, width], "counts": encoded["counts"].decode("ascii")}
 
 
+def box_polygon(xmin: float, ymin: float, xmax: float, ymax: float) -> list[list[float]]:
+    """A box as a COCO segmentation: the filled rectangle, as a LabelMe rectangle's mask is."""
+    return [[xmin, ymin, xmax, ymin, xmax, ymax, xmin, ymax]]
+
+
 def pixels(segmentation, width: int, height: int):
     """A checked segmentation (problem() is None) as a HEIGHTxWIDTH uint8 array of 0s and 1s;
     an empty one (no mask) all 0s."""

@@ -1,6 +1,7 @@
 """Instance masks in convert --masks: a mask annotated on another size of the image scales with
-its box (polygons as the boxes, RLE resampled to the nearest pixel), and a mask stays on the
-pixels the record stores when an EXIF photo is turned. Inputs are written by hand here; masks are read back from the PNGs in the
+its box (polygons as the boxes, RLE resampled to the nearest pixel), a mask stays on the pixels
+the record stores when an EXIF photo is turned, and every box has exactly one mask (its box
+where it has none). Inputs are written by hand here; masks are read back from the PNGs in the
 records and compared with what the test works out."""
 
 import io
@@ -119,6 +120,7 @@ def test_a_polygon_annotated_at_half_size_is_scaled_with_its_box(tmp_path, fmt):
     assert all(mask[y, x] == 0 for x, y in OUTSIDE)
     assert mask.sum() == pytest.approx(48 * 32 / 2, rel=0.08)
     assert mask_box(mask) == pytest.approx(box, abs=1)
+    assert values["image/object/mask/weight"] == [1.0]
     assert counts(tmp_path / "out") == {"size_mismatch": 1}
 
 
@@ -207,3 +209,69 @@ def test_a_mask_stays_on_the_pixels_the_record_stores_for_an_exif_photo(tmp_path
     assert overlap >= 0.95 * red.sum() and overlap >= 0.95 * mask.sum()
     assert box == pytest.approx(photos.red_box(stored_pixels), abs=1)
 
+
+def test_every_box_has_one_mask_its_box_where_it_has_none(tmp_path):
+    """COCO --masks: an image none of whose annotations has a segmentation (once a record with
+    no mask feature, 0 masks for 2 boxes), one with a polygon beside a missing one and a `[]`,
+    and one whose polygon has no pixel in the image. Each box gets one mask; a box without a
+    usable one gets the filled box, mask weight 0, counted."""
+    root = tmp_path / "coco"
+    for name in ("none.png", "mixed.png", "outside.png"):
+        grey_png(root / name, (40, 30))
+    images = [(name, (40, 30)) for name in ("none.png", "mixed.png", "outside.png")]
+    path = coco(root, images, [
+        {"image_id": 1, "bbox": [2, 3, 10, 8]},
+        {"image_id": 1, "bbox": [20, 10, 15, 12]},
+        {"image_id": 2, "bbox": [5, 5, 10, 10], "segmentation": [[5, 5, 15, 5, 5, 15]]},
+        {"image_id": 2, "bbox": [20, 4, 10, 20]},
+        {"image_id": 2, "bbox": [30, 20, 8, 8], "segmentation": []},
+        {"image_id": 3, "bbox": [0, 0, 10, 10], "segmentation": [[-30, -20, -5, -20, -5, -2]]},
+    ])
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks") == 0
+    records = written(tmp_path / "out")
+    filled = {"none.png": [(2, 3, 12, 11), (20, 10, 35, 22)],
+              "mixed.png": [None, (20, 4, 30, 24), (30, 20, 38, 28)],
+              "outside.png": [(0, 0, 10, 10)]}
+    for name, expected in filled.items():
+        values = records[name]
+        got = masks(values)
+        assert len(got) == len(values["image/object/bbox/xmin"]) == len(expected)
+        assert values["image/object/mask/weight"] == [0.0 if box else 1.0 for box in expected]
+        for mask, box in zip(got, expected):
+            if box:  # the filled box: every pixel inside, none outside
+                xmin, ymin, xmax, ymax = box
+                assert mask_box(mask) == box and mask.sum() == (xmax - xmin) * (ymax - ymin)
+    triangle = masks(records["mixed.png"])[0]
+    assert triangle[7, 7] == 1 and triangle[13, 13] == 0 and triangle.sum() < 60
+    assert counts(tmp_path / "out") == {"box_mask": 5}
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    # The first written: mixed.png (images[1]) comes first by name.
+    assert report["problems"]["box_mask"]["example"] == "instances.json: images[1]: shape: " \
+                                                        "no segmentation"
+
+
+def test_without_masks_no_record_has_masks_and_box_formats_get_box_masks(tmp_path):
+    """Without --masks no mask is written; with --masks a format without masks (Pascal VOC)
+    gets one per box too, each its filled box, all counted."""
+    from tests import datasets
+
+    root = datasets.voc(tmp_path / "voc", images=2)
+    expected = sum(len(objects) for objects in datasets.voc_boxes(root).values())
+    assert convert("voc", root, "-o", tmp_path / "plain") == 0
+    assert all("image/object/mask" not in values
+               for values in written(tmp_path / "plain").values())
+    assert convert("voc", root, "-o", tmp_path / "out", "--masks") == 0
+    for values in written(tmp_path / "out").values():
+        for mask, box in zip(masks(values), boxes(values)):
+            assert mask_box(mask) == pytest.approx(box, abs=1)
+        assert values["image/object/mask/weight"] == [0.0] * len(boxes(values))
+    assert counts(tmp_path / "out") == {"box_mask": expected}
+
+
+def test_strict_fails_on_a_box_without_a_mask(tmp_path, capsys):
+    root = tmp_path / "coco"
+    grey_png(root / "a.png", (40, 30))
+    path = coco(root, [("a.png", (40, 30))], [{"image_id": 1, "bbox": [2, 3, 10, 8]}])
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--strict") == 2
+    assert capsys.readouterr().err.startswith(
+        "odwrap: error: instances.json: images[0]: shape: no segmentation: object with no mask")
