@@ -81,8 +81,9 @@ def add_convert(subparsers) -> None:
                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
                              "with --workers processes)")
     parser.add_argument("--masks", action="store_true",
-                        help="coco, labelme, cvat: keep instance masks; yolo: its polygons "
-                             "as instance masks")
+                        help="a PNG instance mask per box: coco's segmentations, labelme's "
+                             "and cvat's shapes, yolo's polygons; a box without one gets its "
+                             "filled box (counted: box_mask)")
     parser.add_argument("--exif", choices=("oriented", "raw"),
                         help="for photos with an EXIF orientation, where the annotated size "
                              "cannot tell: oriented (boxes drawn on the image as viewers show "

@@ -100,17 +100,11 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         return None
     data, kind, width, height = loaded
     if sample.normalized:
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * width, obj.xmax * width
-            obj.ymin, obj.ymax = obj.ymin * height, obj.ymax * height
-            obj.mask = segmentations.scaled(obj.mask, width, height)
+        _scale(sample.objects, width, height, width, height)
     elif sample.width is not None and (sample.width, sample.height) != (width, height):
         problems.add("size_mismatch", f"{sample.source}: annotated {sample.width}x"
                                       f"{sample.height}, image {width}x{height}")
-        scale_x, scale_y = width / sample.width, height / sample.height
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
-            obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        _scale(sample.objects, width, height, width / sample.width, height / sample.height)
     objects = [obj for obj in clip_objects(sample, width, height, problems)
                if _mask_fits(obj, sample, width, height, problems)]
     features = {
@@ -133,10 +127,34 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         "image/object/is_crowd": ("int", [o.is_crowd for o in objects]),
         "image/object/group_of": ("int", [o.group_of for o in objects]),
     }
-    if any(o.mask is not None for o in objects):
-        features["image/object/mask"] = ("bytes", [
-            segmentations.png_mask(o.mask, width, height) for o in objects])
+    if any(o.mask is not None for o in objects):  # --masks: a mask per box
+        masks = [_mask(obj, sample, width, height, problems) for obj in objects]
+        features["image/object/mask"] = ("bytes", [png for png, _ in masks])
+        features["image/object/mask/weight"] = ("float", [weight for _, weight in masks])
     return encode_example(features), len(objects)
+
+
+def _scale(objects, width: int, height: int, scale_x: float, scale_y: float) -> None:
+    """Boxes and masks of OBJECTS, annotated on an image that (SCALE_X, SCALE_Y) turns into
+    the WIDTHxHEIGHT image, in that image's pixels: a box and its mask scale together."""
+    for obj in objects:
+        obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
+        obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        obj.mask = segmentations.fitted(obj.mask, width, height, scale_x, scale_y)
+
+
+def _mask(obj, sample: Sample, width: int, height: int, problems: Problems):
+    """(The PNG mask of OBJ, its image/object/mask/weight). An object with no segmentation, or
+    one with no pixel in the image, gets its box as its mask, counted, weight 0: a blank mask
+    would teach Mask R-CNN's mask head that the object has no pixels, and dropping the box
+    would teach its detector that the object is background (docs/instance-segmentation.md)."""
+    pixels = segmentations.pixels(obj.mask, width, height) if obj.mask else None
+    if pixels is not None and pixels.any():
+        return segmentations.png_mask(pixels), 1.0
+    why = "no pixel in the image" if obj.mask else "no segmentation"
+    problems.add("box_mask", f"{sample.source}: {obj.name}: {why}")
+    box = segmentations.box_polygon(obj.xmin, obj.ymin, obj.xmax, obj.ymax)
+    return segmentations.png_mask(segmentations.pixels(box, width, height)), 0.0
 
 
 def _mask_fits(obj, sample: Sample, width: int, height: int, problems: Problems) -> bool:
@@ -193,6 +211,9 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             continue
         seen.add(sample.image)
         sample.exif = options.exif or sample.exif  # the option over the format's convention
+        if options.read.masks:  # every box gets a mask, its box where it has none (_mask)
+            for obj in sample.objects:
+                obj.mask = [] if obj.mask is None else obj.mask
         unique.append(sample)
     return unique, images_root
 

@@ -37,6 +37,8 @@ REASONS = {
     "bad_size": "annotated width or height not a whole number in 1..1000000 (dropped)",
     "unknown_image": "annotation for an image the file does not list (dropped)",
     "bad_mask": "segmentation malformed, out of bounds or not the image's size (box dropped)",
+    "box_mask": "object with no mask under --masks, or one with no pixel in the image (its "
+                "box used as its mask)",
     "bad_exif": "EXIF block or orientation tag unreadable (the image taken as stored)",
     "exif_oriented": "annotated as EXIF-oriented: the image written turned, as viewers show it",
     "exif_raw": "annotated on the stored pixels despite an EXIF orientation (written as stored)",
@@ -127,7 +129,7 @@ class Obj:
     difficult: int = 0
     is_crowd: int = 0
     group_of: int = 0
-    mask: object = None  # COCO segmentation (polygons or RLE), turned into a PNG mask
+    mask: object = None  # COCO segmentation (polygons or RLE), turned into a PNG mask; [] none
 
 
 @dataclass

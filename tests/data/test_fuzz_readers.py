@@ -344,7 +344,7 @@ def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict):
 def test_fuzz_segmentation_is_checked_before_pycocotools(segmentation, width, height):
     found = segmentations.problem(segmentation, width, height)
     if found is None:
-        png = segmentations.png_mask(segmentation, width, height)
+        png = segmentations.png_mask(segmentations.pixels(segmentation, width, height))
         assert png.startswith(b"\x89PNG")
 
 
@@ -360,6 +360,26 @@ def test_fuzz_compressed_rle_counts_match_pycocotools(pixels):
     assert segmentations.problem({"size": [12, 16], "counts": rle["counts"].decode()}, 16, 12) is None
     assert (mask_utils.decode(rle) == array).all()
 
+
+
+@given(pixels=st.lists(st.booleans(), min_size=6 * 7, max_size=6 * 7),
+       width=st.integers(1, 30), height=st.integers(1, 30), compressed=st.booleans())
+def test_fuzz_resampled_rle_is_the_pixel_under_each_centre(pixels, width, height, compressed):
+    """A 7x6 mask resampled to WIDTHxHEIGHT: pixel (x, y) is the one under its centre,
+    (floor((2x + 1) * 7 / 2w), floor((2y + 1) * 6 / 2h)), and the RLE is sound for the image."""
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    array = np.asfortranarray(np.array(pixels, np.uint8).reshape(6, 7))
+    rle = mask_utils.encode(array)
+    counts = rle["counts"].decode() if compressed else \
+        segmentations.decode_counts(rle["counts"].decode())
+    result = segmentations.resampled({"size": [6, 7], "counts": counts}, width, height)
+    assert segmentations.problem(result, width, height) is None
+    got = segmentations.pixels(result, width, height)
+    columns = [(2 * x + 1) * 7 // (2 * width) for x in range(width)]
+    rows = [(2 * y + 1) * 6 // (2 * height) for y in range(height)]
+    assert (got == array[np.ix_(rows, columns)]).all()
 
 MANIFEST_ENTRY = st.one_of(
     st.sampled_from(["data-00000-of-00001.tfrecord", "data-00000-of-00002.tfrecord",

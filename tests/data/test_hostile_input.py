@@ -246,6 +246,35 @@ def test_coco_compressed_rle_is_checked_and_drawn(tmp_path):
     assert len(written(tmp_path / "out")) == 3
 
 
+def test_coco_rle_of_a_huge_annotated_size_is_resampled_in_the_image_s_memory(tmp_path):
+    """An image annotated 1000000x1000000 (the largest side allowed), its RLE of 10^12 pixels in
+    two runs: the mask is resampled to the real 64x64 image by looking the runs up, never
+    decoded at the annotated size (a terabyte)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def huge(data):
+        data["images"][0].update(width=1_000_000, height=1_000_000)
+        data["annotations"][0].update(bbox=[0, 0, 500_000, 1_000_000], segmentation={
+            "size": [1_000_000, 1_000_000], "counts": [0, 500_000 * 1_000_000,
+                                                       500_000 * 1_000_000]})
+
+    path = coco_file(tmp_path, huge)
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    assert problems(tmp_path / "out")["size_mismatch"][0] == 1
+    first = [record for record in written(tmp_path / "out")
+             if record["image/filename"][0] == data_name(path, 0)][0]
+    mask = np.asarray(Image.open(io.BytesIO(first["image/object/mask"][0])))
+    assert mask.shape == (64, 64) and mask[:, :32].all() and not mask[:, 32:].any()
+    assert first["image/object/bbox/xmax"][0] == pytest.approx(0.5)
+
+
+def data_name(path, index: int) -> bytes:
+    return json.loads(path.read_text())["images"][index]["file_name"].encode()
+
+
 def _runs(pixels) -> list[int]:
     """Column-major run lengths starting with zeros, as COCO's uncompressed RLE has them."""
     flat, runs, current, length = pixels.flatten(order="F"), [], 0, 0
@@ -386,7 +415,9 @@ def test_yolo_bad_line_is_counted_with_file_and_line(tmp_path, capsys, line, rea
     root = yolo_line(tmp_path, line)
     assert convert("yolo", root, "-o", tmp_path / "out", "--masks") == 0
     found = problems(tmp_path / "out")
-    assert list(found) == [reason] and found[reason][0] == 1
+    # The fixture's 3 box lines have no outline: their boxes are their masks (box_mask).
+    assert set(found) == {reason, "box_mask"} and found["box_mask"][0] == 3
+    assert found[reason][0] == 1
     assert found[reason][1].startswith(f"labels/a.txt:3: {message}")
     records = written(tmp_path / "out")
     assert len(records) == 3 and sum(len(r["image/object/bbox/xmin"]) for r in records) == 3

@@ -115,7 +115,11 @@ def test_polygons_are_boxes_and_with_masks_masks(tmp_path):
     assert triangle[15, 15] == 1 and triangle[45, 12] == 1 and triangle[12, 65] == 1
     assert triangle[45, 65] == 0 and triangle[5, 40] == 0 and triangle[55, 5] == 0
     assert triangle.sum() == pytest.approx(60 * 40 / 2, rel=0.1)
-    assert square.sum() == 0  # a box line has no outline: a blank mask, as COCO's boxes
+    # A box line has no outline: its box is its mask, weight 0, counted.
+    rows, columns = np.flatnonzero(square.any(axis=1)), np.flatnonzero(square.any(axis=0))
+    assert (columns[0], rows[0], columns[-1] + 1, rows[-1] + 1) == (30, 23, 50, 38)
+    assert square.sum() == 20 * 15
+    assert values["image/object/mask/weight"] == [1.0, 0.0]
 
 
 NAMES_VARIANTS = {

@@ -178,8 +178,7 @@ def _object(fields: list[str], where: str, classes: Classes, masks: bool) -> Obj
     if count == 5:
         cx, cy, w, h = (dataset.coordinate(value, f"{where}: {key}")
                         for key, value in zip(BOX_KEYS, fields[1:]))
-        # With --masks a box is a blank mask (as COCO's "segmentation": []): every record then
-        # has a mask per box, images of box lines alone too.
+        # No mask (as COCO's "segmentation": []): with --masks convert gives it its box.
         return Obj(name, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
                    mask=[] if masks else None)
     polygon = [dataset.coordinate(value, f"{where}: {'xy'[index % 2]}{index // 2 + 1}")
