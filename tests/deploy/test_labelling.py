@@ -331,11 +331,13 @@ def tree(folder: Path) -> dict:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+@pytest.mark.parametrize("left", ["folder", "link"])
 def test_a_resumed_run_writes_the_tool_files_an_uninterrupted_one_does(tmp_path, stand_in,
-                                                                      capsys):
+                                                                      capsys, left):
     """The state a run killed after its first image leaves (the part files, its run record),
-    and what a killed finish leaves: the tool folder it had already put in place and a
-    temporary folder of a process that is gone. Resumed, the folder is the whole run's."""
+    and what a killed finish leaves: the tool folder it had already put in place (or a link
+    there to a decoy folder, which must stay as it is) and a temporary folder of a process
+    that is gone. Resumed, the folder is the whole run's."""
     (tmp_path / "photos").mkdir()
     for tag in (1, 6, 3):
         (tmp_path / "photos" / f"tag{tag}.jpg").write_bytes(photos.photo(tag))
@@ -351,8 +353,11 @@ def test_a_resumed_run_writes_the_tool_files_an_uninterrupted_one_does(tmp_path,
     run = {"model": str((tmp_path / "model.tflite").resolve()), "threshold": 0.5,
            "runtime": "stand-in", "format": "yolo"}
     (out / "predict.run.json").write_text(json.dumps(run))
-    (out / "yolo" / "labels").mkdir(parents=True)
-    (out / "yolo" / "labels" / "stale.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    stale = out / "yolo" if left == "folder" else tmp_path / "decoy"
+    (stale / "labels").mkdir(parents=True)
+    (stale / "labels" / "stale.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    if left == "link":
+        (out / "yolo").symlink_to(stale)
     dead = out / ".yolo.999999999.x.tmp"
     dead.mkdir()
     capsys.readouterr()
@@ -361,6 +366,9 @@ def test_a_resumed_run_writes_the_tool_files_an_uninterrupted_one_does(tmp_path,
     assert "predicted 2 image(s) after the 1 of the interrupted run" in capsys.readouterr().out
     assert tree(out / "yolo") == tree(whole / "yolo") and len(tree(out / "yolo")) == 8
     assert not dead.exists() and not list(out.glob(".yolo.*"))
+    assert not (out / "yolo").is_symlink()
+    if left == "link":
+        assert tree(stale) == {"labels/stale.txt": b"0 0.5 0.5 0.1 0.1\n"}
     # Resuming with another format is another run.
     (out / "images.jsonl.part").write_text(first + "\n")
     (out / "detections.jsonl.part").write_text(lines[0] + "\n")

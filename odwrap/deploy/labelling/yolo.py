@@ -94,5 +94,7 @@ def write(folder: Path, run: Run) -> list[str]:
     if names:
         (folder / "classes.txt").write_text("".join(f"{name}\n" for name in names),
                                             encoding="utf-8")
-    how = ", ".join(f"{count} {kind}" for kind, count in placed.items() if count)
-    return [f"images/: {how} (hard links are the same files; editing one edits the other)"]
+    kinds = {"linked": "hard link(s) to the images (the same files: editing one in place edits "
+                       "the original)", "copied": "copies", "converted": "written as PNG"}
+    return ["images/: " + ", ".join(f"{count} {kinds[kind]}"
+                                    for kind, count in placed.items() if count)]
