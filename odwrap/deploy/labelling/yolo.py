@@ -64,8 +64,9 @@ def place_image(image: Predicted, folder: Path, name: str) -> str:
             return "converted"
         target = folder / f"{name}{source.suffix}"
         try:
-            os.link(os.path.realpath(source), target)  # the file, as predict read it; a link
-            # itself would be hard-linked as a link (os.link's follow_symlinks is not Linux's)
+            # The file a link names, as predict read it: os.link on Linux links the link
+            # itself whatever its follow_symlinks says (link(2) does not follow).
+            os.link(os.path.realpath(source), target)
             return "linked"
         except OSError:  # another disk, a file system without hard links, another's file
             shutil.copyfile(source, target)
