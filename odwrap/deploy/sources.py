@@ -99,3 +99,12 @@ def count(arguments) -> int:
             total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
                       RECORD_SUFFIXES else 1)
     return total
+
+
+def first_record(arguments) -> Path | None:
+    """The first TFRecord file that ARGUMENTS name, None when they name image files only."""
+    for argument in arguments:
+        for path in _files(str(argument)):
+            if path.suffix.lower() in RECORD_SUFFIXES:
+                return path
+    return None
