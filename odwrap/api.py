@@ -69,11 +69,14 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
             drop: Sequence[str] = (), rename: Sequence[str] = (), order: str = "name",
             label_map=None, strict: bool = False, images=None, masks: bool = False,
             crowd: str = "keep", group_of: bool = True, class_names=None,
-            runner: str = "local", beam_options: str = "") -> ConvertReport:
-    """Annotations (voc, coco, csv, oid) to sharded TFRecords in OUTPUT, with label_map.pbtxt
+            runner: str = "local", beam_options: str = "",
+            exif: str | None = None) -> ConvertReport:
+    """Annotations (voc, coco, csv, oid, yolo, labelme, cvat, createml) to sharded TFRecords in OUTPUT, with label_map.pbtxt
     and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings. `runner`
     'beam' writes the same bytes with an Apache Beam pipeline, on the runner that
-    `beam_options` (PipelineOptions arguments) names, the DirectRunner by default."""
+    `beam_options` (PipelineOptions arguments) names, the DirectRunner by default. `exif`
+    'oriented' or 'raw': the image the boxes of a photo with an EXIF orientation describe where
+    the annotated size cannot tell (default: the format's convention, 'oriented')."""
     from odwrap.data import convert as stage
     from odwrap.data.remote import is_url
     from odwrap.locks import FolderLock
@@ -89,7 +92,7 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
         drop=tuple(drop), rename=tuple(rename), order=order,
         label_map=_path(label_map) if label_map else None, strict=strict,
         read=_read_options(images, masks, crowd, group_of, class_names), runner=runner,
-        beam_options=beam_options)
+        beam_options=beam_options, exif=exif)
     if is_url(options.output):  # no lock in a bucket: one run per output is the user's part
         return run(options)
     with FolderLock(options.output, "odwrap convert"):  # one writer per output folder

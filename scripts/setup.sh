@@ -63,9 +63,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # The stamp records what was installed; unchanged inputs mean nothing to do.
-# The consumers venv's pins (scripts/setup-consumers.sh) are not this venv's inputs.
+# The consumers' and converters' venvs' pins (scripts/setup-consumers.sh, setup-converters.sh)
+# are not this venv's inputs.
 INPUTS=()
-for file in "$REQ"/*.txt; do [[ "$(basename "$file")" == *consumers* ]] || INPUTS+=("$file"); done
+for file in "$REQ"/*.txt; do
+  case "$(basename "$file")" in *consumers*|*converters*) ;; *) INPUTS+=("$file") ;; esac
+done
 WANT="$STACK $FLAVOUR $(cat "${INPUTS[@]}" "$ROOT/setup.py" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 # Every program in the venv applies the OD API's fixes on its first import of object_detection
 # (odwrap/odapi/hook.py): a path-configuration file in site-packages.

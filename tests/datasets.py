@@ -87,3 +87,29 @@ def oid(root: Path, images: int = 8) -> tuple[Path, Path]:
     names = root / "class-descriptions.csv"
     names.write_text("".join(f"{mid},{cls}\n" for cls, mid in mids.items()))
     return path, images_dir
+
+
+def yolo_images(folder: Path, images: dict) -> None:
+    """IMAGES {file name: (width, height, label text or None)} as YOLO: FOLDER/images/NAME (a
+    plain grey image) and, unless the text is None, FOLDER/labels/STEM.txt."""
+    from PIL import Image
+
+    for name, (width, height, label) in images.items():
+        path = folder / "images" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (width, height), (90, 90, 90)).save(path)
+        if label is not None:
+            label_file = (folder / "labels" / name).with_suffix(".txt")
+            label_file.parent.mkdir(parents=True, exist_ok=True)
+            label_file.write_text(label)
+
+
+def yolo(root: Path) -> Path:
+    """A YOLO folder (images/, labels/, data.yaml naming cat and dog): a.jpg 80x60 with a cat
+    at pixels (8, 6)-(40, 30) and a dog at (40, 30)-(80, 60); b.png 40x100 with a dog at
+    (10, 20)-(30, 70); c.jpg 32x32 without a label file (a background image)."""
+    yolo_images(root, {"a.jpg": (80, 60, "0 0.3 0.3 0.4 0.4\n1 0.75 0.75 0.5 0.5\n"),
+                       "b.png": (40, 100, "1 0.5 0.45 0.5 0.5\n"),
+                       "c.jpg": (32, 32, None)})
+    (root / "data.yaml").write_text("names: [cat, dog]\n")
+    return root

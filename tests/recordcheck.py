@@ -101,5 +101,6 @@ def assert_valid(example) -> None:
     for key in ("difficult", "is_crowd", "group_of"):
         assert set(values[f"image/object/{key}"]) <= {0, 1}, key
     assert all(label >= 1 for label in values["image/object/class/label"])
-    if "image/object/mask" in values:
-        assert len(values["image/object/mask"]) == count
+    for key in ("mask", "mask/weight"):  # with --masks: one a box, or none at all
+        if f"image/object/{key}" in values:
+            assert len(values[f"image/object/{key}"]) == count, key

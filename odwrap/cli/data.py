@@ -42,15 +42,22 @@ def add_class_options(parser) -> None:
 
 def add_convert(subparsers) -> None:
     parser = subparsers.add_parser(
-        "convert", help="turn VOC, COCO, CSV or Open Images annotations into TFRecords",
+        "convert", help="turn VOC, COCO, CSV, Open Images, YOLO, LabelMe, CVAT or Create ML "
+                        "annotations into TFRecords",
         description="Write sharded TFRecords (NAME-00000-of-0000N.tfrecord) with the feature "
                     "keys of the OD API's TfExampleDecoder, a label_map.pbtxt and a "
                     "report.json. Bad images and boxes are counted per reason (--strict fails "
-                    "instead). Deterministic for a seed, whatever the number of workers; a "
+                    "instead). A dataset's own splits (Roboflow's train/valid/test folders, "
+                    "data.yaml's train/val/test) are kept, with one label map, unless --split "
+                    "is given. Deterministic for a seed, whatever the number of workers; a "
                     "rerun after an interruption finishes the job.")
     parser.add_argument("format", choices=list(READERS), help="the annotation format")
     parser.add_argument("source", type=path_or_url,
-                        help="voc: the dataset folder; coco: the JSON file; csv, oid: the CSV")
+                        help="voc, labelme, yolo: the dataset folder; coco: the JSON file, "
+                             "or a folder of split folders with _annotations.coco.json "
+                             "(Roboflow) or with images/ and labels.json (Model Maker); "
+                             "createml: the JSON file; csv, oid: the CSV; cvat: the XML file; "
+                             "yolo: also its data.yaml")
     parser.add_argument("-o", "--output", type=path_or_url, required=True,
                         help="the output folder (a gs:// URL with --runner beam)")
     parser.add_argument("--split", metavar="NAME=F,...",
@@ -73,7 +80,15 @@ def add_convert(subparsers) -> None:
                              "'--runner=DataflowRunner --project=P --region=R "
                              "--temp_location=gs://B/tmp' (default: the DirectRunner "
                              "with --workers processes)")
-    parser.add_argument("--masks", action="store_true", help="coco: keep instance masks")
+    parser.add_argument("--masks", action="store_true",
+                        help="a PNG instance mask per box: coco's segmentations, labelme's "
+                             "and cvat's shapes, yolo's polygons; a box without one gets its "
+                             "filled box (counted: box_mask)")
+    parser.add_argument("--exif", choices=("oriented", "raw"),
+                        help="for photos with an EXIF orientation, where the annotated size "
+                             "cannot tell: oriented (boxes drawn on the image as viewers show "
+                             "it; the image is written turned; the default) or raw (on the "
+                             "stored pixels)")
     add_class_options(parser)
     parser.set_defaults(func=convert)
 
@@ -86,7 +101,7 @@ def convert(args) -> int:
                          seed=args.seed, workers=args.workers, shards=args.shards,
                          label_map=args.label_map, strict=args.strict, masks=args.masks,
                          runner=args.runner, beam_options=args.beam_options,
-                         **dataset_options(args))
+                         exif=args.exif, **dataset_options(args))
     for name, split in report.splits.items():
         print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "
               f"{split['shards']:4} shard(s)")

@@ -8,6 +8,7 @@ from odwrap.cli.common import EXIT_FINDINGS, EXIT_OK, INT32_MAX, RUNTIME_CHOICES
 from odwrap.cli.options import arguments
 from odwrap.cli.types import int_in, number_in, quantize_list
 from odwrap.deploy.export import CHECKPOINTS, FORMATS, QUANTIZE, UPSAMPLING, WEIGHTS
+from odwrap.deploy.labelling import FORMATS as TOOL_FORMATS
 from odwrap.errors import InputError
 
 MAX_DETECTIONS = 10_000  # the post-processing op's detections
@@ -73,8 +74,8 @@ def add_predict(subparsers) -> None:
                     "TensorFlow's interpreter) or a SavedModel folder on images, one at a time; "
                     "write the detections (with compressed RLE masks for a mask model) as COCO "
                     "results JSON or JSON Lines, a line per image in images.jsonl, and annotated "
-                    "images. An interrupted run is resumed: the images already written are "
-                    "skipped.")
+                    "images; with --format, also a labelling tool's files to correct them in. "
+                    "An interrupted run is resumed: the images already written are skipped.")
     parser.add_argument("model", type=Path, help="a .tflite file or a SavedModel folder")
     parser.add_argument("images", nargs="+", type=Path,
                         help="image files, folders (searched recursively), glob patterns "
@@ -97,6 +98,12 @@ def add_predict(subparsers) -> None:
                         help="only the first N images (default: all)")
     parser.add_argument("--classes", type=lambda text: tuple(text.split(",")), metavar="A,B",
                         help="only detections of these classes (default: all)")
+    parser.add_argument("--format", choices=list(TOOL_FORMATS),
+                        help="also write the detections as a labelling tool's files in "
+                             "OUTPUT/FORMAT (with the class names; a mask model's masks as "
+                             "polygons), to import and correct there: yolo (data.yaml, "
+                             "labels/, images/ as hard links), labelme (a JSON per image), "
+                             "cvat (CVAT for images 1.1 XML) or coco (a COCO dataset JSON)")
     parser.set_defaults(func=predict)
 
 
@@ -116,6 +123,9 @@ def predict(args) -> int:
     if result.images:
         print(f"{result.runtime}: median {result.median_milliseconds:.1f} ms per image"
               + ("; annotated images in " + str(args.output) if args.annotate else ""))
+    if result.labelling:
+        print(f"{result.labelling.format} files for the labelling tool in "
+              f"{result.labelling.folder}; " + "; ".join(result.labelling.notes))
     return EXIT_OK
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from odwrap.data import remote, resume
 from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
-from odwrap.data.dataset import REASONS, Problems
-from odwrap.data.splits import parse_split, split_sizes
+from odwrap.data.dataset import NOTES, REASONS, Problems
+from odwrap.data.splits import source_fractions, split_sizes
 from odwrap.errors import InputError, RunError, StackError
 from odwrap.fsutil import log_dir
 from odwrap.odapi import labelmap
@@ -185,10 +185,10 @@ def convert(options) -> ConvertReport:
     problems = Problems(strict=options.strict)
     samples, images_root, label_map = _read(options, urls, problems)
     ids = {item.name: item.id for item in label_map.item}
-    fractions = parse_split(options.split)
+    fractions = source_fractions(options.split, samples)
     output = remote.OutputFolder(options.output)
     output.prepare()
-    sizes = split_sizes(len(samples), fractions)
+    sizes = split_sizes(samples, fractions)
     planned = {name: len(part) for name, part in shard_plan(
         {split: range(count) for split, count in sizes.items()}, options.shards)}
     shards = list(planned)
@@ -214,9 +214,10 @@ def convert(options) -> ConvertReport:
         raise
     output.delete([samples_name, result_name])
     found = sorted(result["problems"], key=lambda entry: entry["first"])
-    if options.strict and found:  # the pipeline wrote no shard
+    failed = [entry for entry in found if entry["reason"] not in NOTES]
+    if options.strict and failed:  # the pipeline wrote no shard
         output.remove_unfinished(shards)
-        first = found[0]
+        first = failed[0]
         raise InputError(f"{first['example']}: {REASONS[first['reason']]} (--strict)")
     for entry in found:  # after the driver's own, as the default converter merges them
         problems.counts[entry["reason"]] += entry["count"]

@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from odwrap.data import remote
 from odwrap.data.convert import encode_sample, shard_plan
-from odwrap.data.dataset import Problems, Sample, inside_root
+from odwrap.data.dataset import NOTES, Problems, Sample, inside_root
 from odwrap.data.splits import split_images
 from odwrap.odapi.tfexample import frame_record
 
@@ -43,7 +43,7 @@ def decode_sample(line) -> Sample:
 
 def classes_of(line):
     sample = decode_sample(line)
-    return sample.image, sorted({obj.name for obj in sample.objects})
+    return sample.image, sorted({obj.name for obj in sample.objects}), sample.split
 
 
 def make_plan(entries, fractions, seed, shards):
@@ -169,7 +169,9 @@ def build(pipeline, spec: dict) -> None:
     blocked = {}
     if spec["strict"]:  # the shards wait for the counts, and none is kept if there are any
         blocked["blocked"] = beam.pvalue.AsSingleton(
-            problems | "Any problem" >> beam.combiners.Count.Globally())
+            problems
+            | "Not notes" >> beam.Filter(lambda part: part[0] not in NOTES)
+            | "Any problem" >> beam.combiners.Count.Globally())
     written = encoded.shards | "Commit" >> beam.Map(commit, spec["output"], **blocked)
     ((written | "Tag shards" >> beam.Map(lambda part: ("shard", part)),
       problems | "Tag problems" >> beam.Map(lambda part: ("problem", part)))

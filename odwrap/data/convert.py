@@ -1,14 +1,13 @@
 """`convert`: annotations -> sharded TFRecords the OD API's TfExampleDecoder reads.
 
 Plan in the main process (read annotations, filter classes, label map, splits, shards), then
-write shards in parallel processes. JPEG and PNG bytes pass through undecoded; other formats
-are re-encoded as PNG. Each shard is written to a temporary name and renamed when complete;
-a rerun of the same plan keeps the complete shards and writes the rest, so an interrupted run
-finishes with the same bytes. Output does not depend on the number of workers.
+write shards in parallel processes (the image bytes each record stores: odwrap.data.images).
+Each shard is written to a temporary name and renamed when complete; a rerun of the same plan
+keeps the complete shards and writes the rest, so an interrupted run finishes with the same
+bytes. Output does not depend on the number of workers.
 """
 
 import hashlib
-import io
 import json
 import os
 import time
@@ -18,10 +17,12 @@ from pathlib import Path
 from odwrap import report
 from odwrap.data import classes as classes_mod
 from odwrap.data import resume, segmentations, workers
-from odwrap.data.dataset import Problems, Sample, clip_objects, inside_root
+from odwrap.data.dataset import EmbeddedImage, Problems, Sample, clip_objects, inside_root
 from odwrap.data.formats import READERS, ReadOptions, reader
+from odwrap.data.images import load_image
+from odwrap.data.orientation import CONVENTIONS
 from odwrap.data.remote import is_url
-from odwrap.data.splits import assign_splits, parse_split, plan_shards
+from odwrap.data.splits import assign_splits, plan_shards, source_fractions
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import labelmap
@@ -48,6 +49,7 @@ class ConvertOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     runner: str = "local"  # local: worker processes here; beam: odwrap.data.beam
     beam_options: str = ""  # Beam's PipelineOptions, as one shell-quoted string
+    exif: str | None = None  # oriented | raw: the image boxes describe where size cannot tell
 
 
 @dataclass
@@ -79,68 +81,30 @@ class ConvertReport:
     rewritten_shards: list = field(default_factory=list)  # kept by a run, found damaged
 
 
-def _jpeg_complete(data: bytes) -> bool:
-    # A JPEG ends with the EOI marker; a truncated download does not.
-    return data.rstrip(b"\0")[-2:] == b"\xff\xd9"
-
-
-def load_image(path: Path, where: str, problems: Problems):
-    """(bytes to store, format, width, height) or None when the image is unusable."""
-    from PIL import Image
-
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        problems.add("missing_image", where)
-        return None
-    except OSError:
-        problems.add("corrupt_image", where)
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            kind, mode = image.format, image.mode
-            if kind == "PNG":
-                image.verify()
-            if kind == "JPEG" and mode in ("RGB", "L") and _jpeg_complete(data):
-                return data, "jpeg", width, height
-            if kind == "PNG":
-                return data, "png", width, height
-            if kind == "JPEG" and not _jpeg_complete(data):
-                raise OSError("truncated JPEG")
-        with Image.open(io.BytesIO(data)) as image:
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "PNG")
-            return buffer.getvalue(), "png", width, height
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        problems.add("corrupt_image", where)
-        return None
-
-
 def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
                   locate=inside_root):
     """(The serialized tf.train.Example of one sample, its boxes), or None when its image is
     dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
     the path would leave the root."""
-    path = locate(images_root, sample.image)
+    path = locate(images_root, sample.embedded or sample.image)
     if path is None:
-        problems.add("path_escape", f"{sample.source}: {sample.image}")
+        problems.add("path_escape", f"{sample.source}: {sample.embedded or sample.image}")
         return None
-    loaded = load_image(path, f"{sample.source}: {sample.image}", problems)
+    if sample.embedded:
+        path = EmbeddedImage(path)
+    annotated = None if sample.normalized or sample.width is None else \
+        (sample.width, sample.height)
+    loaded = load_image(path, f"{sample.source}: {sample.image}", problems, annotated,
+                        sample.exif)
     if loaded is None:
         return None
     data, kind, width, height = loaded
     if sample.normalized:
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * width, obj.xmax * width
-            obj.ymin, obj.ymax = obj.ymin * height, obj.ymax * height
+        _scale(sample.objects, width, height, width, height)
     elif sample.width is not None and (sample.width, sample.height) != (width, height):
         problems.add("size_mismatch", f"{sample.source}: annotated {sample.width}x"
                                       f"{sample.height}, image {width}x{height}")
-        scale_x, scale_y = width / sample.width, height / sample.height
-        for obj in sample.objects:
-            obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
-            obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        _scale(sample.objects, width, height, width / sample.width, height / sample.height)
     objects = [obj for obj in clip_objects(sample, width, height, problems)
                if _mask_fits(obj, sample, width, height, problems)]
     features = {
@@ -163,10 +127,34 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         "image/object/is_crowd": ("int", [o.is_crowd for o in objects]),
         "image/object/group_of": ("int", [o.group_of for o in objects]),
     }
-    if any(o.mask is not None for o in objects):
-        features["image/object/mask"] = ("bytes", [
-            segmentations.png_mask(o.mask, width, height) for o in objects])
+    if any(o.mask is not None for o in objects):  # --masks: a mask per box
+        masks = [_mask(obj, sample, width, height, problems) for obj in objects]
+        features["image/object/mask"] = ("bytes", [png for png, _ in masks])
+        features["image/object/mask/weight"] = ("float", [weight for _, weight in masks])
     return encode_example(features), len(objects)
+
+
+def _scale(objects, width: int, height: int, scale_x: float, scale_y: float) -> None:
+    """Boxes and masks of OBJECTS, annotated on an image that (SCALE_X, SCALE_Y) turns into
+    the WIDTHxHEIGHT image, in that image's pixels: a box and its mask scale together."""
+    for obj in objects:
+        obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
+        obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
+        obj.mask = segmentations.fitted(obj.mask, width, height, scale_x, scale_y)
+
+
+def _mask(obj, sample: Sample, width: int, height: int, problems: Problems):
+    """(The PNG mask of OBJ, its image/object/mask/weight). An object with no segmentation, or
+    one with no pixel in the image, gets its box as its mask, counted, weight 0: a blank mask
+    would teach Mask R-CNN's mask head that the object has no pixels, and dropping the box
+    would teach its detector that the object is background (docs/instance-segmentation.md)."""
+    pixels = segmentations.pixels(obj.mask, width, height) if obj.mask else None
+    if pixels is not None and pixels.any():
+        return segmentations.png_mask(pixels), 1.0
+    why = "no pixel in the image" if obj.mask else "no segmentation"
+    problems.add("box_mask", f"{sample.source}: {obj.name}: {why}")
+    box = segmentations.box_polygon(obj.xmin, obj.ymin, obj.xmax, obj.ymax)
+    return segmentations.png_mask(segmentations.pixels(box, width, height)), 0.0
 
 
 def _mask_fits(obj, sample: Sample, width: int, height: int, problems: Problems) -> bool:
@@ -213,6 +201,8 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             raise InputError(f"{value}: URLs are read by convert --runner beam only")
     if options.format not in READERS:
         raise InputError(f"unknown format '{options.format}'; one of: {', '.join(READERS)}")
+    if options.exif not in (None, *CONVENTIONS):
+        raise InputError(f"--exif {options.exif}: one of {', '.join(CONVENTIONS)}")
     samples, images_root = reader(options.format)(options.source, options.read, problems)
     unique, seen = [], set()
     for sample in samples:
@@ -220,6 +210,10 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             problems.add("duplicate_image", f"{sample.source}: {sample.image}")
             continue
         seen.add(sample.image)
+        sample.exif = options.exif or sample.exif  # the option over the format's convention
+        if options.read.masks:  # every box gets a mask, its box where it has none (_mask)
+            for obj in sample.objects:
+                obj.mask = [] if obj.mask is None else obj.mask
         unique.append(sample)
     return unique, images_root
 
@@ -263,14 +257,15 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
         digest.update(str(task.path.name).encode())
         for sample in task.samples:
             try:
-                stat = os.stat(os.path.join(task.images_root, sample.image))
+                stat = os.stat(os.path.join(task.images_root,
+                                            sample.embedded or sample.image))
                 state = (stat.st_size, stat.st_mtime_ns)
             except (OSError, ValueError):
                 state = None
             objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
                         o.group_of, repr(o.mask)) for o in sample.objects]
             digest.update(repr((sample.image, sample.width, sample.height, objects,
-                                state)).encode())
+                                state, sample.split, sample.exif)).encode())
     return digest.hexdigest()
 
 
@@ -322,7 +317,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     samples, images_root = read_dataset(options, problems)
     label_map = dataset_label_map(options, samples, problems)
     ids = {item.name: item.id for item in label_map.item}
-    splits = assign_splits(samples, parse_split(options.split), options.seed)
+    splits = assign_splits(samples, source_fractions(options.split, samples),
+                           options.seed)
     output = Path(options.output)
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: exists and is not a folder")

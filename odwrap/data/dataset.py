@@ -5,6 +5,8 @@ its objects in pixel coordinates. What is wrong with the data is counted per rea
 Problems, never raised, unless the conversion is strict.
 """
 
+import base64
+import json
 import math
 import os
 import struct
@@ -12,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odwrap.data import orientation
 from odwrap.errors import InputError
 
 # Why an image or a box was dropped or changed; the report counts each.
@@ -34,11 +37,21 @@ REASONS = {
     "bad_size": "annotated width or height not a whole number in 1..1000000 (dropped)",
     "unknown_image": "annotation for an image the file does not list (dropped)",
     "bad_mask": "segmentation malformed, out of bounds or not the image's size (box dropped)",
+    "box_mask": "object with no mask under --masks, or one with no pixel in the image (its "
+                "box used as its mask)",
+    "bad_exif": "EXIF block or orientation tag unreadable (the image taken as stored)",
+    "exif_oriented": "annotated as EXIF-oriented: the image written turned, as viewers show it",
+    "exif_raw": "annotated on the stored pixels despite an EXIF orientation (written as stored)",
+    "unsupported_shape": "shape with no box (point, line, tag) or no mask odwrap reads (dropped)",
+    "rotated_box": "rotated box (CVAT rotation) read as the upright box around it",
 }
+# Reasons counted for the report that are no problem: --strict does not fail on them.
+NOTES = frozenset({"exif_oriented", "exif_raw"})
 
 # Limits on what an annotation may say; beyond them a value is counted, never used.
 MAX_SIDE = 1_000_000  # annotated width or height in pixels
 MAX_COORDINATE = 1e9  # |coordinate|; larger is no box in any image (and overflows float32)
+MAX_EMBEDDED_BYTES = 256 * 1024 ** 2  # an annotation file holding its image (LabelMe)
 
 
 class BadValue(ValueError):
@@ -116,7 +129,7 @@ class Obj:
     difficult: int = 0
     is_crowd: int = 0
     group_of: int = 0
-    mask: object = None  # COCO segmentation (polygons or RLE), turned into a PNG mask
+    mask: object = None  # COCO segmentation (polygons or RLE), turned into a PNG mask; [] none
 
 
 @dataclass
@@ -126,7 +139,12 @@ class Sample:
     height: int | None
     objects: list[Obj] = field(default_factory=list)
     source: str = ""  # where the annotation came from, for messages
-    normalized: bool = False  # boxes are fractions of the image size (Open Images)
+    normalized: bool = False  # boxes are fractions of the image size (Open Images, YOLO)
+    split: str | None = None  # the dataset's own split (splits.source_split), when it has them
+    exif: str = orientation.DEFAULT  # oriented | raw: the image boxes describe if size can't tell
+    # The annotation file (relative to the images root) that holds the image as base64
+    # "imageData" (LabelMe), read when the shard is written instead of the file `image`.
+    embedded: str | None = None
 
 
 @dataclass
@@ -140,7 +158,7 @@ class Problems:
     def add(self, reason: str, where: str, count: int = 1) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown problem reason {reason!r}")
-        if self.strict:
+        if self.strict and reason not in NOTES:
             raise InputError(f"{where}: {REASONS[reason]} (--strict)")
         self.counts[reason] += count
         self.examples.setdefault(reason, where)
@@ -195,3 +213,23 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
         kept.append(Obj(obj.name, xmin, ymin, xmax, ymax, obj.difficult, obj.is_crowd,
                         obj.group_of, obj.mask))
     return kept
+
+
+class EmbeddedImage:
+    """The image that an annotation file holds (Sample.embedded), decoded from it when its
+    shard is written rather than kept in memory from the reading on. FILE is what locate()
+    gave for the annotation file (a Path, a remote.RemoteImage); read_bytes() fails as a
+    missing or broken image file does (FileNotFoundError, OSError)."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def read_bytes(self) -> bytes:
+        data = self.file.read_bytes()
+        if len(data) > MAX_EMBEDDED_BYTES:
+            raise OSError(f"over the limit of {MAX_EMBEDDED_BYTES} bytes")
+        try:
+            return base64.b64decode(json.loads(data.decode("utf-8-sig"))["imageData"],
+                                    validate=True)
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # binascii.Error too
+            raise OSError(f"no base64 imageData: {exc}") from None

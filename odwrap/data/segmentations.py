@@ -1,4 +1,5 @@
-"""COCO instance masks: checked in Python, then drawn by pycocotools as PNG masks.
+"""COCO instance masks: checked in Python, fitted to the image when annotated on another size
+of it (fitted()), then drawn by pycocotools as PNG masks.
 
 pycocotools trusts its input: a NaN or huge polygon coordinate makes it segfault or allocate
 gigabytes, and RLE counts that do not add up to the image decode to garbage. `problem()` says
@@ -99,22 +100,82 @@ def problem(segmentation, width: int, height: int) -> str | None:
     return "segmentation is neither polygons nor RLE"
 
 
-def png_mask(segmentation, width: int, height: int) -> bytes:
-    """A checked segmentation (problem() is None) as a WIDTHxHEIGHT PNG of 0s and 1s."""
+def scaled(segmentation, scale_x: float, scale_y: float):
+    """Polygons with each x times SCALE_X and each y times SCALE_Y (as the boxes are scaled);
+    anything else as it is (problem() judges it)."""
+    if not isinstance(segmentation, list) or not all(
+            isinstance(polygon, list) and all(_number(value) for value in polygon)
+            for polygon in segmentation):
+        return segmentation
+    return [[value * (scale_y if index % 2 else scale_x) for index, value in enumerate(polygon)]
+            for polygon in segmentation]
+
+
+def fitted(segmentation, width: int, height: int, scale_x: float, scale_y: float):
+    """SEGMENTATION, annotated on an image that its boxes are scaled by (SCALE_X, SCALE_Y) to
+    fit, for the WIDTHxHEIGHT image: polygons scaled as the boxes are, a sound RLE of another
+    size resampled to the image's (resampled()); anything else as it is (problem() judges)."""
+    if isinstance(segmentation, dict):
+        return resampled(segmentation, width, height)
+    return scaled(segmentation, scale_x, scale_y)
+
+
+def resampled(rle: dict, width: int, height: int):
+    """A sound RLE (problem() None for its own size) as the RLE of a WIDTHxHEIGHT mask, each
+    pixel that of the annotated mask under its centre (nearest neighbour: the mask stays 0s
+    and 1s, and keeps the annotation's own precision); an RLE that is not sound, or already
+    of that size, as it is. Memory follows the image, never the annotated size (up to
+    1000000x1000000): the runs are looked up, never decoded."""
     import numpy as np
-    from PIL import Image
     from pycocotools import mask as mask_utils
 
-    if not segmentation:  # an object without a mask in an image whose others have one
-        pixels = np.zeros((height, width), np.uint8)
+    size = rle.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(_whole(v) and v >= 1
+                                                                for v in size)) or \
+            list(size) == [height, width] or _rle_problem(rle, size[1], size[0]):
+        return rle
+    (source_height, source_width), counts = size, rle["counts"]
+    if isinstance(counts, str):
+        counts = decode_counts(counts)
+    ends = np.cumsum(np.asarray(counts, np.int64))  # run i ends before ends[i], column-major
+    # The source pixel under each pixel's centre, in whole numbers: floor((x + 1/2) * s / w).
+    columns = (2 * np.arange(width, dtype=np.int64) + 1) * source_width // (2 * width)
+    rows = (2 * np.arange(height, dtype=np.int64) + 1) * source_height // (2 * height)
+    grid = np.empty((height, width), np.uint8, order="F")
+    step = max(1, 2 ** 20 // height)  # columns at a time: bounded index arrays
+    for start in range(0, width, step):
+        index = columns[start:start + step, None] * source_height + rows[None, :]
+        grid[:, start:start + step] = (np.searchsorted(ends, index, side="right") % 2).T
+    encoded = mask_utils.encode(grid)
+    return {"size": [height, width], "counts": encoded["counts"].decode("ascii")}
+
+
+def box_polygon(xmin: float, ymin: float, xmax: float, ymax: float) -> list[list[float]]:
+    """A box as a COCO segmentation: the filled rectangle, as a LabelMe rectangle's mask is."""
+    return [[xmin, ymin, xmax, ymin, xmax, ymax, xmin, ymax]]
+
+
+def pixels(segmentation, width: int, height: int):
+    """A checked segmentation (problem() is None) as a HEIGHTxWIDTH uint8 array of 0s and 1s;
+    an empty one (no mask) all 0s."""
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    if not segmentation:
+        return np.zeros((height, width), np.uint8)
+    if isinstance(segmentation, list):  # polygons
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation["counts"], list):  # uncompressed RLE
+        rle = mask_utils.frPyObjects(segmentation, height, width)
     else:
-        if isinstance(segmentation, list):  # polygons
-            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        elif isinstance(segmentation["counts"], list):  # uncompressed RLE
-            rle = mask_utils.frPyObjects(segmentation, height, width)
-        else:
-            rle = segmentation
-        pixels = mask_utils.decode(rle).astype(np.uint8)
+        rle = segmentation
+    return mask_utils.decode(rle).astype(np.uint8)
+
+
+def png_mask(pixels) -> bytes:
+    """PIXELS (pixels()) as a PNG mask, as the OD API's decoder reads them."""
+    from PIL import Image
+
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()

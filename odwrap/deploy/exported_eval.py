@@ -102,7 +102,7 @@ def _evaluate_one(path, record, names, detector, fields, ground_truth, detection
     if not features.get("image/encoded"):
         raise InputError(f"{path}: an example has no image/encoded")
     pixels = load_rgb(io.BytesIO(features["image/encoded"][0]),
-                      f"{path}: an example's image/encoded")
+                      f"{path}: an example's image/encoded", oriented=False)
     height, width = pixels.shape[:2]
     scale = np.array([height, width, height, width], np.float32)
     boxes, classes, crowd = _ground_truth(features, height, width, names)

@@ -11,7 +11,8 @@ the next one with the same model and threshold: it checks that the images it ski
 the log names, in order, and cuts a half-written tail. At the end the files get their names
 (detections.json is made from the lines then). An image that cannot be read (corrupt, not an
 image, a decompression bomb) is logged and skipped; when none can be read, that is an
-InputError.
+InputError. With a FORMAT, the detections also become a labelling tool's files in
+OUTPUT/FORMAT (odwrap.deploy.labelling), made from the same lines at the end.
 
 `predict` is the public `odwrap.predict` (odwrap.api re-exports it): its signature holds each
 option's default, which the CLI shows. This module imports numpy and protobuf (the runtimes,
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy import sources
+from odwrap.deploy import labelling, sources
+from odwrap.deploy.labelling import Written
 from odwrap.errors import InputError
 from odwrap.fsutil import (MiB, atomic_write_bytes, atomic_write_text, atomic_writer,
                            open_own_file, read_text)
@@ -53,6 +55,7 @@ class PredictResult:
     milliseconds: array = field(default_factory=lambda: array("f"))  # each image's inference
     threshold: float = DEFAULT_THRESHOLD  # the lowest score kept
     threshold_source: str = "given"  # or where it came from (model_threshold)
+    labelling: Written | None = None  # the labelling tool's files (FORMAT)
 
     @property
     def median_milliseconds(self) -> float:
@@ -219,9 +222,13 @@ def _logged_names(log: Path, images: int):
             yield json.loads(line).get("filename")
 
 
-def _finish(output: Path, jsonl: bool) -> Path:
-    """Give the part files their names; detections.json is written from the lines."""
+def _finish(output: Path, jsonl: bool, format=None, names=None, images=()):
+    """(the detections file, the labelling tool's files): the part files get their names,
+    detections.json is written from the lines; FORMAT's files before them, so that a run whose
+    labelling files fail can be resumed and finish again."""
     part = output / (DETECTIONS + PART)
+    written = format and labelling.write(format, output, output / (IMAGES + PART), part, names,
+                                         images)
     if jsonl:
         target = output / DETECTIONS
         os.replace(part, target)
@@ -235,7 +242,20 @@ def _finish(output: Path, jsonl: bool) -> Path:
         part.unlink()
     os.replace(output / (IMAGES + PART), output / IMAGES)
     (output / RUN).unlink(missing_ok=True)
-    return target
+    return target, written
+
+
+def _check_format(format: str, images, output: Path, restart: bool) -> None:
+    """FORMAT is a labelling tool's; IMAGES are files (a TFRecord's images have none for the
+    tool to open); a fresh run finds no OUTPUT/FORMAT."""
+    labelling.check_format(format)
+    record = sources.first_record(images)
+    if record is not None:
+        raise InputError(f"--format {format}: {record} is a TFRecord; its images are no files "
+                         "a labelling tool can open: predict the image files")
+    log = output / (IMAGES + PART)
+    if restart or not (log.exists() or log.is_symlink()):
+        labelling.refuse_existing(output, format)
 
 
 def model_threshold(model: Path) -> tuple[float, str]:
@@ -259,14 +279,16 @@ def model_threshold(model: Path) -> tuple[float, str]:
 def predict(model, images, output="predictions", *, threshold: float | None = None,
             labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
             annotate: bool = True, restart: bool = False, max_images: int | None = None,
-            classes: Sequence[str] | None = None) -> PredictResult:
+            classes: Sequence[str] | None = None, format: str | None = None) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
     TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
     annotated images. THRESHOLD: the lowest score kept; by default the one export wrote
     beside the model (its evaluation's best F1), else 0.5. Resumes an interrupted run in OUTPUT
     unless RESTART. MAX_IMAGES: only the first that many images of IMAGES. CLASSES: only
-    detections of these class names."""
+    detections of these class names. FORMAT (yolo, labelme, cvat, coco): also a labelling
+    tool's files of the detections in OUTPUT/FORMAT, which a fresh run must not find there
+    (the user may have corrected them); image files only, no TFRecords."""
     from odwrap.deploy.annotate import Annotator
     from odwrap.deploy.runtime import load_detector
 
@@ -278,6 +300,8 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: is a file; --output names a folder")
     given = read_labels(labels) if labels else None  # before the model loads
+    if format is not None:
+        _check_format(format, images, output, restart)
     source = "given" if threshold is not None else None
     if threshold is None:
         threshold, source = model_threshold(model)
@@ -290,7 +314,8 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     names = given if given is not None else model_labels(detector, model)
     wanted = _class_ids(classes, names) if classes else None
     run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime,
-           **({"classes": sorted(wanted)} if wanted else {})}
+           **({"classes": sorted(wanted)} if wanted else {}),
+           **({"format": format} if format else {})}
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     resumed, count = _resume(output, run, restart)
@@ -350,5 +375,5 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
             output.rmdir()
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
-    result.output = _finish(output, jsonl)
+    result.output, result.labelling = _finish(output, jsonl, format, names, images)
     return result

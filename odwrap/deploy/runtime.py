@@ -39,12 +39,18 @@ def preprocess(image: np.ndarray, normalization: Normalization) -> np.ndarray:
     return (image.astype(np.float32) - np.array(mean, np.float32)) / np.array(std, np.float32)
 
 
-def load_rgb(source, name=None) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of an image file or file object; `name` names it in errors."""
+def load_rgb(source, name=None, *, oriented: bool = True) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of an image file or file object; `name` names it in errors.
+    ORIENTED: as a viewer shows it, its EXIF orientation applied (an image file); else as
+    stored (a TFRecord's image/encoded, whose boxes describe the stored pixels, as
+    TensorFlow decodes them): odwrap.data.orientation's rule."""
     from PIL import Image
 
+    from odwrap.data import orientation
+
     try:
-        with Image.open(source) as image:
+        with Image.open(source) as opened:
+            image = orientation.upright(opened) if oriented else opened
             if image.mode in WIDE_MODES:
                 return _wide_to_rgb(np.asarray(image, dtype=np.float64), image.mode,
                                     name or source)

@@ -31,11 +31,12 @@ class Source:
     encoded: bytes | None = None  # an image from a TFRecord
 
     def read(self):
-        """uint8 RGB [H, W, 3]; InputError naming the image when it cannot be read."""
+        """uint8 RGB [H, W, 3]: an image file as a viewer shows it (its EXIF orientation
+        applied), a TFRecord's image as stored; InputError naming it when it cannot be read."""
         from odwrap.deploy.runtime import load_rgb
 
         if self.encoded is not None:
-            return load_rgb(io.BytesIO(self.encoded), name=self.filename)
+            return load_rgb(io.BytesIO(self.encoded), name=self.filename, oriented=False)
         return load_rgb(self.path)
 
 
@@ -98,3 +99,12 @@ def count(arguments) -> int:
             total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
                       RECORD_SUFFIXES else 1)
     return total
+
+
+def first_record(arguments) -> Path | None:
+    """The first TFRecord file that ARGUMENTS name, None when they name image files only."""
+    for argument in arguments:
+        for path in _files(str(argument)):
+            if path.suffix.lower() in RECORD_SUFFIXES:
+                return path
+    return None

@@ -115,6 +115,21 @@ def test_strict_fails_in_the_pipeline_with_one_line_and_writes_nothing(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+def test_exif_photos_are_turned_as_the_default_converter_turns_them(tmp_path, beam_python):
+    """Photos of every EXIF orientation: the same bytes and counts; the counts of photos
+    turned or kept are no problem to --strict in the pipeline either."""
+    from tests.data.test_exif_orientation import as_stored, dataset
+
+    dataset(tmp_path / "voc", as_stored)
+    argv = ["voc", tmp_path / "voc", "--strict"]
+    assert convert(*argv, "-o", tmp_path / "local") == 0
+    assert convert(*argv, "-o", tmp_path / "beam", "--runner", "beam") == 0
+    assert_same_output(tmp_path / "local", tmp_path / "beam")
+    report = json.loads((tmp_path / "beam" / "report.json").read_text())
+    assert {reason: entry["count"] for reason, entry in report["problems"].items()} == \
+        {"exif_oriented": 3, "exif_raw": 4}
+
+
 @pytest.mark.parametrize("where", ["beam venv child", "in process"])
 def test_a_failing_pipeline_is_one_line_with_its_log(tmp_path, beam_python, capsys,
                                                       monkeypatch, where):

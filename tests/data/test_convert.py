@@ -54,6 +54,7 @@ for serialized in tf.data.TFRecordDataset(tf.io.gfile.glob(sys.argv[1])):
              "group_of": d["groundtruth_group_of"].numpy().astype(int).tolist()}
     if masks:
         entry["mask_sums"] = d["groundtruth_instance_masks"].numpy().sum(axis=(1, 2)).tolist()
+        entry["mask_weights"] = d["groundtruth_instance_mask_weights"].numpy().tolist()
     out[key] = entry
 print(json.dumps(out))
 """
@@ -138,6 +139,69 @@ def test_open_images_records_decode_through_the_odapi(tmp_path, capsys):
     assert convert("oid", path, "-o", tmp_path / "out2", "--images", images,
                    "--class-names", names, "--no-group-of") == 0
     assert "1 group-of box left out" in capsys.readouterr().out
+
+
+@pytest.mark.tf
+def test_yolo_records_with_polygon_masks_decode_through_the_odapi(tmp_path):
+    root = datasets.yolo(tmp_path / "yolo")
+    # A 20x24 px rectangle as a polygon on the 40x100 image: (10, 20)-(30, 44).
+    (root / "labels" / "b.txt").write_text("1 0.25 0.2 0.75 0.2 0.75 0.44 0.25 0.44\n")
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks") == 0
+    decoded = decode_with_odapi(tmp_path / "out", masks=True)
+    assert decoded["images/b.png"]["shape"] == [100, 40, 3]
+    assert decoded["images/b.png"]["boxes"][0] == pytest.approx([0.2, 0.25, 0.44, 0.75],
+                                                                abs=1e-5)
+    assert abs(decoded["images/b.png"]["mask_sums"][0] - 20 * 24) <= 0.15 * 20 * 24
+    for got, box in zip(decoded["images/a.jpg"]["boxes"], [[0.1, 0.1, 0.5, 0.5],
+                                                           [0.5, 0.5, 1.0, 1.0]]):
+        assert got == pytest.approx(box, abs=1e-5)
+    # Box lines: their boxes, (8, 6)-(40, 30) and (40, 30)-(80, 60) of 80x60, filled, weight 0.
+    assert decoded["images/a.jpg"]["mask_sums"] == [32 * 24, 40 * 30]
+    assert decoded["images/a.jpg"]["mask_weights"] == [0, 0]
+    assert decoded["images/b.png"]["mask_weights"] == [1]
+    assert decoded["images/c.jpg"]["boxes"] == []
+
+
+@pytest.mark.tf
+def test_coco_masks_one_per_box_and_scaled_through_the_odapi(tmp_path):
+    """--masks through the OD API's TfExampleDecoder (PNG masks): an image none of whose
+    annotations has a segmentation, one with a polygon and a box without, and one annotated
+    at half its size. As many masks as boxes in each; a box without a mask is its filled box
+    (weight 0); the half-size polygon is scaled with its box."""
+    from PIL import Image
+
+    root = tmp_path / "coco"
+    root.mkdir()
+    for name, size in (("none.png", (40, 30)), ("mixed.png", (40, 30)), ("half.png", (64, 48))):
+        Image.new("RGB", size, (90, 90, 90)).save(root / name)
+    data = {"images": [{"id": 1, "file_name": "none.png", "width": 40, "height": 30},
+                       {"id": 2, "file_name": "mixed.png", "width": 40, "height": 30},
+                       {"id": 3, "file_name": "half.png", "width": 32, "height": 24}],
+            "categories": [{"id": 1, "name": "shape"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 8]},
+                {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 10, 15, 12]},
+                {"id": 3, "image_id": 2, "category_id": 1, "bbox": [4, 4, 16, 16],
+                 "segmentation": [[4, 4, 20, 4, 20, 20, 4, 20]]},
+                {"id": 4, "image_id": 2, "category_id": 1, "bbox": [24, 2, 10, 20]},
+                # The rectangle (4, 2)-(20, 14) on a 32x24 copy: (8, 4)-(40, 28) on the image.
+                {"id": 5, "image_id": 3, "category_id": 1, "bbox": [4, 2, 16, 12],
+                 "segmentation": [[4, 2, 20, 2, 20, 14, 4, 14]]}]}
+    (root / "instances.json").write_text(json.dumps(data))
+    assert convert("coco", root / "instances.json", "-o", tmp_path / "out", "--masks") == 0
+    decoded = decode_with_odapi(tmp_path / "out", masks=True)
+    expected = {"none.png": ([10 * 8, 15 * 12], [0, 0]), "mixed.png": ([16 * 16, 10 * 20], [1, 0]),
+                "half.png": ([32 * 24], [1])}
+    for name, (sums, weights) in expected.items():
+        assert len(decoded[name]["mask_sums"]) == len(decoded[name]["boxes"]) == len(sums)
+        assert decoded[name]["mask_sums"] == sums
+        assert decoded[name]["mask_weights"] == weights
+    assert decoded["half.png"]["shape"] == [48, 64, 3]
+    assert decoded["half.png"]["boxes"][0] == pytest.approx([4 / 48, 8 / 64, 28 / 48, 40 / 64],
+                                                            abs=1e-5)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {reason: entry["count"] for reason, entry in report["problems"].items()} == {
+        "box_mask": 3, "size_mismatch": 1}
 
 
 def test_output_is_the_same_bytes_whatever_the_workers(tmp_path):

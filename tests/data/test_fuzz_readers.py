@@ -1,8 +1,10 @@
 """Fuzz the dataset readers and convert (Hypothesis): generated VOC XML, COCO JSON, CSV and
-Open Images rows, segmentations and manifests. Whatever the input: no exception but odwrap's
-own, every record written parses (protobuf, not odwrap's decoder) with finite boxes inside the
-image and 0/1 flags, and nothing outside the output folder changes."""
+Open Images rows, YOLO label files and data.yaml files, LabelMe, CVAT and Create ML files,
+segmentations and manifests. Whatever the input: no exception but odwrap's own, every record
+written parses (protobuf, not odwrap's decoder) with finite boxes inside the image and 0/1
+flags, and nothing outside the output folder changes."""
 
+import base64
 import csv
 import io
 import json
@@ -10,9 +12,10 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+import yaml
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -287,11 +290,61 @@ def test_fuzz_open_images(images, rows, encoding, names, group_of):
     run_convert(images, write, "oid", read, source_name="boxes.csv")
 
 
+YOLO_CLASS = st.sampled_from(["0", "1"])
+YOLO_HOSTILE = st.one_of(NUMBER_TEXT, st.sampled_from(["2", "-1", "1.0", "1e3", "1.5"]),
+                         st.just(MISSING))
+YOLO_BOX = mutated({"class": YOLO_CLASS, "cx": FRACTION, "cy": FRACTION, "w": FRACTION,
+                    "h": FRACTION},
+                   {key: YOLO_HOSTILE for key in ("class", "cx", "cy", "w", "h")}).map(
+    lambda fields: " ".join(fields.values()))
+YOLO_POLYGON = st.tuples(YOLO_CLASS, st.lists(st.one_of(FRACTION, FRACTION, NUMBER_TEXT,
+                                                        st.floats(-3, 3).map(repr)),
+                                              max_size=12)).map(
+    lambda parts: " ".join([parts[0], *parts[1]]))
+YOLO_LINE = st.one_of(YOLO_BOX, YOLO_POLYGON, st.lists(CELL, max_size=7).map(" ".join),
+                      SAFE_TEXT)
+YOLO_LABEL = st.one_of(st.lists(YOLO_LINE, max_size=4).map(
+    lambda lines: "\n".join(lines).encode("utf-8", "replace")), st.binary(max_size=40))
+YOLO_ENTRY = st.sampled_from([".", "list.txt", "..", "/", "missing", "a.jpg", "", "./.",
+                              "../data"])
+YOLO_SPLIT = st.one_of(YOLO_ENTRY, st.lists(YOLO_ENTRY, max_size=2), JSON_ANY)
+YOLO_SOUND = {"train": st.sampled_from([".", "list.txt", [".", "list.txt"]]),
+              "val": st.sampled_from([MISSING, "list.txt"]),
+              "names": st.sampled_from([["cat", "dog"], {0: "cat", 1: "dog"}, MISSING]),
+              "nc": st.sampled_from([MISSING, 2]), "path": st.sampled_from([MISSING, "."])}
+YOLO_BAD = {"train": YOLO_SPLIT, "val": YOLO_SPLIT,
+            "names": st.one_of(st.lists(st.one_of(SAFE_TEXT, JSON_ANY), max_size=3),
+                               st.dictionaries(st.one_of(st.integers(-1, 3), SAFE_TEXT),
+                                               SAFE_TEXT, max_size=3), JSON_ANY),
+            "nc": JSON_ANY, "path": st.sampled_from(["..", "missing", "", "a.jpg", "a\0"])}
+# Sound, with a bad value, or not YAML; the label file reaches the reader in about half the
+# cases.
+YOLO_YAML_DATA = st.one_of(st.fixed_dictionaries(YOLO_SOUND), mutated(YOLO_SOUND, YOLO_BAD))
+YOLO_YAML = st.one_of(YOLO_YAML_DATA.map(lambda data: yaml.safe_dump(
+    {key: value for key, value in data.items() if value is not MISSING}).encode()),
+    st.binary(max_size=60))
+
+
+@given(data_yaml=YOLO_YAML, label=YOLO_LABEL,
+       listed=st.lists(st.one_of(NAMES, SAFE_TEXT), max_size=3), masks=st.booleans(),
+       as_folder=st.booleans(), strict=st.booleans())
+def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict):
+    def write(root):
+        (root / "data.yaml").write_bytes(data_yaml)
+        (root / "a.txt").write_bytes(label)
+        (root / "b.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+        (root / "list.txt").write_text("\n".join(["b.png", *listed]), encoding="utf-8",
+                                       errors="replace")
+
+    run_convert(images, write, "yolo", lambda root: ReadOptions(masks=masks), strict=strict,
+                source_name=None if as_folder else "data.yaml")
+
+
 @given(segmentation=SEGMENTATION, width=st.integers(1, 40), height=st.integers(1, 40))
 def test_fuzz_segmentation_is_checked_before_pycocotools(segmentation, width, height):
     found = segmentations.problem(segmentation, width, height)
     if found is None:
-        png = segmentations.png_mask(segmentation, width, height)
+        png = segmentations.png_mask(segmentations.pixels(segmentation, width, height))
         assert png.startswith(b"\x89PNG")
 
 
@@ -307,6 +360,26 @@ def test_fuzz_compressed_rle_counts_match_pycocotools(pixels):
     assert segmentations.problem({"size": [12, 16], "counts": rle["counts"].decode()}, 16, 12) is None
     assert (mask_utils.decode(rle) == array).all()
 
+
+
+@given(pixels=st.lists(st.booleans(), min_size=6 * 7, max_size=6 * 7),
+       width=st.integers(1, 30), height=st.integers(1, 30), compressed=st.booleans())
+def test_fuzz_resampled_rle_is_the_pixel_under_each_centre(pixels, width, height, compressed):
+    """A 7x6 mask resampled to WIDTHxHEIGHT: pixel (x, y) is the one under its centre,
+    (floor((2x + 1) * 7 / 2w), floor((2y + 1) * 6 / 2h)), and the RLE is sound for the image."""
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    array = np.asfortranarray(np.array(pixels, np.uint8).reshape(6, 7))
+    rle = mask_utils.encode(array)
+    counts = rle["counts"].decode() if compressed else \
+        segmentations.decode_counts(rle["counts"].decode())
+    result = segmentations.resampled({"size": [6, 7], "counts": counts}, width, height)
+    assert segmentations.problem(result, width, height) is None
+    got = segmentations.pixels(result, width, height)
+    columns = [(2 * x + 1) * 7 // (2 * width) for x in range(width)]
+    rows = [(2 * y + 1) * 6 // (2 * height) for y in range(height)]
+    assert (got == array[np.ix_(rows, columns)]).all()
 
 MANIFEST_ENTRY = st.one_of(
     st.sampled_from(["data-00000-of-00001.tfrecord", "data-00000-of-00002.tfrecord",
@@ -358,3 +431,134 @@ def test_fuzz_manifest_removes_only_odwraps_own_files(images, manifest, shards):
             if shard.is_file() and shard.name != "data-00000-of-00002.tfrecord":
                 for example in read_examples(shard):
                     assert_valid(example)
+
+
+# --- LabelMe, CVAT and Create ML (issue 27) --------------------------------------------------
+
+def _png_base64() -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (9, 200, 9)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+PNG_BASE64 = _png_base64()
+SHAPE_KINDS = ["rectangle", "polygon", "circle", "mask", "point", "points", "line", "linestrip"]
+POINT = st.tuples(st.integers(-5, 20), st.integers(-5, 16)).map(list)
+ANY_POINT = st.one_of(POINT, st.lists(JSON_NUMBER, max_size=3), JSON_ANY)
+LABELME_SHAPE = mutated(
+    {"label": st.sampled_from(["cat", "dog"]), "shape_type": st.sampled_from(SHAPE_KINDS),
+     "points": st.lists(POINT, min_size=2, max_size=5), "group_id": st.none()},
+    {"label": st.one_of(st.just(MISSING), JSON_ANY), "shape_type": st.one_of(
+        st.just(MISSING), st.sampled_from(SHAPE_KINDS), JSON_ANY),
+     "points": st.one_of(st.just(MISSING), st.lists(ANY_POINT, max_size=4), JSON_ANY),
+     "group_id": JSON_ANY})
+VALID_SHAPE = {"label": "cat", "shape_type": "polygon", "points": [[1, 1], [9, 1], [9, 9]]}
+LABELME_FILE = st.one_of(
+    mutated({"shapes": st.lists(st.one_of(LABELME_SHAPE, st.just(VALID_SHAPE)), max_size=3),
+             "imagePath": st.sampled_from(IMAGES), "imageData": st.none(),
+             "imageWidth": st.just(16), "imageHeight": st.just(12)},
+            {"shapes": st.one_of(st.just(MISSING), JSON_ANY),
+             "imagePath": st.one_of(st.just(MISSING), st.sampled_from(["", "gone.png"]), NAMES,
+                                    JSON_ANY),
+             "imageData": st.one_of(st.sampled_from([PNG_BASE64, PNG_BASE64[:40], "", "!!"]),
+                                    JSON_ANY),
+             "imageWidth": st.one_of(st.just(MISSING), JSON_NUMBER),
+             "imageHeight": st.one_of(st.just(MISSING), JSON_NUMBER)}).map(json.dumps),
+    st.recursive(JSON_ANY, lambda inner: st.lists(inner) | st.dictionaries(SAFE_TEXT, inner),
+                 max_leaves=6).map(json.dumps),
+    st.binary(max_size=80).map(lambda data: data.decode("latin-1")))
+VALID_LABELME = json.dumps({"shapes": [VALID_SHAPE], "imagePath": "b.png", "imageData": None,
+                            "imageWidth": 16, "imageHeight": 12})
+
+
+@given(files=st.lists(LABELME_FILE, max_size=3), use_masks=st.booleans(),
+       strict=st.booleans())
+def test_fuzz_labelme(images, files, use_masks, strict):
+    def write(root):
+        (root / "sub").mkdir()
+        for index, text in enumerate([VALID_LABELME, *files]):
+            folder = root / "sub" if index % 2 else root  # imagePath from another folder too
+            (folder / f"{index}.json").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "labelme", lambda root: ReadOptions(masks=use_masks),
+                strict=strict)
+
+
+def cvat_xml(images) -> str:
+    def attributes(values: dict) -> str:
+        return "".join(f" {key}={quoteattr(value)}" for key, value in values.items())
+
+    parts = ["<annotations><version>1.1</version>"]
+    for image, shapes in images:
+        parts.append(f"<image{attributes(image)}>")
+        parts += [f"<{tag}{attributes(values)}/>" for tag, values in shapes]
+        parts.append("</image>")
+    return "".join(parts) + "</annotations>"
+
+
+CVAT_TAGS = ["box", "polygon", "ellipse", "mask", "points", "polyline", "tag", "cuboid"]
+POINTS_TEXT = st.lists(st.tuples(COORDINATE, COORDINATE), min_size=1, max_size=5).map(
+    lambda pairs: ";".join(f"{x},{y}" for x, y in pairs))
+CVAT_SHAPE = mutated(
+    {"tag": st.sampled_from(CVAT_TAGS), "label": st.sampled_from(["cat", "dog"]),
+     **{key: COORDINATE for key in ("xtl", "ytl", "xbr", "ybr", "cx", "cy", "rx", "ry", "left",
+                                    "top", "width", "height")},
+     "points": POINTS_TEXT, "rotation": st.sampled_from(["0", "30", "90.0", "-45"])},
+    {"tag": st.sampled_from(CVAT_TAGS + ["skeleton", "attribute", "image"]),
+     "label": st.one_of(st.just(MISSING), st.sampled_from(["", " ", "a\nb"]), SAFE_TEXT),
+     **{key: VOC_HOSTILE for key in ("xtl", "ytl", "xbr", "ybr", "cx", "cy", "rx", "ry",
+                                     "height", "rotation")},
+     "points": st.one_of(st.just(MISSING), NUMBER_TEXT, POINTS_TEXT.map(lambda t: t + ";nan,1"),
+                         st.sampled_from(["1,1;2", ";;", "1,1,1;2,2;3,3"]))}).map(
+    lambda shape: (shape.pop("tag", "box"), shape))
+CVAT_IMAGE = mutated(
+    {"id": st.integers(0, 3).map(str), "name": st.sampled_from(IMAGES), "width": st.just("16"),
+     "height": st.just("12")},
+    {"name": st.one_of(st.just(MISSING), NAMES), "width": VOC_HOSTILE, "height": VOC_HOSTILE})
+CVAT_FILE = st.one_of(
+    st.lists(st.tuples(CVAT_IMAGE, st.lists(CVAT_SHAPE, max_size=4)), max_size=3).map(
+        lambda images: cvat_xml([({"id": "9", "name": "b.png", "width": "16", "height": "12"},
+                                  [("polygon", {"label": "cat", "points": "1,1;9,1;9,9"})]),
+                                 *images])),
+    st.binary(max_size=80).map(lambda data: data.decode("latin-1")))
+
+
+@given(text=CVAT_FILE, use_masks=st.booleans(), strict=st.booleans())
+def test_fuzz_cvat(images, text, use_masks, strict):
+    def write(root):
+        (root / "annotations.xml").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "cvat", lambda root: ReadOptions(masks=use_masks),
+                strict=strict, source_name="annotations.xml")
+
+
+CREATEML_ANNOTATION = mutated(
+    {"label": st.sampled_from(["cat", "dog"]),
+     "coordinates": st.fixed_dictionaries({key: st.integers(-2, 18) for key in (
+         "x", "y", "width", "height")})},
+    {"label": st.one_of(st.just(MISSING), JSON_ANY),
+     "coordinates": st.one_of(st.just(MISSING), JSON_ANY, st.fixed_dictionaries(
+         {key: JSON_NUMBER for key in ("x", "y", "width", "height")}))})
+CREATEML_ENTRY = mutated(
+    {"image": st.sampled_from(IMAGES),
+     "annotations": st.lists(CREATEML_ANNOTATION, max_size=3)},
+    {"image": st.one_of(st.just(MISSING), NAMES, JSON_ANY),
+     "annotations": st.one_of(st.just(MISSING), JSON_ANY)})
+VALID_CREATEML = {"image": "b.png", "annotations": [
+    {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 6, "height": 6}}]}
+CREATEML_FILE = st.one_of(
+    st.lists(CREATEML_ENTRY, max_size=3).map(lambda entries: json.dumps(
+        [VALID_CREATEML, *entries])),
+    st.recursive(JSON_ANY, lambda inner: st.lists(inner) | st.dictionaries(SAFE_TEXT, inner),
+                 max_leaves=6).map(json.dumps),
+    SAFE_TEXT)
+
+
+@given(text=CREATEML_FILE)
+def test_fuzz_createml(images, text):
+    def write(root):
+        (root / "annotations.json").write_text(text, encoding="utf-8", errors="replace")
+
+    run_convert(images, write, "createml", source_name="annotations.json")

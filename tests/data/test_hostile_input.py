@@ -1,8 +1,12 @@
 """Issue 12, the data side: every hostile annotation value is counted (never written), every bad
 file is one line and exit 2, and what was on disk before is still there."""
 
+import base64
 import json
+import math
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -242,6 +246,35 @@ def test_coco_compressed_rle_is_checked_and_drawn(tmp_path):
     assert len(written(tmp_path / "out")) == 3
 
 
+def test_coco_rle_of_a_huge_annotated_size_is_resampled_in_the_image_s_memory(tmp_path):
+    """An image annotated 1000000x1000000 (the largest side allowed), its RLE of 10^12 pixels in
+    two runs: the mask is resampled to the real 64x64 image by looking the runs up, never
+    decoded at the annotated size (a terabyte)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def huge(data):
+        data["images"][0].update(width=1_000_000, height=1_000_000)
+        data["annotations"][0].update(bbox=[0, 0, 500_000, 1_000_000], segmentation={
+            "size": [1_000_000, 1_000_000], "counts": [0, 500_000 * 1_000_000,
+                                                       500_000 * 1_000_000]})
+
+    path = coco_file(tmp_path, huge)
+    assert convert("coco", path, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    assert problems(tmp_path / "out")["size_mismatch"][0] == 1
+    first = [record for record in written(tmp_path / "out")
+             if record["image/filename"][0] == data_name(path, 0)][0]
+    mask = np.asarray(Image.open(io.BytesIO(first["image/object/mask"][0])))
+    assert mask.shape == (64, 64) and mask[:, :32].all() and not mask[:, 32:].any()
+    assert first["image/object/bbox/xmax"][0] == pytest.approx(0.5)
+
+
+def data_name(path, index: int) -> bytes:
+    return json.loads(path.read_text())["images"][index]["file_name"].encode()
+
+
 def _runs(pixels) -> list[int]:
     """Column-major run lengths starting with zeros, as COCO's uncompressed RLE has them."""
     flat, runs, current, length = pixels.flatten(order="F"), [], 0, 0
@@ -345,6 +378,210 @@ def test_binary_class_names_file_is_one_line(tmp_path, capsys):
     assert one_line(capsys) == f"odwrap: error: {names}: the class descriptions file is not " \
                                "UTF-8 text (nor UTF-16 with a byte-order mark); save it as UTF-8"
     assert not (tmp_path / "out").exists()
+
+
+# --- YOLO and pre-split COCO -----------------------------------------------------------------
+
+def yolo_line(tmp_path, line):
+    """The YOLO dataset of tests/datasets.py with LINE as line 3 of labels/a.txt."""
+    root = datasets.yolo(tmp_path / "yolo")
+    with open(root / "labels" / "a.txt", "a") as handle:
+        handle.write(line + "\n")
+    return root
+
+
+@pytest.mark.parametrize("line, reason, message", [
+    ("0 nan 0.5 0.1 0.1", "bad_coordinate", "cx 'nan' is not a finite number within +-1e+09"),
+    ("0 0.5 -inf 0.1 0.1", "bad_coordinate", "cy '-inf' is not a finite number"),
+    ("0 0.5 0.5 1e400 0.1", "bad_coordinate", "w '1e400' is not a finite number"),
+    ("0 0.5 0.5 0.1 0x10", "bad_coordinate", "h '0x10' is not a number"),
+    ("0 0.1 0.1 0.2 0.2 0.3 NaN", "bad_coordinate", "y3 'NaN' is not a finite number"),
+    ("cat 0.5 0.5 0.1 0.1", "bad_annotation", "class 'cat' is not a class id (a whole number "
+                                              "0..999999)"),
+    ("-1 0.5 0.5 0.1 0.1", "bad_annotation", "class '-1' is not a class id"),
+    ("1.5 0.5 0.5 0.1 0.1", "bad_annotation", "class '1.5' is not a class id"),
+    ("9999999 0.5 0.5 0.1 0.1", "bad_annotation", "class '9999999' is not a class id"),
+    ("2 0.5 0.5 0.1 0.1", "unknown_class", "class id 2 is not one of the 2 classes of "
+                                           "data.yaml"),
+    ("0 0.5 0.5 0.1", "bad_annotation", "4 fields; a box has 5 (class cx cy w h), a polygon "
+                                        "the class and 3 or more points (x y)"),
+    ("0 0.1 0.1 0.2 0.2 0.3", "bad_annotation", "6 fields"),
+    ("0", "bad_annotation", "1 fields"),
+    ("0 0.5 0.5", "bad_mask", "a polygon of 1 point (3 at least)"),
+], ids=["nan", "inf", "1e400", "hex", "polygon-nan", "class-name", "class-negative",
+        "class-fraction", "class-huge", "class-out-of-range", "4-fields", "6-fields",
+        "1-field", "1-point"])
+def test_yolo_bad_line_is_counted_with_file_and_line(tmp_path, capsys, line, reason, message):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks") == 0
+    found = problems(tmp_path / "out")
+    # The fixture's 3 box lines have no outline: their boxes are their masks (box_mask).
+    assert set(found) == {reason, "box_mask"} and found["box_mask"][0] == 3
+    assert found[reason][0] == 1
+    assert found[reason][1].startswith(f"labels/a.txt:3: {message}")
+    records = written(tmp_path / "out")
+    assert len(records) == 3 and sum(len(r["image/object/bbox/xmin"]) for r in records) == 3
+    capsys.readouterr()
+    assert convert("yolo", root, "-o", tmp_path / "strict", "--strict") == 2
+    assert one_line(capsys).startswith(f"odwrap: error: labels/a.txt:3: {message}")
+    assert not (tmp_path / "strict").exists()
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("0 1.2 0.5 0.5 0.5", "box_clipped"),  # x from 0.95 to 1.45
+    ("0 -0.1 -0.1 0.4 0.4", "box_clipped"),
+    ("0 2 2 0.1 0.1", "box_degenerate"),  # wholly outside
+    ("0 -1e9 0.5 0.1 0.1", "box_degenerate"),
+    ("0 0.5 0.5 -0.1 0.1", "box_zero_area"),  # a negative width
+    ("0 0.5 0.5 0 0.1", "box_zero_area"),
+    ("0 0.1 0.1 0.5 0.1 0.9 0.1", "box_zero_area"),  # a polygon on one line
+], ids=["right", "top-left", "outside", "far-outside", "negative-width", "zero-width",
+        "flat-polygon"])
+def test_yolo_coordinates_outside_0_1_are_clipped_or_dropped_and_counted(tmp_path, line,
+                                                                         reason):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")[reason]
+    assert (count, example) == (1, "labels/a.txt: cat")
+    boxes = sum(len(r["image/object/bbox/xmin"]) for r in written(tmp_path / "out"))
+    assert boxes == (4 if reason == "box_clipped" else 3)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("0 0.5 0.5 3 0.5 0.5 0.9", "a polygon coordinate is not finite or far outside the 80x60 "
+                                "image"),
+    ("0 " + "0 0 1 1 " * 20_000, "the polygons' outline is over 100 times the image's width + "
+                                 "height"),
+], ids=["far-outside", "outline"])
+def test_yolo_polygon_pycocotools_must_not_see_is_a_bad_mask(tmp_path, line, message):
+    root = yolo_line(tmp_path, line)
+    assert convert("yolo", root, "-o", tmp_path / "out", "--masks", "--workers", 1) == 0
+    assert problems(tmp_path / "out")["bad_mask"] == (1, f"labels/a.txt: cat: {message}")
+    records = written(tmp_path / "out")  # a mask per box (assert_valid), the polygon's gone
+    assert sum(len(r.get("image/object/mask", [])) for r in records) == 3
+
+
+def test_yolo_label_files_that_cannot_be_read_are_counted(tmp_path):
+    from odwrap.data.formats.yolo import MAX_LABEL_BYTES
+
+    root = datasets.yolo(tmp_path / "yolo")
+    (root / "labels" / "a.txt").write_bytes(b"0 0.5 0.5 0.1 0.1\n\xff\xfe\n")
+    (root / "labels" / "b.txt").write_text("1 0.5 0.5 0.1 0.1\n" + " " * MAX_LABEL_BYTES)
+    (root / "labels" / "c.txt").write_text("1 0.5 0.5 0.1 0.1\n")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out") == {"bad_annotation": (2, "labels/a.txt: not UTF-8 text")}
+    assert [r["image/filename"][0] for r in written(tmp_path / "out")] == [b"images/c.jpg"]
+
+
+def test_yolo_links_and_list_entries_out_of_the_root_read_nothing(tmp_path):
+    root = datasets.yolo(tmp_path / "yolo")
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    shutil.copy(root / "images" / "c.jpg", decoy / "secret.jpg")
+    (decoy / "secret.txt").write_text("0 0.5 0.5 1 1\n")
+    (root / "labels" / "a.txt").unlink()
+    (root / "labels" / "a.txt").symlink_to(decoy / "secret.txt")
+    (root / "images" / "d.jpg").symlink_to(decoy / "secret.jpg")
+    shutil.copy(decoy / "secret.jpg", decoy / "other.jpg")
+    (root / "list.txt").write_text(f"../decoy/secret.jpg\n{decoy / 'other.jpg'}\n"
+                                   "images/b.png\n/nonexistent/../../decoy/x.jpg\n")
+    (root / "data.yaml").write_text("train: images\nval: list.txt\nnames: [cat, dog]\n")
+    before = snapshot(tmp_path)
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    found = problems(tmp_path / "out")
+    assert found["bad_annotation"] == (1, "labels/a.txt: a link that leads outside the dataset "
+                                          "root")
+    assert found["path_escape"][0] == 4  # d.jpg, and three entries of list.txt
+    assert sorted(r["image/filename"][0] for r in written(tmp_path / "out")) == [
+        b"images/b.png", b"images/c.jpg"]  # b.png once: the second is a duplicate
+    after = snapshot(tmp_path)
+    assert {name: data for name, data in after.items() if not name.startswith("out")} == before
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nnames: *e\ntrain: images\n",
+     "names[0]: a list is not a class name"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, "
+     "*e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nnc: *g\ntrain: *g\n"
+     "path: *g\nnames: {0: *g}\n", "path a list is not a folder's path"),
+    ("names: &n [cat, *n]\ntrain: images\n", "names[1]: a list is not a class name"),
+    ("train: images\nnames: " + "[" * 100_000, "YAML nested too deeply"),
+    (b"\xff\xfe\x00\x01", "a data.yaml is not UTF-8 text"),
+    ("train: images\nnames: [cat, dog]\n" + "#" * (1024 ** 2), "bytes, over the limit of "
+                                                                "1048576 bytes for a data.yaml"),
+    ('train: images\nnames: [cat, "a\\nb"]\n', "names[1]: class name 'a\\nb' is not a "
+                                                "non-empty name"),
+    ('train: images\npath: "/x\\0y"\n', "path /x\\x00y is not a folder's path"),
+], ids=["alias-bomb", "alias-bomb-everywhere", "recursive", "deep", "binary", "huge", "newline-name", "nul-path"])
+def test_yolo_hostile_data_yaml_is_one_line(tmp_path, capsys, content, message):
+    root = datasets.yolo(tmp_path / "yolo")
+    path = root / "data.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = snapshot(tmp_path)
+    assert convert("yolo", path, "-o", tmp_path / "out") == 2
+    line = one_line(capsys)
+    assert line.startswith(f"odwrap: error: {path}") and message in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_yolo_data_yaml_splits_out_of_the_root_are_one_line(tmp_path, capsys):
+    root = datasets.yolo(tmp_path / "yolo")
+    (tmp_path / "decoy").mkdir()
+    for value in (str(tmp_path / "decoy"), "../decoy", "images/../../decoy"):
+        (root / "data.yaml").write_text(f"train: images\nval: {value}\nnames: [cat, dog]\n")
+        assert convert("yolo", root, "-o", tmp_path / "out") == 2
+        assert one_line(capsys) == f"odwrap: error: {root / 'data.yaml'}: val: '{value}' leads " \
+                                   f"outside the dataset root {root} (set path: to a folder " \
+                                   "that holds it)"
+    (root / "images" / "link").symlink_to(tmp_path / "decoy")
+    (root / "data.yaml").write_text("train: images\nval: images/link\nnames: [cat, dog]\n")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 2
+    assert "val: 'images/link' leads outside the dataset root" in one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_yolo_split_folder_linked_out_of_the_root_is_one_line(tmp_path, capsys):
+    root = tmp_path / "yolo"
+    datasets.yolo_images(root / "train", {"a.jpg": (8, 8, "0 0.5 0.5 0.5 0.5\n")})
+    datasets.yolo_images(tmp_path / "decoy", {"secret.jpg": (8, 8, "0 0.5 0.5 1 1\n")})
+    (root / "valid").mkdir()
+    (root / "valid" / "images").symlink_to(tmp_path / "decoy" / "images")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {root / 'valid' / 'images'}: a link that " \
+                               f"leads outside {root}"
+    (root / "valid" / "images").unlink()
+    (root / "classes.txt").symlink_to(tmp_path / "decoy" / "labels" / "secret.txt")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0  # the link's names are not read
+    assert label_names(tmp_path / "out") == ["0"]
+
+
+def label_names(out) -> list[str]:
+    return [name.decode() for example in written(out)
+            for name in example["image/object/class/text"]]
+
+
+def test_presplit_coco_paths_out_of_the_root(tmp_path, capsys):
+    path = datasets.coco(tmp_path / "src", images=2)
+    root = tmp_path / "roboflow"
+    shutil.copytree(path.parent, root / "train")
+    (root / "train" / "instances.json").rename(root / "train" / "_annotations.coco.json")
+    data = json.loads((root / "train" / "_annotations.coco.json").read_text())
+    data["images"][0]["file_name"] = "../../src/images/" + data["images"][0]["file_name"]
+    (root / "train" / "_annotations.coco.json").write_text(json.dumps(data))
+    assert convert("coco", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"] == (
+        1, f"train/_annotations.coco.json: images[0]: train/{data['images'][0]['file_name']}")
+    assert len(written(tmp_path / "out")) == 1
+    (root / "valid").symlink_to(tmp_path / "src" / "images", target_is_directory=True)
+    (tmp_path / "src" / "images" / "instances.json").rename(
+        tmp_path / "src" / "images" / "_annotations.coco.json")
+    assert convert("coco", root, "-o", tmp_path / "out2") == 2
+    assert one_line(capsys) == f"odwrap: error: {root / 'valid'}: a link that leads outside " \
+                               f"{root}"
 
 
 # --- the manifest and resuming ---------------------------------------------------------------
@@ -515,3 +752,285 @@ def test_convert_takes_a_label_map_with_gaps_in_its_ids(tmp_path, capsys):
     labels = {label for example in written(tmp_path / "out")
               for label in example["image/object/class/label"]}
     assert labels <= {2, 5} and labels
+
+
+# --- LabelMe, CVAT and Create ML (issue 27) --------------------------------------------------
+
+def decoy(tmp_path) -> bytes:
+    """An image beside the dataset folder that no record may hold."""
+    from tests.data.test_tools_formats import picture
+
+    return picture(tmp_path / "decoy.jpg", (16, 16), (1, 2, 3))
+
+
+def holds(out, data: bytes) -> bool:
+    return any(data in record["image/encoded"] for record in written(out))
+
+
+def labelme_root(tmp_path, *files):
+    """A LabelMe folder with a.json (a sound file) and FILES, (name, JSON text) pairs."""
+    from tests.data.test_tools_formats import labelme_file, picture, shape
+
+    root = tmp_path / "lm"
+    picture(root / "a.jpg", (64, 48))
+    labelme_file(root / "a.json", [shape("cat", "rectangle", [[1, 1], [9, 9]])], "a.jpg", 64, 48)
+    for name, text in files:
+        (root / name).write_text(text)
+    return root
+
+
+def labelme_text(image_path="a.jpg", points=((1, 1), (9, 9)), kind="rectangle", **more):
+    return json.dumps({"shapes": [{"label": "dog", "shape_type": kind,
+                                   "points": [list(p) for p in points]}],
+                       "imagePath": image_path, "imageData": None, "imageWidth": 64,
+                       "imageHeight": 48, **more})
+
+
+@pytest.mark.parametrize("image_path", ["../decoy.jpg", "sub/../../decoy.jpg", "..\\decoy.jpg",
+                                        "ABSOLUTE"])
+@pytest.mark.parametrize("embedded", [False, True])
+def test_labelme_image_path_out_of_the_folder_is_not_read(tmp_path, image_path, embedded):
+    data = decoy(tmp_path)
+    image_path = str(tmp_path / "decoy.jpg") if image_path == "ABSOLUTE" else image_path
+    more = {"imageData": base64.b64encode(data).decode()} if embedded else {}
+    root = labelme_root(tmp_path, ("b.json", labelme_text(image_path, **more)))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert len(written(tmp_path / "out")) == 1 and not holds(tmp_path / "out", data)
+
+
+def test_labelme_link_to_a_json_file_outside_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    outside = tmp_path / "outside.json"
+    outside.write_text(labelme_text("", imageData=base64.b64encode(data).decode()))
+    root = labelme_root(tmp_path)
+    (root / "link.json").symlink_to(outside)
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"] == (
+        1, "link.json: a link out of the dataset folder")
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, reason, message", [
+    (labelme_text(points=((1, 1), (math.nan, 9))), "bad_coordinate",
+     "b.json: shapes[0] dog points[1] x nan is not a finite number within +-1e+09"),
+    (labelme_text(points=((1, math.inf), (5, 9))), "bad_coordinate",
+     "b.json: shapes[0] dog points[0] y inf is not a finite number within +-1e+09"),
+    (labelme_text(points=((1, 1), (9, 9)), kind="polygon"), "bad_mask",
+     "b.json: shapes[0] dog: a polygon of 2 point(s); it needs 3 to 100000"),
+    (labelme_text(points=((1, 1),)), "bad_annotation", "b.json: shapes[0] dog: 1 point(s), not 2"),
+    (labelme_text(kind="cuboid"), "unsupported_shape",
+     "b.json: shapes[0]: shape_type 'cuboid' is not one odwrap reads"),
+    (labelme_text().replace('"label": "dog"', '"label": null'), "bad_annotation",
+     "b.json: shapes[0]: label None is not a non-empty name without NUL or line breaks"),
+    (labelme_text().replace('[[1, 1], [9, 9]]', '"1,1"'), "bad_annotation",
+     "b.json: shapes[0] dog: points '1,1' is not a list of [x, y]"),
+    (labelme_text(imageWidth=0), "bad_size",
+     "b.json: imageWidth 0 is not a whole number in 1..1000000"),
+    (labelme_text(None), "bad_annotation", "b.json: neither imagePath nor imageData"),
+    ('{"shapes": [', "bad_annotation", "b.json:1: not valid JSON (Expecting value)"),
+    ('{"imagePath": "a.jpg"}', "bad_annotation", "b.json: not a LabelMe file (no 'shapes' list)"),
+    ("[" * 100_000, "bad_annotation", "b.json: JSON nested too deeply"),
+], ids=["nan", "inf", "polygon-2-points", "rectangle-1-point", "cuboid", "null-label",
+        "points-string", "width-0", "no-image", "malformed", "no-shapes", "deep"])
+def test_labelme_bad_values_are_counted(tmp_path, text, reason, message):
+    root = labelme_root(tmp_path, ("b.json", text))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")[reason] == (1, message)
+    assert len(written(tmp_path / "out")) >= 1
+
+
+def test_labelme_malformed_json_is_one_line_with_strict(tmp_path, capsys):
+    root = labelme_root(tmp_path, ("b.json", '{\n"shapes": [,]}'))
+    assert convert("labelme", root, "-o", tmp_path / "out", "--strict") == 2
+    assert one_line(capsys) == "odwrap: error: b.json:2: not valid JSON (Expecting value): " \
+                               "annotation unreadable or malformed (its image dropped) (--strict)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_labelme_file_over_the_size_limit_is_counted(tmp_path, monkeypatch):
+    from odwrap.data.formats import labelme
+
+    monkeypatch.setattr(labelme, "MAX_JSON_BYTES", 4096)
+    root = labelme_root(tmp_path, ("b.json", labelme_text(imageData="A" * 8192)))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    count, example = problems(tmp_path / "out")["bad_annotation"]
+    assert count == 1 and example.startswith("b.json: ") and \
+        example.endswith("bytes, over the limit of 4096 bytes for a LabelMe file")
+
+
+def test_labelme_embedded_image_that_is_no_image_is_counted(tmp_path):
+    root = labelme_root(tmp_path, ("b.json", labelme_text("gone.jpg", imageData="not base64!")),
+                        ("c.json", labelme_text("", imageData=base64.b64encode(b"GIF8").decode())))
+    assert convert("labelme", root, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["corrupt_image"][0] == 2
+    assert len(written(tmp_path / "out")) == 1
+
+
+CVAT_GOOD = '<image id="0" name="a.jpg" width="64" height="48"><box label="cat" xtl="1" ' \
+            'ytl="1" xbr="9" ybr="9"/></image>'
+
+
+def cvat_file(tmp_path, body: str, head: str = "") -> Path:
+    from tests.data.test_tools_formats import picture
+
+    picture(tmp_path / "cvat" / "a.jpg", (64, 48))
+    path = tmp_path / "cvat" / "annotations.xml"
+    path.write_text(f"{head}<annotations><version>1.1</version>{CVAT_GOOD}{body}</annotations>")
+    return path
+
+
+@pytest.mark.parametrize("head, name", [
+    ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>',
+     "DTDForbidden"),
+    ('<!DOCTYPE a [<!ENTITY decoy SYSTEM "file://DECOY">]>', "DTDForbidden"),
+])
+def test_cvat_dtd_and_entities_are_refused(tmp_path, capsys, head, name):
+    decoy(tmp_path)
+    path = cvat_file(tmp_path, '<image id="1" name="&lol2;&decoy;" width="4" height="4"/>',
+                     head.replace("DECOY", str(tmp_path / "decoy.jpg")))
+    before = snapshot(tmp_path)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys).startswith(f"odwrap: error: {path}: refused ({name}")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("body, reason, message", [
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="nan" ytl="1" '
+     'xbr="2" ybr="2"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <box> cat xtl 'nan' is not a finite number within +-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="1" ytl="1" '
+     'xbr="2" ybr="2" rotation="inf"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <box> cat rotation 'inf' is not a finite number within +-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" '
+     'points="1,1;2,-Infinity;3,3"/></image>', "bad_coordinate",
+     "<image> 1: b.jpg: <polygon> cat points[1] y '-Infinity' is not a finite number within "
+     "+-1e+09"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" points="1,1;2,2"/>'
+     '</image>', "bad_mask",
+     "<image> 1: b.jpg: <polygon> cat: a polygon of 2 point(s); it needs 3 to 100000"),
+    ('<image id="1" name="b.jpg" width="4" height="4"><polygon label="cat" points="1;2,2"/>'
+     '</image>', "bad_annotation",
+     "<image> 1: b.jpg: <polygon> cat: points '1;2,2' are not x,y;x,y;..."),
+    ('<image id="1" name="b.jpg" width="4" height="4"><box label="cat" xtl="1" ytl="1" '
+     'xbr="2"/></image>', "bad_annotation", "<image> 1: b.jpg: <box> cat: no ybr"),
+    ('<image id="1" name="b.jpg" width="1e400" height="4"/>', "bad_size",
+     "<image> 1: width '1e400' is not a whole number in 1..1000000"),
+    ('<image id="1" width="4" height="4"/>', "bad_annotation",
+     "<image> 1: needs name, width and height"),
+], ids=["nan", "rotation-inf", "polygon-inf", "polygon-2-points", "polygon-odd",
+        "box-no-ybr", "width-1e400", "no-name"])
+def test_cvat_bad_values_are_counted(tmp_path, body, reason, message):
+    path = cvat_file(tmp_path, body)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")[reason] == (1, f"annotations.xml: {message}")
+    assert len(written(tmp_path / "out")) >= 1
+
+
+def test_cvat_image_name_out_of_the_folder_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    path = cvat_file(tmp_path, '<image id="1" name="../../decoy.jpg" width="16" height="16"/>')
+    assert convert("cvat", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<annotations><image", ":1: not well-formed XML (unclosed token: line 1, column 13)"),
+    ("<annotations><track id='0' label='cat'/></annotations>",
+     ": no <image>; a CVAT for video export (<track>) is not read: export as CVAT for images "
+     "1.1"),
+    ("<annotation><filename>a.jpg</filename></annotation>",
+     ": <annotation> is not CVAT for images 1.1 (<annotations>)"),
+], ids=["malformed", "video", "voc"])
+def test_cvat_bad_file_is_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "annotations.xml"
+    path.write_text(text)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_cvat_file_over_the_size_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    from odwrap.data.formats import cvat
+
+    monkeypatch.setattr(cvat, "MAX_XML_BYTES", 100)
+    path = cvat_file(tmp_path, " " * 100)
+    assert convert("cvat", path, "-o", tmp_path / "out") == 2
+    size = path.stat().st_size
+    assert one_line(capsys) == f"odwrap: error: {path}: {size} bytes, over the limit of 100 " \
+                               "bytes for a CVAT XML file"
+
+
+def createml_file(tmp_path, entries) -> Path:
+    from tests.data.test_tools_formats import picture
+
+    picture(tmp_path / "cml" / "a.jpg", (64, 48))
+    path = tmp_path / "cml" / "annotations.json"
+    good = {"image": "a.jpg", "annotations": [
+        {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 4, "height": 4}}]}
+    path.write_text(json.dumps([good, *entries]) if isinstance(entries, list) else entries)
+    return path
+
+
+def box_at(**coordinates):
+    return {"image": "b.jpg", "annotations": [
+        {"label": "cat", "coordinates": {"x": 5, "y": 5, "width": 4, "height": 4, **coordinates}}]}
+
+
+@pytest.mark.parametrize("entry, reason, message", [
+    (box_at(x=math.nan), "bad_coordinate",
+     "[1]: annotations[0]: x nan is not a finite number within +-1e+09"),
+    (box_at(width=-math.inf), "bad_coordinate",
+     "[1]: annotations[0]: width -inf is not a finite number within +-1e+09"),
+    (box_at(height="4"), None, None),  # a number as text is a number
+    (box_at(height=[4]), "bad_coordinate", "[1]: annotations[0]: height [4] is not a number"),
+    ({"image": "b.jpg", "annotations": [{"label": "cat", "coordinates": {"x": 1}}]},
+     "bad_annotation", "[1]: annotations[0]: coordinates {'x': 1} lack x, y, width or height"),
+    ({"image": "b.jpg", "annotations": [{"label": "cat"}]}, "bad_annotation",
+     "[1]: annotations[0]: needs a label and coordinates {x, y, width, height}"),
+    ({"image": None, "annotations": []}, "bad_annotation",
+     "[1]: image None is not a non-empty name without NUL or line breaks"),
+    ({"image": "b.jpg"}, "bad_annotation", "[1]: needs an image and an annotations list"),
+], ids=["nan", "inf", "text", "list", "no-y", "no-coordinates", "no-image", "no-annotations"])
+def test_createml_bad_values_are_counted(tmp_path, entry, reason, message):
+    path = createml_file(tmp_path, [entry])
+    assert convert("createml", path, "-o", tmp_path / "out") == 0
+    found = problems(tmp_path / "out")
+    if reason is None:
+        assert "bad_coordinate" not in found
+    else:
+        assert found[reason] == (1, f"annotations.json: {message}")
+    assert len(written(tmp_path / "out")) == 1
+
+
+def test_createml_image_out_of_the_folder_is_not_read(tmp_path):
+    data = decoy(tmp_path)
+    path = createml_file(tmp_path, [{"image": "../decoy.jpg", "annotations": []}])
+    assert convert("createml", path, "-o", tmp_path / "out") == 0
+    assert problems(tmp_path / "out")["path_escape"][0] == 1
+    assert not holds(tmp_path / "out", data)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"image": "a.jpg",\n "annotations": [}]', ":2: not valid JSON (Expecting value)"),
+    ('{"images": []}', ': a Create ML file is a list of {"image", "annotations"} entries'),
+    ("\udcff".encode("utf-8", "surrogateescape").decode("latin-1"),
+     ": not UTF-8 text; a Create ML JSON file is UTF-8"),
+], ids=["malformed", "not-a-list", "latin-1"])
+def test_createml_bad_file_is_one_line(tmp_path, capsys, text, message):
+    path = createml_file(tmp_path, "")
+    path.write_text(text, encoding="latin-1")
+    assert convert("createml", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_createml_file_over_the_size_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    from odwrap.data.formats import createml
+
+    monkeypatch.setattr(createml, "MAX_JSON_BYTES", 100)
+    path = createml_file(tmp_path, [box_at()] * 5)
+    assert convert("createml", path, "-o", tmp_path / "out") == 2
+    assert one_line(capsys) == f"odwrap: error: {path}: {path.stat().st_size} bytes, over " \
+                               "the limit of 100 bytes for a Create ML JSON file"

@@ -13,13 +13,14 @@ from pathlib import Path
 @dataclass(frozen=True)
 class ReadOptions:
     images: Path | None = None  # where the images are, when not the format's default
-    masks: bool = False  # COCO: keep instance masks
+    masks: bool = False  # COCO, LabelMe, CVAT, YOLO: keep instance masks (convert: one a box)
     crowd: str = "keep"  # COCO iscrowd: keep (flagged is_crowd) | drop
     group_of: bool = True  # Open Images: keep IsGroupOf boxes (flagged group_of)
     class_names: Path | None = None  # Open Images: class-descriptions CSV (MID,Name)
 
 
-READERS = {"voc": "voc", "coco": "coco", "csv": "csv_boxes", "oid": "oid"}  # name: module
+READERS = {"voc": "voc", "coco": "coco", "csv": "csv_boxes", "oid": "oid",  # name: module
+           "yolo": "yolo", "labelme": "labelme", "cvat": "cvat", "createml": "createml"}
 
 
 def reader(name: str):

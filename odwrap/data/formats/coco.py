@@ -3,6 +3,9 @@
 Images are relative to --images, or to the JSON file's folder. Crowd annotations are kept and
 flagged is_crowd (the COCO evaluator ignores them) unless --crowd drop. Categories must be
 sound (an InputError otherwise); a bad image entry or annotation is counted and left out.
+SOURCE may also be a folder: Roboflow's export (split folders, each an _annotations.coco.json
+beside its images; the folders are the splits, classes are one by name) or Model Maker's
+(images/ and labels.json).
 """
 
 import json
@@ -10,10 +13,13 @@ import math
 from pathlib import Path
 
 from odwrap.data import dataset, segmentations
-from odwrap.data.dataset import BadValue, Obj, Sample
+from odwrap.data.dataset import BadValue, Obj, Sample, inside_root
+from odwrap.data.splits import source_split
 from odwrap.errors import InputError
 
 MAX_JSON_BYTES = 4 * 1024 ** 3  # json.load holds it all, several times over, in memory
+SPLIT_FILE = "_annotations.coco.json"  # Roboflow's, one in each split folder
+MODEL_MAKER_FILE = "labels.json"  # TFLite/MediaPipe Model Maker's, beside images/
 
 
 def _load(path: Path) -> dict:
@@ -106,17 +112,20 @@ def _object(ann, where: str, categories: dict, sample: Sample, options) -> Obj:
     return Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask)
 
 
-def read(source, options, problems):
-    path = Path(source)
+def _read_file(path: Path, name: str, options, problems, folder: str = "",
+               split: str | None = None) -> list[Sample]:
+    """The samples of one COCO JSON file, NAME in messages; their images under FOLDER/ of the
+    images root, in the dataset's SPLIT."""
     data = _load(path)
     categories = _categories(path, data["categories"])
     samples: dict[int, Sample] = {}
     dropped: set = set()  # ids of images left out above: their annotations go quietly
     seen_files = set()
     for index, image in enumerate(data["images"]):
-        where = f"{path.name}: images[{index}]"
+        where = f"{name}: images[{index}]"
         try:
             image_id, sample = _image(image, where)
+            sample.image, sample.split = folder + sample.image, split
         except BadValue as exc:
             problems.add(exc.reason, str(exc))
             try:
@@ -132,7 +141,7 @@ def read(source, options, problems):
         seen_files.add(sample.image)
         samples[image_id] = sample
     for index, ann in enumerate(data["annotations"]):
-        where = f"{path.name}: annotations[{index}]"
+        where = f"{name}: annotations[{index}]"
         try:
             image_id = _id(ann["image_id"])
         except (KeyError, TypeError, ValueError):
@@ -152,4 +161,37 @@ def read(source, options, problems):
             problems.add("crowd", where)
             continue
         sample.objects.append(obj)
-    return list(samples.values()), Path(options.images) if options.images else path.parent
+    return list(samples.values())
+
+
+def _read_folder(root: Path, options, problems):
+    """(samples, images root) of a folder: Model Maker's images/ and labels.json, one
+    _annotations.coco.json, or Roboflow's split folders that each hold one."""
+    if (root / MODEL_MAKER_FILE).is_file() and (root / "images").is_dir():
+        samples = _read_file(root / MODEL_MAKER_FILE, MODEL_MAKER_FILE, options, problems)
+        return samples, Path(options.images) if options.images else root / "images"
+    if (root / SPLIT_FILE).is_file():
+        samples = _read_file(root / SPLIT_FILE, SPLIT_FILE, options, problems)
+        return samples, Path(options.images) if options.images else root
+    folders = [folder for folder in sorted(root.iterdir()) if (folder / SPLIT_FILE).is_file()]
+    if not folders:
+        raise InputError(f"{root}: no COCO dataset: a folder of split folders (train/, valid/, "
+                         f"test/) that each hold a {SPLIT_FILE}, or images/ and "
+                         f"{MODEL_MAKER_FILE}")
+    if options.images:
+        raise InputError(f"--images: the images of {root} are beside each split's {SPLIT_FILE}")
+    samples = []
+    for folder in folders:
+        if inside_root(root, folder.name) is None:
+            raise InputError(f"{folder}: a link that leads outside {root}")
+        samples += _read_file(folder / SPLIT_FILE, f"{folder.name}/{SPLIT_FILE}", options,
+                              problems, f"{folder.name}/", source_split(folder.name, str(folder)))
+    return samples, root
+
+
+def read(source, options, problems):
+    path = Path(source)
+    if path.is_dir():
+        return _read_folder(path, options, problems)
+    samples = _read_file(path, path.name, options, problems)
+    return samples, Path(options.images) if options.images else path.parent

@@ -1,7 +1,8 @@
 """Pascal VOC: a folder of XML annotations (LabelImg, CVAT) and their images.
 
-Images are looked up, in order, in --images, the dataset's JPEGImages/, beside the XML file and
-at the dataset root; every candidate must stay inside the dataset root (or --images).
+Images are looked up, in order, in --images, the dataset's JPEGImages/, its images/ (Model
+Maker's layout: images/ and Annotations/), beside the XML file and at the dataset root; every
+candidate must stay inside the dataset root (or --images).
 XML is parsed with defusedxml and DTDs refused: no entities, no external resources.
 """
 
@@ -67,16 +68,19 @@ def _parse(path: Path, root: Path, problems):
 
 
 def _find_image(filename: str, xml: Path, root: Path, images: Path | None):
-    """(images root, path relative to it) of the first candidate that exists, or of the first."""
+    """(images root, path relative to it) of the first candidate that exists, or of the first
+    (images/ in Model Maker's layout, which has no JPEGImages/)."""
     if images is not None:
         return images, filename
     rel_dir = xml.parent.relative_to(root)
-    candidates = [Path("JPEGImages") / filename, rel_dir / filename, Path(filename)]
+    candidates = [Path("JPEGImages") / filename, Path("images") / filename, rel_dir / filename,
+                  Path(filename)]
     for candidate in candidates:
         # Only existence here; the converter refuses a path that escapes the root.
         if (root / candidate).is_file():
             return root, candidate.as_posix()
-    return root, candidates[0].as_posix()
+    model_maker = (root / "images").is_dir() and not (root / "JPEGImages").is_dir()
+    return root, candidates[1 if model_maker else 0].as_posix()
 
 
 def read(source, options, problems):

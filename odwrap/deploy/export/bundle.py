@@ -62,10 +62,11 @@ def _snippet(model: dict, delegate: bool) -> list[str]:
     else:
         opening = ["from ai_edge_litert.interpreter import Interpreter",
                    f'interpreter = Interpreter("{model["path"].name}", num_threads=4)']
-    lines = ["import numpy as np", "from PIL import Image", *opening,
+    lines = ["import numpy as np", "from PIL import Image, ImageOps", *opening,
              "interpreter.allocate_tensors()",
              f'labels = open("{ExportDir.LABELS}").read().splitlines()',
-             f'pixels = np.asarray(Image.open("photo.jpg").convert("RGB").resize(({width}, '
+             'photo = ImageOps.exif_transpose(Image.open("photo.jpg"))  # as viewers show it',
+             f'pixels = np.asarray(photo.convert("RGB").resize(({width}, '
              f'{height})), np.{"uint8" if model["dtype"] == "uint8" else "float32"})',
              'interpreter.set_tensor(interpreter.get_input_details()[0]["index"], '
              f"{tensor})",

@@ -155,7 +155,8 @@ class ExportJob:
         """Up to `limit` decoded RGB images of the eval (else train) TFRecords."""
         for record in self.eval_records(limit):
             encoded = decode_example(record)["image/encoded"][0]
-            yield load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")
+            yield load_rgb(io.BytesIO(encoded), "an eval example's image/encoded",
+                           oriented=False)
 
     def label_lines(self) -> list[str]:
         """Line i names class id i + 1 (the TFLite model's 0-based classes)."""

@@ -31,7 +31,8 @@ def _sample_input(job, input_type):
         return record
     if input_type == "encoded_image_string_tensor":
         return encoded
-    return load_rgb(io.BytesIO(encoded), "an eval example's image/encoded")[None]
+    return load_rgb(io.BytesIO(encoded), "an eval example's image/encoded",
+                    oriented=False)[None]
 
 
 def _run_once(target, input_type, sample) -> str:

@@ -1,0 +1,56 @@
+"""COCO: OUTPUT/coco/annotations.json, a dataset file (not the results list detections.json
+is): `images` (predict's image ids, `file_name` relative to the images' common folder, the size
+predict saw), `annotations` (predict's detection ids, `bbox` [x, y, width, height] in pixels,
+`area`, `iscrowd` 0, `score`, and for a mask model `segmentation`: the outline of each part of
+its mask as a polygon, largest first; `[]` for a box), and `categories` (the model's classes,
+their ids and names). Written as it is read, in two passes over the run's files: the images,
+then the annotations.
+"""
+
+import json
+from pathlib import Path
+
+from odwrap.deploy.labelling.run import Run, corners, outlines
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+
+def annotation(line: dict, image, mask_area) -> dict:
+    xmin, ymin, xmax, ymax = corners(line, image.width, image.height)
+    width, height = round(xmax - xmin, 2), round(ymax - ymin, 2)
+    found = {"id": line["id"], "image_id": image.image_id, "category_id": line["category_id"],
+             "bbox": [xmin, ymin, width, height], "area": round(width * height, 2),
+             "iscrowd": 0, "score": line["score"], "segmentation": []}
+    if "segmentation" in line:
+        found["segmentation"] = [[value for point in polygon for value in point]
+                                 for polygon in outlines(line, image.width, image.height)]
+        found["area"] = mask_area(line["segmentation"])
+    return found
+
+
+def _mask_area(rle: dict) -> int:
+    from pycocotools import mask as coco_mask
+
+    return int(coco_mask.area({"size": rle["size"], "counts": rle["counts"].encode()}))
+
+
+def write(folder: Path, run: Run) -> list[str]:
+    with open(folder / "annotations.json", "wb") as out:
+        out.write(b'{"info": {"description": "odwrap predict"},\n"images": [')
+        for number, image in enumerate(run.images()):
+            out.write(b",\n" if number else b"\n")
+            out.write(_json({"id": image.image_id, "file_name": run.relative_name(image),
+                             "width": image.width, "height": image.height}))
+        out.write(b'\n],\n"annotations": [')
+        first = True
+        for image in run.images():
+            for line in image.detections:
+                out.write(b"\n" if first else b",\n")
+                out.write(_json(annotation(line, image, _mask_area)))
+                first = False
+        categories = [{"id": class_id, "name": name, "supercategory": ""}
+                      for class_id, name in run.classes().items()]
+        out.write(b'\n],\n"categories": ' + _json(categories) + b"}\n")
+    return [f"file_name: relative to {run.images_root}"]
