@@ -19,7 +19,7 @@ from importlib import metadata
 from typing import Callable
 
 from odwrap.errors import StackError
-from odwrap.odapi import hook, legacy_protos, standins
+from odwrap.odapi import legacy_protos, standins
 
 DISABLE_ENV = "ODWRAP_COMPAT_DISABLE"
 # The distributions that install the `tensorflow` module, in the order doctor looks for them.
@@ -262,6 +262,7 @@ FIXES = (
 _FIX_NAMES = {fix.name for fix in FIXES}
 # What this process patched; process-wide like the patches themselves.
 _applied: set[str] = set()
+_applying = False
 
 
 def disabled() -> set[str]:
@@ -278,11 +279,25 @@ def quiet_tensorflow() -> None:
 def apply(tensorflow: bool = True) -> dict[str, str]:
     """Apply every needed fix (only those that import no TensorFlow when TENSORFLOW is false);
     return each fix's state: applied, already applied, not needed or disabled."""
+    global _applying
     quiet_tensorflow()
-    if tensorflow:  # every fix from here on: the venv's import hook has nothing left to do, and
-        hook.remove()  # must not apply them again from within (a fix imports OD API modules)
     off = disabled()
     states = {}
+    _applying, outer = True, _applying
+    try:
+        _apply_each(tensorflow, off, states)
+    finally:
+        _applying = outer
+    return states
+
+
+def applying() -> bool:
+    """Whether apply() is running: the venv's import hook (odwrap.odapi.hook) then leaves the
+    OD API modules that a fix imports alone."""
+    return _applying
+
+
+def _apply_each(tensorflow: bool, off: set[str], states: dict) -> None:
     for fix in FIXES:
         if fix.tensorflow and not tensorflow:
             continue
@@ -295,7 +310,6 @@ def apply(tensorflow: bool = True) -> dict[str, str]:
             states[fix.name] = "already applied" if fix.name in _applied else "not needed"
         if states[fix.name] == "applied":
             _applied.add(fix.name)
-    return states
 
 
 def import_tensorflow():

@@ -44,6 +44,9 @@ class FixesFirst:
         protos = name in (PACKAGE, PROTOS) or name.startswith(PROTOS + ".")
         if protos and self.without_tensorflow:
             return None
+        compat = sys.modules.get("odwrap.odapi.compat")
+        if compat is not None and compat.applying():  # a fix's own import of the OD API
+            return None
         remove()  # the fixes import modules themselves: never back here meanwhile
         try:
             _apply(tensorflow=not protos)
