@@ -32,6 +32,18 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("anchor_generators", "box_coders", "builders", "core", "data_decoders", "matchers",
            "meta_architectures", "predictors", "utils")
 PLUGIN = "tests.odapi.upstream_plugin"
+VERSIONS = """
+from importlib import metadata
+found = []
+for names in (("tensorflow-cpu", "tensorflow"), ("numpy",), ("protobuf",)):
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+            break
+        except metadata.PackageNotFoundError:
+            pass
+print(", ".join(found))
+"""
 
 
 def package_dir(python: Path) -> Path:
@@ -58,29 +70,37 @@ def _module(name: str) -> str:
     return "object_detection." + name.removesuffix(".py").replace("/", ".")
 
 
+def _why(case) -> str:
+    """The first line of a test case's failure or error."""
+    found = next(child for child in case if child.tag in ("failure", "error"))
+    lines = (found.get("message") or found.text or "").strip().splitlines()
+    return (lines or [""])[0][:300]
+
+
 def per_file(report: Path, files: list[str]) -> dict:
     """{file: {passed, failed, errors, skipped, imports}} from pytest's JUnit XML."""
     counts = {name: Counter() for name in files}
     broken, failures, seconds = set(), {}, Counter()
     for case in ElementTree.parse(report).getroot().iter("testcase"):
         classname = case.get("classname", "")
+        kinds = {child.tag for child in case}
+        if not classname:  # a collection error: the file does not import
+            name = (case.get("file") or "").removeprefix("object_detection/")
+            if name in counts:
+                broken.add(name)
+                failures.setdefault(name, []).append(_why(case))
+            continue
         name = next((f for f in files if classname == _module(f)
                      or classname.startswith(_module(f) + ".")), None)
         if name is None:
             continue
-        kinds = {child.tag for child in case}
-        if "error" in kinds and classname == _module(name) and \
-                case.get("name") == _module(name).rsplit(".", 1)[-1]:
-            broken.add(name)  # a collection error: the file does not import
         outcome = "failed" if "failure" in kinds else "errors" if "error" in kinds else \
             "skipped" if "skipped" in kinds else "passed"
         counts[name][outcome] += 1
         seconds[name] += float(case.get("time") or 0)
         if outcome in ("failed", "errors"):
-            found = next(child for child in case if child.tag in ("failure", "error"))
-            why = (found.get("message") or found.text or "").strip().splitlines()
             failures.setdefault(name, []).append(
-                f"{classname.rsplit('.', 1)[-1]}.{case.get('name')}: {(why or [''])[0][:300]}")
+                f"{classname.rsplit('.', 1)[-1]}.{case.get('name')}: {_why(case)}")
     return {name: {"passed": c["passed"], "failed": c["failed"], "errors": c["errors"],
                    "skipped": c["skipped"], "imports": name not in broken,
                    "green": name not in broken and not c["failed"] and not c["errors"],
@@ -89,6 +109,7 @@ def per_file(report: Path, files: list[str]) -> dict:
 
 
 def run(venv: Path, fixes: bool, workers: int, files: list[str] | None) -> dict:
+    venv = venv.absolute()  # pytest runs in a scratch folder
     python = venv / "bin" / "python"
     package = package_dir(python)
     known = test_files(package)
@@ -106,6 +127,7 @@ def run(venv: Path, fixes: bool, workers: int, files: list[str] | None) -> dict:
         report = Path(tmp) / "junit.xml"
         command = [str(python), "-m", "pytest", "-c", str(ini), "--rootdir", str(package.parent),
                    "-p", "no:cacheprovider", "-q", "--junitxml", str(report),
+                   "--continue-on-collection-errors",
                    "-o", "junit_family=xunit1", *(("-p", PLUGIN) if fixes else ()),
                    *(("-n", str(workers), "--dist", "loadfile") if workers > 1 else ()),
                    *[str(package / name) for name in files]]
@@ -117,10 +139,8 @@ def run(venv: Path, fixes: bool, workers: int, files: list[str] | None) -> dict:
             sys.exit(f"pytest wrote no report (exit {done.returncode}):\n{done.stdout[-3000:]}"
                      f"{done.stderr[-3000:]}")
         results = per_file(report, files)
-    versions = subprocess.run(
-        [str(python), "-c", "from importlib import metadata as m; print(' '.join(f'{d} ' "
-                            "+ m.version(d) for d in ('tensorflow-cpu', 'numpy', 'protobuf')))"],
-        capture_output=True, text=True, check=False).stdout.strip()
+    versions = subprocess.run([str(python), "-c", VERSIONS], capture_output=True, text=True,
+                              check=False).stdout.strip()
     return {"venv": str(venv), "fixes": fixes, "versions": versions,
             "seconds": round(seconds, 1), "files": results, "summary": summary(results)}
 
