@@ -272,13 +272,10 @@ def benchmark(model_dir, output=None, *, formats: str | Sequence[str] | None = N
               records=None, max_images: int | None = None, representative: int = 100,
               threads: int = 2, weights: str | None = None,
               checkpoint: str = "latest") -> BenchmarkResult:
-    """Export MODEL_DIR's checkpoint to every format this machine can produce (FORMATS: e.g.
-    'saved_model,tflite:int8,onnx'; default saved_model, tflite, onnx, openvino with all their
-    quantize modes) into OUTPUT (default MODEL_DIR/benchmark), evaluate each on the eval
-    records (RECORDS, else the config's; at most MAX_IMAGES) and time it with THREADS threads:
-    one row per format and quantization, written as OUTPUT/benchmark.json and benchmark.md. A
-    format that fails is a row with its one-line reason (a failure inside TensorFlow or a
-    converter also leaves its traceback in a log file)."""
+    """Export MODEL_DIR's checkpoint to every format this machine can produce (or FORMATS, as
+    'saved_model,tflite:int8,onnx') into OUTPUT (default MODEL_DIR/benchmark), evaluate and
+    time each: a row per format and quantization, also in OUTPUT/benchmark.json and .md. A
+    format that fails is a row with its one-line reason."""
     from odwrap.deploy.benchmark import benchmark as run
     from odwrap.failures import failure
 
