@@ -252,8 +252,8 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
            upsampling: str | None = None, search_delegate: bool = False,
            weights: str | None = None, checkpoint: str = "latest") -> ExportResult:
     """Export MODEL_DIR's latest checkpoint (or, CHECKPOINT 'best', the best one `evaluate`
-    kept) as saved_model, tflite, edgetpu, onnx or openvino, verified by one inference. Options a format does
-    not take are refused. UPSAMPLING: the FPN's, 'native' (default) or 'reshape'.
+    kept) as saved_model, tflite, edgetpu, onnx or openvino, verified by one inference. Options
+    a format does not take are refused. UPSAMPLING: the FPN's, 'native' (default) or 'reshape'.
     SEARCH_DELEGATE: edgetpu_compiler's segment search. WEIGHTS: 'averages' (the moving
     averages) or 'trained'; by default the averages when training kept them (the result's
     notes say)."""

@@ -114,6 +114,17 @@ def _export(model_dir, fmt, modes, output, representative, weights, checkpoint):
     return {mode: place(MODE_NAMES[mode]) for mode in modes}
 
 
+def versioned(runtime: str) -> str:
+    """RUNTIME with its version where the runtime names none (the TFLite runtimes, TensorFlow)."""
+    from odwrap.odapi.compat import TENSORFLOW_DISTRIBUTIONS, installed_version
+
+    if runtime not in ("ai-edge-litert", "tflite-runtime", "tensorflow"):
+        return runtime
+    version = installed_version(TENSORFLOW_DISTRIBUTIONS if runtime == "tensorflow"
+                                else (runtime,))
+    return f"{runtime} {version}" if version else runtime
+
+
 def _measure(row: Row, path: Path, config, records, max_images, threads) -> None:
     import numpy as np
 
@@ -128,7 +139,7 @@ def _measure(row: Row, path: Path, config, records, max_images, threads) -> None
     size = tree_size(path) + (tree_size(path.with_suffix(".bin")) if path.suffix == ".xml"
                               else 0)
     row.model, row.size_mb, row.runtime, row.images = str(path), size / 1e6, \
-        result.runtime, result.images
+        versioned(result.runtime), result.images
     row.map, row.map50 = result.metrics.get(MAP), result.metrics.get(MAP50)
     row.median_ms, row.p90_ms = result.milliseconds, result.p90_milliseconds
 

@@ -1,5 +1,5 @@
-"""Evaluating an exported model (TFLite, SavedModel, ONNX or OpenVINO): COCO metrics on the eval TFRecords,
-with the OD API's CocoDetectionEvaluator, the evaluator behind the COCO metrics that
+"""Evaluating an exported model (TFLite, SavedModel, ONNX or OpenVINO): COCO metrics on the eval
+TFRecords, with the OD API's CocoDetectionEvaluator, the evaluator behind the COCO metrics that
 `odwrap eval` reports for a checkpoint.
 
 The eval data come from `--records`, else from the pipeline.config given, else from the one that

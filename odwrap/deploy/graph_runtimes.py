@@ -18,6 +18,10 @@ from odwrap.errors import InputError, StackError
 
 # The detection outputs of every ONNX and OpenVINO export, in their order in the model.
 OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
+# Then the detector's output before the non-maximum suppression, for a deployment that runs
+# its own (TensorRT's EfficientNMS): every anchor's decoded box [1, A, 4] and scores
+# [1, A, classes + 1] (column 0: background).
+RAW_OUTPUTS = ("raw_detection_boxes", "raw_detection_scores")
 LABELS_KEY = "odwrap.labels"
 # OpenVINO's CPU plugin computes in bf16 on CPUs with AVX512-BF16 or AMX unless asked for f32:
 # odwrap asks f32, so that an fp32 IR gives the SavedModel's detections (docs/export.md).

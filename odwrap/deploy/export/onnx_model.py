@@ -2,8 +2,10 @@
 SavedModel takes (uint8 RGB [1, H, W, 3], any size: resizing and normalization are inside) and
 returns the SavedModel's detections, post-processing (NMS) included. Outputs, in this order:
 detection_boxes [1, N, 4] (ymin, xmin, ymax, xmax, 0..1), detection_classes [1, N] (label map
-ids, float), detection_scores [1, N], num_detections [1]. int8: ONNX Runtime's static
-quantization (QDQ, per channel) of the convolutions, calibrated on eval images.
+ids, float), detection_scores [1, N], num_detections [1]; then, before the non-maximum
+suppression, raw_detection_boxes [1, A, 4] and raw_detection_scores [1, A, classes + 1].
+int8: ONNX Runtime's static quantization (QDQ, per channel) of the convolutions, calibrated on
+eval images.
 
 Each model carries its labels and that description in its metadata_props, which ONNX Runtime
 reads back (odwrap.deploy.graph_runtimes).
@@ -15,7 +17,7 @@ from odwrap import report
 from odwrap.deploy.export import format_modes
 from odwrap.deploy.export.common import finish, remove
 from odwrap.deploy.export.saved_model import staged
-from odwrap.deploy.graph_runtimes import OUTPUTS
+from odwrap.deploy.graph_runtimes import OUTPUTS, RAW_OUTPUTS
 from odwrap.errors import InputError, RunError
 from odwrap.fsutil import atomic_write_bytes
 from odwrap.odapi import compat
@@ -31,34 +33,36 @@ def description(job, quantize: str) -> dict:
     OpenVINO IR."""
     return {"odwrap.labels": "\n".join(job.label_lines()),
             "odwrap.input": "uint8 RGB [1, H, W, 3], any size (resized and normalized inside)",
-            "odwrap.outputs": ", ".join(OUTPUTS), "odwrap.quantize": quantize,
+            "odwrap.outputs": ", ".join(OUTPUTS + RAW_OUTPUTS), "odwrap.quantize": quantize,
             "odwrap.checkpoint": f"{job.step} ({job.weights} weights)",
             "odwrap.classes": "label map ids from 1: line i of odwrap.labels is class i + 1"}
 
 
 def convert(saved_model: Path):
-    """The ONNX ModelProto of an OD API SavedModel's serving signature, its four detection
-    outputs only; RunError naming the TensorFlow ops that tf2onnx could not convert."""
-    import tensorflow as tf
+    """The ONNX ModelProto of an OD API SavedModel's serving signature, its detection outputs
+    and the raw ones where it has them (OUTPUTS, then RAW_OUTPUTS); RunError naming the
+    TensorFlow ops that tf2onnx could not convert."""
     import tf2onnx
+    from tf2onnx import tf_loader
 
-    loaded = tf.saved_model.load(str(saved_model))  # kept alive: the signature uses its variables
-    serving = loaded.signatures["serving_default"]
-
-    @tf.function
-    def detect(input_tensor):
-        found = serving(input_tensor=input_tensor)
-        return {name: found[name] for name in OUTPUTS}  # keys sorted: OUTPUTS' order
-
-    spec = [tf.TensorSpec([1, None, None, 3], tf.uint8, name=INPUT)]
     with captured_output(not report.verbose()):
-        model, _ = tf2onnx.convert.from_function(detect, input_signature=spec, opset=OPSET)
+        graph, inputs, outputs, renamed = tf_loader.from_saved_model(
+            str(saved_model), None, None, tag="serve", signatures=["serving_default"],
+            return_tensors_to_rename=True)
+        by_name = {renamed.get(tensor): tensor for tensor in outputs}
+        missing = [name for name in OUTPUTS if name not in by_name]
+        wanted = OUTPUTS + tuple(name for name in RAW_OUTPUTS if name in by_name)
+        if missing or [renamed.get(tensor) for tensor in inputs] != [INPUT]:
+            raise RunError(f"{saved_model}: not an OD API image_tensor SavedModel (no "
+                           f"{', '.join(missing) or INPUT})")
+        model, _ = tf2onnx.convert.from_graph_def(
+            graph, input_names=inputs, output_names=[by_name[name] for name in wanted],
+            opset=OPSET, tensors_to_rename=renamed)
     left = sorted(unconverted(model))
     if left:  # tf2onnx keeps an op it cannot convert as it is (continue_on_error)
         raise RunError(f"tf2onnx {tf2onnx.__version__} cannot convert the TensorFlow op(s) "
                        f"{', '.join(left)} of this model to ONNX opset {OPSET}; export "
                        "--format saved_model, tflite or openvino instead")
-    del loaded
     return model
 
 
@@ -138,4 +142,5 @@ def export(job, quantize="none", representative=100):
         remove(scratch)
     return finish(job, "onnx", [paths[mode] for mode in modes], files=[job.write_labels()],
                   notes=[f"ONNX opset {OPSET}: input {INPUT} uint8 [1, H, W, 3] (any size); "
-                         f"outputs {', '.join(OUTPUTS)}"])
+                         f"outputs {', '.join(OUTPUTS)}, then before NMS "
+                         f"{', '.join(RAW_OUTPUTS)}"])

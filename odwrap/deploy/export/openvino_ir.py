@@ -1,6 +1,7 @@
 """OpenVINO IR (.xml + .bin) through OpenVINO's TensorFlow front end from the OD API exporter's
 SavedModel: the same input and outputs as the ONNX export (uint8 RGB [1, H, W, 3] of any size;
-detection_boxes, detection_classes, detection_scores, num_detections). fp32; fp16 (weights
+detection_boxes, detection_classes, detection_scores, num_detections, then the raw boxes and
+scores before the non-maximum suppression). fp32; fp16 (weights
 stored as fp16, OpenVINO's own default for IRs); int8 from NNCF, OpenVINO's post-training
 quantizer, calibrated on eval images. The labels and the description go into the IR's rt_info.
 """
@@ -14,24 +15,25 @@ from odwrap.deploy.export import format_modes
 from odwrap.deploy.export.onnx_model import description
 from odwrap.deploy.export.saved_model import staged
 from odwrap.deploy.exportdir import ExportDir
-from odwrap.deploy.graph_runtimes import OUTPUTS
+from odwrap.deploy.graph_runtimes import OUTPUTS, RAW_OUTPUTS
 from odwrap.errors import InputError, RunError
 from odwrap.odapi import compat
 from odwrap.odapi.logs import captured_output
 
 
 def convert(saved_model: Path):
-    """The OpenVINO model of an OD API SavedModel, its four detection outputs only, in
-    OUTPUTS' order."""
+    """The OpenVINO model of an OD API SavedModel, its detection outputs and the raw ones only
+    where it has them (OUTPUTS, then RAW_OUTPUTS)."""
     import openvino
 
     with captured_output(not report.verbose()):
         model = openvino.convert_model(str(saved_model))
     ports = {name: port for port in model.outputs for name in port.names}
+    wanted = OUTPUTS + tuple(name for name in RAW_OUTPUTS if name in ports)  # CenterNet: none
     missing = [name for name in OUTPUTS if name not in ports]
     if missing:
         raise RunError(f"OpenVINO's TensorFlow front end gave no {', '.join(missing)} output")
-    return openvino.Model([ports[name] for name in OUTPUTS], model.get_parameters(),
+    return openvino.Model([ports[name] for name in wanted], model.get_parameters(),
                           model.get_friendly_name())
 
 
@@ -87,4 +89,4 @@ def export(job, quantize="none", representative=100):
                   files=[job.write_labels(),
                          *(ExportDir.weights(path) for path in paths.values())],
                   notes=[f"OpenVINO IR: input uint8 [1, H, W, 3] (any size); outputs "
-                         f"{', '.join(OUTPUTS)}"])
+                         f"{', '.join(OUTPUTS)}, then before NMS {', '.join(RAW_OUTPUTS)}"])
