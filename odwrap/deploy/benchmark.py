@@ -90,7 +90,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    load = ""
+    if hasattr(os, "getloadavg"):  # other jobs on the machine move the latencies
+        load = f", load average {os.getloadavg()[0]:.1f} at the start"
+    return f"{name}, {os.cpu_count()} cores, {platform.system()} {platform.release()}{load}"
 
 
 def _one_line(exc: BaseException, explain) -> str:

@@ -1,7 +1,7 @@
 """README.txt of an export folder: what each .tflite in it takes and returns, the label file,
 and the few lines that run it with LiteRT on a Raspberry Pi and with the Edge TPU delegate on a
-Coral board; the same for its ONNX and OpenVINO models. Written from the models themselves (their metadata), so it describes every model
-that is in the folder, whichever export wrote it.
+Coral board; the same for its ONNX and OpenVINO models. Written from the models themselves
+(their metadata), so it describes every model that is in the folder, whichever export wrote it.
 """
 
 import json
@@ -111,17 +111,22 @@ def readme_text(models: list[dict]) -> str:
 
 
 # What the ONNX and OpenVINO models of a folder take and return (export/onnx_model.py).
-GRAPH_IO = ["Input: input_tensor, uint8 RGB [1, H, W, 3] of any size (resizing and normalization "
-            "are", "inside the model). Outputs, in this order: detection_boxes [1, N, 4] (ymin, "
-            "xmin, ymax, xmax,", "0..1), detection_classes [1, N] (label map ids: line id - 1 "
-            f"of {ExportDir.LABELS}), detection_scores", "[1, N], num_detections [1]; then, "
-            "before the non-maximum suppression, raw_detection_boxes", "[1, A, 4] and "
-            "raw_detection_scores [1, A, classes + 1]."]
+GRAPH_IO = [
+    "Input: input_tensor, uint8 RGB [1, H, W, 3] of any size (resizing and normalization are",
+    "inside the model). Outputs, in this order: detection_boxes [1, N, 4] (ymin, xmin, ymax,",
+    f"xmax, 0..1), detection_classes [1, N] (label map ids: id k is line k of {ExportDir.LABELS},",
+    "from 1), detection_scores [1, N], num_detections [1]; then, before the non-maximum",
+    "suppression, raw_detection_boxes [1, A, 4] and raw_detection_scores [1, A, classes + 1]."]
+
+
+def _fp32_first(path: Path) -> tuple:
+    return path.stem != ExportDir(".").tflite("none").stem, path.name
 
 
 def graph_text(folder: Path) -> str:
     """The README's part for the folder's .onnx and OpenVINO .xml models ('' when none)."""
-    found = sorted(folder.glob("*.onnx")) + sorted(folder.glob("model_*.xml"))
+    found = sorted(folder.glob("*.onnx"), key=_fp32_first) + \
+        sorted(folder.glob("model_*.xml"), key=_fp32_first)
     if not found:
         return ""
     lines = ["ONNX and OpenVINO models (exported from the SavedModel; the same detections):",

@@ -28,12 +28,12 @@ OPSET = 17
 INPUT = "input_tensor"
 
 
-def description(job, quantize: str) -> dict:
-    """What the model is and how to feed it: metadata_props of the ONNX model, rt_info of the
-    OpenVINO IR."""
+def description(job, quantize: str, outputs) -> dict:
+    """What the model is and how to feed it (OUTPUTS: its output names, in order):
+    metadata_props of the ONNX model, rt_info of the OpenVINO IR."""
     return {"odwrap.labels": "\n".join(job.label_lines()),
             "odwrap.input": "uint8 RGB [1, H, W, 3], any size (resized and normalized inside)",
-            "odwrap.outputs": ", ".join(OUTPUTS + RAW_OUTPUTS), "odwrap.quantize": quantize,
+            "odwrap.outputs": ", ".join(outputs), "odwrap.quantize": quantize,
             "odwrap.checkpoint": f"{job.step} ({job.weights} weights)",
             "odwrap.classes": "label map ids from 1: line i of odwrap.labels is class i + 1"}
 
@@ -81,6 +81,11 @@ def unconverted(model) -> set:
     return found
 
 
+def names(model) -> list[str]:
+    """The output names of an ONNX model, in order."""
+    return [output.name for output in model.graph.output]
+
+
 def with_metadata(model, info: dict):
     del model.metadata_props[:]
     for key, value in info.items():
@@ -120,7 +125,8 @@ def quantize_int8(job, fp32: Path, scratch: Path, representative: int) -> Path:
         quantize_static(str(fp32), str(written), Images(), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
-    model = with_metadata(onnx.load(str(written)), description(job, "int8"))
+    model = onnx.load(str(written))
+    model = with_metadata(model, description(job, "int8", names(model)))
     return atomic_write_bytes(job.exports.onnx("int8"), model.SerializeToString())
 
 
@@ -135,12 +141,12 @@ def export(job, quantize="none", representative=100):
     try:
         fp32 = job.exports.onnx("none") if "none" in modes else scratch / "model_fp32.onnx"
         paths = {"none": atomic_write_bytes(
-            fp32, with_metadata(model, description(job, "none")).SerializeToString())}
+            fp32, with_metadata(model, description(job, "none", names(model)))
+            .SerializeToString())}
         if "int8" in modes:
             paths["int8"] = quantize_int8(job, fp32, scratch, representative)
     finally:
         remove(scratch)
     return finish(job, "onnx", [paths[mode] for mode in modes], files=[job.write_labels()],
                   notes=[f"ONNX opset {OPSET}: input {INPUT} uint8 [1, H, W, 3] (any size); "
-                         f"outputs {', '.join(OUTPUTS)}, then before NMS "
-                         f"{', '.join(RAW_OUTPUTS)}"])
+                         f"outputs {', '.join(names(model))}"])

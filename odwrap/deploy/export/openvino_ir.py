@@ -80,13 +80,14 @@ def export(job, quantize="none", representative=100):
         raise InputError("--representative must be at least 1")
     with staged(job) as saved_model:
         model = convert(saved_model)
+    outputs = [name for port in model.outputs for name in sorted(port.names)[:1]]
     paths = {}
     for mode in modes:
         chosen = quantize_int8(job, model, representative) if mode == "int8" else model
-        paths[mode] = save(job, with_metadata(chosen, description(job, mode)),
+        paths[mode] = save(job, with_metadata(chosen, description(job, mode, outputs)),
                            job.exports.openvino(mode), compress=mode == "fp16")
     return finish(job, "openvino", [paths[mode] for mode in modes],
                   files=[job.write_labels(),
                          *(ExportDir.weights(path) for path in paths.values())],
                   notes=[f"OpenVINO IR: input uint8 [1, H, W, 3] (any size); outputs "
-                         f"{', '.join(OUTPUTS)}, then before NMS {', '.join(RAW_OUTPUTS)}"])
+                         f"{', '.join(outputs)}"])
