@@ -108,8 +108,8 @@ def export(model_dir, fmt: str, output=None, weights=None, checkpoint="latest", 
     missing = FORMATS[fmt].missing()
     if missing:
         raise StackError(f"--format {fmt} needs {', '.join(missing)}, which this Python "
-                         "does not have: run scripts/setup.sh (or pip install "
-                         f"{' '.join(missing)} with requirements/constraints-tf221.txt)")
+                         "does not have: scripts/setup.sh installs them on the tf221 stack (the "
+                         f"default); elsewhere pip install {' '.join(missing)}")
     from odwrap.deploy.export.common import ExportJob
     from odwrap.locks import FolderLock
 
