@@ -8,7 +8,8 @@ FORMATS = ("saved_model", "tflite", "edgetpu", "onnx", "openvino")
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 # The quantize modes each format gives (what `--quantize all` means there). ONNX: int8 from ONNX
 # Runtime's static quantization (QDQ, calibrated); its dynamic mode runs ConvInteger, 4.5x slower
-# than fp32 on the demo model, and its fp16 converter breaks the NMS loop, so neither is offered.
+# than fp32 on the demo model, and its fp16 converter's model fails in the batch loop
+# (map/while_loop: "indices element out of data bounds"), so neither is offered (measured).
 # OpenVINO: fp16 weights (compress_to_fp16) and int8 from NNCF, OpenVINO's own quantizer.
 FORMAT_QUANTIZE = {"tflite": QUANTIZE, "edgetpu": ("int8",), "onnx": ("none", "int8"),
                    "openvino": ("none", "fp16", "int8")}
