@@ -7,6 +7,7 @@ or TensorFlow (the CLI builds its choices from them); a format's module loads wh
 """
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 
 from odwrap.errors import InputError, StackError
@@ -63,8 +64,6 @@ class Format:
 
     def missing(self) -> list[str]:
         """The distributions of REQUIRES that cannot be imported, found without importing."""
-        import importlib.util
-
         return [dist for module, dist in self.requires if importlib.util.find_spec(module) is None]
 
     def run(self, job, **options):
@@ -88,7 +87,7 @@ FORMATS = {fmt.name: fmt for fmt in (  # in odapi.exports.FORMATS' order (a test
            (("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime"))),
     Format("openvino", "openvino_ir", frozenset({"quantize", "representative"}),
            "OpenVINO IR through OpenVINO's TensorFlow front end, int8 through NNCF",
-           (("openvino", "openvino"), ("nncf", "nncf"))),
+           (("openvino", "openvino"),)),
 )}
 
 
@@ -103,9 +102,10 @@ def export(model_dir, fmt: str, output=None, weights=None, checkpoint="latest", 
     if refused:
         flags = ", ".join("--" + key.replace("_", "-") for key in refused)
         raise InputError(f"--format {fmt} does not take {flags}")
-    if fmt in ("onnx", "openvino"):
-        format_modes(fmt, given.get("quantize"))  # before the model folder is read
+    modes = format_modes(fmt, given.get("quantize")) if fmt in ("onnx", "openvino") else ()
     missing = FORMATS[fmt].missing()
+    if fmt == "openvino" and "int8" in modes and importlib.util.find_spec("nncf") is None:
+        missing.append("nncf")  # OpenVINO's int8 quantizer
     if missing:
         raise StackError(f"--format {fmt} needs {', '.join(missing)}, which this Python "
                          "does not have: scripts/setup.sh installs them on the tf221 stack (the "
