@@ -22,7 +22,7 @@ import importlib.util
 
 __version__ = "0.1.0"
 
-__all__ = ["batch_size", "check", "convert", "demo_data", "diagnose", "evaluate",
+__all__ = ["batch_size", "benchmark", "check", "convert", "demo_data", "diagnose", "evaluate",
            "evaluate_export", "export", "generate", "merge", "plot", "predict", "profile",
            "record_golden", "stats", "train", "trim", "verify", "watch", "write_label_map",
            "zoo_cached", "zoo_checkpoint", "zoo_models", "zoo_pull", "OdwrapError", "InputError",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from odwrap.config.generate import Generated
     from odwrap.data.convert import ConvertReport
     from odwrap.data.stats import Stats
+    from odwrap.deploy.benchmark import BenchmarkResult
     from odwrap.deploy.exported_eval import ModelEvalResult
     from odwrap.deploy.export.common import ExportResult
     from odwrap.deploy.verify import RecordResult, VerifyResult
@@ -224,7 +225,8 @@ def watch(model_dir, timeout: float = 900, config=None) -> Iterator[EvalResult]:
 @boundary("eval")
 def evaluate_export(model, records=None, config=None, max_images: int | None = None,
                     runtime: str = "auto", model_dir=None) -> ModelEvalResult:
-    """COCO metrics of an exported .tflite or SavedModel on the eval TFRecords (of `records`,
+    """COCO metrics of an exported .tflite, SavedModel, .onnx or OpenVINO .xml on the eval
+    TFRecords (of `records`,
     else of the pipeline.config `config`, else MODEL_DIR's, else the one beside the model);
     also writes MODEL.metrics.json."""
     from odwrap.deploy import exported_eval as stage
@@ -253,8 +255,8 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
            upsampling: str | None = None, search_delegate: bool = False,
            weights: str | None = None, checkpoint: str = "latest") -> ExportResult:
     """Export MODEL_DIR's latest checkpoint (or, CHECKPOINT 'best', the best one `evaluate`
-    kept) as saved_model, tflite or edgetpu, verified by one inference. Options a format does
-    not take are refused. UPSAMPLING: the FPN's, 'native' (default) or 'reshape'.
+    kept) as saved_model, tflite, edgetpu, onnx or openvino, verified by one inference. Options
+    a format does not take are refused. UPSAMPLING: the FPN's, 'native' (default) or 'reshape'.
     SEARCH_DELEGATE: edgetpu_compiler's segment search. WEIGHTS: 'averages' (the moving
     averages) or 'trained'; by default the averages when training kept them (the result's
     notes say)."""
@@ -266,6 +268,23 @@ def export(model_dir, format: str, output=None, *, quantize: str | None = None,
                representative=representative, max_detections=max_detections,
                compare=True if compare else None, upsampling=upsampling,
                search_delegate=True if search_delegate else None)
+
+
+@boundary("benchmark")
+def benchmark(model_dir, output=None, *, formats: str | Sequence[str] | None = None,
+              records=None, max_images: int | None = None, representative: int = 100,
+              threads: int = 2, weights: str | None = None,
+              checkpoint: str = "latest") -> BenchmarkResult:
+    """Export MODEL_DIR's checkpoint to every format this machine can produce (or FORMATS, as
+    'saved_model,tflite:int8,onnx') into OUTPUT (default MODEL_DIR/benchmark), evaluate and
+    time each: a row per format and quantization, also in OUTPUT/benchmark.json and .md. A
+    format that fails is a row with its one-line reason."""
+    from odwrap.deploy.benchmark import benchmark as run
+    from odwrap.failures import failure
+
+    return run(model_dir, output, formats=formats, records=records, max_images=max_images,
+               representative=representative, threads=threads, weights=weights,
+               checkpoint=checkpoint, explain=lambda exc: str(failure("benchmark", exc)))
 
 
 # The stage's own function, so that an option of predict is written in two places: its line in

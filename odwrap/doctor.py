@@ -1,5 +1,6 @@
 """`odwrap doctor`: what the installed stack is, and what is wrong with it."""
 
+import importlib
 import platform
 import shutil
 import sys
@@ -43,7 +44,16 @@ DISTRIBUTIONS = {
     "pillow": ("pillow",),
     "ai-edge-litert": ("ai-edge-litert",),
     "tflite-runtime": ("tflite-runtime",),
+    # export --format onnx|openvino and the runtimes that run those models
+    "onnxruntime": ("onnxruntime",),
+    "openvino": ("openvino",),
+    "tf2onnx": ("tf2onnx",),
+    "onnx": ("onnx",),
+    "nncf": ("nncf",),
 }
+# Each runtime that runs an exported model, by what it runs.
+MODEL_RUNTIMES = (("ai-edge-litert", ".tflite"), ("tflite-runtime", ".tflite"),
+                  ("onnxruntime", ".onnx"), ("openvino", "OpenVINO .xml"))
 
 
 @dataclass
@@ -171,12 +181,18 @@ def diagnose() -> Report:
         compat.load("object_detection.model_lib_v2")
         compat.load("object_detection.exporter_lib_v2")
 
+    def runtimes():
+        for module in ("onnxruntime", "openvino"):
+            if versions.get(module):
+                importlib.import_module(module)
+
     steps = [("importing the OD API protos", protos), ("importing TensorFlow", tensorflow),
-             ("importing the OD API training and export code", odapi)]
+             ("importing the OD API training and export code", odapi),
+             ("importing ONNX Runtime and OpenVINO", runtimes)]
     if versions["object_detection"] is None:
         steps = [step for step in steps if step[1] is tensorflow]
     if versions["tensorflow"] is None:
-        steps = [step for step in steps if step[1] is protos]
+        steps = [step for step in steps if step[1] in (protos, runtimes)]
     for what, func in steps:
         problem = _import_problem(what, func)
         if problem:
@@ -190,10 +206,16 @@ def format_report(report: Report) -> str:
     lines = [f"{'stack':18} {stack}{default}", f"{'python':18} {report.python}"]
     for key, version in report.versions.items():
         lines.append(f"{key:18} {version or 'not installed'}")
-    runtimes = [key for key in ("ai-edge-litert", "tflite-runtime") if report.versions.get(key)]
+    runtimes = [f"{key} {report.versions[key]} ({runs})" for key, runs in MODEL_RUNTIMES
+                if report.versions.get(key)]
     if report.versions.get("tensorflow"):
-        runtimes.append("tf.lite")
-    lines.append(f"{'tflite runtimes':18} {', '.join(runtimes) or 'none'}")
+        runtimes.append(f"tensorflow {report.versions['tensorflow']} (SavedModel, tf.lite)")
+    lines.append(f"{'model runtimes':18} {'; '.join(runtimes) or 'none'}")
+    missing = [key for key in ("tf2onnx", "onnx", "onnxruntime", "openvino", "nncf")
+               if not report.versions.get(key)]
+    if missing:
+        lines.append(f"{'onnx/openvino':18} export --format onnx|openvino needs "
+                     f"{', '.join(missing)} (scripts/setup.sh installs them on the tf221 stack)")
     for name, state in report.compat.items():
         state = "applied" if state == "already applied" else state
         lines.append(f"{'compat fix':18} {name}: {state}")

@@ -18,7 +18,7 @@ from odwrap.odapi import logs
 # The commands (and API jobs) that run TensorFlow or the OD API: the only ones whose failures
 # are not odwrap's own errors, and the ones whose TensorFlow logging the CLI turns down.
 TENSORFLOW_COMMANDS = frozenset({"train", "eval", "export", "predict", "verify", "profile",
-                                 "batch-size"})
+                                 "batch-size", "benchmark"})
 
 
 def log_path(command: str) -> Path:

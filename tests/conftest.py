@@ -165,6 +165,7 @@ LONGEST_FIRST = (
     "tests/training/test_families.py",
     "tests/deploy/test_masks.py",
     "tests/deploy/test_consumers.py",
+    "tests/deploy/test_onnx_openvino.py",
     "tests/deploy/test_fpn_export.py",
     "tests/training/test_hostile_runs.py",
     "tests/training/test_diagnostics.py",

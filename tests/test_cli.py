@@ -220,7 +220,8 @@ def test_tensorflow_commands_refuse_bad_input_before_importing_tensorflow(tmp_pa
            "predict": ["predict", f"{missing}.tflite", f"{missing}.jpg"],
            "verify": ["verify", missing, "--golden", missing],
            "profile": ["profile", f"{missing}.yaml"],
-           "batch-size": ["batch-size", f"{missing}.yaml"]}
+           "batch-size": ["batch-size", f"{missing}.yaml"],
+           "benchmark": ["benchmark", missing, "--formats", "onnx"]}
     assert set(bad) == TENSORFLOW_COMMANDS
     result = run_python(["-c", REFUSE_BEFORE_TENSORFLOW,
                          json.dumps([[str(a) for a in argv] for argv in bad.values()])])
@@ -232,6 +233,7 @@ def test_tensorflow_commands_refuse_bad_input_before_importing_tensorflow(tmp_pa
 
 # Options that are the CLI's own: how it shows things, or a mode that picks the API function.
 CLI_ONLY = {("train", "verbose"), ("eval", "verbose"), ("export", "verbose"),
+            ("benchmark", "verbose"),
             ("check", "json"), ("eval", "watch"), ("merge", "join")}
 MINIMAL = {"generate": ["s.yaml", "-o", "out"], "check": ["c.config"],
            "train": ["s.yaml", "--model-dir", "m"], "eval": ["m"], "plot": ["m"],
@@ -240,7 +242,8 @@ MINIMAL = {"generate": ["s.yaml", "-o", "out"], "check": ["c.config"],
            "labelmap": ["voc", "src", "-o", "map.pbtxt"], "stats": ["r.tfrecord"],
            "demo-data": ["out"], "merge": ["out.json", "a.json"],
            "trim": ["in.json", "-o", "out.json"], "profile": ["s.yaml"],
-           "batch-size": ["s.yaml"], "zoo list": [], "zoo pull": ["name"], "doctor": []}
+           "batch-size": ["s.yaml"], "zoo list": [], "zoo pull": ["name"], "doctor": [],
+           "benchmark": ["m"]}
 
 
 def test_every_option_is_an_api_parameter_with_the_api_default():

@@ -126,3 +126,21 @@ def test_doctor_names_where_the_beam_runner_runs(tmp_path, monkeypatch):
     report = doctor.Report(python="3.11", versions={})
     assert "beam runner        none (scripts/setup-beam.sh makes .venv-beam)" in \
         doctor.format_report(report)
+
+
+def test_doctor_names_each_model_runtime_and_its_version():
+    """Each runtime that runs an exported model, by what it runs; the ONNX/OpenVINO converters
+    that are missing in a line of their own (no problem: the other formats still export)."""
+    from odwrap import doctor
+
+    versions = {**HEALTHY["tf221"], "ai-edge-litert": "2.3.0", "onnxruntime": "1.32.0",
+                "openvino": "2026.4.1"}
+    text = doctor.format_report(doctor.Report(python="3.11", versions=versions))
+    assert ("model runtimes     ai-edge-litert 2.3.0 (.tflite); onnxruntime 1.32.0 (.onnx); "
+            "openvino 2026.4.1 (OpenVINO .xml); tensorflow 2.21.0 (SavedModel, tf.lite)") in text
+    assert ("onnx/openvino      export --format onnx|openvino needs tf2onnx, onnx, nncf "
+            "(scripts/setup.sh installs them on the tf221 stack)") in text
+    installed = {**versions, "tf2onnx": "1.17.0", "onnx": "1.23.2", "nncf": "3.4.0"}
+    assert "onnx/openvino" not in doctor.format_report(
+        doctor.Report(python="3.11", versions=installed))
+    assert doctor.version_problems((3, 11), versions) == []

@@ -16,7 +16,8 @@ MAX_DETECTIONS = 10_000  # the post-processing op's detections
 
 def add_export(subparsers) -> None:
     parser = subparsers.add_parser(
-        "export", help="export a trained model to SavedModel, TFLite or the Edge TPU",
+        "export", help="export a trained model to SavedModel, TFLite, the Edge TPU, ONNX or "
+                       "OpenVINO",
         description="Export MODEL_DIR's latest checkpoint. Every export prints time, size and "
                     "path and is verified by loading it and running one inference. Options a "
                     "format does not take are refused.")
@@ -26,12 +27,14 @@ def add_export(subparsers) -> None:
     parser.add_argument("--quantize", type=quantize_list, metavar="MODES",
                         help=f"tflite: post-training quantization, {', '.join(QUANTIZE)} "
                              "(default none), or several comma-separated (or all): one model "
-                             "each, converted from one graph export")
+                             "each, converted from one graph export; onnx: none, int8; "
+                             "openvino: none, fp16, int8")
     parser.add_argument("--input-type", metavar="TYPE",
                         help="saved_model: image_tensor | encoded_image_string_tensor | "
                              "tf_example; int8 tflite/edgetpu: uint8 | int8")
     parser.add_argument("--representative", type=int_in(1, 100_000), metavar="N",
-                        help="int8: eval images for calibration (default 100)")
+                        help="int8 (tflite, edgetpu, onnx, openvino): eval images for "
+                             "calibration (default 100)")
     parser.add_argument("--max-detections", type=int_in(1, MAX_DETECTIONS), metavar="N",
                         help="tflite/edgetpu: detections of the post-processing op (default 10)")
     parser.add_argument("--compare", action="store_true",
@@ -76,7 +79,9 @@ def add_predict(subparsers) -> None:
                     "results JSON or JSON Lines, a line per image in images.jsonl, and annotated "
                     "images; with --format, also a labelling tool's files to correct them in. "
                     "An interrupted run is resumed: the images already written are skipped.")
-    parser.add_argument("model", type=Path, help="a .tflite file or a SavedModel folder")
+    parser.add_argument("model", type=Path,
+                        help="a .tflite file, a SavedModel folder, a .onnx file (ONNX Runtime) "
+                             "or an OpenVINO .xml (OpenVINO)")
     parser.add_argument("images", nargs="+", type=Path,
                         help="image files, folders (searched recursively), glob patterns "
                              "(quoted) or TFRecord files")
@@ -180,3 +185,47 @@ def verify(args) -> int:
           f"{result.images} image(s) matched at IoU {result.iou}"
           + (f"; side by side in {args.out_qual}" if args.out_qual else ""))
     return EXIT_FINDINGS if result.failed else EXIT_OK
+
+
+def add_benchmark(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "benchmark", help="export to every format, then each one's size, mAP and latency",
+        description="Export MODEL_DIR's checkpoint to every format this machine can produce "
+                    "(SavedModel, TFLite fp32/fp16/dynamic/int8, ONNX fp32/int8, OpenVINO "
+                    "fp32/fp16/int8), evaluate each on the eval records and time it: one row "
+                    "per format and quantization (status, size, COCO mAP and mAP@.50, median "
+                    "and p90 ms per image, runtime), printed and written as benchmark.json and "
+                    "benchmark.md. A format that fails is a row with its reason.")
+    parser.add_argument("model_dir", type=Path, help="the folder odwrap train wrote")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="where the exports and the table go (default: MODEL_DIR/benchmark)")
+    parser.add_argument("--formats", metavar="LIST",
+                        help="comma-separated FORMAT or FORMAT:MODE, e.g. "
+                             "saved_model,tflite:int8,onnx (default: all of them)")
+    parser.add_argument("--records", metavar="GLOB",
+                        help="the TFRecords to evaluate on (default: the config's eval ones)")
+    parser.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
+                        help="at most N eval images (default: eval num_examples)")
+    parser.add_argument("--representative", type=int_in(1, 100_000), metavar="N",
+                        help="int8: eval images for calibration (default %(default)s)")
+    parser.add_argument("--threads", type=int_in(1, 1024),
+                        help="inference threads of every runtime (default %(default)s)")
+    parser.add_argument("--checkpoint", choices=CHECKPOINTS,
+                        help="the latest checkpoint, or the best one evaluated (default: latest)")
+    parser.add_argument("--weights", choices=WEIGHTS,
+                        help="the moving averages or the trained weights (as for export)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and the converters' logs")
+    parser.set_defaults(func=benchmark)
+
+
+def benchmark(args) -> int:
+    from odwrap.deploy.benchmark import table
+
+    result = api.benchmark(**arguments(args, "benchmark", api.benchmark))
+    print(f"benchmark on {result.machine}, {args.threads} thread(s), in {result.seconds:.0f} s:")
+    print(table(result))
+    for path in result.files:
+        print(f"wrote {path}")
+    failed = [row for row in result.rows if row.status != "ok"]
+    return EXIT_FINDINGS if len(failed) == len(result.rows) else EXIT_OK

@@ -18,6 +18,7 @@ API = {
     "plot": ((api.plot,), {}),
     "export": ((api.export,), {}),
     "predict": ((api.predict,), {}),
+    "benchmark": ((api.benchmark,), {}),
     "verify": ((api.verify, api.record_golden), {"record_golden": "folder"}),
     "convert": ((api.convert,), {}),
     "labelmap": ((api.write_label_map,), {}),

@@ -14,8 +14,8 @@ from odwrap.errors import InputError
 # In `odwrap --help`'s order: the flow of the work, spec -> data -> train -> export -> results.
 COMMANDS = (config.add_doctor, config.add_generate, config.add_check, training.add_train,
             training.add_eval, training.add_plot, deploy.add_export, deploy.add_predict,
-            deploy.add_verify, data.add_convert, data.add_labelmap, data.add_stats, zoo.add_zoo,
-            results.add_merge, results.add_trim, training.add_profile, training.add_batch_size,
+            deploy.add_verify, deploy.add_benchmark, data.add_convert, data.add_labelmap,
+            data.add_stats, zoo.add_zoo, results.add_merge, results.add_trim, training.add_profile, training.add_batch_size,
             data.add_demo_data)
 
 

@@ -89,13 +89,15 @@ def add_eval(subparsers) -> None:
                     "immediately, with the config's metrics set, print a table and write "
                     "MODEL_DIR/metrics.json. --watch evaluates every new checkpoint while "
                     "training runs, until the last step or --timeout seconds without one. "
-                    "--model evaluates an exported .tflite or SavedModel instead (COCO metrics "
+                    "--model evaluates an exported .tflite, SavedModel, .onnx (ONNX Runtime) or "
+                    "OpenVINO .xml instead (COCO metrics "
                     "on the eval TFRecords of the pipeline.config beside it, MODEL_DIR's, "
                     "--config's, or --records) and writes MODEL.metrics.json.")
     parser.add_argument("model_dir", type=Path, nargs="?",
                         help="the folder odwrap train wrote")
     parser.add_argument("--model", type=Path, metavar="PATH",
-                        help="an exported .tflite file or SavedModel folder to evaluate")
+                        help="an exported .tflite, SavedModel folder, .onnx or OpenVINO .xml "
+                             "to evaluate")
     parser.add_argument("--records", metavar="GLOB",
                         help="with --model: the TFRecords to evaluate on")
     parser.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",

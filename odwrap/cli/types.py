@@ -26,9 +26,11 @@ def int_in(low: int, high: int):
 
 
 def quantize_list(text: str) -> tuple:
-    """An argparse type: quantize modes, one, comma-separated, or all."""
+    """An argparse type: quantize modes, one, comma-separated, or "all" (kept as it is: each
+    format has its own all, odwrap.deploy.export.format_modes)."""
     try:
-        return quantize_modes(text)
+        modes = quantize_modes(text)
+        return "all" if text.strip() == "all" else modes
     except InputError:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not one of {', '.join(QUANTIZE)}, a comma-separated list of them, "

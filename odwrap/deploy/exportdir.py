@@ -4,10 +4,14 @@
     DIR/model_fp32.tflite            one .tflite per quantization: fp32, fp16, dynamic, int8
     DIR/model_fp32.json              each one's sidecar: input, quantization, preprocessing
     DIR/model_int8_edgetpu.tflite    edgetpu_compiler's output, when it is on PATH
+    DIR/model_fp32.onnx              the ONNX model of each quantization: fp32, int8
+    DIR/model_fp32.xml, .bin         the OpenVINO IR of each quantization: fp32, fp16, int8
     DIR/labels.txt                   a class name a line: line i (from 0) is class index i
     DIR/pipeline.config              the training config: `eval --model` finds its data there
     DIR/README.txt                   what each .tflite takes and returns, and how to run it
     MODEL.metrics.json               `eval --model`'s metrics, beside the model it measured
+                                     (model_fp32.onnx.metrics.json for ONNX and OpenVINO)
+    DIR/benchmark.json, benchmark.md `odwrap benchmark`'s table (its -o folder)
     DIR/.odwrap-export-*/            a running export's staging folders
 
 Export writes it; the bundle, predict and `eval --model` read it.
@@ -51,6 +55,19 @@ class ExportDir:
         """The .tflite of a quantization mode: model_fp32.tflite for 'none'."""
         return self.path / f"model_{TFLITE_NAMES[quantize]}.tflite"
 
+    def onnx(self, quantize: str) -> Path:
+        """The ONNX model of a quantization mode: model_fp32.onnx for 'none'."""
+        return self.path / f"model_{TFLITE_NAMES[quantize]}.onnx"
+
+    def openvino(self, quantize: str) -> Path:
+        """The OpenVINO IR's .xml of a quantization mode (its weights: the .bin beside it)."""
+        return self.path / f"model_{TFLITE_NAMES[quantize]}.xml"
+
+    @staticmethod
+    def weights(xml: Path) -> Path:
+        """The .bin that holds the weights of an OpenVINO IR's .xml."""
+        return Path(xml).with_suffix(".bin")
+
     def tflite_models(self) -> list[Path]:
         return sorted(self.path.glob("*.tflite"))
 
@@ -70,11 +87,19 @@ class ExportDir:
 
     @staticmethod
     def metrics(model: Path) -> Path:
-        """MODEL.metrics.json beside a .tflite; saved_model.metrics.json beside a SavedModel."""
+        """MODEL.metrics.json beside a .tflite; saved_model.metrics.json beside a SavedModel;
+        model_fp32.onnx.metrics.json beside an ONNX or OpenVINO model (its stem is the .tflite's
+        of the same quantization)."""
         model = Path(model)
-        if model.is_dir():
+        if model.is_dir() or model.suffix in (".onnx", ".xml"):
             return model.parent / f"{model.name}.metrics.json"
         return model.with_suffix(".metrics.json")
+
+    @staticmethod
+    def fp32_of(model: Path) -> Path:
+        """The fp32 model of MODEL's format beside it (model_fp32 with MODEL's suffix)."""
+        model = Path(model)
+        return model.with_name(f"model_{TFLITE_NAMES['none']}{model.suffix}")
 
     @staticmethod
     def analysis(model: Path) -> Path:

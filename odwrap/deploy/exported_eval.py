@@ -1,5 +1,5 @@
-"""Evaluating an exported model (TFLite or SavedModel): COCO metrics on the eval TFRecords,
-with the OD API's CocoDetectionEvaluator, the evaluator behind the COCO metrics that
+"""Evaluating an exported model (TFLite, SavedModel, ONNX or OpenVINO): COCO metrics on the eval
+TFRecords, with the OD API's CocoDetectionEvaluator, the evaluator behind the COCO metrics that
 `odwrap eval` reports for a checkpoint.
 
 The eval data come from `--records`, else from the pipeline.config given, else from the one that
@@ -38,6 +38,7 @@ class ModelEvalResult:
     metrics: dict = field(default_factory=dict)
     seconds: float = 0.0
     milliseconds: float = 0.0  # median inference time per image
+    p90_milliseconds: float = 0.0  # the 90th percentile of it
     insight: Insight | None = None  # per class, threshold, confusion matrix, plots
     against_fp32: dict = field(default_factory=dict)  # a quantized model's classes (insight)
 
@@ -159,6 +160,7 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     result = ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
                            metrics=metrics, seconds=time.perf_counter() - started,
                            milliseconds=float(np.median(times)),
+                           p90_milliseconds=float(np.percentile(times, 90)),
                            insight=insight(*evaluators.coco_lists(evaluator),
                                            ExportDir.analysis(model), metrics,
                                            f"{model.name} ({detector.runtime})",
@@ -168,11 +170,13 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
 
 
 def _fp32_aps(model: Path) -> dict:
-    """{class: AP} of the fp32 model beside a quantized .tflite MODEL, from its evaluation's
-    metrics file; {} when MODEL is not quantized or the fp32 one was not evaluated."""
-    fp32 = ExportDir.holding(model).tflite("none")
+    """{class: AP} of the fp32 model beside a quantized MODEL (.tflite, .onnx or OpenVINO .xml)
+    of the same format, from its evaluation's metrics file; {} when MODEL is not quantized or
+    the fp32 one was not evaluated."""
+    fp32 = ExportDir.fp32_of(model)
     path = ExportDir.metrics(fp32)
-    if model.suffix != ".tflite" or model.resolve() == fp32.resolve() or not path.is_file():
+    if model.suffix not in (".tflite", ".onnx", ".xml") or model.resolve() == fp32.resolve() \
+            or not path.is_file():
         return {}
     try:
         per_class = json.loads(read_text(path, "metrics file", limit=64 * MiB))["per_class"]
@@ -201,7 +205,8 @@ def metrics_path(model: Path) -> Path:
 
 def write_metrics(result: ModelEvalResult) -> Path:
     record = {"model": result.model, "runtime": result.runtime, "images": result.images,
-              "median_ms": round(result.milliseconds, 3), "metrics": result.metrics,
+              "median_ms": round(result.milliseconds, 3),
+              "p90_ms": round(result.p90_milliseconds, 3), "metrics": result.metrics,
               **(result.insight.as_json() if result.insight else {}),
               **({"per_class_against_fp32": result.against_fp32} if result.against_fp32 else {})}
     return atomic_write_text(metrics_path(Path(result.model)),

@@ -1,5 +1,6 @@
 """Running exported detectors: TFLite (ai-edge-litert, tflite-runtime or TensorFlow's
-interpreter) and SavedModel, behind one `detect(image) -> Detections` call.
+interpreter) and SavedModel, behind one `detect(image) -> Detections` call; ONNX and OpenVINO
+models through odwrap.deploy.graph_runtimes, chosen by `load_detector` from the file.
 
 A TFLite SSD from the OD API takes the *preprocessed* image (export_tflite_graph_lib_tf2 calls
 model.predict without model.preprocess): odwrap's exports say how to preprocess in their TFLite
@@ -9,12 +10,12 @@ before the metadata.
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from odwrap.deploy import RUNTIMES, modelinfo, preprocessing
+from odwrap.deploy.detections import Detections
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.preprocessing import Normalization
 from odwrap.errors import InputError, StackError
@@ -22,15 +23,6 @@ from odwrap.fsutil import read_bytes
 from odwrap.odapi.logs import captured_output
 
 MODEL_LIMIT = 2**31  # a FlatBuffer cannot be larger
-
-
-@dataclass
-class Detections:
-    boxes: np.ndarray  # [N, 4] normalized ymin, xmin, ymax, xmax
-    classes: np.ndarray  # [N] label map ids (1-based)
-    scores: np.ndarray  # [N]
-    milliseconds: float  # inference only
-    masks: np.ndarray | None = None  # [N, h, w] probabilities over each box (mask models)
 
 
 def preprocess(image: np.ndarray, normalization: Normalization) -> np.ndarray:
@@ -202,11 +194,23 @@ class SavedModelDetector:
 
 
 def load_detector(path, runtime="auto", threads=2):
+    """The detector of a .tflite, a SavedModel folder, a .onnx (ONNX Runtime) or an OpenVINO
+    .xml (OpenVINO), chosen from the path; RUNTIME picks among the TFLite runtimes only."""
     path = Path(path)
+    if path.suffix in (".onnx", ".xml"):
+        from odwrap.deploy import graph_runtimes
+
+        if runtime != "auto":
+            raise InputError(f"--runtime {runtime}: picks a TFLite runtime; {path.name} runs "
+                             "with " + ("ONNX Runtime" if path.suffix == ".onnx" else "OpenVINO"))
+        detector = graph_runtimes.ONNXDetector if path.suffix == ".onnx" else \
+            graph_runtimes.OpenVINODetector
+        return detector(path, threads=threads)
     if path.is_dir():
         for folder in (path, path / "saved_model"):
             if (folder / "saved_model.pb").exists():
                 return SavedModelDetector(folder)
     if path.suffix == ".tflite":
         return TFLiteDetector(path, runtime=runtime, threads=threads)
-    raise InputError(f"{path}: neither a .tflite model nor a SavedModel folder")
+    raise InputError(f"{path}: not a .tflite, .onnx or OpenVINO .xml model, nor a SavedModel "
+                     "folder")

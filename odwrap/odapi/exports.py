@@ -1,20 +1,46 @@
-"""What the OD API exports, in one table: the formats, the TFLite quantization modes, and which
-meta-architecture each format takes. Read by the checks (ODW008, ODW025, ODW028), the spec's
+"""What the OD API exports, in one table: the formats, the quantization modes of each, and which
+meta-architecture each format takes (ONNX and OpenVINO: what their converters were measured to
+convert from the OD API's SavedModel). Read by the checks (ODW008, ODW025, ODW028), the spec's
 schema, the exporters and the CLI's choices; imports nothing heavy.
 """
 
-FORMATS = ("saved_model", "tflite", "edgetpu")
+FORMATS = ("saved_model", "tflite", "edgetpu", "onnx", "openvino")
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
+# The quantize modes each format gives (what `--quantize all` means there). ONNX: int8 from ONNX
+# Runtime's static quantization (QDQ, calibrated); its dynamic mode runs ConvInteger, 4.5x slower
+# than fp32 on the demo model, and its fp16 converter's model fails in the batch loop
+# (map/while_loop: "indices element out of data bounds"), so neither is offered (measured).
+# OpenVINO: fp16 weights (compress_to_fp16) and int8 from NNCF, OpenVINO's own quantizer.
+FORMAT_QUANTIZE = {"tflite": QUANTIZE, "edgetpu": ("int8",), "onnx": ("none", "int8"),
+                   "openvino": ("none", "fp16", "int8")}
 # export_tflite_graph_lib_tf2 builds TFLite graphs of SSD (EfficientDet included) and CenterNet
 # only; odwrap's Edge TPU export is SSD's post-processing op compiled for the Edge TPU.
 ARCHITECTURES = {
     "saved_model": ("ssd", "center_net", "faster_rcnn"),
     "tflite": ("ssd", "center_net"),
     "edgetpu": ("ssd",),
+    # tf2onnx 1.17 converts the SavedModel of an SSD (measured: MobileNet V2 FPN); it leaves the
+    # batch loop (map_fn: TensorListReserve, StatelessWhile) of CenterNet's unconverted, and
+    # fails on Faster R-CNN's ("list index out of range" in its While handler), measured.
+    "onnx": ("ssd",),
+    # OpenVINO's TensorFlow front end converts SSD and CenterNet SavedModels with the same
+    # detections (measured); Faster R-CNN converts and runs, but is not yet checked against
+    # its SavedModel (a tiny test model detects nothing), and the IR keeps no masks.
+    "openvino": ("ssd", "center_net"),
 }
+# Why a format refuses a meta-architecture, where the table above says more than "it does not
+# build that graph"; each names the measured failure.
+WHY = {("onnx", "center_net"): "tf2onnx 1.17 leaves the CenterNet SavedModel's batch loop "
+                               "(TensorListReserve, StatelessWhile) unconverted",
+       ("onnx", "faster_rcnn"): "tf2onnx 1.17 fails on the Faster R-CNN SavedModel's batch loop "
+                                "(its While handler: list index out of range)",
+       ("openvino", "faster_rcnn"): "odwrap has not yet checked OpenVINO's Faster R-CNN "
+                                    "detections against the SavedModel's, and the IR keeps no "
+                                    "masks"}
 NAMES = {"ssd": "SSD", "center_net": "CenterNet", "faster_rcnn": "Faster R-CNN"}
 WHO = {"tflite": "the OD API's TFLite export", "edgetpu": "odwrap's Edge TPU export",
-       "saved_model": "the OD API's SavedModel export"}
+       "saved_model": "the OD API's SavedModel export", "onnx": "odwrap's ONNX export",
+       "openvino": "odwrap's OpenVINO export"}
 
 
 def refusal(fmt: str, arch: str, kind: str) -> str | None:
@@ -24,5 +50,6 @@ def refusal(fmt: str, arch: str, kind: str) -> str | None:
     if arch in takes:
         return None
     others = [other for other in FORMATS if arch in ARCHITECTURES[other]]
+    why = f" ({WHY[fmt, arch]})" if (fmt, arch) in WHY else ""
     return (f"{WHO[fmt]} takes {' and '.join(NAMES[a] for a in takes)} models, and this is a "
-            f"{kind} model; export --format {' or '.join(others)}")
+            f"{kind} model{why}; export --format {' or '.join(others)}")

@@ -41,3 +41,24 @@ def int8_export(tmp_path_factory, tiny_model):
 
     out, made = built_once(tmp_path_factory, "edgetpu", build)
     return out, Ran(*made)
+
+
+# What the shared benchmark of the tiny model exports and times: one model of each format the
+# ONNX and OpenVINO tests need, with the SavedModel they are compared with, made once.
+BENCHMARK_FORMATS = "saved_model,tflite:fp32,tflite:int8,onnx,openvino:fp32,openvino:int8"
+
+
+@pytest.fixture(scope="session")
+def benchmarked(tiny_model, tmp_path_factory):
+    """(folder, Ran) of `odwrap benchmark` of the tiny model (BENCHMARK_FORMATS) into one
+    folder: the exports (saved_model/, model_*.tflite, model_*.onnx, model_*.xml) and the
+    table, made once per test run."""
+
+    def build(out):
+        result = run_odwrap("benchmark", tiny_model.model_dir, "-o", out, "--formats",
+                            BENCHMARK_FORMATS, "--representative", 4)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return [result.returncode, result.stdout, result.stderr]
+
+    out, made = built_once(tmp_path_factory, "benchmark", build)
+    return out, Ran(*made)

@@ -1,7 +1,7 @@
 """README.txt of an export folder: what each .tflite in it takes and returns, the label file,
 and the few lines that run it with LiteRT on a Raspberry Pi and with the Edge TPU delegate on a
-Coral board. Written from the models themselves (their metadata), so it describes every model
-that is in the folder, whichever export wrote it.
+Coral board; the same for its ONNX and OpenVINO models. Written from the models themselves
+(their metadata), so it describes every model that is in the folder, whichever export wrote it.
 """
 
 import json
@@ -111,18 +111,63 @@ def readme_text(models: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What the ONNX and OpenVINO models of a folder take and return (export/onnx_model.py).
+GRAPH_IO = [
+    "Input: input_tensor, uint8 RGB [1, H, W, 3] of any size (resizing and normalization are",
+    "inside the model). Outputs, in this order: detection_boxes [1, N, 4] (ymin, xmin, ymax,",
+    f"xmax, 0..1), detection_classes [1, N] (label map ids: id k is line k of {ExportDir.LABELS},",
+    "from 1), detection_scores [1, N], num_detections [1]; then, before the non-maximum",
+    "suppression, raw_detection_boxes [1, A, 4] and raw_detection_scores [1, A, classes + 1]."]
+
+
+def _fp32_first(path: Path) -> tuple:
+    return path.stem != ExportDir(".").tflite("none").stem, path.name
+
+
+def graph_text(folder: Path) -> str:
+    """The README's part for the folder's .onnx and OpenVINO .xml models ('' when none)."""
+    found = sorted(folder.glob("*.onnx"), key=_fp32_first) + \
+        sorted(folder.glob("model_*.xml"), key=_fp32_first)
+    if not found:
+        return ""
+    lines = ["ONNX and OpenVINO models (exported from the SavedModel; the same detections):",
+             *(f"  {path.name}" for path in found), *GRAPH_IO, ""]
+    onnx = next((path for path in found if path.suffix == ".onnx"), None)
+    if onnx:
+        lines += [f"ONNX Runtime (pip install onnxruntime numpy pillow), {onnx.name}:",
+                  "    import numpy as np, onnxruntime as ort", "    from PIL import Image",
+                  f'    session = ort.InferenceSession("{onnx.name}")',
+                  f'    labels = open("{ExportDir.LABELS}").read().splitlines()',
+                  '    pixels = np.asarray(Image.open("photo.jpg").convert("RGB"))',
+                  "    boxes, classes, scores, count = session.run(None, {\"input_tensor\": "
+                  "pixels[None]})[:4]",
+                  "    for i in range(int(count[0])):",
+                  "        print(labels[int(classes[0][i]) - 1], float(scores[0][i]), "
+                  "boxes[0][i])", ""]
+    xml = next((path for path in found if path.suffix == ".xml"), None)
+    if xml:
+        lines += [f"OpenVINO (pip install openvino), {xml.name} with {xml.stem}.bin beside it: "
+                  "the same, with", "    import openvino as ov",
+                  f'    compiled = ov.Core().compile_model("{xml.name}", "CPU")',
+                  "    boxes, classes, scores, count = compiled([pixels[None]]).to_tuple()[:4]",
+                  ""]
+    return "\n".join(lines)
+
+
 def write_readme(folder: Path) -> Path | None:
-    """FOLDER/README.txt for the detection .tflite files in it (None: there are none)."""
+    """FOLDER/README.txt for the detection .tflite, .onnx and OpenVINO models in it (None:
+    there are none)."""
     models = []
     for path in ExportDir(folder).tflite_models():
         try:
             models.append(describe_model(path))
         except (InputError, OSError, ValueError, IndexError):  # no detector: left out
             continue
-    if not models:
+    graphs = graph_text(Path(folder))
+    if not models and not graphs:
         return None
     models.sort(key=lambda model: ("edgetpu" in model["path"].name, model["dtype"] != "uint8"))
-    text = readme_text(models)
+    text = (readme_text(models) + ("\n" if graphs else "") if models else "") + graphs
     threshold = ExportDir(folder).threshold
     try:  # written by this export (write_threshold), just before
         found = json.loads(threshold.read_text()) if threshold.is_file() else None

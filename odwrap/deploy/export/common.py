@@ -38,12 +38,13 @@ class ExportResult:
 
 
 def _refuse_format(config, arch: str, fmt: str) -> None:
-    """One line for a format the OD API's TFLite path (or the Edge TPU) cannot give the model."""
+    """One line for a format that cannot give the model (odapi.exports.refusal), or a TFLite
+    path that needs a fixed-size resizer."""
     kind = "Mask R-CNN" if facts.predicts_masks(config) else exports.NAMES.get(arch, arch)
     refused = exports.refusal(fmt, arch, kind)
     if refused:
         raise InputError(f"--format {fmt}: {refused}")
-    if fmt == "saved_model":
+    if fmt in ("saved_model", "onnx", "openvino"):  # the SavedModel resizes inside
         return
     if facts.fixed_input_size(config) is None:
         kind = facts.model_config(config).image_resizer.WhichOneof("image_resizer_oneof")
@@ -236,8 +237,8 @@ def finish(job: ExportJob, fmt: str, paths, notes=(), files=()) -> ExportResult:
     there are several."""
     paths = [paths] if isinstance(paths, Path) else list(paths)
     image = next(job.eval_images(1), None)
-    if image is None:
-        image = np.zeros((*job.input_size, 3), np.uint8)
+    if image is None:  # no data configured: a blank image of the input size (or 320)
+        image = np.zeros((*(job.folder.input_size or (320, 320)), 3), np.uint8)
     verified = [verify(path, image) for path in paths]
     job.write_config()
     threshold, threshold_note = job.write_threshold()

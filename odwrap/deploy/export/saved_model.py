@@ -4,6 +4,7 @@ tf.Examples. Verified by one inference with the input type it was exported for."
 import io
 import shutil
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -50,21 +51,30 @@ def _run_once(target, input_type, sample) -> str:
             f"in {elapsed:.1f} ms (tensorflow)")
 
 
-def export(job, input_type="image_tensor"):
-    if input_type not in SAVED_MODEL_INPUTS:
-        raise InputError(f"--input-type {input_type}: saved_model takes "
-                         f"{', '.join(SAVED_MODEL_INPUTS)}")
+@contextmanager
+def staged(job, input_type="image_tensor"):
+    """The OD API exporter's SavedModel of the trained model in the output's staging area
+    (removed afterwards): what export --format saved_model keeps, and what the ONNX and
+    OpenVINO exports convert."""
     exporter = compat.load("object_detection.exporter_lib_v2")
-    target = job.exports.saved_model
     staging = job.temporary()
     try:
         with captured_output(not report.verbose()), compat.saving_signatures_only():
             exporter.export_inference_graph(input_type, job.config, str(job.checkpoint_dir),
                                             str(staging))
-        remove(target)
-        shutil.move(str(staging / "saved_model"), str(target))
+        yield staging / "saved_model"
     finally:
         remove(staging)
+
+
+def export(job, input_type="image_tensor"):
+    if input_type not in SAVED_MODEL_INPUTS:
+        raise InputError(f"--input-type {input_type}: saved_model takes "
+                         f"{', '.join(SAVED_MODEL_INPUTS)}")
+    target = job.exports.saved_model
+    with staged(job, input_type) as saved_model:
+        remove(target)
+        shutil.move(str(saved_model), str(target))
     verified = _run_once(target, input_type, _sample_input(job, input_type))
     job.write_config()
     threshold, threshold_note = job.write_threshold()
