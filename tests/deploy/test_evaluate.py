@@ -75,30 +75,30 @@ def _map(result):
     return result.metrics["DetectionBoxes_Precision/mAP"]
 
 
-def test_the_ground_truth_scores_a_perfect_map(records):
+def test_the_ground_truth_scores_a_perfect_map(tmp_path, records):
     path, truth = records
-    result = evaluate_model("model.tflite", records=str(path), detector=StandIn(truth))
+    result = evaluate_model(tmp_path / "model.tflite", records=str(path), detector=StandIn(truth))
     assert result.images == 6 and result.runtime == "stand-in"
     assert _map(result) == pytest.approx(1.0)
     assert result.metrics["DetectionBoxes_Recall/AR@100"] == pytest.approx(1.0)
 
 
-def test_swapped_coordinates_score_low(records):
+def test_swapped_coordinates_score_low(tmp_path, records):
     path, truth = records
     swapped = StandIn(truth, lambda boxes, classes: (boxes[:, [1, 0, 3, 2]], classes))
-    assert _map(evaluate_model("model.tflite", records=str(path), detector=swapped)) < 0.3
+    assert _map(evaluate_model(tmp_path / "model.tflite", records=str(path), detector=swapped)) < 0.3
 
 
-def test_the_wrong_class_scores_zero(records):
+def test_the_wrong_class_scores_zero(tmp_path, records):
     path, truth = records
     wrong = StandIn(truth, lambda boxes, classes: (boxes, 3 - classes))
-    assert _map(evaluate_model("model.tflite", records=str(path), detector=wrong)) == \
+    assert _map(evaluate_model(tmp_path / "model.tflite", records=str(path), detector=wrong)) == \
         pytest.approx(0.0)
 
 
-def test_max_images_limits_the_evaluation(records):
+def test_max_images_limits_the_evaluation(tmp_path, records):
     path, truth = records
-    result = evaluate_model("model.tflite", records=str(path), max_images=2,
+    result = evaluate_model(tmp_path / "model.tflite", records=str(path), max_images=2,
                             detector=StandIn(truth))
     assert result.images == 2
 
@@ -108,7 +108,7 @@ def test_a_file_that_is_not_a_tfrecord_is_named(tmp_path, records):
     text = tmp_path / "labels.txt"
     text.write_text("square\ncircle\n")
     with pytest.raises(InputError, match=f"{text}: not a TFRecord file"):
-        evaluate_model("model.tflite", records=str(text), detector=StandIn(truth))
+        evaluate_model(tmp_path / "model.tflite", records=str(text), detector=StandIn(truth))
 
 
 def test_a_missing_model_is_named_before_its_data_are_looked_for(tmp_path):
