@@ -362,11 +362,8 @@ def diagnose(install_hook: bool = False) -> Report:
     INSTALL_HOOK: first make every program of this Python apply the fixes on its first import
     of object_detection (a .pth file in its site-packages, odwrap.odapi.hook)."""
     from odwrap.doctor import diagnose as run
-    from odwrap.odapi import hook
 
-    if install_hook:
-        hook.write_pth()
-    return run()
+    return run(install_hook=install_hook)
 
 
 def zoo_models(family: str | None = None) -> list[ZooModel]:

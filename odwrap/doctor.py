@@ -150,8 +150,11 @@ def beam_runner() -> str | None:
     return f"{venv} ({found[0]})" if found else None
 
 
-def diagnose() -> Report:
-    """Look at the stack: versions, then the imports that odwrap needs, in dependency order."""
+def diagnose(install_hook: bool = False) -> Report:
+    """Look at the stack: versions, then the imports that odwrap needs, in dependency order.
+    INSTALL_HOOK: first write the .pth that fixes the OD API in any program of this Python."""
+    if install_hook:
+        hook.write_pth()
     versions = {key: installed_version(names) for key, names in DISTRIBUTIONS.items()}
     report = Report(python=platform.python_version(), versions=versions,
                     stack=stack_of(versions), edgetpu_compiler=shutil.which("edgetpu_compiler"),

@@ -50,8 +50,8 @@ def test_data_and_config_jobs(tmp_path):
 def test_errors_are_odwrap_errors_with_one_line(tmp_path):
     with pytest.raises(odwrap.InputError, match="no pipeline.config"):
         odwrap.export(tmp_path, "tflite")
-    with pytest.raises(odwrap.InputError, match="unknown format 'onnx'"):
-        odwrap.export(tmp_path, "onnx")
+    with pytest.raises(odwrap.InputError, match="unknown format 'tensorrt'"):
+        odwrap.export(tmp_path, "tensorrt")
     with pytest.raises(odwrap.InputError, match="no such file"):
         odwrap.check(tmp_path / "missing.yaml")
 

@@ -24,7 +24,7 @@ REASONS = {
     "path_escape": "image path outside the dataset root (image dropped)",
     "bad_annotation": "annotation unreadable or malformed (its image dropped)",
     "size_mismatch": "annotated size differs from the image (the image's size used)",
-    "box_clipped": "box partly outside the image (clipped)",
+    "box_clipped": "box partly outside the image, by more than 0.01 pixel (clipped)",
     "box_degenerate": "box outside the image or empty after clipping (dropped)",
     "box_zero_area": "box with zero width or height (dropped)",
     "unknown_class": "class not in the label map (box dropped)",
@@ -51,6 +51,9 @@ NOTES = frozenset({"exif_oriented", "exif_raw"})
 # Limits on what an annotation may say; beyond them a value is counted, never used.
 MAX_SIDE = 1_000_000  # annotated width or height in pixels
 MAX_COORDINATE = 1e9  # |coordinate|; larger is no box in any image (and overflows float32)
+# A box past the image's edge by at most this many pixels is clamped without a count: the
+# rounding of a normalized format (YOLO's 5 or 6 decimals) puts an edge box there, not an error.
+CLIP_SLACK = 0.01
 MAX_EMBEDDED_BYTES = 256 * 1024 ** 2  # an annotation file holding its image (LabelMe)
 
 
@@ -208,7 +211,8 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
                                 (xmax - xmin) * (ymax - ymin)):
             problems.add("box_zero_area", where)
             continue
-        if (xmin, ymin, xmax, ymax) != (obj.xmin, obj.ymin, obj.xmax, obj.ymax):
+        moved = max(abs(new - old) for new, old in zip((xmin, ymin, xmax, ymax), corners))
+        if moved > CLIP_SLACK:
             problems.add("box_clipped", where)
         kept.append(Obj(obj.name, xmin, ymin, xmax, ymax, obj.difficult, obj.is_crowd,
                         obj.group_of, obj.mask))

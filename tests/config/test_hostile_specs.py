@@ -92,9 +92,9 @@ NUMBERS = [
     pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  quantize: int8",
                  "'export.quantize' is not a spec key: it is chosen when exporting "
                  "(odwrap export DIR --format tflite --quantize ...)", id="export-quantize"),
-    pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  targets: [onnx]",
-                 "export.targets[0]: expected one of 'edgetpu', 'saved_model', 'tflite' (got "
-                 "'onnx')",
+    pytest.param("  batch_size: 8", "  batch_size: 8\nexport:\n  targets: [tensorrt]",
+                 "export.targets[0]: expected one of 'edgetpu', 'onnx', 'openvino', "
+                 "'saved_model', 'tflite' (got 'tensorrt')",
                  id="export-target"),
     pytest.param("  batch_size: 8",
                  "  batch_size: 8\n  augmentations: [{random_crop_image: {min_area: .nan}}]",

@@ -447,6 +447,17 @@ def test_yolo_coordinates_outside_0_1_are_clipped_or_dropped_and_counted(tmp_pat
     assert boxes == (4 if reason == "box_clipped" else 3)
 
 
+def test_a_box_past_the_edge_by_rounding_alone_is_clamped_without_a_count(tmp_path):
+    """A normalized edge box, rounded: x from -5e-7 to 1 + 5e-7 of the width (a ten-thousandth
+    of a pixel), is clamped to the image and not counted as clipped."""
+    root = yolo_line(tmp_path, "0 0.5 0.5 1.000001 0.5")
+    assert convert("yolo", root, "-o", tmp_path / "out") == 0
+    assert "box_clipped" not in problems(tmp_path / "out")
+    boxes = [(xmin, xmax) for r in written(tmp_path / "out")
+             for xmin, xmax in zip(r["image/object/bbox/xmin"], r["image/object/bbox/xmax"])]
+    assert (0.0, 1.0) in boxes and all(0.0 <= a < b <= 1.0 for a, b in boxes)
+
+
 @pytest.mark.parametrize("line, message", [
     ("0 0.5 0.5 3 0.5 0.5 0.9", "a polygon coordinate is not finite or far outside the 80x60 "
                                 "image"),
