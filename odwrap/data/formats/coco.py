@@ -8,11 +8,11 @@ beside its images; the folders are the splits, classes are one by name) or Model
 (images/ and labels.json).
 """
 
-import json
 import math
 from pathlib import Path
 
 from odwrap.data import dataset, segmentations
+from odwrap.data.formats import jsonfile
 from odwrap.data.dataset import BadValue, Obj, Sample, inside_root
 from odwrap.data.splits import source_split
 from odwrap.errors import InputError
@@ -23,25 +23,10 @@ MODEL_MAKER_FILE = "labels.json"  # TFLite/MediaPipe Model Maker's, beside image
 
 
 def _load(path: Path) -> dict:
-    if not path.exists():
-        raise InputError(f"{path}: no such COCO JSON file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file")
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise InputError(f"{path}: {size} bytes, over the limit of {MAX_JSON_BYTES} bytes for "
-                         "a COCO JSON file")
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a COCO JSON file is UTF-8") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+        data = jsonfile.load(path, MAX_JSON_BYTES, "a COCO JSON file")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or \
             not isinstance(data.get("annotations"), list) or \
             not isinstance(data.get("categories"), list):

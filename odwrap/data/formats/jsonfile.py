@@ -1,4 +1,4 @@
-"""JSON annotation files read safely for the LabelMe and CreateML readers: a size limit, UTF-8
+"""JSON annotation files read safely for the COCO, LabelMe and CreateML readers: a size limit, UTF-8
 (a byte-order mark is fine), and every failure one ValueError naming the file (and the line
 where there is one); the reader counts it or raises it as an InputError."""
 
