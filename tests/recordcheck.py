@@ -85,6 +85,18 @@ def features(example) -> dict:
     return out
 
 
+def records_by_filename(out: Path) -> dict:
+    """{image/filename: features} of every record in the shards of folder OUT, each checked
+    with assert_valid."""
+    found = {}
+    for shard in sorted(Path(out).glob("*.tfrecord")):
+        for example in read_examples(shard):
+            assert_valid(example)
+            values = features(example)
+            found[values["image/filename"][0].decode()] = values
+    return found
+
+
 def assert_valid(example) -> None:
     """What the OD API needs of a record: finite boxes inside [0, 1] with xmin < xmax and
     ymin < ymax, 0/1 flags, one value per box in every per-box list, a positive size."""

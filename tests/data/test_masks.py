@@ -14,7 +14,7 @@ from PIL import Image
 
 from odwrap import cli
 from tests import exifphotos as photos
-from tests.recordcheck import assert_valid, features, read_examples
+from tests.recordcheck import records_by_filename
 
 # A triangle annotated on a 32x24 copy of a 64x48 image: (4, 4), (28, 4), (4, 20); its box
 # (4, 4)-(28, 20). On the image: (8, 8), (56, 8), (8, 40), box (8, 8)-(56, 40).
@@ -31,15 +31,6 @@ def convert(*argv):
     return cli.main(["convert", *map(str, argv)])
 
 
-def written(out) -> dict:
-    """{image file name: features} of every record in OUT, each checked for the OD API."""
-    found = {}
-    for shard in sorted(out.glob("*.tfrecord")):
-        for example in read_examples(shard):
-            assert_valid(example)
-            values = features(example)
-            found[values["image/filename"][0].decode()] = values
-    return found
 
 
 def counts(out) -> dict:
@@ -112,7 +103,7 @@ def half_size_triangle(tmp_path, fmt: str):
 def test_a_polygon_annotated_at_half_size_is_scaled_with_its_box(tmp_path, fmt):
     source, options = half_size_triangle(tmp_path, fmt)
     assert convert(fmt, source, "-o", tmp_path / "out", "--masks", *options) == 0
-    (values,) = written(tmp_path / "out").values()
+    (values,) = records_by_filename(tmp_path / "out").values()
     (mask,), (box,) = masks(values), boxes(values)
     assert mask.shape == (IMAGE[1], IMAGE[0])
     assert box == pytest.approx(SCALED_BOX)
@@ -152,7 +143,7 @@ def test_an_rle_of_the_annotated_size_is_resampled_to_the_nearest_pixel(tmp_path
         {"image_id": 1, "bbox": [8, 6, 12, 12], "segmentation": rle(annotated)},
         {"image_id": 1, "bbox": [0, 0, 32, 24], "segmentation": rle(scatter)}])
     assert convert("coco", path, "-o", tmp_path / "out", "--masks") == 0
-    values = written(tmp_path / "out")["a.png"]
+    values = records_by_filename(tmp_path / "out")["a.png"]
     got = masks(values)
     # Pixel x's centre x + 1/2 lies on annotated pixel floor((x + 1/2) * 32 / width), worked
     # out in fractions (floats put some centres a hair on the wrong side of a border).
@@ -198,7 +189,7 @@ def test_a_mask_stays_on_the_pixels_the_record_stores_for_an_exif_photo(tmp_path
         {"image_id": 1, "bbox": [xmin, ymin, xmax - xmin, ymax - ymin],
          "segmentation": segmentation}], categories=("red",))
     assert convert("coco", path, "-o", tmp_path / "out", "--masks") == 0
-    values = written(tmp_path / "out")["a.jpg"]
+    values = records_by_filename(tmp_path / "out")["a.jpg"]
     with Image.open(io.BytesIO(values["image/encoded"][0])) as image:
         stored_pixels = np.asarray(image.convert("RGB"))  # as TensorFlow decodes: no tag
     (mask,), (box,) = masks(values), boxes(values)
@@ -228,7 +219,7 @@ def test_every_box_has_one_mask_its_box_where_it_has_none(tmp_path):
         {"image_id": 3, "bbox": [0, 0, 10, 10], "segmentation": [[-30, -20, -5, -20, -5, -2]]},
     ])
     assert convert("coco", path, "-o", tmp_path / "out", "--masks") == 0
-    records = written(tmp_path / "out")
+    records = records_by_filename(tmp_path / "out")
     filled = {"none.png": [(2, 3, 12, 11), (20, 10, 35, 22)],
               "mixed.png": [None, (20, 4, 30, 24), (30, 20, 38, 28)],
               "outside.png": [(0, 0, 10, 10)]}
@@ -259,9 +250,9 @@ def test_without_masks_no_record_has_masks_and_box_formats_get_box_masks(tmp_pat
     expected = sum(len(objects) for objects in datasets.voc_boxes(root).values())
     assert convert("voc", root, "-o", tmp_path / "plain") == 0
     assert all("image/object/mask" not in values
-               for values in written(tmp_path / "plain").values())
+               for values in records_by_filename(tmp_path / "plain").values())
     assert convert("voc", root, "-o", tmp_path / "out", "--masks") == 0
-    for values in written(tmp_path / "out").values():
+    for values in records_by_filename(tmp_path / "out").values():
         for mask, box in zip(masks(values), boxes(values)):
             assert mask_box(mask) == pytest.approx(box, abs=1)
         assert values["image/object/mask/weight"] == [0.0] * len(boxes(values))

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from odwrap import cli
-from tests.recordcheck import assert_valid, features, read_examples
+from tests.recordcheck import records_by_filename
 
 
 def convert(*argv):
@@ -35,15 +35,6 @@ def png_bytes(size, color=(0, 200, 0)) -> bytes:
     return buffer.getvalue()
 
 
-def records(out) -> dict:
-    """{image/filename: features} of every record in OUT, each checked for the OD API."""
-    found = {}
-    for shard in sorted(out.glob("*.tfrecord")):
-        for example in read_examples(shard):
-            assert_valid(example)
-            values = features(example)
-            found[values["image/filename"][0].decode()] = values
-    return found
 
 
 def boxes(values) -> list:
@@ -126,7 +117,7 @@ LABELME_BOXES = {
 def test_labelme_boxes_classes_and_embedded_images(tmp_path, capsys):
     embedded = labelme_dataset(tmp_path / "lm")
     assert convert("labelme", tmp_path / "lm", "-o", tmp_path / "out") == 0
-    found = records(tmp_path / "out")
+    found = records_by_filename(tmp_path / "out")
     assert_boxes(found, LABELME_BOXES)
     for image, data in embedded.items():  # the embedded PNGs, byte for byte
         assert found[image]["image/encoded"] == [data]
@@ -137,7 +128,7 @@ def test_labelme_boxes_classes_and_embedded_images(tmp_path, capsys):
 def test_labelme_masks_are_the_shapes(tmp_path):
     labelme_dataset(tmp_path / "lm")
     assert convert("labelme", tmp_path / "lm", "-o", tmp_path / "out", "--masks") == 0
-    found = records(tmp_path / "out")
+    found = records_by_filename(tmp_path / "out")
     expected = dict(LABELME_BOXES, **{"a.jpg": LABELME_BOXES["a.jpg"][:3]})
     assert_boxes(found, expected)
     assert problems(tmp_path / "out") == {"unsupported_shape": 4}  # and the mask shape
@@ -217,7 +208,7 @@ def cvat_dataset(root, images="images"):
 def test_cvat_boxes_polygons_ellipses_and_rotation(tmp_path, capsys):
     path = cvat_dataset(tmp_path / "cvat")
     assert convert("cvat", path, "-o", tmp_path / "out") == 0
-    assert_boxes(records(tmp_path / "out"), CVAT_BOXES)
+    assert_boxes(records_by_filename(tmp_path / "out"), CVAT_BOXES)
     assert problems(tmp_path / "out") == {"unsupported_shape": 3, "rotated_box": 1}
     out = capsys.readouterr().out
     assert "annotations.xml: <image> 0: a.jpg: <box> car: rotation 30" in out
@@ -228,7 +219,7 @@ def test_cvat_boxes_polygons_ellipses_and_rotation(tmp_path, capsys):
 def test_cvat_masks_are_the_shapes(tmp_path):
     path = cvat_dataset(tmp_path / "cvat")
     assert convert("cvat", path, "-o", tmp_path / "out", "--masks") == 0
-    found = records(tmp_path / "out")
+    found = records_by_filename(tmp_path / "out")
     assert_boxes(found, dict(CVAT_BOXES, **{"a.jpg": CVAT_BOXES["a.jpg"][:5]}))
     assert problems(tmp_path / "out") == {"unsupported_shape": 4, "rotated_box": 1}
     box, polygon, turned, ellipse, upright = (mask(found["a.jpg"], i) for i in range(5))
@@ -248,7 +239,7 @@ def test_cvat_images_folder(tmp_path, layout):
     path = cvat_dataset(root, images)
     extra = ["--images", tmp_path / "pictures"] if layout == "option" else []
     assert convert("cvat", path, "-o", tmp_path / "out", *extra) == 0
-    assert sorted(records(tmp_path / "out")) == ["a.jpg", "c.jpg", "sub/b.png"]
+    assert sorted(records_by_filename(tmp_path / "out")) == ["a.jpg", "c.jpg", "sub/b.png"]
 
 
 def test_cvat_labelmap(tmp_path):
@@ -289,7 +280,7 @@ def createml_dataset(root, images=None):
 def test_createml_centre_boxes(tmp_path, capsys):
     path = createml_dataset(tmp_path / "cml")
     assert convert("createml", path, "-o", tmp_path / "out") == 0
-    assert_boxes(records(tmp_path / "out"), CREATEML_BOXES)
+    assert_boxes(records_by_filename(tmp_path / "out"), CREATEML_BOXES)
     assert problems(tmp_path / "out") == {}
     assert cli.main(["labelmap", "createml", str(path), "-o", str(tmp_path / "m.pbtxt")]) == 0
     capsys.readouterr()
@@ -302,4 +293,4 @@ def test_createml_images_option(tmp_path):
     path = createml_dataset(tmp_path / "cml", images=tmp_path / "pictures")
     assert convert("createml", path, "-o", tmp_path / "out", "--images",
                    tmp_path / "pictures") == 0
-    assert_boxes(records(tmp_path / "out"), CREATEML_BOXES)
+    assert_boxes(records_by_filename(tmp_path / "out"), CREATEML_BOXES)
