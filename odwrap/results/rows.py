@@ -341,10 +341,14 @@ class Writer:
         self._groups = None
 
     def close(self) -> Path:
-        if self.format == "oid":
-            self._flush_line()
-        elif self.format == "coco":
-            self._handle.write("\n]\n")
+        try:
+            if self.format == "oid":
+                self._flush_line()
+            elif self.format == "coco":
+                self._handle.write("\n]\n")
+        except BaseException as exc:  # the last line refused: nothing is left behind
+            self.abort(exc)
+            raise
         self._handle.flush()
         self._handle.detach()
         self._context.__exit__(None, None, None)

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from odwrap import cli
+from odwrap import api, cli
+from odwrap.errors import InputError
 from odwrap.results import rows
 from tests.conftest import run_python
 
@@ -65,6 +66,25 @@ def test_a_bad_submission_line_is_one_line_naming_it(tmp_path, capsys, text, mes
     code, _, err = odwrap(capsys, "trim", tmp_path / "in.csv", "-o", tmp_path / "out.csv")
     assert code == 2 and message in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize("command", ["trim", "merge"])
+@pytest.mark.parametrize("last", [True, False])
+def test_an_image_id_a_submission_cannot_hold_leaves_nothing(tmp_path, command, last):
+    """An ImageId with a quote reads from a quoted CSV field but cannot be written unquoted: a
+    refusal, whether on the last line (written at close) or before it, leaves no temporary
+    file beside the output, checked while the refused writer is still alive (the traceback
+    holds it), as a notebook holds it."""
+    lines = ['"a""b",/m/01 0.9 0.1 0.2 0.3 0.4']
+    lines.insert(0 if last else 1, "img1,/m/01 0.5 0 0 1 1")
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("ImageId,PredictionString\n" + "\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="ImageId 'a\"b': not writable in a submission CSV") as refused:
+        if command == "trim":
+            api.trim(source, output)
+        else:
+            api.merge(output, [source])
+    assert refused.tb is not None and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
 def test_join_puts_class_groups_of_one_image_on_one_line(tmp_path, capsys):
@@ -132,7 +152,8 @@ def test_trim_by_score_and_count_keeps_exactly_the_best_with_ties(tmp_path, caps
 
 TRIM_CHILD = """
 import resource, sys
-from odwrap import cli
+from odwrap import api, cli
+from odwrap.errors import InputError
 code = cli.main(sys.argv[1:])
 print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 sys.exit(code)
@@ -172,7 +193,8 @@ def test_trim_by_count_over_millions_of_rows_holds_no_rows(tmp_path):
 
 MERGE_CHILD = """
 import sys, tracemalloc
-from odwrap import cli
+from odwrap import api, cli
+from odwrap.errors import InputError
 from odwrap.results import fusion, merge
 merge.PARTITION_BYTES = int(sys.argv[1])
 tracemalloc.start()  # the merge's own peak (numpy's arrays included), not the imports'
