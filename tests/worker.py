@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # request may set them; any other variable needs a fresh process (tests.conftest decides).
 PER_COMMAND_ENV = ("ODWRAP_LOG_DIR", "ODWRAP_PROGRESS_EVERY", "ODWRAP_CACHE", "ODWRAP_ZOO_URL",
                    "ODWRAP_ZOO_TIMEOUT", "ODWRAP_CONSUMERS_VENV", "ODWRAP_BEAM_PYTHON",
-                   "XDG_CACHE_HOME")
+                   "XDG_CACHE_HOME", "TF_CONFIG")
 # A child is replaced after this many commands, so that TensorFlow's per-process state (traced
 # functions, Keras names) does not pile up over a whole run.
 COMMANDS_PER_CHILD = 40

@@ -50,6 +50,13 @@ def add_train(subparsers) -> None:
     parser.add_argument("--seed", type=int_in(0, SEED_MAX), help="random seed: the same initial "
                         "weights and random draws each run (parallel CPU kernels and input "
                         "threads still vary the steps a little)")
+    parser.add_argument("--worker-hosts", type=lambda text: tuple(text.split(",")),
+                        metavar="HOST:PORT,...",
+                        help="train as one of these workers (MultiWorkerMirroredStrategy; or "
+                             "set TF_CONFIG): every worker gets the same list, worker 0 writes "
+                             "--model-dir, which all must read (a bucket or a shared disk)")
+    parser.add_argument("--task-index", type=int_in(0, 4095), metavar="N",
+                        help="this worker's place in --worker-hosts, from 0")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     add_set(parser)
     parser.set_defaults(func=train)

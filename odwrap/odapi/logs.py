@@ -47,6 +47,15 @@ def _keep(data: bytes) -> None:
         log.write(data)
 
 
+def keep_traceback(exc: BaseException) -> Path | None:
+    """EXC's traceback appended to the run's output log; the log's path, None when the caller
+    named none (a library caller has the exception itself)."""
+    import traceback
+
+    _keep("".join(traceback.format_exception(exc)).encode())
+    return _OUTPUT_LOG.get()
+
+
 def quiet_logs() -> None:
     """TensorFlow's, absl's and Keras' Python logging down to errors; imports no TensorFlow
     (TensorFlow's logger keeps a level set before its import)."""

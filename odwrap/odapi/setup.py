@@ -6,8 +6,6 @@ moving-average shadow, the checkpoint and the training step. `train`, `profile` 
 export of the moving averages build the model and its shadow with `shadow_averages`.
 """
 
-import json
-import os
 from dataclasses import dataclass
 
 from odwrap.odapi import compat, facts
@@ -20,20 +18,39 @@ def tensorflow():
     return compat.import_tensorflow()
 
 
-def strategy(tpu: str | None = None):
-    """TPU when named, several workers under TF_CONFIG, several GPUs, else the default."""
+def strategy(tpu: str | None = None, cluster=None):
+    """TPU when named; several workers for CLUSTER (odwrap.training.cluster: TF_CONFIG or
+    --worker-hosts); several GPUs; else the default."""
     tf = compat.import_tensorflow()
     if tpu:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    if sum(len(hosts) for hosts in cluster.values()) > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    if cluster is not None:
+        return _multi_worker(tf, cluster)
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _multi_worker(tf, cluster):
+    """MultiWorkerMirroredStrategy over CLUSTER that waits cluster.start_seconds for the other
+    workers, not forever, and notices a worker that stopped answering within about 20 s, not
+    90 (its health check's settings are class attributes of TensorFlow's, on both stacks)."""
+    from tensorflow.python.distribute import collective_all_reduce_strategy as collective
+
+    extended = collective.CollectiveAllReduceExtended
+    for name, value in (("_check_health_initial_timeout", cluster.start_seconds),
+                        ("_check_health_interval", cluster.health_interval_seconds),
+                        ("_check_health_timeout", cluster.health_timeout_seconds),
+                        ("_check_health_retry_limit", cluster.health_retries)):
+        if hasattr(extended, name):
+            setattr(extended, name, value)
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster.hosts), task_type=cluster.task_type,
+        task_id=cluster.task_index, rpc_layer="grpc")
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
 
 
 # The DetectionModel methods that run the network, its losses and its decoding. AutoGraph leaves
@@ -222,3 +239,12 @@ def eager_eval_loop(model, configs, dataset, global_step):
     model_lib_v2 = compat.load("object_detection.model_lib_v2")
     return model_lib_v2.eager_eval_loop(model, configs, dataset, use_tpu=False,
                                         postprocess_on_cpu=False, global_step=global_step)
+
+
+def all_sum(run_strategy, value: int) -> int:
+    """VALUE summed over every replica of RUN_STRATEGY's workers: the same number on each (a
+    worker with several replicas counts it once a replica)."""
+    tf = compat.import_tensorflow()
+    values = run_strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant(value, tf.int64))
+    return int(run_strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None))

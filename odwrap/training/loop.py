@@ -5,12 +5,17 @@ and summaries) with these differences: exactly the requested steps (a tf.functio
 loop of steps whose length is a tensor, so the last loop is cut to fit without a retrace);
 checkpoints only after the variables exist, every --checkpoint-every steps and always at the
 end; SIGINT and SIGTERM save a checkpoint before exiting; the model directory keeps the config
-it was trained with.
+it was trained with. Several workers (odwrap.training.cluster) run the same loop: the chief
+alone writes the model directory, every worker runs the same number of steps per call, and
+after each call they agree whether any of them was asked to stop, so that all stop, and save,
+at the same step.
 """
 
 import contextlib
 import copy
+import random
 import signal
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +26,11 @@ from odwrap.config.loader import load_config, refuse_on_errors
 from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
-from odwrap.odapi import facts, labelmap, setup
-from odwrap.training import checkpoints, parts
+from odwrap.odapi import facts, labelmap, logs, setup
+from odwrap.training import checkpoints, cluster as clusters, parts
 from odwrap.training.best import Best, read_best
 from odwrap.training.modeldir import ModelDir
+from odwrap.training.signals import Signals
 
 STEPS_PER_LOOP = 100  # at most this many steps per tf.function call, as model_main_tf2
 LOOP_SECONDS = 2.0  # and about this long: the loop answers a signal within it
@@ -42,6 +48,8 @@ class TrainOptions:
     tpu: str | None = None
     steps_per_loop: int = STEPS_PER_LOOP
     seed: int | None = None  # Python's, numpy's and TensorFlow's, before the model is built
+    worker_hosts: tuple = ()  # several workers: every worker's host:port (or TF_CONFIG)
+    task_index: int | None = None  # this worker's place in worker_hosts
 
 
 @dataclass
@@ -91,7 +99,7 @@ def _load_fine_tune(built, model_dir: str, classes: int) -> parts.Restored:
     return parts.restored(built.model, before, path, kind, classes)
 
 
-def prepare(options: TrainOptions):
+def prepare(options: TrainOptions, workers: int = 1):
     """Load and check the config, and make sure the model directory may keep it (nothing is
     written): (config, inline label map or None, findings)."""
     folder = ModelDir(options.model_dir)
@@ -100,9 +108,15 @@ def prepare(options: TrainOptions):
     pull_if_missing(loaded.config)  # model.pretrained's zoo checkpoint
     findings = check_pipeline(loaded.config, loaded.target)
     refuse_on_errors(findings, options.source, "not training")
-    require_training_records(loaded.config)
+    require_training_records(loaded.config, workers)
     folder.accept_config(loaded.config, loaded.label_map, options.force)
     return loaded.config, loaded.label_map, findings
+
+
+def _peer_errors(tf) -> tuple:
+    """What a collective raises when another worker of the cluster went."""
+    return (tf.errors.UnavailableError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError, tf.errors.AbortedError)
 
 
 def _check_options(options: TrainOptions) -> None:
@@ -115,9 +129,11 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("--steps-per-loop must be at least 1")
 
 
-def require_training_records(config) -> None:
+def require_training_records(config, workers: int = 1) -> None:
     """InputError naming the field when no training TFRecords are configured or a local pattern
-    matches nothing (the OD API would fail after building the model, in a traceback)."""
+    matches nothing (the OD API would fail after building the model, in a traceback), or when
+    WORKERS workers would share fewer local files than there are of them: the OD API gives each
+    worker a share of the files, and a worker with none ends in OutOfRangeError."""
     field = "train_input_reader.tf_record_input_reader.input_path"
     patterns = facts.train_patterns(config)
     if not patterns:
@@ -126,6 +142,12 @@ def require_training_records(config) -> None:
         if "://" not in pattern and not facts.match_files([pattern]):
             raise InputError(f"{field}[{index}]: no file matches {pattern} (create the TFRecords "
                              "with odwrap convert, or fix the path)")
+    files = facts.match_files(patterns)
+    if workers > 1 and all("://" not in pattern for pattern in patterns) and \
+            len(files) < workers:
+        raise InputError(f"{field}: {len(files)} file(s) for {workers} workers, which each read "
+                         "a share of the files: write at least one shard per worker (odwrap "
+                         "convert --shards N)")
 
 
 def _require_match(status, latest: str) -> None:
@@ -143,18 +165,20 @@ class _Loops:
     """How many steps each tf.function call runs: one while it is traced and once more to time
     a step, then as many as take about LOOP_SECONDS (at most --steps-per-loop), cut at every
     checkpoint step and at the end. A signal is seen between calls, so it is answered within
-    about LOOP_SECONDS (or one step, when a step takes longer) whatever --steps-per-loop is."""
+    about LOOP_SECONDS (or one step, when a step takes longer) whatever --steps-per-loop is.
+    FIXED: no timing, so that every worker of a cluster runs the same steps per call."""
 
-    def __init__(self, limit: int, checkpoint_every: int, steps: int):
+    def __init__(self, limit: int, checkpoint_every: int, steps: int, fixed: bool = False):
         self.limit, self.every, self.steps = limit, checkpoint_every, steps
         self.calls = 0
         self.seconds_per_step = None
+        self.fixed = fixed
 
     def next(self, step: int) -> int:
         count = self.limit
         if self.calls < 2:
             count = 1
-        elif self.seconds_per_step:
+        elif self.seconds_per_step and not self.fixed:
             count = max(1, min(self.limit, int(LOOP_SECONDS / self.seconds_per_step)))
         next_checkpoint = (step // self.every + 1) * self.every
         return max(1, min(count, next_checkpoint - step, self.steps - step))
@@ -167,39 +191,12 @@ class _Loops:
                 0.5 * (self.seconds_per_step + per_step)
 
 
-class _Signals:
-    """SIGINT and SIGTERM: during start-up they stop the run at once (nothing has been written
-    yet); once training runs, they are noted and the loop saves a checkpoint and stops."""
-
-    def __init__(self):
-        self.received = None
-        self.deferred = False
-        self._previous = {}
-
-    def __enter__(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            self._previous[number] = signal.signal(number, self._handle)
-        return self
-
-    def __exit__(self, *exc_info):
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-    def _handle(self, number, _frame):
-        if not self.deferred:
-            raise Interrupted(f"stopped by {signal.Signals(number).name} while starting; "
-                              "nothing was written", number)
-        self.received = number
-
-
 def _stage_label_map(config, label_map, folder: ModelDir, stack):
     """A copy of CONFIG for TensorFlow to run with: a spec's inline label map is read from a
     temporary copy until the run has started and the folder keeps the real one."""
     run_config = copy.deepcopy(config)
     if label_map is None:
         return run_config
-    import tempfile
-
     staged = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odwrap-train-")))
     labelmap.write(label_map, staged / labelmap.FILE_NAME)
     own = str(folder.label_map_path.resolve())
@@ -210,14 +207,18 @@ def _stage_label_map(config, label_map, folder: ModelDir, stack):
 
 
 def train(options: TrainOptions) -> TrainResult:
-    """Train from a spec or a pipeline.config into options.model_dir."""
+    """Train from a spec or a pipeline.config into options.model_dir; as one worker of a
+    cluster under TF_CONFIG or options.worker_hosts, the chief alone holding the folder."""
     _check_options(options)
-    with _Signals() as signals, FolderLock(options.model_dir, "odwrap train"):
-        return _train(options, signals)
+    cluster = clusters.from_options(options.worker_hosts, options.task_index)
+    writes = cluster is None or cluster.chief
+    with Signals() as signals, (FolderLock(options.model_dir, "odwrap train") if writes
+                                 else contextlib.nullcontext()):
+        return _train(options, signals, cluster)
 
 
-def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
-    config, label_map, findings = prepare(options)
+def _train(options: TrainOptions, signals: Signals, cluster) -> TrainResult:
+    config, label_map, findings = prepare(options, cluster.size if cluster else 1)
     steps = options.steps or config.train_config.num_steps
     if not steps:
         raise InputError("train_config.num_steps is 0 and --steps is not given: say how many "
@@ -225,11 +226,13 @@ def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
     for finding in findings:  # prepare() refused the errors; the warnings come before the run
         report.message(finding.format())
     folder = ModelDir(options.model_dir)
-    for name in folder.remove_partial_checkpoints():
+    writes = cluster is None or cluster.chief
+    for name in folder.remove_partial_checkpoints() if writes else ():
         report.message(f"removed {folder.path / name}: a checkpoint save that did not finish")
     done = folder.checkpoint_steps()
     if done and done[-1] >= steps:  # nothing to run; a --force'd config is kept as asked
-        folder.keep_config(config, label_map, options.force)
+        if writes:
+            folder.keep_config(config, label_map, options.force)
         return TrainResult(model_dir=options.model_dir, start_step=done[-1], end_step=done[-1],
                            seconds=0.0, checkpoint=folder.checkpoint(done[-1]),
                            findings=findings, target_step=steps)
@@ -243,17 +246,45 @@ def _train(options: TrainOptions, signals: _Signals) -> TrainResult:
         # in the config TensorFlow runs with, not the one the folder keeps).
         run_config.train_config.fine_tune_checkpoint_type = \
             facts.fine_tune_checkpoint_type(config)
-        return _run(options, run_config, steps, latest, signals,
-                    commit=lambda: folder.keep_config(config, label_map, options.force),
-                    findings=findings)
+        commit = (lambda: folder.keep_config(config, label_map, options.force)) if writes \
+            else (lambda: None)
+        if cluster is None:
+            return _run(options, run_config, steps, latest, signals, commit, findings)
+        # A cluster's collectives print C++ lines on stderr when a peer goes: to the log.
+        stack.enter_context(logs.captured_output(not report.verbose()))
+        try:
+            return _run(options, run_config, steps, latest, signals, commit, findings,
+                        cluster, Path(stack.enter_context(tempfile.TemporaryDirectory(
+                            prefix="odwrap-worker-"))) if not writes else None)
+        except RuntimeError as exc:
+            if "waiting for the cluster" not in str(exc):
+                raise
+            raise RunError(f"{cluster.name()}: the workers were not all there within "
+                           f"{cluster.start_seconds} s ({', '.join(cluster.every())}); start "
+                           "every worker of the cluster") from None
 
 
-def _run(options, config, steps, latest, signals, commit, findings) -> TrainResult:
+def _run(options, config, steps, latest, signals, commit, findings, cluster=None,
+         scratch: Path | None = None) -> TrainResult:
+    """The training itself; a worker of CLUSTER that is not its chief saves into SCRATCH."""
     train_config = config.train_config
     tf = setup.tensorflow()
     if options.seed is not None:
         tf.keras.utils.set_random_seed(options.seed)
-    run_strategy = setup.strategy(options.tpu)
+    try:
+        run_strategy = setup.strategy(options.tpu, cluster)
+    except tf.errors.UnknownError as exc:
+        if cluster is None or "Could not start gRPC server" not in str(exc):
+            raise
+        raise InputError(f"{cluster.source}: {cluster.name()}: cannot listen on "
+                         f"{cluster.hosts[cluster.task_type][cluster.task_index]} (another "
+                         "process holds the port, or the host is not this machine)") from None
+    signals.reinstall()
+    if cluster is not None:  # the chief's seed for all: the same shuffles, so the files are
+        # dealt out to the workers without overlap (the OD API shuffles them, then shards)
+        seed = options.seed if options.seed is not None else random.randrange(1 << 30)
+        tf.keras.utils.set_random_seed(setup.all_sum(run_strategy, seed if cluster.chief
+                                                     else 0))
     if train_config.use_bfloat16 and options.tpu:
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
     folder = ModelDir(options.model_dir)
@@ -263,8 +294,9 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
 
     with run_strategy.scope():
         checkpoint = built.checkpoint()
-        manager = tf.train.CheckpointManager(checkpoint, model_dir,
-                                             max_to_keep=options.keep_checkpoints)
+        manager = tf.train.CheckpointManager(checkpoint, str(scratch or model_dir),
+                                             max_to_keep=1 if scratch else
+                                             options.keep_checkpoints)
         restored = resumed = None
         if latest:
             resumed = checkpoint.restore(latest)
@@ -281,6 +313,11 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
         try:
             manager.save(checkpoint_number=step)
         except (tf.errors.OpError, OSError) as exc:
+            if cluster is not None and isinstance(exc, _peer_errors(tf)):
+                raise  # a save is a collective too: a worker went
+            if scratch is not None:  # a worker's own save: the chief's folder is not ours
+                raise RunError(f"{scratch}: saving this worker's checkpoint failed "
+                               f"({checkpoints.first_line(exc)})") from None
             folder.remove_partial_checkpoints()
             folder.remove_checkpoint(step)
             kept = folder.checkpoint_steps()
@@ -288,8 +325,12 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
                            f"({checkpoints.first_line(exc)}); the latest complete one is "
                            f"{folder.checkpoint(kept[-1]) if kept else 'none'}") from None
 
+    def saved_as(step):  # the chief's checkpoint, as every worker names it
+        return manager.latest_checkpoint if scratch is None else folder.checkpoint(step)
+
     start_step = int(global_step.numpy())
-    loops = _Loops(options.steps_per_loop, options.checkpoint_every, steps)
+    loops = _Loops(options.steps_per_loop, options.checkpoint_every, steps,
+                   fixed=cluster is not None)
     started = time.perf_counter()
     losses = {}
     writer = None
@@ -297,45 +338,62 @@ def _run(options, config, steps, latest, signals, commit, findings) -> TrainResu
     step = start_step
     last_saved = start_step if latest else None
     signals.deferred = True  # from here a signal is answered with a checkpoint
-    with report.tracking("train", steps, "step", done=start_step) as tracker:
-        while step < steps and signals.received is None:
-            count = loops.next(step)
-            loop_started = time.perf_counter()
-            chunk_losses = run_chunk(iterator, tf.constant(count, tf.int64))
-            step = int(global_step.numpy())
-            seconds = time.perf_counter() - loop_started
-            loops.timed(count, seconds)
-            if writer is None:  # the run works: the folder keeps its config from now on
-                if resumed is not None:
-                    _require_match(resumed, latest)
-                commit()
-                writer = tf.summary.create_file_writer(str(folder.train_events))
-            losses = {key: float(value) for key, value in chunk_losses.items()}
-            rate = float(lr_fn())
-            with writer.as_default():
-                tf.summary.scalar("steps_per_sec", count / seconds, step=step)
-                for key, value in {**losses, "learning_rate": rate}.items():
-                    tf.summary.scalar(key, value, step=step)
-            tracker.update(step, loss=losses.get("Loss/total_loss"), learning_rate=rate)
-            if step % options.checkpoint_every == 0 or step == steps:
-                save(step)
-                last_saved = step
-    if signals.received is not None and writer is not None and last_saved != step:
-        save(step)
+    started_run = stopping = False
+    try:
+        with report.tracking("train", steps, "step", done=start_step) as tracker:
+            while step < steps and not stopping:
+                count = loops.next(step)
+                loop_started = time.perf_counter()
+                chunk_losses = run_chunk(iterator, tf.constant(count, tf.int64))
+                step = int(global_step.numpy())
+                seconds = time.perf_counter() - loop_started
+                loops.timed(count, seconds)
+                stopping = signals.received is not None
+                if cluster is not None:  # any worker asked to stop: all stop at this step
+                    stopping = setup.all_sum(run_strategy, int(stopping)) > 0
+                if not started_run:  # the run works: the folder keeps its config from now on
+                    if resumed is not None:
+                        _require_match(resumed, latest)
+                    commit()
+                    started_run = True
+                    if scratch is None:
+                        writer = tf.summary.create_file_writer(str(folder.train_events))
+                losses = {key: float(value) for key, value in chunk_losses.items()}
+                rate = float(lr_fn())
+                if writer is not None:
+                    with writer.as_default():
+                        tf.summary.scalar("steps_per_sec", count / seconds, step=step)
+                        for key, value in {**losses, "learning_rate": rate}.items():
+                            tf.summary.scalar(key, value, step=step)
+                tracker.update(step, loss=losses.get("Loss/total_loss"), learning_rate=rate)
+                if step % options.checkpoint_every == 0 or step == steps:
+                    save(step)
+                    last_saved = step
+        if stopping and started_run and last_saved != step:
+            save(step)
+    except tf.errors.OpError as exc:
+        if cluster is None or not isinstance(exc, _peer_errors(tf)):
+            raise
+        kept, log = folder.checkpoint_steps(), logs.keep_traceback(exc)
+        raise RunError(f"{cluster.name()}: {cluster.peer(str(exc))} stopped answering near step "
+                       f"{step}; the latest checkpoint is "
+                       f"{folder.checkpoint(kept[-1]) if kept else 'none'}: start every worker "
+                       f"again to resume{f' (traceback in {log})' if log else ''}") from exc
     if writer is not None:
         writer.flush()
-    if signals.received is not None:
-        name = signal.Signals(signals.received).name
-        if writer is None:
-            raise Interrupted(f"stopped by {name} before the first step; nothing was written",
-                              signals.received)
-        raise Interrupted(f"stopped by {name} at step {step}; checkpoint "
-                          f"{manager.latest_checkpoint} saved; rerun to resume",
-                          signals.received)
-    if manager.latest_checkpoint is None:
+    if stopping:
+        number = signals.received or signal.SIGTERM
+        name = signal.Signals(number).name
+        why = f"stopped by {name}" if signals.received else \
+            "stopped with the cluster (another worker was stopped by a signal)"
+        if not started_run:
+            raise Interrupted(f"{why} before the first step; nothing was written", number)
+        raise Interrupted(f"{why} at step {step}; checkpoint {saved_as(step)} saved; "
+                          f"rerun{' every worker' if cluster else ''} to resume", number)
+    if last_saved is None:
         save(int(global_step.numpy()))
     return TrainResult(model_dir=options.model_dir, start_step=start_step,
                        end_step=int(global_step.numpy()),
                        seconds=time.perf_counter() - started,
-                       checkpoint=manager.latest_checkpoint, losses=losses, restored=restored,
-                       findings=findings, target_step=steps)
+                       checkpoint=saved_as(int(global_step.numpy())), losses=losses,
+                       restored=restored, findings=findings, target_step=steps)
