@@ -245,8 +245,11 @@ def test_verify_passes_on_recorded_golden_masks_and_names_a_replaced_one(mask_mo
     work, _ = mask_model
     images = sorted((work / "shapes").rglob("*.jpg"))[:3]
     golden = tmp_path / "golden"
-    recorded = run_odwrap("verify", work / "export" / "saved_model", *images,
-                          "--record-golden", golden, "--threshold", 0, timeout=900)
+    # The README's order, `odwrap verify MODEL --record-golden DIR IMAGES...`: the images after
+    # the option (issue 25: argparse took them as the model's neighbours and stopped with
+    # "unrecognized arguments").
+    recorded = run_odwrap("verify", "--threshold", 0, work / "export" / "saved_model",
+                          "--record-golden", golden, *images, timeout=900)
     assert recorded.returncode == 0, recorded.stderr[-3000:]
     masks = sorted(golden.glob("*/*.png"))
     masks = [path for path in masks if path.name != "image.png"]
