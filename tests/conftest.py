@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,20 @@ def run_python(code_or_args, env=None, timeout=600, cwd=None):
     full_env = dict(STARTING_ENV, **(env or {}))
     return subprocess.run([sys.executable, *args], env=full_env, capture_output=True,
                           text=True, timeout=timeout, cwd=cwd or ROOT)
+
+
+# What TensorFlow's C++ logging prints when it loads (TF 2.21: absl's "WARNING: All log messages
+# before absl::InitializeLog() is called ...", "I0000 00:00:1796653368.543172 13266 port.cc:153]
+# oneDNN custom operations are on ...", cpu_feature_guard's "rebuild TensorFlow with ..."),
+# which no odwrap command may show (issue 25). The worker imports TensorFlow before its first
+# command, so only a fresh process shows whether a command keeps them off the terminal.
+TENSORFLOW_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|oneDNN|cpu_feature_guard|absl::|"
+                             r"All log messages before absl|rebuild TensorFlow with")
+
+
+def tensorflow_lines(text: str) -> list[str]:
+    """The lines of TEXT that TensorFlow's C++ logging printed."""
+    return [line for line in text.splitlines() if TENSORFLOW_LINE.search(line)]
 
 
 _WORKER = None  # this test process's odwrap worker (tests/worker.py), started on first use

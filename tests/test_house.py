@@ -4,6 +4,7 @@ and stays under 400 lines, and `import odwrap` loads neither numpy nor TensorFlo
 
 import ast
 import json
+import re
 
 import pytest
 
@@ -132,6 +133,41 @@ def test_the_code_map_names_every_module():
                 if path.is_dir() and (path / "__init__.py").exists()
                 and f"odwrap/{path.name}/" not in code_map]
     assert missing == [] and packages == []
+
+
+# A file or folder name in backticks: `loop.py`, `export/`, `templates/ssd.j2`, `defaults.yaml`.
+NAMED_PATH = re.compile(r"`([\w./-]+(?:\.(?:py|j2|yaml)|/))`")
+
+
+def _exists(name: str, package) -> bool:
+    """NAME is a file or folder: under PACKAGE (a package's row of the table: its own files
+    and subfolders'), else from the repository's root or odwrap/, or by its name anywhere in
+    odwrap/, templates/ or tests/ (the text around the table)."""
+    if package is not None:
+        return (package / name).exists() or any(package.rglob(name.rstrip("/")))
+    return (ROOT / name).exists() or (PACKAGE / name).exists() or any(
+        any(top.rglob(name.rstrip("/"))) for top in (PACKAGE, ROOT / "templates", ROOT / "tests"))
+
+
+def test_the_code_map_names_no_file_that_is_gone():
+    """The other way round: every file and folder the code map names exists; a package's row
+    names what is in that package (a row of files, such as `odwrap/errors.py`, what is in
+    odwrap/ itself)."""
+    page = (ROOT / "docs" / "code-map.md").read_text()
+    gone = []
+    for line in page.splitlines():
+        names = NAMED_PATH.findall(line)
+        if not line.startswith("| `odwrap/"):
+            gone += [name for name in names if not _exists(name, None)]
+        elif names[0].endswith("/"):
+            package = ROOT / names[0]
+            if not package.is_dir():
+                gone.append(names[0])
+            gone += [name for name in names[1:] if not _exists(name, package)]
+        else:  # `odwrap/errors.py`, `report.py`: files of odwrap/ itself
+            gone += [name for name in names
+                     if not (ROOT / name).exists() and not (PACKAGE / name).is_file()]
+    assert gone == []
 
 
 def test_the_od_api_is_imported_only_through_odwrap_odapi():

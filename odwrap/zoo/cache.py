@@ -84,7 +84,9 @@ class Entry:
         return f".{self.model.name}."
 
     def read_record(self) -> Record | None:
-        if not self.record_path.exists():
+        """The entry's record; None when there is none, or a link in its place (what it names
+        is not the cache's own: the entry is unfinished)."""
+        if self.record_path.is_symlink() or not self.record_path.exists():
             return None
         try:
             data = json.loads(read_text(self.record_path, "cache record", limit=64 * 1024))

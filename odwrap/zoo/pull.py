@@ -97,7 +97,10 @@ def _locked(item: cache.Entry, wait: float):
 
 
 def _complete(folder: Path) -> bool:
-    return all((folder / required).is_file() for required in REQUIRED)
+    """FOLDER is the cache's own (a link to a folder elsewhere is not) and holds the files a
+    model needs."""
+    return not folder.is_symlink() and all((folder / required).is_file()
+                                           for required in REQUIRED)
 
 
 def _reuse(item: cache.Entry) -> Pulled | None:
@@ -110,7 +113,8 @@ def _reuse(item: cache.Entry) -> Pulled | None:
     item.clean_staging()  # a killed `pull --force` of a cached model left its extraction
     cache.verify(item, record)
     if not _complete(item.folder):
-        report.message(f"{item.folder}: incomplete; extracting {item.tarball} again")
+        why = "a link" if item.folder.is_symlink() else "incomplete"
+        report.message(f"{item.folder}: {why}; extracting {item.tarball} again")
         _install(item, item.tarball, str(item.tarball), InputError, keep=True)
         item.write_record(record)
     return Pulled(item.model, item.folder, record, reused=True)

@@ -2,6 +2,7 @@
 detects; int8 is integer end to end; the Edge TPU report; options a format does not take."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -147,9 +148,17 @@ def test_every_runtime_gives_the_same_int8_detections(int8_export):
                                    atol=0.02, err_msg=runtime)
 
 
-def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
-    out = tmp_path / "export"
-    result = run_odwrap("export", model_dir, "--format", "saved_model", "-o", out)
+@pytest.fixture(scope="module")
+def saved_model_export(model_dir, tmp_path_factory):
+    """(the export folder, export's Ran) of the tiny model's SavedModel, made once for the
+    module; test_saved_model_exports_and_predicts evaluates it there, the others change only a
+    copy."""
+    out = tmp_path_factory.mktemp("saved_model") / "export"
+    return out, run_odwrap("export", model_dir, "--format", "saved_model", "-o", out)
+
+
+def test_saved_model_exports_and_predicts(saved_model_export, image, tmp_path):
+    out, result = saved_model_export
     assert result.returncode == 0, result.stderr[-3000:]
     assert "detection(s) on one image_tensor input" in result.stdout
     # The module's own functions only: no Keras trace of each layer's call (most of an export's
@@ -186,6 +195,27 @@ def test_saved_model_exports_and_predicts(model_dir, image, tmp_path):
     assert refused.stderr.startswith(f"odwrap: error: {broken / 'variables'}: the SavedModel's "
                                      "variables cannot be read, truncated or corrupt (")
     assert refused.stderr.count("\n") == 1 and not (tmp_path / "refused").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: os.mkfifo(path), "cannot read the labels file: not a regular file"),
+    (lambda path: path.write_bytes(b"square\n\xffcircle\n"),
+     "cannot read the labels file: not UTF-8 text (byte 7)"),
+], ids=["fifo", "not-utf8"])
+def test_a_bad_labels_file_beside_a_saved_model_is_refused_naming_it(saved_model_export, image,
+                                                                     tmp_path, make, message):
+    """Issue 30, case 14: predict without --labels reads the labels.txt export wrote beside
+    saved_model/; a FIFO there (no writer: a read would block forever) or a file that is not
+    UTF-8 is one line naming it, exit 2. On a copy of the export."""
+    out, exported = saved_model_export
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    copy = tmp_path / "export"
+    shutil.copytree(out / "saved_model", copy / "saved_model")
+    make(copy / "labels.txt")
+    result = run_odwrap("predict", copy / "saved_model", image, "-o", tmp_path / "pred",
+                        timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+    assert result.stderr == f"odwrap: error: {copy / 'labels.txt'}: {message}\n"
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_odwrap, run_python
+from tests.conftest import STARTING_ENV, run_odwrap, run_python, tensorflow_lines
 from tests.tfdata import write_family_spec
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
@@ -204,10 +204,15 @@ def test_a_killed_predict_resumes_where_it_stopped(mask_model, tmp_path):
     assert whole.returncode == 0, whole.stderr[-3000:]
 
     out = tmp_path / "cut"
-    child = subprocess.Popen([sys.executable, "-m", "odwrap", "predict",
-                              str(work / "export" / "saved_model"), *map(str, images), "-o",
-                              str(out), "--threshold", "0", "--jsonl"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A fresh `python -m odwrap predict` from the user's environment: what it shows until it is
+    # killed holds no TensorFlow C++ line (issue 25), though it imported TensorFlow and loaded
+    # the SavedModel.
+    shown = tmp_path / "shown.txt"
+    with open(shown, "wb") as terminal:
+        child = subprocess.Popen([sys.executable, "-m", "odwrap", "predict",
+                                  str(work / "export" / "saved_model"), *map(str, images), "-o",
+                                  str(out), "--threshold", "0", "--jsonl"],
+                                 env=STARTING_ENV, stdout=terminal, stderr=terminal)
     log = out / "images.jsonl.part"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and child.poll() is None:
@@ -218,6 +223,7 @@ def test_a_killed_predict_resumes_where_it_stopped(mask_model, tmp_path):
     child.wait()
     done = log.read_text().count("\n")
     assert 3 <= done < 8, "the run ended before it could be cut"
+    assert tensorflow_lines(shown.read_text(errors="replace")) == []
     with open(out / "detections.jsonl.part", "a") as part:  # a line cut short by the kill
         part.write('{"image_id": 9, "filename": "half')
 
@@ -239,8 +245,11 @@ def test_verify_passes_on_recorded_golden_masks_and_names_a_replaced_one(mask_mo
     work, _ = mask_model
     images = sorted((work / "shapes").rglob("*.jpg"))[:3]
     golden = tmp_path / "golden"
-    recorded = run_odwrap("verify", work / "export" / "saved_model", *images,
-                          "--record-golden", golden, "--threshold", 0, timeout=900)
+    # The README's order, `odwrap verify MODEL --record-golden DIR IMAGES...`: the images after
+    # the option (issue 25: argparse took them as the model's neighbours and stopped with
+    # "unrecognized arguments").
+    recorded = run_odwrap("verify", "--threshold", 0, work / "export" / "saved_model",
+                          "--record-golden", golden, *images, timeout=900)
     assert recorded.returncode == 0, recorded.stderr[-3000:]
     masks = sorted(golden.glob("*/*.png"))
     masks = [path for path in masks if path.name != "image.png"]

@@ -101,27 +101,89 @@ def test_the_same_state_with_real_files_resumes(interrupted, tmp_path):
     assert (out / "detections.jsonl").read_bytes().startswith(lines)
 
 
+ANNOTATED = ["image0.annotated.png", "image1.annotated.png", "image2.annotated.png"]
+
+
+def _decoys(folder, out, names) -> dict:
+    """A decoy file in FOLDER for each of NAMES, linked to from OUT/NAME: {name: decoy}."""
+    decoys = {}
+    for name in names:
+        decoys[name] = folder / f"decoy-{name}"
+        decoys[name].write_bytes(DECOY)
+        (out / name).symlink_to(decoys[name])
+    return decoys
+
+
 @pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize("jsonl", [True, False])
 def test_a_fresh_run_replaces_links_it_finds_and_writes_through_none(interrupted, tmp_path,
-                                                                    restart):
+                                                                    restart, jsonl):
+    """Links in place of every name a run writes (the part files, both detections files, the
+    image log, the run record, the annotated images), each to a decoy outside the folder: a
+    fresh run replaces those it writes with its own files and leaves every decoy as it was."""
     model, images, _ = interrupted
     out = tmp_path / "out"
     out.mkdir()
-    decoys = {}
-    for name in ("detections.jsonl.part", "images.jsonl.part", "detections.jsonl",
-                 "images.jsonl"):
-        decoys[name] = tmp_path / f"decoy-{name}"
-        decoys[name].write_bytes(DECOY)
-        (out / name).symlink_to(decoys[name])
+    decoys = _decoys(tmp_path, out, ["detections.jsonl.part", "images.jsonl.part",
+                                     "detections.jsonl", "detections.json", "images.jsonl",
+                                     "predict.run.json", *ANNOTATED])
     if not restart:
         (out / "images.jsonl.part").unlink()  # no log: a fresh run
-    result = run_odwrap("predict", model, *images, "-o", out, "--jsonl", "--no-annotate",
-                        *(["--restart"] if restart else []))
+    result = run_odwrap("predict", model, *images, "-o", out, "--threshold", 0,
+                        *(["--jsonl"] if jsonl else []), *(["--restart"] if restart else []))
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(decoy.read_bytes() == DECOY for decoy in decoys.values())
-    for name in ("detections.jsonl", "images.jsonl"):
-        assert not (out / name).is_symlink() and (out / name).is_file()
+    written = ["detections.jsonl" if jsonl else "detections.json", "images.jsonl", *ANNOTATED]
+    for name in written:
+        assert not (out / name).is_symlink() and (out / name).is_file(), name
     assert len((out / "images.jsonl").read_text().splitlines()) == 3
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in ANNOTATED)
+    assert not os.path.lexists(out / "predict.run.json")  # the run's record goes when it ends
+
+
+def test_a_resumed_run_replaces_links_in_place_of_what_it_writes(interrupted, tmp_path):
+    """A killed run's folder (its own part files) with links in place of the run record (to a
+    decoy holding the very record, which a resumed run reads), of the annotated image of the
+    image it has left and of detections.json: the run resumes, writes its own files and
+    leaves the decoys as they were."""
+    model, images, make = interrupted
+    out = tmp_path / "out"
+    lines = make(out)
+    (out / "detections.jsonl.part").write_bytes(lines)
+    record = tmp_path / "decoy-predict.run.json"
+    os.replace(out / "predict.run.json", record)
+    (out / "predict.run.json").symlink_to(record)
+    before = record.read_bytes()
+    decoys = _decoys(tmp_path, out, ["image2.annotated.png", "detections.json"])
+    result = run_odwrap("predict", model, *images, "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "predicted 1 image(s) after the 2 of the interrupted run" in result.stdout
+    assert record.read_bytes() == before
+    assert all(decoy.read_bytes() == DECOY for decoy in decoys.values())
+    for name in ("image2.annotated.png", "detections.json", "images.jsonl"):
+        assert not (out / name).is_symlink() and (out / name).is_file(), name
+    assert not os.path.lexists(out / "predict.run.json")
+
+
+def test_an_output_folder_given_as_a_link_is_followed(interrupted, tmp_path):
+    """`-o LINK`, LINK a link to a folder: the user named that folder, as `cp FILE LINK/` would
+    take it, so the run writes there (and LINK stays a link). A link the run finds *inside* its
+    output folder it did not make is never followed (the tests above). The folder's other
+    files stay as they were."""
+    model, images, _ = interrupted
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "notes.txt").write_bytes(DECOY)
+    link = tmp_path / "out"
+    link.symlink_to(folder)
+    result = run_odwrap("predict", model, *images, "-o", link, "--jsonl")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert link.is_symlink() and os.readlink(link) == str(folder)
+    assert (folder / "notes.txt").read_bytes() == DECOY
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        ["notes.txt", "detections.jsonl", "images.jsonl", *ANNOTATED])
+    assert all((folder / name).is_file() and not (folder / name).is_symlink()
+               for name in ["detections.jsonl", "images.jsonl", *ANNOTATED])
 
 
 def test_a_garbage_run_record_is_bad_input_naming_it(interrupted, tmp_path):

@@ -487,6 +487,28 @@ def test_links_in_the_output_folder_are_replaced_never_written_through(tmp_path,
     assert len(json.loads((out / "merged.json").read_text())) == 2
 
 
+def test_an_output_folder_given_as_a_link_is_followed(tmp_path, capsys):
+    """`convert -o LINK`, LINK a link to a folder: the user named that folder, as `cp FILE
+    LINK/` would take it, so convert writes there and LINK stays a link; links convert finds
+    *inside* its output folder it never follows (the test above). The folder's other files
+    stay as they were."""
+    from tests import datasets
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the user's own")
+    link = tmp_path / "out"
+    link.symlink_to(folder)
+    voc = datasets.voc(tmp_path / "voc", images=3)
+    assert odwrap(capsys, "convert", "voc", voc, "-o", link)[0] == 0
+    assert link.is_symlink() and os.readlink(link) == str(folder)
+    assert (folder / "notes.txt").read_text() == "the user's own"
+    written = [path for path in folder.iterdir() if path.name != "notes.txt"]
+    assert {"label_map.pbtxt", "report.json"} <= {path.name for path in written}
+    assert any(path.suffix == ".tfrecord" for path in written)
+    assert all(path.is_file() and not path.is_symlink() for path in written)
+
+
 def test_reading_a_submission_leaves_the_process_csv_limit_as_it_was(tmp_path, capsys):
     """csv's field limit is process-wide: raising it for good made convert's CSV reader take
     fields past its own limit in the same process (a notebook, the test worker)."""

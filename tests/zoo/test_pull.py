@@ -18,7 +18,7 @@ from odwrap import api
 from odwrap.errors import FolderBusy, InputError, RunError, StackError
 from odwrap.locks import LOCK_NAME, FolderLock
 from odwrap.zoo import cache, pull
-from tests.zoo.conftest import DATA, GOOD, MODEL, TOP, member, tarball, write
+from tests.zoo.conftest import CONFIG, DATA, GOOD, MODEL, TOP, member, tarball, write
 
 CUT = 100_000  # where a dropped connection stops the first response
 
@@ -236,6 +236,75 @@ def test_a_link_in_place_of_the_lock_folder_is_replaced_never_followed(
     assert (decoys / LOCK_NAME).read_bytes() == (decoys / MODEL.name / LOCK_NAME).read_bytes() \
         == b"decoy"
     assert not link.is_symlink() and link.is_dir()
+
+
+def _tree(folder) -> dict:
+    """FOLDER's files and links: relative name -> bytes (a link: where it points)."""
+    return {str(path.relative_to(folder)): os.readlink(path) if path.is_symlink()
+            else path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_symlink() or path.is_file()}
+
+
+def _assert_a_whole_entry_of_regular_files(zoo):
+    assert not [path for path in zoo.rglob("*") if path.is_symlink()]
+    tarball, record = zoo / f"{MODEL.name}.tar.gz", zoo / f"{MODEL.name}.json"
+    assert tarball.is_file() and tarball.read_bytes() == GOOD
+    assert record.is_file() and json.loads(record.read_text())["size"] == len(GOOD)
+    assert (zoo / MODEL.name / "pipeline.config").read_bytes() == CONFIG
+    assert (zoo / MODEL.name / "checkpoint" / "ckpt-0.data-00000-of-00001").read_bytes() == DATA
+    assert not list(zoo.glob(f".{MODEL.name}.*"))
+
+
+@pytest.mark.parametrize("kind", ["http", "from"])
+@pytest.mark.parametrize("linked", [
+    pytest.param(MODEL.name, id="folder"), pytest.param(f"{MODEL.name}.json", id="record"),
+    pytest.param(f"{MODEL.name}.tar.gz", id="tarball"),
+    pytest.param(f".{MODEL.name}.import.tar.gz", id="import"),
+    pytest.param(f".{MODEL.name}.extract-abc", id="staging")])
+def test_links_in_place_of_the_entrys_files_are_removed_never_written_through(
+        server, monkeypatch, tmp_path, zoo_env, kind, linked):
+    """Issue 30: the names a pull writes in the cache (the model's folder NAME/, its record
+    NAME.json, its tarball NAME.tar.gz, --from's copy .NAME.import.tar.gz, a staging folder
+    .NAME.extract-*) as links to decoys this test made, found where a pull that stopped
+    leaves them: the pull removes each link, never what it names, and writes its own files."""
+    decoys = tmp_path / "decoys"
+    write(decoys / "decoy.bin", b"decoy")
+    write(decoys / "folder" / "pipeline.config", b"decoy")
+    before = _tree(decoys)
+    zoo = zoo_env / "zoo"
+    zoo.mkdir(parents=True)
+    folder = linked in (MODEL.name, f".{MODEL.name}.extract-abc")
+    (zoo / linked).symlink_to(decoys / ("folder" if folder else "decoy.bin"))
+    assert api.zoo_pull(MODEL.name, **_source(kind, server, monkeypatch, tmp_path)) == \
+        zoo / MODEL.name
+    assert _tree(decoys) == before
+    _assert_a_whole_entry_of_regular_files(zoo)
+
+
+@pytest.mark.parametrize("linked", [pytest.param(MODEL.name, id="folder"),
+                                    pytest.param(f"{MODEL.name}.json", id="record")])
+def test_a_cached_entry_with_a_link_in_place_of_its_folder_or_record_is_made_again(
+        server, tmp_path, zoo_env, heard, linked):
+    """A cached model whose folder or record was replaced by a link to a copy of it outside
+    the cache (a decoy this test made): the link is not trusted as the cache's own (the model
+    would be read from, or vouched for by, files the cache does not hold); the folder is
+    extracted again from the verified tarball, or, without a record of its own, the model
+    fetched again. The decoy stays as it was."""
+    server.put()
+    api.zoo_pull(MODEL.name)
+    zoo = zoo_env / "zoo"
+    decoy = tmp_path / "decoys" / linked
+    decoy.parent.mkdir()
+    os.replace(zoo / linked, decoy)
+    before = _tree(decoy.parent)
+    (zoo / linked).symlink_to(decoy)
+    assert api.zoo_pull(MODEL.name) == zoo / MODEL.name
+    assert _tree(decoy.parent) == before
+    _assert_a_whole_entry_of_regular_files(zoo)
+    url = f"{server.base}/{MODEL.url_path}"
+    assert heard.messages[1:] == ([f"downloading {url}"] if linked.endswith(".json") else [
+        f"{zoo / MODEL.name}: a link; extracting {zoo / f'{MODEL.name}.tar.gz'} again"])
+    assert server.gets() == [None] * (2 if linked.endswith(".json") else 1)
 
 
 def test_a_gs_mirror_without_tensorflow_says_so(monkeypatch):
