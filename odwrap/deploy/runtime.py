@@ -8,6 +8,7 @@ Model Metadata (odwrap.deploy.modelinfo), and in a sidecar MODEL.json, read for 
 before the metadata.
 """
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -121,10 +122,9 @@ class TFLiteDetector:
             self.normalization = preprocessing.KINDS.get(info.get("preprocess"),
                                                          preprocessing.MOBILENET)
         self.labels = self.info.labels if self.info else []
+        self._make = lambda: interpreter_cls(model_content=data, num_threads=threads)
         try:
-            with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
-                self.interpreter = interpreter_cls(model_content=data, num_threads=threads)
-                self.interpreter.allocate_tensors()
+            self.interpreter = self._interpreter()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"{path}: not a TFLite model this runtime can run ({exc})") \
                 from None
@@ -135,6 +135,19 @@ class TFLiteDetector:
         # output list puts them (TF2 exports: scores, boxes, count, classes).
         by_role = dict(zip(roles, outputs))
         self.outputs = [by_role[role] for role in range(4)]
+
+    def _interpreter(self):
+        with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            interpreter = self._make()
+            interpreter.allocate_tensors()
+        return interpreter
+
+    def replica(self) -> "TFLiteDetector":
+        """A detector of the same model for another thread: an interpreter serves one thread at
+        a time (it releases the GIL while it runs, so that replicas run side by side)."""
+        twin = copy.copy(self)
+        twin.interpreter = self._interpreter()
+        return twin
 
     def input_tensor(self, image: np.ndarray) -> np.ndarray:
         values = preprocess(resize(image, self.height, self.width), self.normalization)
@@ -178,6 +191,9 @@ class SavedModelDetector:
             raise InputError(f"{Path(path) / 'variables'}: the SavedModel's variables cannot be "
                              f"read, truncated or corrupt ({why}); export the model again") \
                 from None
+
+    def replica(self) -> "SavedModelDetector":
+        return self  # a concrete function may be called from several threads at once
 
     def detect(self, image: np.ndarray) -> Detections:
         tensor = self.tf.constant(image[None], self.tf.uint8)
