@@ -25,6 +25,7 @@ the masks, the annotator, the export folder) only when a run starts: `import odw
 light.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -338,9 +339,10 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
         work = _work(sources.iterate(images, stride), max_images, output, resumed,
                      writer if annotate else None)
         try:
-            for item, outcome in pipeline.ordered(predictor, work, workers):
-                writer.commit(item, outcome)
-                progress.advance()
+            with contextlib.closing(pipeline.ordered(predictor, work, workers)) as results:
+                for item, outcome in results:  # closed on the way out: no thread left behind
+                    writer.commit(item, outcome)
+                    progress.advance()
         except BaseException:
             writer.discard()
             raise
