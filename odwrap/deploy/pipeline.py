@@ -118,14 +118,17 @@ def detection_lines(source, image, found, threshold, first_id, annotator=None,
 
 class Predictor:
     """The work of a worker on one image (callable from any number of threads): read it, infer
-    it on a replica of DETECTOR that no other thread uses meanwhile, make its lines and draw."""
+    it on a replica of DETECTOR that no other thread uses meanwhile (DETECTOR itself, in turn,
+    when it makes no replicas: a detector of the `detect(image)` protocol alone), make its
+    lines and draw."""
 
     def __init__(self, detector, workers: int, threshold: float, wanted, names: dict,
                  annotate: bool):
-        self.detectors = queue.SimpleQueue()
+        self.detectors = queue.SimpleQueue()  # a worker takes one, infers, puts it back
         self.detectors.put(detector)
-        for _ in range(workers - 1):
-            self.detectors.put(detector.replica())
+        replica = getattr(detector, "replica", None)  # else one detector, one image at a time
+        for _ in range(workers - 1 if replica else 0):
+            self.detectors.put(replica())
         self.threshold, self.wanted, self.names, self.annotate = threshold, wanted, names, \
             annotate
 
