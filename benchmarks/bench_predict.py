@@ -6,13 +6,14 @@ preprocessed once beforehand, then set_tensor and invoke in a loop: what the mod
 do. `predict` is timed around the whole `odwrap.predict` call (model load, reading and decoding
 each JPEG, resizing, inference, detection lines, the files), in this process, with and
 without annotated images (PNG encoding is the most expensive step of a run). Rounds alternate
-the order of the configurations so that drift of the machine spreads over all of them.
+the order of the configurations so that drift of the machine spreads over all of them; the
+median of the rounds counts, and each round's figure is printed too.
 
 The model: --model, else the demo spec at 320x320 trained 2 steps and exported as int8
 (latency does not depend on the weights). The images: --images (files, folders, globs), else
 --count generated JPEGs of --size (shapes on a noisy gradient).
     .venv/bin/python benchmarks/bench_predict.py [--model MODEL.tflite] [--images DIR]
-                                                 [--count 200] [--rounds 2] [--threads 2]
+                                                 [--count 100] [--rounds 4] [--threads 2]
 """
 
 import argparse
@@ -127,10 +128,10 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, help="a .tflite (default: the demo at 320, int8)")
     parser.add_argument("--images", nargs="+", help="image files, folders or globs "
                                                     "(default: --count generated JPEGs)")
-    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--size", default="640x480", help="generated images' WIDTHxHEIGHT")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--workers", default="1,2", help="the --workers values to time")
     args = parser.parse_args(argv)
     from odwrap.deploy import sources
@@ -168,6 +169,8 @@ def main(argv=None) -> int:
         "images": len(images), "image_size": "given" if args.images else args.size,
         "threads": args.threads, "rounds": args.rounds,
         "images_per_second": {names[key]: round(value, 1) for key, value in median.items()},
+        "each_round": {names[key]: [round(value, 1) for value in values]
+                       for key, values in rates.items()},
         "ratio_to_bare_invoke": {names[key]: round(value / base, 3)
                                  for key, value in median.items()},
     }, indent=1))

@@ -325,6 +325,10 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     resumed, count = _resume(output, run, restart)
+    stream = resumed and sources.first_of(images, "stream")
+    if stream:
+        raise InputError(f"{output}: holds an interrupted run over the stream {stream}, which "
+                         "cannot go on where it stopped; pass --restart")
     if exact and resumed > total:
         raise InputError(f"{output / IMAGES}{PART}: the interrupted run read {resumed} images, "
                          f"more than the {total} given now; pass --restart")

@@ -137,9 +137,13 @@ def count(arguments, stride: int | None = None) -> tuple[int | None, int]:
 
 
 def first_of(arguments, kind: str) -> Path | str | None:
-    """The first TFRecord file (KIND 'record') or video file or stream (KIND 'video') that
-    ARGUMENTS name; None when they name none."""
+    """The first TFRecord file (KIND 'record'), video file or stream (KIND 'video') or stream
+    URL (KIND 'stream') that ARGUMENTS name; None when they name none."""
     for argument in arguments:
+        if kind == "stream":
+            if video.is_stream(str(argument)):
+                return str(argument)
+            continue
         for path in _files(str(argument), videos=kind == "video"):
             if kind == "video" and _is_video(path) or \
                     kind == "record" and not _is_video(path) and \

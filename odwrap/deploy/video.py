@@ -68,7 +68,9 @@ def _open(name: str):
                                                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, TIMEOUT_MS])
     if not capture.isOpened():
         capture.release()
-        raise InputError(f"{name}: not a video OpenCV can read (no video stream found)")
+        raise InputError(f"{name}: " + ("cannot open the stream (unreachable, or no video in "
+                                        "it)" if is_stream(name) else
+                                        "not a video OpenCV can read (no video stream found)"))
     pixels = capture.get(cv2.CAP_PROP_FRAME_WIDTH) * capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
     if pixels > _max_pixels():
         capture.release()
@@ -79,18 +81,16 @@ def _open(name: str):
 
 def kept_frames(name: str, stride: int) -> int | None:
     """How many frames of NAME a run keeps at STRIDE, from the container's frame count; None
-    for a stream (not opened here: the run opens it) or a container that does not tell.
-    InputError when NAME is no video."""
+    for a stream (opened here too, so that one OpenCV cannot open fails before a model loads)
+    or a container that does not tell. InputError when NAME is no video."""
     cv2 = _cv2()
 
-    if is_stream(name):
-        return None
     capture = _open(name)
     try:
         frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     finally:
         capture.release()
-    if not math.isfinite(frames) or frames <= 0:
+    if is_stream(name) or not math.isfinite(frames) or frames <= 0:
         return None
     return math.ceil(frames / stride)
 

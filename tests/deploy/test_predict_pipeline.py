@@ -153,3 +153,27 @@ def test_a_failing_source_comes_after_the_results_before_it():
 def test_workers_out_of_range_are_refused(workers, tmp_path):
     result = run_odwrap("predict", tmp_path / "model.tflite", tmp_path, "--workers", workers)
     assert result.returncode == 2 and "--workers" in result.stderr, result.stderr
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("quantize", ["none", "int8"])
+def test_the_looked_up_input_is_the_one_worked_out_pixel_by_pixel(tflite_export, quantize):
+    """input_tensor looks each pixel's input up in a table of the 256 values per channel: the
+    same numbers as normalizing (and quantizing) every pixel, for a float and an int8 model."""
+    from odwrap.deploy.runtime import TFLiteDetector, resize
+
+    model, _ = tflite_export(quantize)
+    detector = TFLiteDetector(model)
+    mean, std = detector.normalization.per_channel()
+    scale, zero_point = detector.input["quantization"]
+    for shape in [(48, 80, 3), (detector.height, detector.width, 3)]:
+        image = np.random.default_rng(7).integers(0, 256, shape, dtype=np.uint8)
+        pixels = resize(image, detector.height, detector.width).astype(np.float32)
+        expected = (pixels - np.array(mean, np.float32)) / np.array(std, np.float32)
+        dtype = detector.input["dtype"]
+        if quantize == "int8":
+            limits = np.iinfo(dtype)
+            expected = np.clip(np.round(expected / scale + zero_point), limits.min, limits.max)
+        expected = expected.astype(dtype)[None]
+        found = detector.input_tensor(image)
+        assert found.dtype == expected.dtype and np.array_equal(found, expected)

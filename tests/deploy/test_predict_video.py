@@ -2,7 +2,9 @@
 images.jsonl per kept frame (--stride), with its index in the video and its time, the same on
 its detection lines, and an annotated video OpenCV reads back with the kept frame count. A run
 killed in the middle of the video resumes at the next frame and draws the video again whole.
-A file that is no video and a stride of 0 are refused in one line."""
+The clip served over HTTP on the loopback interface is read as a stream, which is not resumed.
+A file that is no video, a stream that cannot be opened and a stride of 0 are refused in one
+line."""
 
 import json
 import math
@@ -136,6 +138,55 @@ def test_stride_one_keeps_every_frame_and_max_images_counts_frames(clip, tmp_pat
     log = [json.loads(line) for line in (out / "images.jsonl").read_text().splitlines()]
     assert [entry["frame"] for entry in log] == [0, 1, 2, 3]
     assert not list(out.glob("*.mp4")) and "annotated" not in log[0]
+
+
+@pytest.fixture
+def served(clip):
+    """The clip's URL on an HTTP server on the loopback interface, for the test's length."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(clip[1].parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{clip[1].name}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_stream_url_is_read_and_an_interrupted_run_over_it_not_resumed(clip, served,
+                                                                         tmp_path):
+    model, _, _, _, runtime = clip
+    out = tmp_path / "out"
+    result = run_odwrap("predict", model, served, "-o", out, "--jsonl", "--threshold", 0,
+                        "--max-images", 3, "--workers", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = [json.loads(line) for line in (out / "images.jsonl").read_text().splitlines()]
+    assert [(entry["filename"], entry["frame"]) for entry in log] == \
+        [(served, index) for index in range(3)]
+    assert len(read_back(out / "clip.annotated.mp4")) == 3
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "images.jsonl.part").write_text((out / "images.jsonl").read_text().splitlines()[0]
+                                           + "\n")
+    (cut / "detections.jsonl.part").write_text("".join(
+        line + "\n" for line in (out / "detections.jsonl").read_text().splitlines()
+        if json.loads(line)["image_id"] == 1))
+    (cut / "predict.run.json").write_text(json.dumps(
+        {"model": str(model.resolve()), "threshold": 0.0, "runtime": runtime}))
+    again = run_odwrap("predict", model, served, "-o", cut, "--jsonl", "--threshold", 0)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert f"holds an interrupted run over the stream {served}, which cannot go on where it " \
+           "stopped; pass --restart" in again.stderr
+    unreachable = run_odwrap("predict", model, "rtsp://127.0.0.1:9/live", "-o", tmp_path / "x")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr == "odwrap: error: rtsp://127.0.0.1:9/live: cannot open the " \
+                                 "stream (unreachable, or no video in it)\n"
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_file_that_is_not_a_video_is_one_line(clip, tmp_path):
