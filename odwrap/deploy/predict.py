@@ -309,8 +309,8 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     total, videos = sources.count(images, stride)
     exact = not videos  # a video's frame count is its container's word
     if stride != 1 and not videos:
-        raise InputError(f"--stride {stride}: keeps a video's frames, and "
-                         f"{', '.join(str(image) for image in images)} name no video")
+        raise InputError(f"--stride {stride}: keeps a video's frames, and no video is among "
+                         "the images given")
     if max_images is not None:
         total = max_images if total is None else min(total, max_images)
     if exact and not total:

@@ -7,7 +7,8 @@ A video is never held whole: frames are decoded one at a time, those between the
 limit) is refused before one is decoded. OpenCV is imported only when a video is given.
 
 The annotated video is MPEG-4 Part 2 ('mp4v', the encoder every opencv-python-headless wheel
-has; H.264 is not in it) in NAME.annotated.mp4, written in a private temporary folder beside it
+has; H.264 is not in it; an odd side padded by a black row or column, which the encoder would
+drop) in NAME.annotated.mp4, written in a private temporary folder beside it
 (.NAME.annotated.mp4.PID.*.tmp/, which fsutil.remove_leftovers removes once its run is gone)
 and renamed when the video's last frame is written. An MP4 cut off mid-write has no index (its
 'moov' box comes last) and cannot be appended to, so a run interrupted in a video leaves none:
@@ -140,18 +141,23 @@ class AnnotatedVideo:
         self.frames = 0
 
     def write(self, rgb) -> None:
+        import numpy as np
+
         cv2 = _cv2()
 
-        if self.writer is None:  # the first frame's size is the video's
-            height, width = rgb.shape[:2]
+        if self.writer is None:  # the first frame's size is the video's, made even: MPEG-4's
+            height, width = (side + side % 2 for side in rgb.shape[:2])  # encoder drops odd edges
             self.writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*FOURCC),
                                           self.fps, (width, height))
             if not self.writer.isOpened():
                 raise RunError(f"{self.path}: OpenCV cannot write a {FOURCC} video of "
                                f"{width}x{height}")
             self.size = (height, width)
-        if rgb.shape[:2] != self.size:  # a stream may change size: the writer cannot
+        height, width = rgb.shape[:2]
+        if (height + height % 2, width + width % 2) != self.size:  # a stream changed its size
             rgb = cv2.resize(rgb, self.size[::-1], interpolation=cv2.INTER_AREA)
+        elif (height, width) != self.size:  # an odd side: a black row or column added
+            rgb = np.pad(rgb, ((0, self.size[0] - height), (0, self.size[1] - width), (0, 0)))
         self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         self.frames += 1
 

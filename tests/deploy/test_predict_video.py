@@ -218,3 +218,23 @@ def test_a_videos_kept_frames_are_counted_from_its_header(clip):
 
     _, path, _, _, _ = clip
     assert video.kept_frames(str(path), STRIDE) == math.ceil(FRAMES / STRIDE)
+
+
+def test_an_annotated_video_of_odd_sides_keeps_every_pixel(tmp_path):
+    """MPEG-4's encoder drops an odd last row and column; the annotated video adds a black
+    one instead, so that nothing drawn is lost."""
+    from odwrap.deploy.video import AnnotatedVideo
+
+    video = AnnotatedVideo(tmp_path / "odd.annotated.mp4", 5.0)
+    frame = np.full((63, 95, 3), 220, np.uint8)
+    frame[-1, :] = frame[:, -1] = (0, 0, 255)  # the edges that would go
+    for _ in range(3):
+        video.write(frame)
+    assert video.close() == tmp_path / "odd.annotated.mp4"
+    frames = read_back(tmp_path / "odd.annotated.mp4")
+    assert len(frames) == 3 and frames[0].shape == (64, 96, 3)
+    bluer = frames[0][..., 0].astype(int) - frames[0][..., 2]  # BGR: blue over red
+    assert bluer[62, 10:80].mean() > 60 and bluer[10:55, 94].mean() > 60  # the edges are there
+    assert abs(bluer[20:40, 20:60]).mean() < 20  # the grey is grey
+    assert frames[0][63, 10:80].mean() < 60  # the added row: dark
+    assert os.listdir(tmp_path) == ["odd.annotated.mp4"]
