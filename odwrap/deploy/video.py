@@ -30,6 +30,7 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
 TIMEOUT_MS = 30_000  # how long opening a stream, or waiting for its next frame, may take
 FALLBACK_FPS = 25.0  # a stream that tells no frame rate: the annotated video's
 FOURCC, SUFFIX = "mp4v", ".mp4"
+ERRORS_ONLY = 2  # OpenCV's LOG_LEVEL_ERROR
 
 
 def is_stream(argument: str) -> bool:
@@ -49,8 +50,11 @@ def _cv2():
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when FFmpeg starts
     import cv2
 
-    if not report.verbose():
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if not report.verbose():  # errors only: cv2.utils.logging in OpenCV 5, cv2 itself in 4
+        logging = getattr(cv2.utils, "logging", None)
+        set_level = logging.setLogLevel if logging else getattr(cv2, "setLogLevel", None)
+        if set_level is not None:
+            set_level(ERRORS_ONLY)
     return cv2
 
 
