@@ -8,7 +8,7 @@ Threads, not processes: Pillow's decoders and PNG encoder, OpenCV, numpy and eve
 inference release the GIL, and an image moves between stages without being copied. Each
 thread has its own detector (`replica()`): a TFLite interpreter or an OpenVINO infer request
 serves one thread at a time, and on a small model two interpreters of one thread each infer
-more images per second than one of two threads (docs/deploy.md). Memory is bounded: at most
+more images per second than one of two threads (docs/export.md). Memory is bounded: at most
 WINDOW_PER_WORKER images per worker are read ahead of the writer, whatever the number of
 images; a video is read frame by frame by the calling thread (it decodes in order).
 """
