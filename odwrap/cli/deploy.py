@@ -72,19 +72,25 @@ def export(args) -> int:
 
 def add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
-        "predict", help="run an exported model on images",
+        "predict", help="run an exported model on images and videos",
         description="Run a .tflite model (ai-edge-litert, else tflite-runtime, else "
-                    "TensorFlow's interpreter) or a SavedModel folder on images, one at a time; "
-                    "write the detections (with compressed RLE masks for a mask model) as COCO "
-                    "results JSON or JSON Lines, a line per image in images.jsonl, and annotated "
-                    "images; with --format, also a labelling tool's files to correct them in. "
-                    "An interrupted run is resumed: the images already written are skipped.")
+                    "TensorFlow's interpreter), a SavedModel folder, an ONNX model or an "
+                    "OpenVINO IR on images and on the frames of videos; write the detections "
+                    "(with compressed RLE masks for a mask model) as COCO results JSON or JSON "
+                    "Lines, a line per image or frame in images.jsonl (a frame's with its "
+                    "\"frame\" index and \"time\"), and annotated images (an annotated "
+                    "NAME.annotated.mp4 of a video); with --format, also a labelling tool's "
+                    "files to correct them in. --workers threads read, infer and draw images "
+                    "side by side; the files are written in the images' order, the same for any "
+                    "number of workers. An interrupted run is resumed: the images and frames "
+                    "already written are skipped.")
     parser.add_argument("model", type=Path,
                         help="a .tflite file, a SavedModel folder, a .onnx file (ONNX Runtime) "
                              "or an OpenVINO .xml (OpenVINO)")
-    parser.add_argument("images", nargs="+", type=Path,
-                        help="image files, folders (searched recursively), glob patterns "
-                             "(quoted) or TFRecord files")
+    parser.add_argument("images", nargs="+",
+                        help="image files, folders (searched recursively, for videos too), "
+                             "glob patterns (quoted), TFRecord files, video files (.mp4, .avi, "
+                             ".mkv, .webm) or stream URLs OpenCV opens (rtsp://, http(s)://)")
     parser.add_argument("-o", "--output", type=Path,
                         help="where results go (default ./predictions)")
     parser.add_argument("--threshold", type=number_in(0, 1),
@@ -92,7 +98,15 @@ def add_predict(subparsers) -> None:
                              "wrote beside the model, else 0.5)")
     parser.add_argument("--labels", type=Path, help="default: labels.txt beside the model")
     parser.add_argument("--runtime", choices=RUNTIME_CHOICES)
-    parser.add_argument("--threads", type=int_in(1, 1024))
+    parser.add_argument("--threads", type=int_in(1, 1024),
+                        help="inference threads of each worker's interpreter (default "
+                             "%(default)s)")
+    parser.add_argument("--workers", type=int_in(1, 64), metavar="N",
+                        help="threads that read, infer (a model instance each) and draw images "
+                             "side by side (default: the usable cores, at most 4)")
+    parser.add_argument("--stride", type=int_in(1, INT32_MAX), metavar="N",
+                        help="a video's every Nth frame: 0, N, 2N, ... (default %(default)s: "
+                             "every frame)")
     parser.add_argument("--jsonl", action="store_true",
                         help="detections.jsonl, one detection a line, instead of detections.json")
     parser.add_argument("--no-annotate", dest="annotate", action="store_false",
@@ -100,7 +114,8 @@ def add_predict(subparsers) -> None:
     parser.add_argument("--restart", action="store_true",
                         help="start over instead of resuming an interrupted run in --output")
     parser.add_argument("--max-images", type=int_in(1, INT32_MAX), metavar="N",
-                        help="only the first N images (default: all)")
+                        help="only the first N images, a video's kept frames counted as images "
+                             "(default: all; a stream runs until it ends or N)")
     parser.add_argument("--classes", type=lambda text: tuple(text.split(",")), metavar="A,B",
                         help="only detections of these classes (default: all)")
     parser.add_argument("--format", choices=list(TOOL_FORMATS),
@@ -120,8 +135,9 @@ def predict(args) -> int:
         print(f"skipped {why}")
     resumed = f" after the {result.resumed} of the interrupted run" if result.resumed else ""
     masks = " with masks" if result.masks else ""
-    print(f"predicted {result.images} image(s){resumed}; {result.detections} detection(s)"
-          f"{masks} in {result.output}")
+    frames = f" ({result.frames} of them video frames)" if result.frames else ""
+    print(f"predicted {result.images} image(s){frames}{resumed}; {result.detections} "
+          f"detection(s){masks} in {result.output}")
     if result.skipped:
         print(f"skipped {len(result.skipped)} of {result.images + len(result.skipped)} image(s) "
               "that could not be read")

@@ -26,6 +26,15 @@ class Annotator:
 
     def png(self, detections, labels: dict) -> bytes:
         """The image with DETECTIONS (COCO result dicts, bbox in pixels) as PNG bytes."""
+        buffer = io.BytesIO()
+        self._drawn(detections, labels).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    def pixels(self, detections, labels: dict) -> np.ndarray:
+        """The image with DETECTIONS as uint8 RGB [H, W, 3] (a frame of an annotated video)."""
+        return np.asarray(self._drawn(detections, labels))
+
+    def _drawn(self, detections, labels: dict):
         from PIL import Image, ImageDraw
 
         picture = Image.fromarray(np.clip(self.canvas, 0, 255).astype(np.uint8))
@@ -39,6 +48,4 @@ class Annotator:
             left, top, right, bottom = draw.textbbox((x, y), text)
             draw.rectangle((left, top - (bottom - top) - 2, right + 2, top), fill=fill)
             draw.text((x + 1, y - (bottom - top) - 2), text, fill=(255, 255, 255))
-        buffer = io.BytesIO()
-        picture.save(buffer, "PNG")
-        return buffer.getvalue()
+        return picture

@@ -7,6 +7,7 @@ label map ids. Labels come from the model's own metadata (ONNX metadata_props, O
 rt_info), written by odwrap's export.
 """
 
+import copy
 import importlib.metadata
 import time
 from pathlib import Path
@@ -80,6 +81,9 @@ class ONNXDetector:
         self.labels = metadata[LABELS_KEY].split("\n") if metadata.get(LABELS_KEY) else []
         self.runtime = f"onnxruntime {_version('onnxruntime')} (CPU)"
 
+    def replica(self) -> "ONNXDetector":
+        return self  # an InferenceSession may run from several threads at once
+
     def detect(self, image: np.ndarray):
         start = time.perf_counter()
         values = self.session.run(list(OUTPUTS), {self.input: image[None]})
@@ -117,6 +121,12 @@ class OpenVINODetector:
             if model.has_rt_info(["odwrap", "labels"]) else ""
         self.labels = labels.split("\n") if labels else []
         self.runtime = f"openvino {_version('openvino')} (CPU, {PRECISION})"
+
+    def replica(self) -> "OpenVINODetector":
+        """The same compiled model with an infer request of its own (one serves one thread)."""
+        twin = copy.copy(self)
+        twin.request = self.compiled.create_infer_request()
+        return twin
 
     def detect(self, image: np.ndarray):
         start = time.perf_counter()

@@ -1,14 +1,19 @@
-"""`predict`: run an exported model over images (files, folders, globs, TFRecords); one
-detection per line of JSON Lines, or a COCO results JSON, and annotated images.
+"""`predict`: run an exported model over images (files, folders, globs, TFRecords) and the
+frames of videos and streams; one detection per line of JSON Lines, or a COCO results JSON, and
+annotated images (an annotated video of a video).
 
 A line: {"image_id", "filename", "category_id", "bbox": [x, y, w, h] in pixels, "score", and for
 a mask model "segmentation": {"size": [H, W], "counts": compressed COCO RLE},
 "mask_mean_score", "mask_area_fraction"; then "id"}: COCO's results format, which pycocotools'
-`loadRes` reads. The run streams: one image in memory at a time, its lines appended to
-OUTPUT/detections.jsonl.part and a line for the image to OUTPUT/images.jsonl.part (its size,
-detection count and latency, or why it could not be read). An interrupted run is resumed by
-the next one with the same model and threshold: it checks that the images it skips are those
-the log names, in order, and cuts a half-written tail. At the end the files get their names
+`loadRes` reads; a video frame's lines also carry its "frame" (index from 0) and "time"
+(seconds). The run streams (odwrap.deploy.pipeline: --workers threads read, infer and draw,
+a few images each in memory; the results are written in the images' order): each image's
+lines appended to OUTPUT/detections.jsonl.part and a line for the image to
+OUTPUT/images.jsonl.part (its size, detection count and latency, or why it could not be
+read). An interrupted run is resumed by the next one with the same model, threshold and
+stride: it checks that the images it skips are those the log names, in order, and cuts a
+half-written tail; a video it was in is drawn again from the logged detections up to the
+frame it resumes at (odwrap.deploy.video). At the end the files get their names
 (detections.json is made from the lines then). An image that cannot be read (corrupt, not an
 image, a decompression bomb) is logged and skipped; when none can be read, that is an
 InputError. With a FORMAT, the detections also become a labelling tool's files in
@@ -20,6 +25,7 @@ the masks, the annotator, the export folder) only when a run starts: `import odw
 light.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -30,11 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy import labelling, sources
+from odwrap.deploy import labelling, sources, video
 from odwrap.deploy.labelling import Written
 from odwrap.errors import InputError
-from odwrap.fsutil import (MiB, atomic_write_bytes, atomic_write_text, atomic_writer,
-                           open_own_file, read_text)
+from odwrap.fsutil import MiB, atomic_write_text, atomic_writer, open_own_file, read_text
 
 DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
 PART = ".part"
@@ -48,6 +53,7 @@ class PredictResult:
     runtime: str  # what ran the model
     output: Path  # the detections file: OUTPUT/detections.json or detections.jsonl
     images: int = 0  # images this run predicted
+    frames: int = 0  # of them, frames of videos
     resumed: int = 0  # images an interrupted earlier run had predicted (skipped now)
     detections: int = 0  # detections in the file, all runs together
     masks: bool = False  # the model predicts masks: lines carry them
@@ -93,35 +99,6 @@ def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
         if not packed and place.labels.exists():
             return read_labels(place.labels)
     return packed
-
-
-def detection_lines(source, image, found, threshold, first_id, annotator=None,
-                    wanted=None) -> list[dict]:
-    """The result dicts of one image's detections at or above THRESHOLD (of the class ids in
-    WANTED, when given), ids from FIRST_ID; masks pasted at the image's size (and blended into
-    ANNOTATOR) one at a time."""
-    from odwrap.deploy import predicted_masks as mask_ops
-
-    height, width = image.shape[:2]
-    lines = []
-    for index, (box, label, score) in enumerate(zip(found.boxes, found.classes, found.scores)):
-        if score < threshold or (wanted is not None and int(label) not in wanted):
-            continue
-        ymin, xmin, ymax, xmax = (float(v) for v in box)
-        line = {"image_id": source.image_id, "filename": source.filename,
-                "category_id": int(label),
-                "bbox": [round(xmin * width, 2), round(ymin * height, 2),
-                         round((xmax - xmin) * width, 2), round((ymax - ymin) * height, 2)],
-                "score": round(float(score), 4)}
-        if found.masks is not None:
-            pasted = mask_ops.paste(found.masks[index], box, height, width)
-            line.update(segmentation=pasted.rle(), mask_mean_score=round(pasted.mean_score, 4),
-                        mask_area_fraction=round(pasted.area_fraction, 4))
-            if annotator is not None:
-                annotator.add_mask(pasted.mask, int(label))
-        line["id"] = first_id + len(lines)
-        lines.append(line)
-    return lines
 
 
 def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int]:
@@ -200,26 +177,28 @@ class _AnnotatedNames:
     """Each image's annotated file name: NAME.annotated.png (NAME: the image's file name without
     its suffix, at most 100 characters), or NAME.2.annotated.png, ... when an earlier image of
     the run took that name (a/x.jpg, b/x.jpg, a/x.png), in the order of the run's images, so
-    that a resumed run names them as the whole run would."""
+    that a resumed run names them as the whole run would; a video's: NAME.annotated.mp4."""
 
     def __init__(self):
         self.taken = set()
 
-    def __call__(self, filename: str) -> str:
+    def __call__(self, filename: str, suffix: str = ".png") -> str:
         stem = Path(filename).stem.replace("\0", "_")[:100] or "image"  # a name, not a path
-        name, count = f"{stem}.annotated.png", 1
+        name, count = f"{stem}.annotated{suffix}", 1
         while name in self.taken:
             count += 1
-            name = f"{stem}.{count}.annotated.png"
+            name = f"{stem}.{count}.annotated{suffix}"
         self.taken.add(name)
         return name
 
 
 def _logged_names(log: Path, images: int):
-    """The filenames of the first IMAGES lines of the image log, one at a time."""
+    """(filename, video frame or None, detections) of each of the first IMAGES lines of the
+    image log (lines _resume kept), one at a time."""
     with open(log, "rb") as handle:
         for _, line in zip(range(images), handle):
-            yield json.loads(line).get("filename")
+            entry = json.loads(line)
+            yield entry.get("filename"), entry.get("frame"), entry.get("detections", 0)
 
 
 def _finish(output: Path, jsonl: bool, format=None, names=None, images=()):
@@ -249,10 +228,14 @@ def _check_format(format: str, images, output: Path, restart: bool) -> None:
     """FORMAT is a labelling tool's; IMAGES are files (a TFRecord's images have none for the
     tool to open); a fresh run finds no OUTPUT/FORMAT."""
     labelling.check_format(format)
-    record = sources.first_record(images)
+    record = sources.first_of(images, "record")
     if record is not None:
         raise InputError(f"--format {format}: {record} is a TFRecord; its images are no files "
                          "a labelling tool can open: predict the image files")
+    clip = sources.first_of(images, "video")
+    if clip is not None:
+        raise InputError(f"--format {format}: {clip} is a video; its frames are no files a "
+                         "labelling tool can open")
     log = output / (IMAGES + PART)
     if restart or not (log.exists() or log.is_symlink()):
         labelling.refuse_existing(output, format)
@@ -276,26 +259,43 @@ def model_threshold(model: Path) -> tuple[float, str]:
     return float(found), f"the best F1 of its evaluation ({path})"
 
 
+def default_workers() -> int:
+    """--workers by default: the cores this process may use, at most 4 (past that, the
+    interpreters' own threads want the cores)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
+
+
 def predict(model, images, output="predictions", *, threshold: float | None = None,
             labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
             annotate: bool = True, restart: bool = False, max_images: int | None = None,
-            classes: Sequence[str] | None = None, format: str | None = None) -> PredictResult:
+            classes: Sequence[str] | None = None, format: str | None = None,
+            workers: int | None = None, stride: int = 1) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
-    TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
+    TFRecord files, videos and stream URLs); writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
-    annotated images. THRESHOLD: the lowest score kept; by default the one export wrote
-    beside the model (its evaluation's best F1), else 0.5. Resumes an interrupted run in OUTPUT
-    unless RESTART. MAX_IMAGES: only the first that many images of IMAGES. CLASSES: only
-    detections of these class names. FORMAT (yolo, labelme, cvat, coco): also a labelling
-    tool's files of the detections in OUTPUT/FORMAT, which a fresh run must not find there
-    (the user may have corrected them); image files only, no TFRecords."""
-    from odwrap.deploy.annotate import Annotator
+    annotated images (an annotated video of a video). THRESHOLD: the lowest score kept; by
+    default the one export wrote beside the model (its evaluation's best F1), else 0.5. Resumes
+    an interrupted run in OUTPUT unless RESTART. MAX_IMAGES: only the first that many images
+    (a video's kept frames count) of IMAGES. CLASSES: only detections of these class names.
+    FORMAT (yolo, labelme, cvat, coco): also a labelling tool's files of the detections in
+    OUTPUT/FORMAT, which a fresh run must not find there (the user may have corrected them);
+    image files only, no TFRecords or videos. WORKERS: threads that read, infer (a detector
+    each) and draw images side by side, the results written in order (default: the usable
+    cores, at most 4); the files do not depend on it. STRIDE: a video's every STRIDE-th frame
+    (0, STRIDE, 2 STRIDE, ...)."""
+    from odwrap.deploy import pipeline
     from odwrap.deploy.runtime import load_detector
 
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
+    if stride < 1:
+        raise InputError(f"--stride {stride}: must be at least 1 (every frame)")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise InputError(f"--workers {workers}: must be at least 1")
     model, output = Path(model), Path(output)
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: is a file; --output names a folder")
@@ -305,75 +305,91 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     source = "given" if threshold is not None else None
     if threshold is None:
         threshold, source = model_threshold(model)
-    total = sources.count(images)  # an argument naming nothing fails before the model loads
+    # an argument naming nothing, or a file that is no video, fails before the model loads
+    total, videos = sources.count(images, stride)
+    exact = not videos  # a video's frame count is its container's word
+    if stride != 1 and not videos:
+        raise InputError(f"--stride {stride}: keeps a video's frames, and no video is among "
+                         "the images given")
     if max_images is not None:
-        total = min(total, max_images)
-    if not total:
+        total = max_images if total is None else min(total, max_images)
+    if exact and not total:
         raise InputError(f"no images in {', '.join(str(image) for image in images)}")
     detector = load_detector(model, runtime=runtime, threads=threads)
     names = given if given is not None else model_labels(detector, model)
     wanted = _class_ids(classes, names) if classes else None
     run = {"model": str(model.resolve()), "threshold": threshold, "runtime": detector.runtime,
            **({"classes": sorted(wanted)} if wanted else {}),
-           **({"format": format} if format else {})}
+           **({"format": format} if format else {}),
+           **({"stride": stride} if stride != 1 else {})}
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     resumed, count = _resume(output, run, restart)
-    if resumed > total:
+    stream = resumed and sources.first_of(images, "stream")
+    if stream:
+        raise InputError(f"{output}: holds an interrupted run over the stream {stream}, which "
+                         "cannot go on where it stopped; pass --restart")
+    if exact and resumed > total:
         raise InputError(f"{output / IMAGES}{PART}: the interrupted run read {resumed} images, "
                          f"more than the {total} given now; pass --restart")
     atomic_write_text(output / RUN, json.dumps(run))
     result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
                            detections=count, threshold=threshold, threshold_source=source)
-    logged = _logged_names(output / (IMAGES + PART), resumed)
-    annotated = _AnnotatedNames()
+    predictor = pipeline.Predictor(detector, workers, threshold, wanted, names, annotate)
     with open_own_file(output / (DETECTIONS + PART)) as lines, \
             open_own_file(output / (IMAGES + PART)) as log, \
             report.tracking("predict", total, "image", done=resumed) as progress:
-        for position, source in enumerate(itertools.islice(sources.iterate(images), total)):
-            annotated_name = annotated(source.filename)
-            if position < resumed:
-                name = next(logged)
-                if name != source.filename:
-                    raise InputError(
-                        f"{output / IMAGES}{PART}: image {position + 1} was {name}, now "
-                        f"{source.filename}: the images changed since the interrupted run; "
-                        "pass --restart")
-                continue
-            entry = {"image_id": source.image_id, "filename": source.filename}
-            try:
-                image = source.read()
-            except InputError as exc:  # corrupt, not an image, a decompression bomb: the rest run
-                result.skipped.append((source.filename, str(exc)))
-                log.write((json.dumps({**entry, "skipped": str(exc)}) + "\n").encode())
-                progress.advance()
-                continue
-            found = detector.detect(image)
-            result.masks = found.masks is not None
-            annotator = Annotator(image) if annotate else None
-            found_lines = detection_lines(source, image, found, threshold, result.detections + 1,
-                                          annotator, wanted)
-            lines.write("".join(json.dumps(line) + "\n" for line in found_lines).encode())
-            lines.flush()
-            log.write((json.dumps({**entry, "width": image.shape[1], "height": image.shape[0],
-                                   "detections": len(found_lines),
-                                   "milliseconds": round(found.milliseconds, 2),
-                                   **({"annotated": annotated_name} if annotate else {})})
-                       + "\n").encode())
-            log.flush()
-            if annotator is not None:
-                atomic_write_bytes(output / annotated_name,
-                                   annotator.png(found_lines, names))
-            result.detections += len(found_lines)
-            result.images += 1
-            result.milliseconds.append(found.milliseconds)
-            progress.advance()
+        writer = pipeline.Writer(output, lines, log, result, names)
+        work = _work(sources.iterate(images, stride), max_images, output, resumed,
+                     writer if annotate else None)
+        try:
+            with contextlib.closing(pipeline.ordered(predictor, work, workers)) as results:
+                for item, outcome in results:  # closed on the way out: no thread left behind
+                    writer.commit(item, outcome)
+                    progress.advance()
+        except BaseException:
+            writer.discard()
+            raise
+        writer.close()
     if not result.images and not result.resumed:
         for name in (DETECTIONS + PART, IMAGES + PART, RUN):
             (output / name).unlink(missing_ok=True)
         if created:
             output.rmdir()
+        if not result.skipped:
+            raise InputError(f"no images in {', '.join(str(image) for image in images)}")
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
     result.output, result.labelling = _finish(output, jsonl, format, names, images)
     return result
+
+
+def _work(found, max_images, output: Path, resumed: int, redraw=None):
+    """The pipeline's Work for each source FOUND (at most MAX_IMAGES), in order, with its
+    annotated file's name; the first RESUMED are checked against the image log and skipped (a
+    resumed video frame drawn again by REDRAW, a pipeline.Writer, when given)."""
+    from odwrap.deploy.pipeline import Work
+
+    log, lines = output / (IMAGES + PART), output / (DETECTIONS + PART)
+    logged = _logged_names(log, resumed)
+    annotated, clip, name = _AnnotatedNames(), None, None
+    with open(lines, "rb") as detections:
+        for position, source in enumerate(itertools.islice(found, max_images)):
+            if source.frame is None:
+                name = annotated(source.filename)
+            elif source.clip != clip:
+                clip, name = source.clip, annotated(source.filename, video.SUFFIX)
+            if position >= resumed:
+                yield Work(source, name)
+                continue
+            filename, frame, count = next(logged)
+            if (filename, frame) != (source.filename, source.frame):
+                was = f"{filename}" + (f" frame {frame}" if frame is not None else "")
+                now = f"{source.filename}" + (f" frame {source.frame}"
+                                              if source.frame is not None else "")
+                raise InputError(
+                    f"{log}: image {position + 1} was {was}, now {now}: the images changed "
+                    "since the interrupted run; pass --restart")
+            drawn = [detections.readline() for _ in range(count)]
+            if redraw is not None and source.frame is not None:
+                redraw.redraw(Work(source, name), drawn, lines)

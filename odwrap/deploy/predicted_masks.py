@@ -7,11 +7,15 @@ reframe_box_masks_to_image_masks` samples it at the image's pixels. One mask is 
 time, so memory holds one image-sized mask however many detections an image has.
 """
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 MASK_THRESHOLD = 0.5  # the OD API's own threshold for a pixel of a reframed mask
+# predict's workers paste masks side by side: the OD API module is imported (and odwrap's fixes
+# checked) by one of them at a time
+_LOADING = threading.Lock()
 
 
 @dataclass
@@ -35,8 +39,9 @@ def paste(box_mask: np.ndarray, box, height: int, width: int) -> ImageMask:
     image's HEIGHT x WIDTH, with the OD API's reframing and threshold."""
     from odwrap.odapi import compat
 
-    ops = compat.load("object_detection.utils.ops")
-    tf = compat.import_tensorflow()
+    with _LOADING:
+        ops = compat.load("object_detection.utils.ops")
+        tf = compat.import_tensorflow()
 
     pasted = ops.reframe_box_masks_to_image_masks(
         tf.constant(box_mask[None], tf.float32), tf.constant(np.asarray(box)[None], tf.float32),

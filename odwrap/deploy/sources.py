@@ -1,6 +1,7 @@
 """The images that `predict` and `verify` read: image files, folders of them, glob patterns
 (expanded here, as a quoted pattern reaches odwrap unexpanded) and TFRecord files of
-tf.Examples (`image/encoded`, as `odwrap convert` writes them).
+tf.Examples (`image/encoded`, as `odwrap convert` writes them); for `predict`, also the frames
+of video files and streams (odwrap.deploy.video).
 
 Sources come in a stable order (the arguments' order; a folder's and a glob's files sorted), one
 at a time and read only when asked, so that a run over millions of images holds one in memory
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from odwrap.deploy import video
 from odwrap.errors import InputError
 from odwrap.fsutil import bounded_glob, check_input_file
 
@@ -23,27 +25,41 @@ GLOB_CHARACTERS = frozenset("*?[")
 @dataclass
 class Source:
     """One image: its id (the TFRecord's numeric `image/source_id`, else its position from 1),
-    the name results give it, and how to read it."""
+    the name results give it, and how to read it. A video's frame has its index in the video
+    (counted from 0), its time in seconds and its pixels, decoded already (a video is read in
+    order), and the number of its video among the run's videos (CLIP)."""
 
     image_id: int
     filename: str
     path: Path | None = None  # an image file
     encoded: bytes | None = None  # an image from a TFRecord
+    frame: int | None = None  # a video's frame
+    time: float | None = None
+    pixels: object = None  # the frame, uint8 RGB [H, W, 3]
+    clip: int | None = None
+    rate: float | None = None  # the video's kept frames per second
 
     def read(self):
         """uint8 RGB [H, W, 3]: an image file as a viewer shows it (its EXIF orientation
         applied), a TFRecord's image as stored; InputError naming it when it cannot be read."""
         from odwrap.deploy.runtime import load_rgb
 
+        if self.pixels is not None:
+            return self.pixels
         if self.encoded is not None:
             return load_rgb(io.BytesIO(self.encoded), name=self.filename, oriented=False)
         return load_rgb(self.path)
 
 
-def _files(argument: str) -> list[Path]:
+def _files(argument: str, videos: bool = False) -> list[Path | str]:
+    """The files ARGUMENT names (a folder's images, and its videos when VIDEOS, sorted); a
+    stream URL itself when VIDEOS."""
+    if videos and video.is_stream(argument):
+        return [argument]
     path = Path(argument)
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+        suffixes = IMAGE_SUFFIXES | video.VIDEO_SUFFIXES if videos else IMAGE_SUFFIXES
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes
                       and p.is_file())
     if not path.exists() and GLOB_CHARACTERS & set(argument):
         matches = [Path(p) for p in bounded_glob(argument, recursive=True)]
@@ -75,12 +91,23 @@ def _records(path: Path, before: int) -> Iterator[Source]:
                      encoded=encoded[0])
 
 
-def iterate(arguments) -> Iterator[Source]:
-    """Every image of ARGUMENTS, in order; InputError for an argument that names nothing."""
-    position = 0
+def _is_video(path) -> bool:
+    return isinstance(path, str) or video.is_video(path)
+
+
+def iterate(arguments, stride: int | None = None) -> Iterator[Source]:
+    """Every image of ARGUMENTS, in order; InputError for an argument that names nothing. With
+    a STRIDE, video files and stream URLs give every STRIDE-th frame, one decoded at a time."""
+    position = clip = 0
     for argument in arguments:
-        for path in _files(str(argument)):
-            if path.suffix.lower() in RECORD_SUFFIXES:
+        for path in _files(str(argument), videos=stride is not None):
+            if stride is not None and _is_video(path):
+                clip += 1
+                for index, seconds, pixels, rate in video.frames(str(path), stride):
+                    position += 1
+                    yield Source(image_id=position, filename=str(path), frame=index,
+                                 time=seconds, pixels=pixels, clip=clip, rate=rate)
+            elif path.suffix.lower() in RECORD_SUFFIXES:
                 for source in _records(path, position):
                     position += 1
                     yield source
@@ -89,22 +116,37 @@ def iterate(arguments) -> Iterator[Source]:
                 yield Source(image_id=position, filename=str(path), path=path)
 
 
-def count(arguments) -> int:
-    """How many images `iterate` yields (reads record headers only, not the images)."""
+def count(arguments, stride: int | None = None) -> tuple[int | None, int]:
+    """(how many images `iterate` yields, how many videos and streams are among them): record
+    headers are read, not the images, and a video's frames are counted as its container tells;
+    None when a stream, or a container that does not tell, is among them. InputError for a
+    video file OpenCV cannot open, before a model loads."""
     from odwrap.odapi.tfexample import read_records
 
-    total = 0
+    total, videos = 0, 0
     for argument in arguments:
-        for path in _files(str(argument)):
-            total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
-                      RECORD_SUFFIXES else 1)
-    return total
+        for path in _files(str(argument), videos=stride is not None):
+            if stride is not None and _is_video(path):
+                kept = video.kept_frames(str(path), stride)
+                videos += 1
+                total = None if kept is None or total is None else total + kept
+            elif total is not None:
+                total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
+                          RECORD_SUFFIXES else 1)
+    return total, videos
 
 
-def first_record(arguments) -> Path | None:
-    """The first TFRecord file that ARGUMENTS name, None when they name image files only."""
+def first_of(arguments, kind: str) -> Path | str | None:
+    """The first TFRecord file (KIND 'record'), video file or stream (KIND 'video') or stream
+    URL (KIND 'stream') that ARGUMENTS name; None when they name none."""
     for argument in arguments:
-        for path in _files(str(argument)):
-            if path.suffix.lower() in RECORD_SUFFIXES:
+        if kind == "stream":
+            if video.is_stream(str(argument)):
+                return str(argument)
+            continue
+        for path in _files(str(argument), videos=kind == "video"):
+            if kind == "video" and _is_video(path) or \
+                    kind == "record" and not _is_video(path) and \
+                    path.suffix.lower() in RECORD_SUFFIXES:
                 return path
     return None
