@@ -10,7 +10,7 @@ import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from odwrap.errors import InputError
 from odwrap.fsutil import bounded_glob, check_input_file
@@ -29,6 +29,7 @@ class Source:
     filename: str
     path: Path | None = None  # an image file
     encoded: bytes | None = None  # an image from a TFRecord
+    record: tuple | None = None  # and where: (the TFRecord file, the record's offset, number)
 
     def read(self):
         """uint8 RGB [H, W, 3]: an image file as a viewer shows it (its EXIF orientation
@@ -41,6 +42,10 @@ class Source:
 
 
 def _files(argument: str) -> list[Path]:
+    from odwrap.data.remote import is_url
+
+    if is_url(argument):
+        raise InputError(f"{argument}: URLs are read by predict --runner beam only")
     path = Path(argument)
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
@@ -55,33 +60,52 @@ def _files(argument: str) -> list[Path]:
     return [check_input_file(path, "image")]  # stat only: a FIFO would wait for a writer
 
 
-def _records(path: Path, before: int) -> Iterator[Source]:
-    """The images of a TFRecord file; BEFORE: how many images came before it."""
-    from odwrap.odapi.tfexample import decode_example, read_records
-
-    for number, data in enumerate(read_records(path)):
-        try:
-            features = decode_example(data)
-        except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
-            raise InputError(f"{path}: record {number} is not a tf.Example ({exc})") from None
-        encoded = features.get("image/encoded")
-        if not encoded:
-            raise InputError(f"{path}: record {number} has no image/encoded feature")
-        source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
-        filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
-        numeric = source_id.isascii() and source_id.isdigit() and len(source_id) <= 18
-        yield Source(image_id=int(source_id) if numeric else before + number + 1,
-                     filename=filename or source_id or f"{path.name}#{number}",
-                     encoded=encoded[0])
+def is_record(path) -> bool:
+    """Whether PATH (a path or a URL) names a TFRecord file, by its suffix."""
+    return PurePosixPath(str(path)).suffix.lower() in RECORD_SUFFIXES
 
 
-def iterate(arguments) -> Iterator[Source]:
-    """Every image of ARGUMENTS, in order; InputError for an argument that names nothing."""
+def record_source(path, number: int, data: bytes, before: int) -> Source:
+    """The image of record NUMBER (its DATA) of the TFRecord file PATH (a path or a URL);
+    BEFORE: how many images came before the file."""
+    from odwrap.odapi.tfexample import decode_example
+
+    try:
+        features = decode_example(data)
+    except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
+        raise InputError(f"{path}: record {number} is not a tf.Example ({exc})") from None
+    encoded = features.get("image/encoded")
+    if not encoded:
+        raise InputError(f"{path}: record {number} has no image/encoded feature")
+    source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
+    filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
+    numeric = source_id.isascii() and source_id.isdigit() and len(source_id) <= 18
+    name = str(path).rstrip("/").rpartition("/")[2]
+    return Source(image_id=int(source_id) if numeric else before + number + 1,
+                  filename=filename or source_id or f"{name}#{number}", encoded=encoded[0])
+
+
+def _records(path, before: int, opener=None) -> Iterator[Source]:
+    """The images of a TFRecord file; BEFORE: how many images came before it; OPENER: as
+    read_records' (a URL's)."""
+    from odwrap.odapi.tfexample import read_records
+
+    found = read_records(path, offsets=True, **({"opener": opener} if opener else {}))
+    for number, (offset, data) in enumerate(found):
+        source = record_source(path, number, data, before)
+        source.record = (str(path), offset, number)
+        yield source
+
+
+def iterate(arguments, files=None, opener=None) -> Iterator[Source]:
+    """Every image of ARGUMENTS, in order; InputError for an argument that names nothing.
+    FILES: what lists an argument's files instead (a URL's, for predict --runner beam), with
+    OPENER to read its TFRecords."""
     position = 0
     for argument in arguments:
-        for path in _files(str(argument)):
-            if path.suffix.lower() in RECORD_SUFFIXES:
-                for source in _records(path, position):
+        for path in (files or _files)(str(argument)):
+            if is_record(path):
+                for source in _records(path, position, opener):
                     position += 1
                     yield source
             else:
