@@ -70,13 +70,13 @@ def url_files(argument: str) -> list[str]:
         if not paths:
             raise InputError(f"{argument}: no file matches this pattern")
         return paths
-    if not argument.endswith("/") and remote.exists(argument):
+    under = remote.listing(argument)  # a bucket has names, no folders: a folder has files
+    if under:
+        return [path for path in under
+                if PurePosixPath(path).suffix.lower() in sources.IMAGE_SUFFIXES]
+    if remote.exists(argument):
         return [argument]
-    paths = [path for path in remote.listing(argument)
-             if PurePosixPath(path).suffix.lower() in sources.IMAGE_SUFFIXES]
-    if not paths:
-        raise InputError(f"{argument}: no such file, nor a folder of images")
-    return paths
+    raise InputError(f"{argument}: no such file or folder")
 
 
 def _files(argument: str) -> list:
