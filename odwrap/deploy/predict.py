@@ -279,8 +279,7 @@ def model_threshold(model: Path) -> tuple[float, str]:
 def predict(model, images, output="predictions", *, threshold: float | None = None,
             labels=None, runtime: str = "auto", jsonl: bool = False, threads: int = 2,
             annotate: bool = True, restart: bool = False, max_images: int | None = None,
-            classes: Sequence[str] | None = None, format: str | None = None,
-            runner: str = "local", beam_options: str = "") -> PredictResult:
+            classes: Sequence[str] | None = None, format: str | None = None) -> PredictResult:
     """Run an exported .tflite or SavedModel over IMAGES (files, folders, glob patterns,
     TFRecord files), one image at a time; writes OUTPUT/detections.json (COCO results) or
     detections.jsonl (a detection a line; RLE masks for a mask model), images.jsonl and
@@ -289,21 +288,10 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     unless RESTART. MAX_IMAGES: only the first that many images of IMAGES. CLASSES: only
     detections of these class names. FORMAT (yolo, labelme, cvat, coco): also a labelling
     tool's files of the detections in OUTPUT/FORMAT, which a fresh run must not find there
-    (the user may have corrected them); image files only, no TFRecords. RUNNER 'beam': the
-    same files from an Apache Beam pipeline (odwrap.deploy.beam_predict) on the runner that
-    BEAM_OPTIONS (PipelineOptions arguments) names, the DirectRunner by default; IMAGES may
-    then be URLs (gs://...)."""
+    (the user may have corrected them); image files only, no TFRecords."""
     from odwrap.deploy.annotate import Annotator
     from odwrap.deploy.runtime import load_detector
 
-    if runner != "local" or beam_options:  # odwrap.deploy.beam_predict runs the other
-        from odwrap.deploy import beam_predict
-
-        return beam_predict.predict(
-            model, images, output, threshold=threshold, labels=labels, runtime=runtime,
-            jsonl=jsonl, threads=threads, annotate=annotate, restart=restart,
-            max_images=max_images, classes=classes, format=format, runner=runner,
-            beam_options=beam_options)
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     if max_images is not None and max_images < 1:
