@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from odwrap.deploy.predict import predict as _predict
+from odwrap.deploy.runners import predict as _predict
 from odwrap.failures import boundary
 
 if TYPE_CHECKING:
@@ -290,8 +290,8 @@ def benchmark(model_dir, output=None, *, formats: str | Sequence[str] | None = N
                checkpoint=checkpoint, explain=lambda exc: str(failure("benchmark", exc)))
 
 
-# The stage's own function, so that an option of predict is written in two places: its line in
-# odwrap/cli/deploy.py and its parameter (with the default and what it does) in deploy/predict.py.
+# The stage's own functions, so that an option of predict is written in two places: its line in
+# cli/deploy.py and its parameter, with its default, in deploy/predict.py (runners.py: --runner's).
 predict = boundary("predict")(_predict)
 
 

@@ -23,7 +23,7 @@ done
 LOGS="$ROOT/build/setup-logs"
 mkdir -p "$LOGS"
 "$ROOT/scripts/setup-consumers.sh" >"$LOGS/consumers.log" 2>&1 & CONSUMERS=$!
-"$ROOT/scripts/setup-beam.sh" >"$LOGS/beam.log" 2>&1 & BEAM=$!
+"$ROOT/scripts/setup-beam.sh" --tensorflow >"$LOGS/beam.log" 2>&1 & BEAM=$!
 "$ROOT/scripts/setup-converters.sh" >"$LOGS/converters.log" 2>&1 & CONVERTERS=$!
 "$ROOT/scripts/docs.sh" >"$LOGS/docs.log" 2>&1 & DOCS=$!
 "$ROOT/scripts/setup.sh" --stack "$STACK"

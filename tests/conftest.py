@@ -140,6 +140,20 @@ def built_once(tmp_path_factory, name: str, build):
     return folder, json.loads(done.read_text())
 
 
+@pytest.fixture(scope="session")
+def beam_python() -> Path:
+    """The Beam venv's Python (scripts/setup-beam.sh; ODWRAP_BEAM_VENV moves it): the tests that
+    need it fail without it under CI and are skipped elsewhere."""
+    venv = Path(os.environ.get("ODWRAP_BEAM_VENV", ROOT / ".venv-beam"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        message = f"no Beam venv at {venv}: run ./scripts/setup-beam.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
+
+
 @dataclass(frozen=True)
 class TinyModel:
     """The one tiny model the whole test run shares: trained once, never changed by a test

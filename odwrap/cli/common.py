@@ -13,3 +13,15 @@ def add_set(parser) -> None:
         "--set", action="append", metavar="KEY=VALUE",
         help="override a spec value, e.g. --set train.batch_size=8 (value read as YAML; "
              "--set wins over the spec file, which wins over the defaults)")
+
+
+def add_runner_options(parser, local: str, default: str) -> None:
+    """--runner and --beam-options, as every command that runs on Apache Beam declares them:
+    LOCAL says what the local runner does, DEFAULT what runs the pipeline by default."""
+    parser.add_argument("--runner", choices=("local", "beam"),
+                        help=f"local: {local} (default); beam: the same files from an Apache "
+                             "Beam pipeline (see --beam-options)")
+    parser.add_argument("--beam-options", metavar="'ARGS'",
+                        help="Beam's pipeline options as one quoted string, e.g. "
+                             "'--runner=DataflowRunner --project=P --region=R "
+                             f"--temp_location=gs://B/tmp' (default: {default})")

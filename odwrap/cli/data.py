@@ -4,7 +4,7 @@ that runs it (the API call and what it prints)."""
 from pathlib import Path
 
 from odwrap import api
-from odwrap.cli.common import EXIT_OK, SEED_MAX
+from odwrap.cli.common import EXIT_OK, SEED_MAX, add_runner_options
 from odwrap.cli.options import arguments
 from odwrap.cli.types import input_size, int_in, path_or_url, rank_list
 from odwrap.data.formats import READERS
@@ -72,14 +72,8 @@ def add_convert(subparsers) -> None:
                         help="number classes with this label map (others: unknown_class)")
     parser.add_argument("--strict", action="store_true",
                         help="fail on the first bad image, box or annotation")
-    parser.add_argument("--runner", choices=("local", "beam"),
-                        help="local: worker processes here (default); beam: the same bytes "
-                             "from an Apache Beam pipeline (see --beam-options)")
-    parser.add_argument("--beam-options", metavar="'ARGS'",
-                        help="Beam's pipeline options as one quoted string, e.g. "
-                             "'--runner=DataflowRunner --project=P --region=R "
-                             "--temp_location=gs://B/tmp' (default: the DirectRunner "
-                             "with --workers processes)")
+    add_runner_options(parser, local="worker processes here",
+                       default="the DirectRunner with --workers processes")
     parser.add_argument("--masks", action="store_true",
                         help="a PNG instance mask per box: coco's segmentations, labelme's "
                              "and cvat's shapes, yolo's polygons; a box without one gets its "

@@ -4,9 +4,10 @@
 from pathlib import Path
 
 from odwrap import api
-from odwrap.cli.common import EXIT_FINDINGS, EXIT_OK, INT32_MAX, RUNTIME_CHOICES
+from odwrap.cli.common import (EXIT_FINDINGS, EXIT_OK, INT32_MAX, RUNTIME_CHOICES,
+                               add_runner_options)
 from odwrap.cli.options import arguments
-from odwrap.cli.types import int_in, number_in, quantize_list
+from odwrap.cli.types import int_in, number_in, path_or_url, quantize_list
 from odwrap.deploy.export import CHECKPOINTS, FORMATS, QUANTIZE, UPSAMPLING, WEIGHTS
 from odwrap.deploy.labelling import FORMATS as TOOL_FORMATS
 from odwrap.errors import InputError
@@ -87,10 +88,12 @@ def add_predict(subparsers) -> None:
     parser.add_argument("model", type=Path,
                         help="a .tflite file, a SavedModel folder, a .onnx file (ONNX Runtime) "
                              "or an OpenVINO .xml (OpenVINO)")
-    parser.add_argument("images", nargs="+",
+    parser.add_argument("images", nargs="+", type=path_or_url,
                         help="image files, folders (searched recursively, for videos too), "
                              "glob patterns (quoted), TFRecord files, video files (.mp4, .avi, "
-                             ".mkv, .webm) or stream URLs OpenCV opens (rtsp://, http(s)://)")
+                             ".mkv, .webm) or stream URLs OpenCV opens (rtsp://, http(s)://); "
+                             "with --runner beam, images and TFRecords in buckets too "
+                             "(gs://...)")
     parser.add_argument("-o", "--output", type=Path,
                         help="where results go (default ./predictions)")
     parser.add_argument("--threshold", type=number_in(0, 1),
@@ -124,6 +127,8 @@ def add_predict(subparsers) -> None:
                              "polygons), to import and correct there: yolo (data.yaml, "
                              "labels/, images/ as hard links), labelme (a JSON per image), "
                              "cvat (CVAT for images 1.1 XML) or coco (a COCO dataset JSON)")
+    add_runner_options(parser, local="one image at a time here",
+                       default="the DirectRunner with a process per --threads cores")
     parser.set_defaults(func=predict)
 
 

@@ -5,6 +5,7 @@ import argparse
 import inspect
 
 from odwrap import api
+from odwrap.deploy.predict import predict as local_predict
 
 # Each command's API functions, whose signatures hold every default the parser shows (the one
 # place they are written), and the options whose name differs from the parameter's. An option
@@ -17,7 +18,7 @@ API = {
     "eval": ((api.evaluate, api.watch, api.evaluate_export), {}),
     "plot": ((api.plot,), {}),
     "export": ((api.export,), {}),
-    "predict": ((api.predict,), {}),
+    "predict": ((api.predict, local_predict), {}),  # the runner, then the local run's options
     "benchmark": ((api.benchmark,), {}),
     "verify": ((api.verify, api.record_golden), {"record_golden": "folder"}),
     "convert": ((api.convert,), {}),
@@ -70,8 +71,13 @@ def command_parsers(parser) -> dict:
 
 def arguments(args, command: str, function) -> dict:
     """The keyword arguments of FUNCTION (one of COMMAND's API functions) from the parsed ARGS:
-    each parameter that an option of COMMAND stands for, by the option's value."""
-    _, renamed = API[command]
+    each parameter that an option of COMMAND stands for, by the option's value (for a FUNCTION
+    that passes **options on, also those of the API functions listed after it)."""
+    functions, renamed = API[command]
     by_parameter = {renamed.get(dest, dest): dest for dest in vars(args)}
-    return {name: getattr(args, by_parameter[name])
-            for name in inspect.signature(function).parameters if name in by_parameter}
+    parameters = inspect.signature(function).parameters
+    names = list(parameters)
+    if any(item.kind is item.VAR_KEYWORD for item in parameters.values()):
+        names += [name for later in functions[functions.index(function) + 1:]
+                  for name in inspect.signature(later).parameters]
+    return {name: getattr(args, by_parameter[name]) for name in names if name in by_parameter}

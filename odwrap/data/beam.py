@@ -68,25 +68,27 @@ def _last_error(text: str) -> str:
     return line[:300]
 
 
-def _run_pipeline(spec: dict, python: str | None) -> None:
-    """Run the pipeline of SPEC here or with PYTHON; RunError (with a log) when it fails."""
+def run_pipeline(spec: dict, python: str | None, command: str = "convert",
+                 module: str = "odwrap.data.beam_pipeline") -> None:
+    """Run the pipeline of SPEC (MODULE's run and main) here or with PYTHON; RunError (with a
+    log) when it fails, InputError for options Beam refuses; COMMAND names the run."""
     folder = log_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / f"convert-beam-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log = folder / f"{command}-beam-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     if python is None:
         from odwrap.data import beam_pipeline
 
         try:
             with captured_output(into=log):  # Beam's and its workers' logs, as a child's
-                beam_pipeline.run(spec)
+                importlib.import_module(module).run(spec)
         except beam_pipeline.BadOptions as exc:
             log.unlink(missing_ok=True)
             raise InputError(f"--beam-options: {exc}") from None
         except Exception as exc:  # a worker's failure comes back as Beam's own exception
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write("".join(traceback.format_exception(exc)))
-            raise RunError(f"convert: the Beam pipeline failed: {_last_error(str(exc))} (its "
-                           f"log: {log})") from None
+            raise RunError(f"{command}: the Beam pipeline failed: {_last_error(str(exc))} "
+                           f"(its log: {log})") from None
         log.unlink(missing_ok=True)
         return
     with tempfile.TemporaryDirectory() as scratch:
@@ -94,7 +96,7 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         with open(log, "wb") as handle:
             done = subprocess.run(
-                [python, "-c", "import sys; from odwrap.data.beam_pipeline import main; "
+                [python, "-c", f"import sys; from {module} import main; "
                                "sys.exit(main(sys.argv[1]))", str(spec_path)],
                 stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
     text = log.read_text(encoding="utf-8", errors="replace")
@@ -103,12 +105,12 @@ def _run_pipeline(spec: dict, python: str | None) -> None:
         log.unlink(missing_ok=True)
         raise InputError(f"--beam-options: {refused[-1][len(BAD_OPTIONS):]}")
     if done.returncode != 0:
-        raise RunError(f"convert: the Beam pipeline failed: {_last_error(text)} (its log: "
+        raise RunError(f"{command}: the Beam pipeline failed: {_last_error(text)} (its log: "
                        f"{log})")
     log.unlink(missing_ok=True)
 
 
-def _plugins(args: list[str]) -> None:
+def plugins(args: list[str]) -> None:
     """Import the modules of --beam_plugins here too: a filesystem of a URL's scheme that a
     plugin registers serves the driver's reads and writes as it serves the workers'."""
     for index, arg in enumerate(args):
@@ -181,7 +183,7 @@ def convert(options) -> ConvertReport:
                          f"this Python does not have: run odwrap with {python[:-len('python')]}"
                          "odwrap (the Beam venv)")
     if urls:
-        _plugins(args)
+        plugins(args)
     problems = Problems(strict=options.strict)
     samples, images_root, label_map = _read(options, urls, problems)
     ids = {item.name: item.id for item in label_map.item}
@@ -206,7 +208,7 @@ def convert(options) -> ConvertReport:
             "output": str(output), "args": args}
     try:
         output.stream(samples_name, _sample_lines(samples))
-        _run_pipeline(spec, python)
+        run_pipeline(spec, python)
         result = json.loads(output.read(result_name))
     except BaseException:
         output.delete([samples_name, result_name])

@@ -187,7 +187,7 @@ class BadOptions(Exception):
     """Pipeline options that Beam refuses before it runs anything."""
 
 
-def _pipeline(args: list[str]):
+def make_pipeline(args: list[str]):
     """A Pipeline with ARGS; BadOptions with Beam's reason when it refuses them."""
     captured = io.StringIO()
     try:
@@ -205,17 +205,18 @@ def _pipeline(args: list[str]):
 
 def run(spec: dict) -> None:
     """Run the pipeline of SPEC to the end; Beam's exception when it fails."""
-    with _pipeline(spec["args"]) as pipeline:
+    with make_pipeline(spec["args"]) as pipeline:
         build(pipeline, spec)
 
 
-def main(spec_path: str) -> int:
-    """The Beam venv's entry: run the spec in SPEC_PATH (tracebacks go to the caller's log);
-    2 for options Beam refuses, with the reason on a line of its own."""
+def main(spec_path: str, run_spec=None) -> int:
+    """The Beam venv's entry: run the spec in SPEC_PATH with RUN_SPEC (this pipeline's run by
+    default; tracebacks go to the caller's log); 2 for options Beam refuses, with the reason
+    on a line of its own."""
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
     try:
-        run(spec)
+        (run_spec or run)(spec)
     except BadOptions as exc:
         print(f"{BAD_OPTIONS}{exc}", flush=True)
         return 2

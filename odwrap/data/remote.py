@@ -45,8 +45,18 @@ def exists(url: str) -> bool:
     return _filesystems().exists(url)
 
 
+def open_for_reading(url: str):
+    """A binary file object of URL's bytes, as stored."""
+    return _filesystems().open(url, compression_type=_raw())
+
+
+def open_for_writing(url: str):
+    """A binary file object that writes URL (a file of the run's own: no temporary name)."""
+    return _filesystems().create(url, compression_type=_raw())
+
+
 def read_bytes(url: str) -> bytes:
-    handle = _filesystems().open(url, compression_type=_raw())
+    handle = open_for_reading(url)
     try:
         return handle.read()
     finally:

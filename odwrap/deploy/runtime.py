@@ -49,7 +49,8 @@ def load_rgb(source, name=None, *, oriented: bool = True) -> np.ndarray:
                                     name or source)
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bomb: > 179 Mpixels
-        raise InputError(f"{name or source}: cannot read the image ({exc})") from None
+        why = str(exc) if name is None else str(exc).replace(repr(source), repr(str(name)))
+        raise InputError(f"{name or source}: cannot read the image ({why})") from None
 
 
 WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # what convert() clips

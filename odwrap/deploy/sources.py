@@ -11,7 +11,7 @@ import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from odwrap.deploy import video
 from odwrap.errors import InputError
@@ -38,6 +38,7 @@ class Source:
     pixels: object = None  # the frame, uint8 RGB [H, W, 3]
     clip: int | None = None
     rate: float | None = None  # the video's kept frames per second
+    record: tuple | None = None  # a TFRecord's: (the file, the record's offset, number)
 
     def read(self):
         """uint8 RGB [H, W, 3]: an image file as a viewer shows it (its EXIF orientation
@@ -54,8 +55,12 @@ class Source:
 def _files(argument: str, videos: bool = False) -> list[Path | str]:
     """The files ARGUMENT names (a folder's images, and its videos when VIDEOS, sorted); a
     stream URL itself when VIDEOS."""
+    from odwrap.data.remote import is_url
+
     if videos and video.is_stream(argument):
         return [argument]
+    if is_url(argument):
+        raise InputError(f"{argument}: URLs are read by predict --runner beam only")
     path = Path(argument)
     if path.is_dir():
         suffixes = IMAGE_SUFFIXES | video.VIDEO_SUFFIXES if videos else IMAGE_SUFFIXES
@@ -71,44 +76,65 @@ def _files(argument: str, videos: bool = False) -> list[Path | str]:
     return [check_input_file(path, "image")]  # stat only: a FIFO would wait for a writer
 
 
-def _records(path: Path, before: int) -> Iterator[Source]:
-    """The images of a TFRecord file; BEFORE: how many images came before it."""
-    from odwrap.odapi.tfexample import decode_example, read_records
+def is_record(path) -> bool:
+    """Whether PATH (a path or a URL) names a TFRecord file, by its suffix."""
+    return PurePosixPath(str(path)).suffix.lower() in RECORD_SUFFIXES
 
-    for number, data in enumerate(read_records(path)):
-        try:
-            features = decode_example(data)
-        except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
-            raise InputError(f"{path}: record {number} is not a tf.Example ({exc})") from None
-        encoded = features.get("image/encoded")
-        if not encoded:
-            raise InputError(f"{path}: record {number} has no image/encoded feature")
-        source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
-        filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
-        numeric = source_id.isascii() and source_id.isdigit() and len(source_id) <= 18
-        yield Source(image_id=int(source_id) if numeric else before + number + 1,
-                     filename=filename or source_id or f"{path.name}#{number}",
-                     encoded=encoded[0])
+
+def record_source(path, number: int, data: bytes, before: int) -> Source:
+    """The image of record NUMBER (its DATA) of the TFRecord file PATH (a path or a URL);
+    BEFORE: how many images came before the file."""
+    from odwrap.odapi.tfexample import decode_example
+
+    try:
+        features = decode_example(data)
+    except (ValueError, IndexError, struct.error) as exc:  # a record that is no Example
+        raise InputError(f"{path}: record {number} is not a tf.Example ({exc})") from None
+    encoded = features.get("image/encoded")
+    if not encoded:
+        raise InputError(f"{path}: record {number} has no image/encoded feature")
+    source_id = (features.get("image/source_id") or [b""])[0].decode("utf-8", "replace")
+    filename = (features.get("image/filename") or [b""])[0].decode("utf-8", "replace")
+    numeric = source_id.isascii() and source_id.isdigit() and len(source_id) <= 18
+    name = str(path).rstrip("/").rpartition("/")[2]
+    return Source(image_id=int(source_id) if numeric else before + number + 1,
+                  filename=filename or source_id or f"{name}#{number}", encoded=encoded[0])
+
+
+def _records(path, before: int, opener=None) -> Iterator[Source]:
+    """The images of a TFRecord file; BEFORE: how many images came before it; OPENER: as
+    read_records' (a URL's)."""
+    from odwrap.odapi.tfexample import read_records
+
+    found = read_records(path, offsets=True, **({"opener": opener} if opener else {}))
+    for number, (offset, data) in enumerate(found):
+        source = record_source(path, number, data, before)
+        source.record = (str(path), offset, number)
+        yield source
 
 
 def _is_video(path) -> bool:
     return isinstance(path, str) or video.is_video(path)
 
 
-def iterate(arguments, stride: int | None = None) -> Iterator[Source]:
+def iterate(arguments, stride: int | None = None, files=None, opener=None) -> Iterator[Source]:
     """Every image of ARGUMENTS, in order; InputError for an argument that names nothing. With
-    a STRIDE, video files and stream URLs give every STRIDE-th frame, one decoded at a time."""
+    a STRIDE, video files and stream URLs give every STRIDE-th frame, one decoded at a time.
+    FILES: what lists an argument's files instead (a URL's, for predict --runner beam), with
+    OPENER to read its TFRecords."""
     position = clip = 0
     for argument in arguments:
-        for path in _files(str(argument), videos=stride is not None):
+        listed = files(str(argument)) if files else _files(str(argument),
+                                                           videos=stride is not None)
+        for path in listed:
             if stride is not None and _is_video(path):
                 clip += 1
                 for index, seconds, pixels, rate in video.frames(str(path), stride):
                     position += 1
                     yield Source(image_id=position, filename=str(path), frame=index,
                                  time=seconds, pixels=pixels, clip=clip, rate=rate)
-            elif path.suffix.lower() in RECORD_SUFFIXES:
-                for source in _records(path, position):
+            elif is_record(path):
+                for source in _records(path, position, opener):
                     position += 1
                     yield source
             else:
@@ -131,8 +157,7 @@ def count(arguments, stride: int | None = None) -> tuple[int | None, int]:
                 videos += 1
                 total = None if kept is None or total is None else total + kept
             elif total is not None:
-                total += (sum(1 for _ in read_records(path)) if path.suffix.lower() in
-                          RECORD_SUFFIXES else 1)
+                total += sum(1 for _ in read_records(path)) if is_record(path) else 1
     return total, videos
 
 
@@ -146,7 +171,6 @@ def first_of(arguments, kind: str) -> Path | str | None:
             continue
         for path in _files(str(argument), videos=kind == "video"):
             if kind == "video" and _is_video(path) or \
-                    kind == "record" and not _is_video(path) and \
-                    path.suffix.lower() in RECORD_SUFFIXES:
+                    kind == "record" and not _is_video(path) and is_record(path):
                 return path
     return None

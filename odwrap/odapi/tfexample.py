@@ -80,25 +80,54 @@ def frame_record(data: bytes) -> bytes:
     return length + _masked_crc(length) + data + _masked_crc(data)
 
 
-def read_records(path):
-    """Yield the data of each record of a TFRecord file, checking both CRCs; a damaged file is
-    an InputError that names it."""
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+def _open_binary(path):
+    return open(path, "rb")
+
+
+def read_records(path, *, offsets: bool = False, opener=_open_binary):
+    """Yield the data of each record of a TFRecord file (with OFFSETS: (the record's offset,
+    its data)), checking both CRCs; a damaged file is an InputError that names it. OPENER
+    opens PATH for binary reading (Beam's FileSystems.open for a URL)."""
+    handle = opener(path)
+    try:
+        size = handle.seek(0, os.SEEK_END)
+        offset = handle.seek(0)
         while True:
-            header = handle.read(12)
-            if not header:
+            data = _read_record(handle, size, path)
+            if data is None:
                 return
-            if len(header) < 12 or _masked_crc(header[:8]) != header[8:12]:
-                raise InputError(f"{path}: not a TFRecord file, or a corrupt record header")
-            (length,) = struct.unpack("<Q", header[:8])
-            if length > size - handle.tell():  # never allocate what the file cannot hold
-                raise InputError(f"{path}: corrupt or truncated record")
-            data = handle.read(length)
-            footer = handle.read(4)
-            if len(data) < length or _masked_crc(data) != footer:
-                raise InputError(f"{path}: corrupt or truncated record")
-            yield data
+            yield (offset, data) if offsets else data
+            offset += 16 + len(data)
+    finally:
+        handle.close()
+
+
+def read_record_at(handle, offset: int, path) -> bytes:
+    """The data of the record at OFFSET of the TFRecord file open as HANDLE (read_records'
+    offsets), both CRCs checked; InputError naming PATH when there is none."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(offset)
+    data = _read_record(handle, size, path)
+    if data is None:
+        raise InputError(f"{path}: no record at offset {offset}")
+    return data
+
+
+def _read_record(handle, size: int, path) -> bytes | None:
+    """The next record's data from HANDLE, None at the end of the file."""
+    header = handle.read(12)
+    if not header:
+        return None
+    if len(header) < 12 or _masked_crc(header[:8]) != header[8:12]:
+        raise InputError(f"{path}: not a TFRecord file, or a corrupt record header")
+    (length,) = struct.unpack("<Q", header[:8])
+    if length > size - handle.tell():  # never allocate what the file cannot hold
+        raise InputError(f"{path}: corrupt or truncated record")
+    data = handle.read(length)
+    footer = handle.read(4)
+    if len(data) < length or _masked_crc(data) != footer:
+        raise InputError(f"{path}: corrupt or truncated record")
+    return data
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -43,8 +43,14 @@ class FakeGcs(LocalFileSystem):
         os.makedirs(_local(path), exist_ok=True)
 
     def _list(self, dir_or_prefix):
-        for entry in super()._list(_local(dir_or_prefix)):
-            yield FileMetadata(_url(entry.path), entry.size_in_bytes, entry.last_updated_in_seconds)
+        """Every file whose name starts with DIR_OR_PREFIX, as a bucket lists a prefix (Beam
+        lists the part of a glob pattern before its first wildcard)."""
+        local = _local(dir_or_prefix)
+        folder = local if os.path.isdir(local) else os.path.dirname(local)
+        for entry in super()._list(folder):
+            if entry.path.startswith(local):
+                yield FileMetadata(_url(entry.path), entry.size_in_bytes,
+                                   entry.last_updated_in_seconds)
 
     def create(self, path, *args, **kwargs):
         return super().create(_local(path), *args, **kwargs)

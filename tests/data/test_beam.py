@@ -24,18 +24,6 @@ from tests.data.test_convert import bad_dataset
 SPLIT = ["--split", "train=0.6,val=0.4", "--shards", "2", "--seed", "3"]
 
 
-@pytest.fixture(scope="module")
-def beam_python():
-    venv = Path(os.environ.get("ODWRAP_BEAM_VENV", ROOT / ".venv-beam"))
-    python = venv / "bin" / "python"
-    if not python.exists():
-        message = f"no Beam venv at {venv}: run ./scripts/setup-beam.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return python
-
-
 def convert(*argv):
     return cli.main(["convert", *map(str, argv)])
 
