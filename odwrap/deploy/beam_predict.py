@@ -257,7 +257,7 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold {threshold}: must be in [0, 1]")
     local_only = [str(image) for image in images if not remote.is_url(str(image))]
-    clip = stride != 1 or sources.first_of(local_only, "stream") or \
+    clip = stride != 1 or sources.first_of([str(image) for image in images], "stream") or \
         sources.first_of(local_only, "video")
     if clip:
         raise InputError(f"{'--stride' if clip is True else clip}: videos and streams are "

@@ -191,7 +191,12 @@ def test_a_saved_model_on_beam_gives_the_local_runs_rows(tmp_path, benchmarked, 
     (["--runner", "beam", "--classes", "no_such_class"], 2,
      "--classes no_such_class: not a class of the model"),
     (["--runner", "beam", "--format", "yolo"], 2, "is a TFRecord; its images are no files"),
-], ids=["options-beam-refuses", "options-without-beam", "labels", "classes", "format"])
+    (["--runner", "beam", "--stride", "2"], 2,
+     "--stride: videos and streams are predicted by the local runner"),
+    (["--runner", "beam", "rtsp://127.0.0.1:9/live"], 2,
+     "rtsp://127.0.0.1:9/live: videos and streams are predicted by the local runner"),
+], ids=["options-beam-refuses", "options-without-beam", "labels", "classes", "format",
+        "stride", "stream"])
 def test_bad_input_is_one_line_before_any_pipeline(tmp_path, tflite_export, inputs,
                                                    beam_python, monkeypatch, capsys, extra,
                                                    code, message):
