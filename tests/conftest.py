@@ -140,18 +140,24 @@ def built_once(tmp_path_factory, name: str, build):
     return folder, json.loads(done.read_text())
 
 
-@pytest.fixture(scope="session")
-def beam_python() -> Path:
-    """The Beam venv's Python (scripts/setup-beam.sh; ODWRAP_BEAM_VENV moves it): the tests that
-    need it fail without it under CI and are skipped elsewhere."""
-    venv = Path(os.environ.get("ODWRAP_BEAM_VENV", ROOT / ".venv-beam"))
+def side_venv_python(name: str) -> Path:
+    """The Python of the side venv NAME (beam, consumers, converters: made by
+    scripts/setup-NAME.sh in .venv-NAME; ODWRAP_NAME_VENV moves it): the tests that need it
+    fail without it under CI and are skipped elsewhere."""
+    venv = Path(os.environ.get(f"ODWRAP_{name.upper()}_VENV", ROOT / f".venv-{name}"))
     python = venv / "bin" / "python"
     if not python.exists():
-        message = f"no Beam venv at {venv}: run ./scripts/setup-beam.sh"
+        message = f"no {name} venv at {venv}: run ./scripts/setup-{name}.sh"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return python
+
+
+@pytest.fixture(scope="session")
+def beam_python() -> Path:
+    """The Beam venv's Python (scripts/setup-beam.sh)."""
+    return side_venv_python("beam")
 
 
 @dataclass(frozen=True)

@@ -240,12 +240,13 @@ print(json.dumps({"discarded": discarded, "runners": runners}))
 """
 
 
-def test_the_documented_cluster_command_lines_parse(beam_python):
-    """docs/datasets.md's Dataflow, Flink and Spark options: each one Beam 2.77.0 knows, each
+@pytest.mark.parametrize("page", ["datasets.md", "export.md"])  # convert's, predict's
+def test_the_documented_cluster_command_lines_parse(beam_python, page):
+    """The Dataflow, Flink and Spark options of a docs page: each one Beam 2.77.0 knows, each
     value one it accepts, each runner one it has (nothing is submitted)."""
-    readme = (ROOT / "docs" / "datasets.md").read_text()
+    text = (ROOT / "docs" / page).read_text()
     options = re.findall(r'--beam-options="(--runner=(?:Dataflow|Flink|Spark)Runner[^"]*)"',
-                         readme)
+                         text)
     assert len(options) == 3
     done = subprocess.run([str(beam_python), "-c", README_CHECK, json.dumps(options)],
                           capture_output=True, text=True, timeout=300)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from odwrap import cli
-from tests.conftest import ROOT
+from tests.conftest import side_venv_python
 from tests.recordcheck import assert_valid, features, read_examples
 
 SCRIPT = Path(__file__).with_name("third_party_export.py")
@@ -56,14 +56,7 @@ PROBLEMS = {}
 
 @pytest.fixture(scope="module")
 def converters_python():
-    venv = Path(os.environ.get("ODWRAP_CONVERTERS_VENV", ROOT / ".venv-converters"))
-    python = venv / "bin" / "python"
-    if not python.exists():
-        message = f"no converters venv at {venv}: run ./scripts/setup-converters.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return python
+    return side_venv_python("converters")
 
 
 def coco_dataset(folder: Path) -> Path:

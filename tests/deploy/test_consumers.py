@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from odwrap.deploy import preprocessing
-from tests.conftest import ROOT, run_odwrap
+from tests.conftest import run_odwrap, side_venv_python
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -28,13 +28,7 @@ SCORE_TOLERANCE = {"none": 1e-3, "fp16": 1e-3, "dynamic": 1e-3, "int8": 3 / 256}
 @pytest.fixture(scope="session")
 def consumers():
     """The consumers venv's Python; missing, the tests fail under CI and are skipped elsewhere."""
-    venv = Path(os.environ.get("ODWRAP_CONSUMERS_VENV", ROOT / ".venv-consumers"))
-    python = venv / "bin" / "python"
-    if not python.exists():
-        message = f"no consumers venv at {venv}: run ./scripts/setup-consumers.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    python = side_venv_python("consumers")
 
     def run(*argv):
         done = subprocess.run([str(python), str(SCRIPT), *map(str, argv)], capture_output=True,

@@ -11,7 +11,6 @@ input is refused before any pipeline starts. The pipeline runs in the Beam venv
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -240,20 +239,3 @@ def test_bad_models_and_images_are_refused_before_the_beam_venv_starts(tmp_path,
         assert err.count("\n") == 1 and message in err, err
         assert not (tmp_path / "out").exists()
     assert sorted(path.name for path in interrupted.iterdir()) == ["images.jsonl.part"]
-
-
-def test_the_documented_cluster_command_lines_parse(beam_python):
-    """docs/export.md's Dataflow, Flink and Spark options for predict: each one Beam 2.77.0
-    knows, each value one it accepts, each runner one it has (nothing is submitted)."""
-    from tests.data.test_beam import README_CHECK
-
-    text = (ROOT / "docs" / "export.md").read_text()
-    options = re.findall(r'--beam-options="(--runner=(?:Dataflow|Flink|Spark)Runner[^"]*)"',
-                         text)
-    assert len(options) == 3
-    done = subprocess.run([str(beam_python), "-c", README_CHECK, json.dumps(options)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"discarded": [],
-                     "runners": ["DataflowRunner", "FlinkRunner", "SparkRunner"]}
