@@ -82,15 +82,16 @@ def _score(value, where: str) -> float:
 
 
 def _identifier(value, where: str, what: str, strings: bool):
-    """An id as an int (an integral float too), or a string where STRINGS."""
+    """An id as an int (an integral float too) that a signed 64-bit integer holds, as COCO's
+    ids are and as JSON readers take back, or a string where STRINGS."""
     if isinstance(value, str) and strings:
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        kinds = "an integer or a string" if strings else "an integer"
+    number = int(value) if isinstance(value, float) and value.is_integer() else value
+    if isinstance(number, bool) or not isinstance(number, int) or \
+            not -2**63 <= number < 2**63:
+        kinds = "an integer of 64 bits or a string" if strings else "an integer of 64 bits"
         raise InputError(f"{where}: {what} {_shown(value)} is not {kinds}")
-    return value
+    return number
 
 
 def _box(values, where: str, what: str, normalized: bool) -> tuple:

@@ -118,6 +118,10 @@ def test_an_image_id_of_another_type_in_another_input_is_refused(tmp_path, capsy
     ({"bbox": [1e308, 0, 1e308, 1]}, "is not a box (finite, within 1e+07 pixels, min <= max)"),
     ({"score": 10 ** 400}, "is out of range"),
     ({"bbox": [1, 2, 3, [[[[4]]]]]}, "bbox [[[[4]]]] is not a number"),
+    # An id no 64-bit integer holds: read as an int, written with 309 digits, which the
+    # reader then refused (integer overflow); the fuzz test found 1e308.
+    ({"image_id": 1e308}, "image_id 1e+308 is not an integer of 64 bits or a string"),
+    ({"category_id": 2 ** 63}, f"category_id {2 ** 63} is not an integer of 64 bits"),
 ])
 def test_a_bad_value_is_refused_naming_the_row(tmp_path, capsys, change, message):
     source = _write(tmp_path / "a.jsonl", [ROWS[0], {**ROWS[1], **change}])
