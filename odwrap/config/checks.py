@@ -145,7 +145,8 @@ def _missing_paths(config, target):
                                      "path"))
     if config.model.WhichOneof("model") == "center_net":
         keypoints = config.model.center_net.keypoint_label_map_path
-        if _is_local(keypoints) and not Path(keypoints).is_file():
+        inline = target.label_map_inline and keypoints == facts.label_map_path(config)
+        if _is_local(keypoints) and not inline and not Path(keypoints).is_file():
             found.append(Finding("ODW004", ERROR, "model.center_net.keypoint_label_map_path",
                                  f"keypoint label map {keypoints} does not exist (the OD API "
                                  "reads it when it builds the model)",

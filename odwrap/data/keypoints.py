@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from odwrap.data.dataset import CLIP_SLACK, BadValue, coordinate, shown, text
 from odwrap.errors import InputError
+from odwrap.odapi import labelmap
 
 MAX_PER_CLASS = 1000  # keypoints of one class (COCO-WholeBody has 133)
 MAX_TOTAL = 4096  # keypoints of the label map: every object of every record carries them all
@@ -186,62 +187,39 @@ def renamed(schema: dict, rename: dict) -> dict:
 
 
 def layout_label_map(label_map, schema: dict, given: bool) -> Layout:
-    """The Layout of the records, written into LABEL_MAP (its items' `keypoints`) unless the
-    map already carries keypoints: a GIVEN map (--label-map) that does is followed, and must
-    list the same names for each class of SCHEMA that it has."""
-    items = sorted(label_map.item, key=lambda item: item.id)
-    carried = [item for item in items if item.keypoints]
-    if given and carried:
-        return _followed(items, schema)
-    ids, names, skeletons = {}, [], {}
-    for item in items:
-        keypoints = schema.get(item.name)
-        if keypoints is None:
-            continue
-        ids[item.name] = tuple(range(len(names), len(names) + len(keypoints.names)))
-        for index, label in zip(ids[item.name], keypoints.names):
-            item.keypoints.add(id=index, label=label)
-        names += keypoints.names
-        skeletons[item.name] = tuple((ids[item.name][a], ids[item.name][b])
-                                     for a, b in keypoints.skeleton)
-    _check_size(len(names))
-    if not names:
-        classes = ", ".join(item.name for item in items[:5]) + (", ..." if len(items) > 5 else "")
-        raise InputError(f"--keypoints: no class of the label map ({classes}) has keypoints: "
-                         "no box of a category that names keypoints is left")
-    return Layout(ids, tuple(names), skeletons)
-
-
-def _followed(items, schema: dict) -> Layout:
-    """The Layout of a given label map's own keypoint ids."""
-    ids, by_id, skeletons = {}, {}, {}
-    for item in items:
-        own = {point.label: point.id for point in item.keypoints}
-        wanted = schema.get(item.name)
-        if wanted is not None and set(own) != set(wanted.names):
-            listed = ", ".join(own) or "no keypoints"
-            raise InputError(f"--label-map: class '{item.name}' lists {listed}; the dataset's "
-                             f"category names {', '.join(wanted.names)}")
-        order = wanted.names if wanted is not None else tuple(own)
-        ids[item.name] = tuple(own[name] for name in order)
-        if wanted is not None:
-            skeletons[item.name] = tuple((ids[item.name][a], ids[item.name][b])
-                                         for a, b in wanted.skeleton)
-        for point in item.keypoints:
-            if point.id < 0 or point.id in by_id:
-                raise InputError(f"--label-map: keypoint id {point.id} of class '{item.name}' "
-                                 "is negative or used twice")
-            by_id[point.id] = point.label
-    size = max(by_id, default=-1) + 1
-    _check_size(size)
-    return Layout({name: value for name, value in ids.items() if value},
-                  tuple(by_id.get(index, "") for index in range(size)), skeletons)
-
-
-def _check_size(size: int) -> None:
+    """The Layout of the records, written into LABEL_MAP (its items' `keypoints`, numbered by
+    labelmap.add_keypoints) unless a GIVEN map (--label-map) already carries keypoints: then
+    its ids are followed, and each class of SCHEMA that it has must list the same names."""
+    own = labelmap.keypoints_of(label_map)
+    if given and own:
+        for item in label_map.item:
+            wanted = schema.get(item.name)
+            if wanted is not None and set(own.get(item.name, ())) != set(wanted.names):
+                listed = ", ".join(own.get(item.name, ())) or "no keypoints"
+                raise InputError(f"--label-map: class '{item.name}' lists {listed}; the "
+                                 f"dataset's category names {', '.join(wanted.names)}")
+        ids = {name: tuple(points[label] for label in (schema[name].names if name in schema
+                                                       else points))
+               for name, points in own.items()}
+    else:
+        ids = labelmap.add_keypoints(label_map, {name: keypoints.names
+                                                 for name, keypoints in schema.items()})
+    size = labelmap.num_keypoints(label_map)
     if size > MAX_TOTAL:
         raise InputError(f"the label map's classes have {size} keypoints in all, over odwrap's "
                          f"limit of {MAX_TOTAL} (every object of every record carries them all)")
+    if not size:
+        items = [item.name for item in sorted(label_map.item, key=lambda item: item.id)]
+        classes = ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
+        raise InputError(f"--keypoints: no class of the label map ({classes}) has keypoints: "
+                         "no box of a category that names keypoints is left")
+    names = [""] * size
+    for points in labelmap.keypoints_of(label_map).values():
+        for label, index in points.items():
+            names[index] = label
+    skeletons = {name: tuple((ids[name][a], ids[name][b]) for a, b in schema[name].skeleton)
+                 for name in ids if name in schema}
+    return Layout(ids, tuple(names), skeletons)
 
 
 def features(objects, width: int, height: int, layout: Layout) -> dict:
