@@ -61,7 +61,8 @@ def check(source, overrides: Sequence[str] = (), build: bool = False, device: st
     if build:
         from odwrap.config.build import build_findings
 
-        findings.extend(build_findings(loaded.config))
+        findings.extend(build_findings(loaded.config, loaded.target.label_map
+                                       if loaded.target.label_map_inline else None))
     return findings
 
 

@@ -9,6 +9,7 @@ import difflib
 from dataclasses import replace
 from pathlib import Path
 
+from odwrap.config import keypoint_checks  # noqa: F401 (registers ODW030)
 from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
 from odwrap.config import number_checks  # noqa: F401 (registers the checks of any number)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check

@@ -20,7 +20,7 @@ add_keypoints numbers them when it has none, as convert --keypoints does).
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from odwrap.config.architectures.center_net import (COCO_PERSON, COCO_PERSON_EDGES,
                                                     COCO_PERSON_TASK)
@@ -156,7 +156,7 @@ def parse(raw, classes=None) -> tuple[dict, list]:
     for name, value in raw.items():
         where = loc + (name,)
         if not isinstance(name, str) or not name.strip():
-            errors.append((loc, f"class {shown(name)} is not a class name"))
+            errors.append((loc, f"class '{shown(name)}' is not a class name"))
             continue
         if classes is not None and name not in classes:
             errors.append((where, f"'{shown(name)}' is not one of data.classes"
@@ -171,8 +171,7 @@ def parse(raw, classes=None) -> tuple[dict, list]:
                                   f"(one class may take {COCO})"))
             continue
         tasks[task] = name
-        found[name] = keypoints if keypoints.task_name else \
-            KeypointClass(**{**keypoints.__dict__, "task_name": name})
+        found[name] = keypoints if keypoints.task_name else replace(keypoints, task_name=name)
     total = sum(len(keypoints.points) for keypoints in found.values())
     if total > MAX_TOTAL:
         errors.append((loc, f"{total} keypoints in all, over odwrap's limit of {MAX_TOTAL}"))
