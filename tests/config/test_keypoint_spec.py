@@ -391,3 +391,24 @@ def test_the_od_api_builds_it_and_computes_keypoint_losses_on_converted_records(
     (tmp_path / "inline").mkdir()
     findings = check(write_spec(tmp_path / "inline"), build=True)
     assert [f.format() for f in findings if f.severity == "error"] == []
+
+
+def test_every_keypoint_sample_is_a_keypoint_model_of_the_zoo():
+    """The keypoint samples of the architecture table are the zoo's keypoint models of the same
+    architecture and size (the mobile one by its tarball's name: it has no sample config)."""
+    from odwrap.config.architectures import ARCHITECTURES
+    from odwrap.zoo import find, for_sample_config
+
+    found = {}
+    for arch in ARCHITECTURES.values():
+        for size, sample in arch.keypoint_samples.items():
+            model = for_sample_config(sample.config) if sample.official else find(sample.config)
+            assert model.architecture == arch.name and "keypoints" in model.outputs
+            assert model.input_size == (size, size)
+            found[arch.name, size] = model.name
+    assert found == {
+        ("centernet_hourglass104", 512): "centernet_hg104_512x512_kpts_coco17_tpu-32",
+        ("centernet_hourglass104", 1024): "centernet_hg104_1024x1024_kpts_coco17_tpu-32",
+        ("centernet_resnet50_v1_fpn", 512): "centernet_resnet50_v1_fpn_512x512_kpts_coco17_tpu-8",
+        ("centernet_resnet50_v2", 512): "centernet_resnet50_v2_512x512_kpts_coco17_tpu-8",
+        ("centernet_mobilenet_v2_fpn", 512): "centernet_mobilenetv2fpn_512x512_coco17_kpts"}

@@ -399,3 +399,13 @@ def test_beam_writes_the_default_converters_keypoint_records(tmp_path, beam_pyth
     assert convert("coco", source, "-o", tmp_path / "beam", *split, "--runner", "beam",
                    "--workers", 2) == 0
     assert_same_output(tmp_path / "local", tmp_path / "beam")
+
+
+def test_a_label_map_whose_keypoint_ids_clash_is_refused(tmp_path, capsys):
+    source = coco(tmp_path / "coco", IMAGES[:1], ANNOTATIONS[:1])
+    label_map = tmp_path / "given.pbtxt"
+    label_map.write_text('item { name: "plate" id: 1 keypoints { id: 0 label: "tl" } keypoints '
+                         '{ id: 0 label: "tr" } }\n')
+    assert convert("coco", source, "-o", tmp_path / "out", "--keypoints", "--label-map",
+                   label_map) == 2
+    assert "given.pbtxt: keypoint id 0 is used by 'plate' and 'plate'" in one_line(capsys)
