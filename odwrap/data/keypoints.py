@@ -104,9 +104,10 @@ def read_points(value, count: int, where: str, problems) -> list[float]:
     """An annotation's `keypoints` [x1, y1, v1, ...] for a class of COUNT keypoints, as a flat
     list in pixels; a point that is not a finite number or whose visibility is not 0, 1 or 2
     is unlabeled (counted: bad_keypoint); a list of the wrong length leaves them all unlabeled
-    (counted: bad_keypoints). None (no `keypoints`) is all unlabeled, as COCO's zeros are."""
+    (counted: bad_keypoints). None or [] (no keypoints given) is all unlabeled, as COCO's
+    zeros are."""
     unlabeled = list(UNLABELED) * count
-    if value is None or (value == [] and count == 0):
+    if value is None or value == []:
         return unlabeled
     if not isinstance(value, list) or len(value) != 3 * count:
         size = f"{len(value)} numbers" if isinstance(value, list) else shown(value)

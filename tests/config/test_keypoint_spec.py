@@ -256,6 +256,19 @@ def test_keypoints_on_an_architecture_without_a_keypoint_sample(tmp_path, capsys
     assert "ssd_mobilenet_v2_fpnlite has no keypoint sample config" in capsys.readouterr().err
 
 
+def test_a_label_map_file_must_have_the_classes_and_their_keypoints(tmp_path, capsys):
+    labels = tmp_path / "labels.pbtxt"
+    labels.write_text('item { name: "circle" id: 1 }\nitem { name: "square" id: 2 keypoints { '
+                      'id: 0 label: "corner" } }\nitem { name: "triangle" id: 3 }\n')
+    assert cli.main(["check", str(write_spec(tmp_path, data=f"label_map: {labels}"))]) == 2
+    assert "spec.yaml: model.keypoints.square.points: the label map lists corner for 'square'" \
+        in capsys.readouterr().err
+    labels.write_text('item { name: "circle" id: 1 }\nitem { name: "square" id: 2 }\n')
+    assert cli.main(["check", str(write_spec(tmp_path, data=f"label_map: {labels}"))]) == 2
+    assert "spec.yaml: model.keypoints.triangle: the label map has no class 'triangle'" in \
+        capsys.readouterr().err
+
+
 def test_flip_pairs_by_name_and_given(tmp_path):
     text = SHAPES_SPEC.replace(
         "      skeleton: [[top_left, top_right], [bottom_right, bottom_left]]\n",

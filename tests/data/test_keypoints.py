@@ -409,3 +409,14 @@ def test_a_label_map_whose_keypoint_ids_clash_is_refused(tmp_path, capsys):
     assert convert("coco", source, "-o", tmp_path / "out", "--keypoints", "--label-map",
                    label_map) == 2
     assert "given.pbtxt: keypoint id 0 is used by 'plate' and 'plate'" in one_line(capsys)
+
+
+def test_an_annotation_without_keypoints_is_unlabeled_and_not_counted(tmp_path):
+    source = coco(tmp_path / "coco", IMAGES[:1], [
+        {"image_id": 1, "category_id": 1, "bbox": [4, 3, 20, 15], "keypoints": []},
+        {"image_id": 1, "category_id": 1, "bbox": [4, 3, 10, 10]}])
+    assert convert("coco", source, "-o", tmp_path / "out", "--keypoints") == 0
+    assert counts(tmp_path / "out") == {}
+    values = records_by_filename(tmp_path / "out")["a.png"]
+    assert values["image/object/keypoint/visibility"] == [0] * 8
+    assert values["image/object/keypoint/num"] == [0, 0]
