@@ -420,3 +420,19 @@ def test_an_annotation_without_keypoints_is_unlabeled_and_not_counted(tmp_path):
     values = records_by_filename(tmp_path / "out")["a.png"]
     assert values["image/object/keypoint/visibility"] == [0] * 8
     assert values["image/object/keypoint/num"] == [0, 0]
+
+
+def test_a_rerun_keeps_the_keypoint_shards_and_another_plan_rewrites_them(tmp_path, capsys):
+    source = coco(tmp_path / "coco", IMAGES, ANNOTATIONS)
+    out = tmp_path / "out"
+    assert convert("coco", source, "-o", out, "--keypoints", "--shards", "2") == 0
+    first = {p.name: p.read_bytes() for p in out.glob("*.tfrecord")}
+    report = (out / "report.json").read_text()
+    capsys.readouterr()
+    assert convert("coco", source, "-o", out, "--keypoints", "--shards", "2") == 0
+    assert "2 shard(s) kept from an earlier run" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.glob("*.tfrecord")} == first
+    assert (out / "report.json").read_text() == report  # the kept shards' counts included
+    assert convert("coco", source, "-o", out, "--shards", "2") == 0  # no keypoints: new plan
+    assert "kept from an earlier run" not in capsys.readouterr().out
+    assert not any(b"image/object/keypoint" in p.read_bytes() for p in out.glob("*.tfrecord"))
