@@ -61,7 +61,8 @@ def check(source, overrides: Sequence[str] = (), build: bool = False, device: st
     if build:
         from odwrap.config.build import build_findings
 
-        findings.extend(build_findings(loaded.config))
+        findings.extend(build_findings(loaded.config, loaded.target.label_map
+                                       if loaded.target.label_map_inline else None))
     return findings
 
 
@@ -71,13 +72,14 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
             label_map=None, strict: bool = False, images=None, masks: bool = False,
             crowd: str = "keep", group_of: bool = True, class_names=None,
             runner: str = "local", beam_options: str = "",
-            exif: str | None = None) -> ConvertReport:
+            exif: str | None = None, keypoints: bool = False) -> ConvertReport:
     """Annotations (voc, coco, csv, oid, yolo, labelme, cvat, createml) to sharded TFRecords in OUTPUT, with label_map.pbtxt
     and report.json. `split` as 'train=0.8,val=0.2'; `rename` as 'OLD=NEW' strings. `runner`
     'beam' writes the same bytes with an Apache Beam pipeline, on the runner that
     `beam_options` (PipelineOptions arguments) names, the DirectRunner by default. `exif`
     'oriented' or 'raw': the image the boxes of a photo with an EXIF orientation describe where
-    the annotated size cannot tell (default: the format's convention, 'oriented')."""
+    the annotated size cannot tell (default: the format's convention, 'oriented').
+    `keypoints` (coco): every object's keypoints too, the label map listing each class's."""
     from odwrap.data import convert as stage
     from odwrap.data.remote import is_url
     from odwrap.locks import FolderLock
@@ -92,7 +94,8 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
         workers=workers or os.cpu_count() or 1, shards=shards, keep=tuple(keep),
         drop=tuple(drop), rename=tuple(rename), order=order,
         label_map=_path(label_map) if label_map else None, strict=strict,
-        read=_read_options(images, masks, crowd, group_of, class_names), runner=runner,
+        read=_read_options(images, masks, crowd, group_of, class_names, keypoints),
+        runner=runner,
         beam_options=beam_options, exif=exif)
     if is_url(options.output):  # no lock in a bucket: one run per output is the user's part
         return run(options)
@@ -107,12 +110,13 @@ def _path(value):
     return value if is_url(value) else Path(value)
 
 
-def _read_options(images, masks, crowd, group_of, class_names):
+def _read_options(images, masks, crowd, group_of, class_names, keypoints=False):
     from odwrap.data.formats import ReadOptions
 
     return ReadOptions(images=_path(images) if images else None, masks=masks, crowd=crowd,
                        group_of=group_of,
-                       class_names=_path(class_names) if class_names else None)
+                       class_names=_path(class_names) if class_names else None,
+                       keypoints=keypoints)
 
 
 def write_label_map(output, classes: Sequence[str] | None = None, format: str | None = None,
@@ -179,13 +183,15 @@ def stats(files: Sequence, input_size: tuple[int, int] = (320, 320),
 
 
 def demo_data(output, images: int = 450, size: int = 128, seed: int = 0,
-              shapes: Sequence[str] = ("square", "circle"), masks: bool = False) -> Path:
+              shapes: Sequence[str] = ("square", "circle"), masks: bool = False,
+              keypoints: bool = False) -> Path:
     """Write the built-in demo dataset (shapes on noisy backgrounds) as Pascal VOC; SHAPES out
-    of square, circle and triangle; MASKS: as COCO JSON with each shape's polygon instead."""
+    of square, circle and triangle; MASKS: as COCO JSON with each shape's polygon instead;
+    KEYPOINTS: as COCO JSON with the corners of squares and triangles as named keypoints."""
     from odwrap.data.demo import write_demo_dataset
 
     return write_demo_dataset(output, images=images, size=size, seed=seed, shapes=shapes,
-                              masks=masks)
+                              masks=masks, keypoints=keypoints)
 
 
 @boundary("train")

@@ -1,4 +1,5 @@
-"""Flatten a proto message into {dotted.path: value}, for field-by-field comparisons."""
+"""Flatten a proto message into {dotted.path: value}, for field-by-field comparisons (a map
+field into one {key: value} dict)."""
 
 from google.protobuf.descriptor import FieldDescriptor
 
@@ -15,7 +16,10 @@ def flatten(message, prefix: str = "") -> dict:
     out = {}
     for fd, value in message.ListFields():
         path = f"{prefix}{fd.name}"
-        if fd.type == FieldDescriptor.TYPE_MESSAGE:
+        if fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            scalar = fd.message_type.fields_by_name["value"].type != FieldDescriptor.TYPE_MESSAGE
+            out[path] = {key: item if scalar else flatten(item) for key, item in value.items()}
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
             items = list(value) if is_repeated(fd) else [value]
             for index, item in enumerate(items):
                 sub = f"{path}[{index}]" if is_repeated(fd) else path

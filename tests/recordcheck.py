@@ -116,3 +116,14 @@ def assert_valid(example) -> None:
     for key in ("mask", "mask/weight"):  # with --masks: one a box, or none at all
         if f"image/object/{key}" in values:
             assert len(values[f"image/object/{key}"]) == count, key
+    visibility = values.get("image/object/keypoint/visibility")
+    if visibility is not None:  # with --keypoints: the same number of points on every box
+        points = len(visibility) // count if count else 0
+        assert len(visibility) == points * count
+        assert len(values["image/object/keypoint/num"]) == count
+        for key in ("x", "y", "text"):
+            assert len(values[f"image/object/keypoint/{key}"]) == points * count, key
+        assert set(visibility) <= {0, 1, 2}
+        for key in ("x", "y"):
+            assert all(math.isfinite(v) and 0.0 <= v <= 1.0
+                       for v in values[f"image/object/keypoint/{key}"]), key

@@ -78,6 +78,10 @@ def add_convert(subparsers) -> None:
                         help="a PNG instance mask per box: coco's segmentations, labelme's "
                              "and cvat's shapes, yolo's polygons; a box without one gets its "
                              "filled box (counted: box_mask)")
+    parser.add_argument("--keypoints", action="store_true",
+                        help="coco: each object's keypoints too (the categories' keypoints and "
+                             "skeleton; the label map lists each class's); bad points are left "
+                             "unlabeled and counted")
     parser.add_argument("--exif", choices=("oriented", "raw"),
                         help="for photos with an EXIF orientation, where the annotated size "
                              "cannot tell: oriented (boxes drawn on the image as viewers show "
@@ -95,7 +99,7 @@ def convert(args) -> int:
                          seed=args.seed, workers=args.workers, shards=args.shards,
                          label_map=args.label_map, strict=args.strict, masks=args.masks,
                          runner=args.runner, beam_options=args.beam_options,
-                         exif=args.exif, **dataset_options(args))
+                         exif=args.exif, keypoints=args.keypoints, **dataset_options(args))
     for name, split in report.splits.items():
         print(f"{name:10} {split['images']:7} images {split['boxes']:8} boxes "
               f"{split['shards']:4} shard(s)")
@@ -193,11 +197,17 @@ def add_demo_data(subparsers) -> None:
     parser.add_argument("--masks", action="store_true",
                         help="write COCO JSON (annotations.json) with each shape's polygon instead "
                              "of Pascal VOC, for 'odwrap convert coco --masks'")
+    parser.add_argument("--keypoints", action="store_true",
+                        help="write COCO JSON (annotations.json) with the corners of squares "
+                             "and triangles as named keypoints, for 'odwrap convert coco "
+                             "--keypoints' (circles have none)")
     parser.set_defaults(func=demo_data)
 
 
 def demo_data(args) -> int:
     path = api.demo_data(**arguments(args, "demo-data", api.demo_data))
-    kind = "COCO annotations with polygons" if args.masks else "Pascal VOC annotations"
+    kind = ("COCO annotations with " + " and ".join(
+        what for what, wanted in (("polygons", args.masks), ("keypoints", args.keypoints))
+        if wanted)) if args.masks or args.keypoints else "Pascal VOC annotations"
     print(f"wrote {args.images} images of {', '.join(args.shapes)} and {kind} to {path}")
     return EXIT_OK

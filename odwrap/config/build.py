@@ -12,8 +12,26 @@ from odwrap.odapi import compat, facts
 TELLING = ("Dimensions must be equal", "Incompatible shapes", "must be", "Unknown", "not found")
 
 
-def build_findings(config) -> list[Finding]:
-    """Build the detection model (training mode) and run one forward pass on a blank image."""
+def build_findings(config, label_map=None) -> list[Finding]:
+    """Build the detection model (training mode) and run one forward pass on a blank image.
+    LABEL_MAP: a spec's inline label map, not written yet, that CenterNet's keypoint tasks
+    read (from a temporary file here)."""
+    if facts.meta_architecture(config) == "center_net" and label_map is not None and \
+            config.model.center_net.keypoint_estimation_task:
+        import tempfile
+
+        from odwrap.odapi import labelmap
+
+        with tempfile.TemporaryDirectory(prefix="odwrap-build-") as folder:
+            model = type(config)()
+            model.CopyFrom(config)
+            model.model.center_net.keypoint_label_map_path = str(
+                labelmap.write(label_map, f"{folder}/{labelmap.FILE_NAME}"))
+            return _build(model)
+    return _build(config)
+
+
+def _build(config) -> list[Finding]:
     model_builder = compat.load("object_detection.builders.model_builder")
     import tensorflow as tf
 

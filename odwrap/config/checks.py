@@ -9,6 +9,7 @@ import difflib
 from dataclasses import replace
 from pathlib import Path
 
+from odwrap.config import keypoint_checks  # noqa: F401 (registers ODW030)
 from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
 from odwrap.config import number_checks  # noqa: F401 (registers the checks of any number)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
@@ -145,7 +146,8 @@ def _missing_paths(config, target):
                                      "path"))
     if config.model.WhichOneof("model") == "center_net":
         keypoints = config.model.center_net.keypoint_label_map_path
-        if _is_local(keypoints) and not Path(keypoints).is_file():
+        inline = target.label_map_inline and keypoints == facts.label_map_path(config)
+        if _is_local(keypoints) and not inline and not Path(keypoints).is_file():
             found.append(Finding("ODW004", ERROR, "model.center_net.keypoint_label_map_path",
                                  f"keypoint label map {keypoints} does not exist (the OD API "
                                  "reads it when it builds the model)",

@@ -6,6 +6,7 @@ model_context.py, one function per meta-architecture; the rest (training, evalua
 is shared.
 """
 
+import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import msgspec
 
 from odwrap.config.architectures import ARCHITECTURES, Sample, Training
+from odwrap.config import keypoints
 from odwrap.config.architectures.ssd import FPN_CROP
 from odwrap.config.model_context import MODEL_VALUES
 from odwrap.config.proto_text import message_fields, proto_value
@@ -54,11 +56,12 @@ def _paths(value, base_dir: Path) -> list[str]:
     return [resolve_path(item, base_dir) for item in items]
 
 
-def augmentations(entries, training: Training, side: int, source: str = "spec") -> list[dict]:
+def augmentations(entries, training: Training, side: int, source: str = "spec",
+                  flip_permutation=None) -> list[dict]:
     """The augmentations of the spec, else the sample's; a step that the sample parametrizes
     gets the sample's fields unless the spec gives them (random_crop_image: the SSD FPN samples'
-    where the sample has none), and random_scale_crop_and_pad_to_square's output_size follows
-    the input SIDE."""
+    where the sample has none), random_scale_crop_and_pad_to_square's output_size follows
+    the input SIDE, and random_horizontal_flip takes FLIP_PERMUTATION (model.keypoints')."""
     step_fields = protos.preprocessor_pb2().PreprocessingStep.DESCRIPTOR.fields_by_name
     sample_fields = dict(training.augmentations)
     if entries is None:
@@ -76,8 +79,11 @@ def augmentations(entries, training: Training, side: int, source: str = "spec") 
             close = difflib.get_close_matches(name, list(step_fields), n=1)
             hint = f", did you mean '{close[0]}'?" if close else ""
             raise InputError(f"{where}: unknown augmentation '{shown(name)}'{hint}")
+        keypoint_fields = {"keypoint_flip_permutation": flip_permutation} \
+            if flip_permutation is not None and name == "random_horizontal_flip" else {}
         merged = {**sample_fields.get(name, AUGMENTATION_DEFAULTS.get(name, {})),
-                  **FOLLOWS_INPUT.get(name, lambda side: {})(side), **(params or {})}
+                  **FOLLOWS_INPUT.get(name, lambda side: {})(side), **keypoint_fields,
+                  **(params or {})}
         out.append({"name": name, "fields": message_fields(step_fields[name].message_type,
                                                            merged, f"{where}.{name}")})
     return out
@@ -190,7 +196,8 @@ def _fine_tune(spec, size, loaded, notes) -> dict:
             "fine_tune_checkpoint_type": None if kind is None else proto_value(kind)}
 
 
-def _train(spec, sample: Sample, batch: int, steps: int, side: int, loaded, notes) -> dict:
+def _train(spec, sample: Sample, batch: int, steps: int, side: int, loaded, notes,
+           flip_permutation=None) -> dict:
     train, training = spec.train, sample.training
     bfloat16 = training.use_bfloat16 if train.use_bfloat16 is None else train.use_bfloat16
     if bfloat16 and train.use_bfloat16 is None and train.device != "tpu":
@@ -203,7 +210,8 @@ def _train(spec, sample: Sample, batch: int, steps: int, side: int, loaded, note
         "num_steps": steps,
         "use_bfloat16": bfloat16,
         **_fine_tune(spec, side_size(spec, sample), loaded, notes),
-        "augmentations": augmentations(train.augmentations, training, side, loaded.source),
+        "augmentations": augmentations(train.augmentations, training, side, loaded.source,
+                                       flip_permutation),
         "optimizer": optimizer,
         "momentum": proto_value(train.momentum),
         "adam_epsilon": proto_value(training.adam_epsilon)
@@ -224,10 +232,12 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
     notes: list[str] = []
     model, data, train = spec.model, spec.data, spec.train
     size = model.image_size if model.image_size is not None else arch.image_size
-    sample = arch.sample(size)
-    if not arch.has_sample(size):
+    keypoint_classes, _ = keypoints.parse(model.keypoints, data.classes)  # checked by the spec
+    sample = arch.sample(size, bool(keypoint_classes))
+    if not arch.has_sample(size, bool(keypoint_classes)):
         notes.append(f"{arch.name} has no sample config at {_size_text(size)}: the values of "
-                     f"{sample.config} ({arch.name} samples: {arch.sizes_text})")
+                     f"{sample.config} ({arch.name} samples: "
+                     f"{arch.sizes_text(bool(keypoint_classes))})")
     if not sample.official:
         notes.append(f"{sample.config} has no official sample config: its values are derived "
                      f"(odwrap/config/architectures/{arch.meta}.py says from what)")
@@ -241,6 +251,7 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
         raise InputError(f"{loaded.source}: model.num_classes: give it, or data.label_map or "
                          "data.classes to take it from")
 
+    keypoint_values = _keypoints(keypoint_classes, label_map, label_map_path, loaded, notes)
     resizer = _resizer(model.resizer or sample.model.resizer, size)
     masks = getattr(sample.model, "mask", None) is not None
     batch = train.batch_size or sample.training.batch_size
@@ -251,8 +262,10 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
         "meta": arch.meta,
         "num_classes": num_classes,
         "model": MODEL_VALUES[arch.meta](model, sample.model, resizer, notes),
-        "train": _train(spec, sample, batch, steps, resizer["side"], loaded, notes),
+        "train": _train(spec, sample, batch, steps, resizer["side"], loaded, notes,
+                        keypoint_values and keypoint_values["flip_permutation"]),
         "masks": masks,
+        "keypoints": keypoint_values,
         "label_map_path": None if label_map_path is None else proto_value(label_map_path),
         "train_inputs": [proto_value(p) for p in _paths(data.train, base)],
         "eval_inputs": [proto_value(p) for p in _paths(data.eval, base)],
@@ -263,6 +276,21 @@ def build_context(loaded: LoadedSpec, label_map_out: Path | None = None) -> Cont
     }
     return Context(values=values, notes=notes, label_map=label_map,
                    label_map_inline=data.classes is not None)
+
+
+def _keypoints(classes: dict, label_map, label_map_path, loaded: LoadedSpec, notes) -> dict | None:
+    """The keypoint task's template values (None without model.keypoints). The keypoints go
+    into a label map made from data.classes (generate writes it); a label map read from a
+    file is left as it is (check ODW030 says when it lacks them)."""
+    if not classes:
+        return None
+    if label_map_path is None:
+        raise InputError(f"{loaded.source}: model.keypoints: needs data.classes or "
+                         "data.label_map (CenterNet reads each class's keypoints from it)")
+    if label_map is not None and loaded.spec.data.classes is None:
+        label_map = copy.deepcopy(label_map)
+    placed = keypoints.place(classes, label_map, loaded.source, notes)
+    return keypoints.template_values(classes, placed, label_map, proto_value(label_map_path))
 
 
 def _size_text(size) -> str:

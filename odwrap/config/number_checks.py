@@ -18,6 +18,9 @@ def _floats(message, path: str = ""):
         name = f"{path}.{field.name}" if path else field.name
         repeated = field.is_repeated if hasattr(field, "is_repeated") else \
             field.label == FieldDescriptor.LABEL_REPEATED  # protobuf before 5.28
+        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+            yield from _map_floats(field, value, name)  # keypoint_label_to_std and the like
+            continue
         items = list(enumerate(value)) if repeated else [(None, value)]
         for index, item in items:
             where = name if index is None else f"{name}[{index}]"
@@ -25,6 +28,17 @@ def _floats(message, path: str = ""):
                 yield from _floats(item, where)
             elif field.type in FLOATS:
                 yield where, item
+
+
+def _map_floats(field, value, name: str):
+    """(field path, value) of the floats in a map field (its entries' values)."""
+    value_field = field.message_type.fields_by_name["value"]
+    for key, item in value.items():
+        where = f"{name}[{key!r}]"
+        if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+            yield from _floats(item, where)
+        elif value_field.type in FLOATS:
+            yield where, item
 
 
 @check("ODW029", "bad-number")

@@ -16,7 +16,7 @@ import yaml
 from msgspec import Meta
 
 from odwrap.config.architectures import ARCHITECTURES, OPTIONAL_MODEL_KEYS
-from odwrap.config import spec_errors
+from odwrap.config import keypoints, spec_errors
 from odwrap.config.yamlread import load_yaml
 from odwrap.odapi import exports
 from odwrap.errors import InputError, shown
@@ -80,6 +80,7 @@ class ModelSpec(_Section):
     mask_size: MaskSide | Annotated[list[MaskSide], Meta(min_length=2, max_length=2)] | None
     pretrained: str | None
     resizer: Literal["fixed", "keep_aspect"] | None
+    keypoints: dict[Any, Any] | None  # checked field by field in odwrap.config.keypoints
 
 
 class DataSpec(_Section):
@@ -156,6 +157,7 @@ def semantic_errors(spec: Spec) -> list[tuple[tuple, str]]:
                        f"one of: {', '.join(ARCHITECTURES)}"))
     else:
         errors += _architecture_errors(spec, ARCHITECTURES[arch])
+    errors += keypoints.parse(spec.model.keypoints, spec.data.classes)[1]
     if spec.model.fpn_levels is not None:
         low, high = spec.model.fpn_levels
         if low > high:
@@ -202,6 +204,10 @@ def _architecture_errors(spec: Spec, arch) -> list[tuple[tuple, str]]:
         from odwrap.config.pretrained import spec_errors
 
         errors += spec_errors(spec, arch)
+    if spec.model.keypoints is not None and not arch.keypoint_samples:
+        takers = [name for name, other in ARCHITECTURES.items() if other.keypoint_samples]
+        errors.append((("model", "keypoints"), f"{arch.name} has no keypoint sample config; "
+                       f"architectures with one: {', '.join(takers)}"))
     return errors
 
 

@@ -24,7 +24,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from odwrap.data import remote, resume
+from odwrap.data import keypoints, remote, resume
 from odwrap.data.beamenv import beam_python
 from odwrap.data.convert import ConvertReport, dataset_label_map, read_dataset, shard_plan
 from odwrap.data.dataset import NOTES, REASONS, Problems
@@ -151,13 +151,16 @@ def _urls(options) -> list[str]:
 
 
 def _read(options, urls, problems: Problems):
-    """(samples, images root or its URL, label map), as the default converter reads them."""
+    """(samples, images root or its URL, label map, keypoints.Layout or None), as the default
+    converter reads them."""
     with tempfile.TemporaryDirectory(prefix="odwrap-beam-") as scratch:
         staged = remote.Staged(Path(scratch))
         local = _stage(options, staged) if urls else options
-        samples, images_root = read_dataset(local, problems)
+        samples, images_root, schema = read_dataset(local, problems)
         label_map = dataset_label_map(local, samples, problems)
-        return samples, staged.images_url(images_root), label_map
+        layout = keypoints.dataset_layout(schema, label_map, options.rename,
+                                          given=options.label_map is not None)
+        return samples, staged.images_url(images_root), label_map, layout
 
 
 def lost_samples(planned: dict, written: list) -> str:
@@ -185,7 +188,7 @@ def convert(options) -> ConvertReport:
     if urls:
         plugins(args)
     problems = Problems(strict=options.strict)
-    samples, images_root, label_map = _read(options, urls, problems)
+    samples, images_root, label_map, layout = _read(options, urls, problems)
     ids = {item.name: item.id for item in label_map.item}
     fractions = source_fractions(options.split, samples)
     output = remote.OutputFolder(options.output)
@@ -204,6 +207,7 @@ def convert(options) -> ConvertReport:
     result_name = f".odwrap-beam-{token}.result.json"
     spec = {"samples": output.path(samples_name), "result": output.path(result_name),
             "images_root": str(images_root), "ids": ids, "fractions": fractions,
+            "keypoints": None if layout is None else layout.as_json(),
             "seed": options.seed, "shards": options.shards, "strict": options.strict,
             "output": str(output), "args": args}
     try:
@@ -243,6 +247,7 @@ def convert(options) -> ConvertReport:
                        for reason, count in sorted(problems.counts.items())}
     report.seconds = time.perf_counter() - start
     output.write("report.json", json.dumps(
-        {"splits": report.splits, "problems": report.problems, "label_map": ids},
+        {"splits": report.splits, "problems": report.problems, "label_map": ids,
+         **keypoints.report(layout)},
         indent=1).encode())
     return report

@@ -29,6 +29,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from odwrap.data import remote
 from odwrap.data.convert import encode_sample, shard_plan
 from odwrap.data.dataset import NOTES, Problems, Sample, inside_root
+from odwrap.data.keypoints import Layout
 from odwrap.data.splits import split_images
 from odwrap.odapi.tfexample import frame_record
 
@@ -88,10 +89,11 @@ class WriteShard(beam.DoFn):
     """(shard, its sample lines) -> the shard, encoded in plan order into a temporary file
     ({name, index, tmp, images, boxes}); each image's problems, tagged."""
 
-    def __init__(self, output: str, images_root: str, ids: dict):
+    def __init__(self, output: str, images_root: str, ids: dict, keypoints=None):
         self.output = output
         self.images_root = images_root
         self.ids = ids
+        self.keypoints = None if keypoints is None else Layout.from_json(keypoints)
 
     def setup(self):
         if remote.is_url(self.images_root):  # read through Beam's FileSystems
@@ -111,7 +113,7 @@ class WriteShard(beam.DoFn):
             for position, line in rows:
                 problems = Problems()
                 encoded = encode_sample(decode_sample(line), self.root, self.ids, problems,
-                                        self.locate)
+                                        self.locate, self.keypoints)
                 if encoded is not None:
                     handle.write(frame_record(encoded[0]))
                     images += 1
@@ -163,7 +165,8 @@ def build(pipeline, spec: dict) -> None:
                | "Every shard" >> beam.Flatten()
                | "Group" >> beam.GroupByKey()
                | "Encode" >> beam.ParDo(WriteShard(spec["output"], spec["images_root"],
-                                                   spec["ids"]), plan=plan_side)
+                                                   spec["ids"], spec.get("keypoints")),
+                                        plan=plan_side)
                .with_outputs("problems", main="shards"))
     problems = encoded.problems | "Count problems" >> beam.CombinePerKey(FirstExample())
     blocked = {}

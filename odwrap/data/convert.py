@@ -16,9 +16,10 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.data import classes as classes_mod
+from odwrap.data import keypoints as keypoints_mod
 from odwrap.data import resume, segmentations, workers
 from odwrap.data.dataset import EmbeddedImage, Problems, Sample, clip_objects, inside_root
-from odwrap.data.formats import READERS, ReadOptions, reader
+from odwrap.data.formats import KEYPOINT_READERS, READERS, ReadOptions, reader
 from odwrap.data.images import load_image
 from odwrap.data.orientation import CONVENTIONS
 from odwrap.data.remote import is_url
@@ -59,6 +60,7 @@ class ShardTask:
     images_root: Path
     ids: dict
     strict: bool
+    keypoints: object = None  # the keypoints.Layout of every record, with --keypoints
 
 
 @dataclass
@@ -82,10 +84,10 @@ class ConvertReport:
 
 
 def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
-                  locate=inside_root):
+                  locate=inside_root, keypoints=None):
     """(The serialized tf.train.Example of one sample, its boxes), or None when its image is
     dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
-    the path would leave the root."""
+    the path would leave the root. KEYPOINTS: the keypoints.Layout every record follows."""
     path = locate(images_root, sample.embedded or sample.image)
     if path is None:
         problems.add("path_escape", f"{sample.source}: {sample.embedded or sample.image}")
@@ -131,6 +133,11 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
         masks = [_mask(obj, sample, width, height, problems) for obj in objects]
         features["image/object/mask"] = ("bytes", [png for png, _ in masks])
         features["image/object/mask/weight"] = ("float", [weight for _, weight in masks])
+    if keypoints is not None:
+        for obj in objects:
+            obj.keypoints = keypoints_mod.fit(obj.keypoints or [], width, height,
+                                              f"{sample.source}: {obj.name}", problems)
+        features.update(keypoints_mod.features(objects, width, height, keypoints))
     return encode_example(features), len(objects)
 
 
@@ -141,6 +148,7 @@ def _scale(objects, width: int, height: int, scale_x: float, scale_y: float) -> 
         obj.xmin, obj.xmax = obj.xmin * scale_x, obj.xmax * scale_x
         obj.ymin, obj.ymax = obj.ymin * scale_y, obj.ymax * scale_y
         obj.mask = segmentations.fitted(obj.mask, width, height, scale_x, scale_y)
+        obj.keypoints = keypoints_mod.scaled(obj.keypoints, scale_x, scale_y)
 
 
 def _mask(obj, sample: Sample, width: int, height: int, problems: Problems):
@@ -175,7 +183,8 @@ def write_shard(task: ShardTask, on_sample=None) -> ShardResult:
             for sample in task.samples:
                 if on_sample is not None:
                     on_sample(sample.image)
-                encoded = encode_sample(sample, task.images_root, task.ids, result.problems)
+                encoded = encode_sample(sample, task.images_root, task.ids, result.problems,
+                                        keypoints=task.keypoints)
                 if encoded is None:
                     continue
                 record, boxes = encoded
@@ -194,7 +203,8 @@ def write_shard(task: ShardTask, on_sample=None) -> ShardResult:
 
 
 def read_dataset(options: ConvertOptions, problems: Problems):
-    """(samples, images root) of the dataset, each image once; duplicates counted."""
+    """(samples, images root, {class: keypoints.ClassKeypoints} with --keypoints, else None)
+    of the dataset, each image once; duplicates counted."""
     for value in (options.source, options.read.images, options.read.class_names,
                   options.label_map):
         if is_url(value):  # odwrap.data.beam copies what the readers need first
@@ -203,7 +213,14 @@ def read_dataset(options: ConvertOptions, problems: Problems):
         raise InputError(f"unknown format '{options.format}'; one of: {', '.join(READERS)}")
     if options.exif not in (None, *CONVENTIONS):
         raise InputError(f"--exif {options.exif}: one of {', '.join(CONVENTIONS)}")
-    samples, images_root = reader(options.format)(options.source, options.read, problems)
+    if options.read.keypoints and options.format not in KEYPOINT_READERS:
+        raise InputError(f"--keypoints: {options.format} has no keypoints odwrap reads; "
+                         f"{', '.join(KEYPOINT_READERS)} has")
+    found = reader(options.format)(options.source, options.read, problems)
+    samples, images_root, schema = found[0], found[1], (found[2] if len(found) > 2 else None)
+    if options.read.keypoints and not schema:
+        raise InputError(f"--keypoints: no category of {options.source} names keypoints (a "
+                         "COCO category's `keypoints` list)")
     unique, seen = [], set()
     for sample in samples:
         if sample.image in seen:
@@ -215,7 +232,7 @@ def read_dataset(options: ConvertOptions, problems: Problems):
             for obj in sample.objects:
                 obj.mask = [] if obj.mask is None else obj.mask
         unique.append(sample)
-    return unique, images_root
+    return unique, images_root, schema
 
 
 def dataset_label_map(options: ConvertOptions, samples, problems: Problems):
@@ -233,7 +250,7 @@ def dataset_label_map(options: ConvertOptions, samples, problems: Problems):
 def dataset_classes(options: ConvertOptions):
     """(label map, boxes per class) of a dataset after the class filters, without writing."""
     problems = Problems()
-    samples, _ = read_dataset(options, problems)
+    samples, _, _ = read_dataset(options, problems)
     label_map = dataset_label_map(options, samples, problems)
     return label_map, classes_mod.class_counts(samples)
 
@@ -252,7 +269,8 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
     digest = hashlib.sha256()
     digest.update(repr((options.format, str(options.source), options.split, options.seed,
                         options.shards, options.keep, options.drop, options.rename,
-                        options.order, str(options.label_map), asdict(options.read))).encode())
+                        options.order, str(options.label_map), asdict(options.read),
+                        repr(tasks[0].keypoints) if tasks else None)).encode())
     for task in tasks:
         digest.update(str(task.path.name).encode())
         for sample in task.samples:
@@ -263,7 +281,7 @@ def _plan_hash(options: ConvertOptions, tasks) -> str:
             except (OSError, ValueError):
                 state = None
             objects = [(o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult, o.is_crowd,
-                        o.group_of, repr(o.mask)) for o in sample.objects]
+                        o.group_of, repr(o.mask), o.keypoints) for o in sample.objects]
             digest.update(repr((sample.image, sample.width, sample.height, objects,
                                 state, sample.split, sample.exif)).encode())
     return digest.hexdigest()
@@ -314,8 +332,10 @@ def convert(options: ConvertOptions) -> ConvertReport:
         raise InputError(f"{options.output}: URLs are written by convert --runner beam only")
     start = time.perf_counter()
     problems = Problems(strict=options.strict)
-    samples, images_root = read_dataset(options, problems)
+    samples, images_root, schema = read_dataset(options, problems)
     label_map = dataset_label_map(options, samples, problems)
+    layout = keypoints_mod.dataset_layout(schema, label_map, options.rename,
+                                          given=options.label_map is not None)
     ids = {item.name: item.id for item in label_map.item}
     splits = assign_splits(samples, source_fractions(options.split, samples),
                            options.seed)
@@ -325,7 +345,7 @@ def convert(options: ConvertOptions) -> ConvertReport:
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
 
-    tasks = [ShardTask(output / name, members, images_root, ids, options.strict)
+    tasks = [ShardTask(output / name, members, images_root, ids, options.strict, layout)
              for name, members in shard_plan(splits, options.shards)]
     plan = _plan_hash(options, tasks)
     kept, damaged = _to_keep(output, plan, tasks)
@@ -359,7 +379,8 @@ def convert(options: ConvertOptions) -> ConvertReport:
     report.images = sum(len(task.samples) for task in todo)
     report.seconds = time.perf_counter() - start
     atomic_write_text(output / "report.json", json.dumps(
-        {"splits": report.splits, "problems": report.problems, "label_map": ids}, indent=1))
+        {"splits": report.splits, "problems": report.problems, "label_map": ids,
+         **keypoints_mod.report(layout)}, indent=1))
     return report
 
 

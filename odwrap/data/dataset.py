@@ -44,6 +44,12 @@ REASONS = {
     "exif_raw": "annotated on the stored pixels despite an EXIF orientation (written as stored)",
     "unsupported_shape": "shape with no box (point, line, tag) or no mask odwrap reads (dropped)",
     "rotated_box": "rotated box (CVAT rotation) read as the upright box around it",
+    "bad_keypoints": "keypoints not a list of x, y, v for each of the category's keypoints "
+                     "(the object kept, its keypoints unlabeled)",
+    "bad_keypoint": "keypoint coordinate not a finite number, or visibility not 0, 1 or 2 "
+                    "(the point unlabeled)",
+    "keypoint_outside": "labeled keypoint outside the image, by more than 0.01 pixel (the "
+                        "point unlabeled)",
 }
 # Reasons counted for the report that are no problem: --strict does not fail on them.
 NOTES = frozenset({"exif_oriented", "exif_raw"})
@@ -133,6 +139,7 @@ class Obj:
     is_crowd: int = 0
     group_of: int = 0
     mask: object = None  # COCO segmentation (polygons or RLE), turned into a PNG mask; [] none
+    keypoints: list | None = None  # --keypoints: [x, y, v, ...] in the class's order, pixels
 
 
 @dataclass
@@ -215,7 +222,7 @@ def clip_objects(sample: Sample, width: int, height: int, problems: Problems) ->
         if moved > CLIP_SLACK:
             problems.add("box_clipped", where)
         kept.append(Obj(obj.name, xmin, ymin, xmax, ymax, obj.difficult, obj.is_crowd,
-                        obj.group_of, obj.mask))
+                        obj.group_of, obj.mask, obj.keypoints))
     return kept
 
 

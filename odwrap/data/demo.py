@@ -2,7 +2,9 @@
 noisy, textured backgrounds.
 
 Written as Pascal VOC (JPEGImages/ and Annotations/), so it goes through `odwrap convert voc`
-like a user's LabelImg export. Deterministic for a seed.
+like a user's LabelImg export; with masks or keypoints as COCO JSON (annotations.json), each
+shape's polygon and its corners as named keypoints (a square's four, a triangle's three; a
+circle has none). Deterministic for a seed.
 """
 
 import io
@@ -19,6 +21,11 @@ CLASSES = ("square", "circle")  # the default dataset's shapes
 COLOURS = {"square": (210, 40, 40), "circle": (40, 70, 210), "triangle": (40, 170, 60)}
 SHAPES = tuple(COLOURS)  # every shape the dataset can draw
 CIRCLE_VERTICES = 32
+# Each shape's keypoints: its polygon's vertices, in polygon()'s order, named; the skeleton
+# joins them round (COCO's 1-based pairs). Mirroring swaps the left and right names.
+KEYPOINTS = {"square": (("top_left", "top_right", "bottom_right", "bottom_left"),
+                        [[1, 2], [2, 3], [3, 4], [4, 1]]),
+             "triangle": (("apex", "base_right", "base_left"), [[1, 2], [2, 3], [3, 1]])}
 MAX_SIZE = 2048  # image side; the background is drawn in float64, 3 channels, twice
 
 
@@ -106,13 +113,24 @@ def make_image(rng, size: int, min_side: int, max_side: int, max_objects: int,
     return (Image.fromarray(pixels) if masks else image), objects
 
 
+def corners(name: str, box) -> list | None:
+    """The keypoints of the shape in BOX as COCO's [x1, y1, 2, ...] (all visible, pixel-edge
+    coordinates), or None for a shape without keypoints."""
+    if name not in KEYPOINTS:
+        return None
+    vertices = polygon(name, box)
+    return [value for index in range(0, len(vertices), 2)
+            for value in (vertices[index], vertices[index + 1], 2)]
+
+
 def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0,
                        min_side: int = 24, max_side: int = 56, max_objects: int = 3,
-                       shapes=CLASSES, masks: bool = False) -> Path:
+                       shapes=CLASSES, masks: bool = False, keypoints: bool = False) -> Path:
     """Write OUTPUT/JPEGImages/*.jpg and OUTPUT/Annotations/*.xml; return OUTPUT. SHAPES: the
     classes drawn, each with equal chance (the default's random stream is the same as ever).
     MASKS: COCO JSON with each shape's polygon instead (OUTPUT/annotations.json), the shapes
-    painted exactly inside their polygons' masks."""
+    painted exactly inside their polygons' masks. KEYPOINTS: COCO JSON with each square's
+    and triangle's corners as keypoints (corners())."""
     output = Path(output)
     unknown = [name for name in shapes if name not in SHAPES]
     if unknown or not shapes or len(set(shapes)) != len(shapes):
@@ -125,7 +143,7 @@ def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0
         raise InputError(f"{output}: exists and is not a folder")
     rng = np.random.default_rng(seed)
     coco = {"images": [], "annotations": [],
-            "categories": [{"id": i + 1, "name": name} for i, name in enumerate(shapes)]}
+            "categories": [_category(i + 1, name, keypoints) for i, name in enumerate(shapes)]}
     for index in range(images):
         image, objects = make_image(rng, size, min_side, max_side, max_objects, tuple(shapes),
                                     masks)
@@ -133,22 +151,40 @@ def write_demo_dataset(output, images: int = 450, size: int = 128, seed: int = 0
         jpeg = io.BytesIO()
         image.save(jpeg, "JPEG", quality=92)
         atomic_write_bytes(output / "JPEGImages" / f"{name}.jpg", jpeg.getvalue())
-        if masks:
-            _add_coco(coco, index + 1, f"JPEGImages/{name}.jpg", size, objects, list(shapes))
+        if masks or keypoints:
+            _add_coco(coco, index + 1, f"JPEGImages/{name}.jpg", size, objects, list(shapes),
+                      keypoints)
         else:
             atomic_write_text(output / "Annotations" / f"{name}.xml",
                               _annotation(f"{name}.jpg", size, objects))
-    if masks:
+    if masks or keypoints:
         atomic_write_text(output / "annotations.json", json.dumps(coco))
     return output
 
 
-def _add_coco(coco: dict, image_id: int, file_name: str, size: int, objects, shapes) -> None:
+def _category(category_id: int, name: str, keypoints: bool) -> dict:
+    if not keypoints or name not in KEYPOINTS:
+        return {"id": category_id, "name": name}
+    names, skeleton = KEYPOINTS[name]
+    return {"id": category_id, "name": name, "keypoints": list(names), "skeleton": skeleton}
+
+
+def _add_coco(coco: dict, image_id: int, file_name: str, size: int, objects, shapes,
+              keypoints: bool) -> None:
+    """OBJECTS as make_image gives them: (name, box), or with masks (name, box, polygon,
+    mask)."""
     coco["images"].append({"id": image_id, "file_name": file_name, "width": size,
                            "height": size})
-    for name, (left, top, right, bottom), points, mask in objects:
-        coco["annotations"].append({
-            "id": len(coco["annotations"]) + 1, "image_id": image_id,
-            "category_id": shapes.index(name) + 1, "iscrowd": 0,
-            "bbox": [left, top, right - left, bottom - top], "area": int(mask.sum()),
-            "segmentation": [points]})
+    for name, box, *painted in objects:
+        left, top, right, bottom = box
+        annotation = {"id": len(coco["annotations"]) + 1, "image_id": image_id,
+                      "category_id": shapes.index(name) + 1, "iscrowd": 0,
+                      "bbox": [left, top, right - left, bottom - top],
+                      "area": (right - left) * (bottom - top)}
+        if painted:
+            points, mask = painted
+            annotation.update(area=int(mask.sum()), segmentation=[points])
+        points = corners(name, box) if keypoints else None
+        if points is not None:
+            annotation.update(keypoints=points, num_keypoints=len(points) // 3)
+        coco["annotations"].append(annotation)

@@ -29,6 +29,9 @@ class Stats:
     empty_images: int = 0
     per_class: Counter = field(default_factory=Counter)
     sizes: list[float] = field(default_factory=list)  # sqrt(area) at the input size
+    keypoints: int = 0  # keypoints per object (image/object/keypoint/*; 0: records have none)
+    labeled_keypoints: int = 0  # visibility 1 or 2
+    visible_keypoints: int = 0  # visibility 2
     histogram: Path | None = None  # the PNG written, when one was asked for
 
     def bins(self) -> dict[str, int]:
@@ -74,6 +77,7 @@ def collect(patterns, *, input_size) -> Stats:
                 stats.empty_images += not labels
                 stats.boxes += len(labels)
                 stats.per_class.update(label.decode("utf-8", "replace") for label in labels)
+                _count_keypoints(stats, example, len(labels), path)
                 corners = zip(example.get("image/object/bbox/xmin", []),
                               example.get("image/object/bbox/ymin", []),
                               example.get("image/object/bbox/xmax", []),
@@ -88,11 +92,28 @@ def collect(patterns, *, input_size) -> Stats:
     return stats
 
 
+def _count_keypoints(stats: Stats, example: dict, boxes: int, path) -> None:
+    """Add a record's labeled and visible keypoints; a record whose objects carry another
+    number of keypoints than the others is an InputError (the decoder takes one number)."""
+    visibility = example.get("image/object/keypoint/visibility", [])
+    if not boxes or not visibility:
+        return
+    if len(visibility) % boxes or (stats.keypoints and len(visibility) // boxes != stats.keypoints):
+        raise InputError(f"{path}: a record has {len(visibility)} keypoint visibilities for "
+                         f"{boxes} box(es), not {stats.keypoints or 'a whole number'} a box")
+    stats.keypoints = len(visibility) // boxes
+    stats.labeled_keypoints += sum(1 for value in visibility if value)
+    stats.visible_keypoints += sum(1 for value in visibility if value == 2)
+
+
 def format_stats(stats: Stats) -> str:
     lines = [f"files        {len(stats.files)}", f"images       {stats.images}",
              f"boxes        {stats.boxes}", f"no boxes     {stats.empty_images} image(s)"]
     for name, count in stats.per_class.most_common():
         lines.append(f"  {name:24} {count}")
+    if stats.keypoints:
+        lines.append(f"keypoints    {stats.keypoints} an object; {stats.labeled_keypoints} "
+                     f"labeled, {stats.visible_keypoints} of them visible")
     height, width = stats.input_size
     lines.append(f"box sizes at {height}x{width} (sqrt of area):")
     for label, count in stats.bins().items():

@@ -1,4 +1,6 @@
-"""Read, write and validate OD API label maps (label_map.pbtxt)."""
+"""Read, write and validate OD API label maps (label_map.pbtxt), with their classes' keypoints
+(StringIntLabelMapItem.keypoints: `id` is the keypoint's place in every record, `label` its
+name): convert --keypoints and generate number them with add_keypoints, one rule for both."""
 
 import functools
 from importlib import resources
@@ -84,6 +86,34 @@ def num_classes(label_map) -> int:
     return max((item.id for item in label_map.item), default=0)
 
 
+def add_keypoints(label_map, keypoints: dict) -> dict[str, tuple[int, ...]]:
+    """Give each item of LABEL_MAP that KEYPOINTS ({class: [names]}) names its keypoints, ids
+    numbered on from 0 in the order of the items' ids and then of the names; {class: its
+    ids}. Items that already list keypoints are left as they are."""
+    ids, taken = {}, num_keypoints(label_map)
+    for item in sorted(label_map.item, key=lambda item: item.id):
+        names = keypoints.get(item.name)
+        if not names or item.keypoints:
+            continue
+        ids[item.name] = tuple(range(taken, taken + len(names)))
+        for index, label in zip(ids[item.name], names):
+            item.keypoints.add(id=index, label=label)
+        taken += len(names)
+    return ids
+
+
+def keypoints_of(label_map) -> dict[str, dict[str, int]]:
+    """{class: {keypoint label: id}} of the items that list keypoints."""
+    return {item.name: {point.label: point.id for point in item.keypoints}
+            for item in label_map.item if item.keypoints}
+
+
+def num_keypoints(label_map) -> int:
+    """How many keypoints every object of a record carries: the highest keypoint id + 1."""
+    return max((point.id + 1 for item in label_map.item for point in item.keypoints),
+               default=0)
+
+
 def same_items(first, second) -> bool:
     """Whether two label maps have the same (id, name) items, in any order."""
     def items(label_map):
@@ -109,9 +139,31 @@ def problems(label_map) -> list[tuple[str, str]]:
             found.append(("error", f"name '{item.name}' has ids {names[item.name]} and {item.id}"))
         ids.setdefault(item.id, item.name)
         names.setdefault(item.name, item.id)
+    found += _keypoint_problems(label_map)
     top = num_classes(label_map)
     unused = top - len(ids)
     if unused > 0 and not any(severity == "error" for severity, _ in found):
         found.append(("warning", f"ids are not 1..{len(ids)}: {unused} of 1..{top} unused; the "
                                  f"model still predicts {top} classes"))
+    return found
+
+
+def _keypoint_problems(label_map) -> list[tuple[str, str]]:
+    """Keypoint ids below 0 or given twice (CenterNet refuses 'Some keypoint indices are used
+    more than once'), a label twice in one class."""
+    found, owners = [], {}
+    for item in label_map.item:
+        labels = set()
+        for point in item.keypoints:
+            if point.id < 0:
+                found.append(("error", f"item '{item.name}' has keypoint '{point.label}' at id "
+                                       f"{point.id}; keypoint ids start at 0"))
+            elif point.id in owners:
+                found.append(("error", f"keypoint id {point.id} is used by '{owners[point.id]}' "
+                                       f"and '{item.name}'"))
+            if point.label in labels or not point.label:
+                found.append(("error", f"item '{item.name}' has keypoint label "
+                                       f"'{point.label}' twice or empty"))
+            owners.setdefault(point.id, item.name)
+            labels.add(point.label)
     return found

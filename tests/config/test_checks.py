@@ -62,6 +62,13 @@ def test_num_classes_against_label_map(tmp_path):
     pytest.param('item { id: 0 name: "a" }', "error", "ids start at 1", id="id-zero"),
     pytest.param('item { id: 1 name: "a" } item { id: 5 name: "b" }', "warning", "3 of 1..5",
                  id="gaps"),
+    pytest.param('item { id: 1 name: "a" keypoints { id: 0 label: "p" } } item { id: 2 name: "b" '
+                 'keypoints { id: 0 label: "q" } }', "error", "keypoint id 0 is used by 'a' and "
+                 "'b'", id="keypoint-id-twice"),
+    pytest.param('item { id: 1 name: "a" keypoints { id: -1 label: "p" } }', "error",
+                 "keypoint ids start at 0", id="keypoint-id-negative"),
+    pytest.param('item { id: 1 name: "a" keypoints { id: 0 label: "p" } keypoints { id: 1 '
+                 'label: "p" } }', "error", "keypoint label 'p' twice", id="keypoint-label-twice"),
 ])
 def test_label_map_items(tmp_path, items, severity, words):
     label_map = tmp_path / "map.pbtxt"
@@ -69,6 +76,20 @@ def test_label_map_items(tmp_path, items, severity, words):
     findings = check_pipeline(config(f'train_input_reader {{ label_map_path: "{label_map}" }}'))
     found = [f for f in findings if f.id == "ODW003"]
     assert found and found[0].severity == severity and words in found[0].message
+
+
+KEYPOINTS = """model {{ center_net {{ keypoint_label_map_path: "{labels}"
+  keypoint_estimation_task {{ keypoint_class_name: "a" }} }} }}
+train_input_reader {{ num_keypoints: {count} }}"""
+
+
+def test_keypoint_count_against_the_keypoint_label_map(tmp_path):
+    labels = tmp_path / "map.pbtxt"
+    labels.write_text('item { id: 1 name: "a" keypoints { id: 0 label: "tip" } }')
+    findings = check_pipeline(config(KEYPOINTS.format(labels=labels, count=2)))
+    found = [f.message for f in findings if f.id == "ODW030"]
+    assert found == ["num_keypoints is 2 but the keypoint label map's keypoints number 1"]
+    assert "ODW030" not in ids(check_pipeline(config(KEYPOINTS.format(labels=labels, count=1))))
 
 
 def test_missing_paths(tmp_path):

@@ -79,22 +79,28 @@ class Architecture:
     image_size: int | tuple[int, int]  # the default size (a key of samples)
     samples: dict  # size_key -> Sample
     keys: frozenset = field(default_factory=frozenset)  # the OPTIONAL_MODEL_KEYS it takes
+    # size_key -> Sample of its keypoint sample configs (CenterNet's *_kpts_*), for a spec with
+    # model.keypoints; empty: the architecture takes no keypoints.
+    keypoint_samples: dict = field(default_factory=dict)
 
-    def sample(self, size=None) -> Sample:
-        """The sample of SIZE; for an unlisted size, a listed [min, max] pair's sample when SIZE
-        is such a pair, else the default size's."""
+    def _table(self, keypoints: bool) -> dict:
+        return self.keypoint_samples if keypoints else self.samples
+
+    def sample(self, size=None, keypoints: bool = False) -> Sample:
+        """The sample of SIZE (KEYPOINTS: the keypoint sample's); for an unlisted size, a
+        listed [min, max] pair's sample when SIZE is such a pair, else the default size's."""
+        table = self._table(keypoints)
         key = size_key(self.image_size if size is None else size)
-        if key in self.samples:
-            return self.samples[key]
-        pairs = [sample for listed, sample in self.samples.items() if isinstance(listed, tuple)]
+        if key in table:
+            return table[key]
+        pairs = [sample for listed, sample in table.items() if isinstance(listed, tuple)]
         if isinstance(key, tuple) and pairs:
             return pairs[0]
-        return self.samples[size_key(self.image_size)]
+        return table[size_key(self.image_size)]
 
-    def has_sample(self, size) -> bool:
-        return size_key(size) in self.samples
+    def has_sample(self, size, keypoints: bool = False) -> bool:
+        return size_key(size) in self._table(keypoints)
 
-    @property
-    def sizes_text(self) -> str:
+    def sizes_text(self, keypoints: bool = False) -> str:
         return ", ".join(f"{key[0]}x{key[1]}" if isinstance(key, tuple) else str(key)
-                         for key in self.samples)
+                         for key in self._table(keypoints))

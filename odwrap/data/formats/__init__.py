@@ -1,7 +1,8 @@
 """Annotation formats: each module reads one into Samples (odwrap/data/dataset.py).
 
 `read(source, options, problems) -> (samples, images_root)`; the images root is the folder
-that every image path must stay inside. The table of names imports no reader (the CLI offers
+that every image path must stay inside. A reader of keypoints (coco, with options.keypoints)
+returns a third value, {class: data.keypoints.ClassKeypoints}. The table of names imports no reader (the CLI offers
 them without loading the readers' libraries); `reader(name)` loads one.
 """
 
@@ -14,11 +15,13 @@ from pathlib import Path
 class ReadOptions:
     images: Path | None = None  # where the images are, when not the format's default
     masks: bool = False  # COCO, LabelMe, CVAT, YOLO: keep instance masks (convert: one a box)
+    keypoints: bool = False  # COCO: keep keypoints (convert: every object carries them all)
     crowd: str = "keep"  # COCO iscrowd: keep (flagged is_crowd) | drop
     group_of: bool = True  # Open Images: keep IsGroupOf boxes (flagged group_of)
     class_names: Path | None = None  # Open Images: class-descriptions CSV (MID,Name)
 
 
+KEYPOINT_READERS = ("coco",)  # the formats that read keypoints
 READERS = {"voc": "voc", "coco": "coco", "csv": "csv_boxes", "oid": "oid",  # name: module
            "yolo": "yolo", "labelme": "labelme", "cvat": "cvat", "createml": "createml"}
 

@@ -1,4 +1,6 @@
-"""COCO JSON (instances_*.json): boxes, optional instance masks (polygons and RLE), iscrowd.
+"""COCO JSON (instances_*.json): boxes, optional instance masks (polygons and RLE), iscrowd,
+optional keypoints (person_keypoints_*.json: each category's `keypoints` names and `skeleton`,
+each annotation's [x, y, v, ...]; odwrap.data.keypoints checks them).
 
 Images are relative to --images, or to the JSON file's folder. Crowd annotations are kept and
 flagged is_crowd (the COCO evaluator ignores them) unless --crowd drop. Categories must be
@@ -11,7 +13,7 @@ beside its images; the folders are the splits, classes are one by name) or Model
 import math
 from pathlib import Path
 
-from odwrap.data import dataset, segmentations
+from odwrap.data import dataset, keypoints, segmentations
 from odwrap.data.formats import jsonfile
 from odwrap.data.dataset import BadValue, Obj, Sample, inside_root
 from odwrap.data.splits import source_split
@@ -45,7 +47,8 @@ def _id(value) -> int:
     return int(value)
 
 
-def _categories(path: Path, entries: list) -> dict[int, str]:
+def _categories(path: Path, entries: list, schema: dict | None = None) -> dict[int, str]:
+    """{id: name} of the categories; with SCHEMA, also each one's keypoints into it."""
     categories: dict[int, str] = {}
     for index, cat in enumerate(entries):
         where = f"{path}: categories[{index}]"
@@ -61,6 +64,11 @@ def _categories(path: Path, entries: list) -> dict[int, str]:
             raise InputError(f"{where}: category id {cat_id} is given twice "
                              f"('{categories[cat_id]}' and '{name}')")
         categories[cat_id] = name
+        if schema is not None:
+            found = keypoints.category_keypoints(cat, f"{where} ('{name}')")
+            if found is not None and schema.setdefault(name, found) != found:
+                raise InputError(f"{where}: category '{name}' names other keypoints than "
+                                 "before (another file or category of that name)")
     return categories
 
 
@@ -78,7 +86,8 @@ def _image(image, where: str) -> tuple[int, Sample]:
     return image_id, Sample(image=file_name, width=width, height=height, source=where)
 
 
-def _object(ann, where: str, categories: dict, sample: Sample, options) -> Obj:
+def _object(ann, where: str, categories: dict, sample: Sample, options, problems,
+            schema: dict | None) -> Obj:
     try:
         name = categories[_id(ann["category_id"])]
     except (KeyError, TypeError, ValueError):
@@ -94,15 +103,19 @@ def _object(ann, where: str, categories: dict, sample: Sample, options) -> Obj:
     found = segmentations.problem(mask, sample.width, sample.height)
     if found:
         raise BadValue("bad_mask", f"{where}: {found}")
-    return Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask)
+    points = None
+    if schema is not None:
+        names = schema[name].names if name in schema else ()
+        points = keypoints.read_points(ann.get("keypoints"), len(names), where, problems)
+    return Obj(name, x, y, x + w, y + h, is_crowd=crowd, mask=mask, keypoints=points)
 
 
 def _read_file(path: Path, name: str, options, problems, folder: str = "",
-               split: str | None = None) -> list[Sample]:
+               split: str | None = None, schema: dict | None = None) -> list[Sample]:
     """The samples of one COCO JSON file, NAME in messages; their images under FOLDER/ of the
-    images root, in the dataset's SPLIT."""
+    images root, in the dataset's SPLIT; with SCHEMA, the categories' keypoints into it."""
     data = _load(path)
-    categories = _categories(path, data["categories"])
+    categories = _categories(path, data["categories"], schema)
     samples: dict[int, Sample] = {}
     dropped: set = set()  # ids of images left out above: their annotations go quietly
     seen_files = set()
@@ -138,7 +151,7 @@ def _read_file(path: Path, name: str, options, problems, folder: str = "",
                 problems.add("unknown_image", f"{where}: image_id {image_id}")
             continue
         try:
-            obj = _object(ann, where, categories, sample, options)
+            obj = _object(ann, where, categories, sample, options, problems, schema)
         except BadValue as exc:
             problems.add(exc.reason, str(exc))
             continue
@@ -149,14 +162,15 @@ def _read_file(path: Path, name: str, options, problems, folder: str = "",
     return list(samples.values())
 
 
-def _read_folder(root: Path, options, problems):
+def _read_folder(root: Path, options, problems, schema):
     """(samples, images root) of a folder: Model Maker's images/ and labels.json, one
     _annotations.coco.json, or Roboflow's split folders that each hold one."""
     if (root / MODEL_MAKER_FILE).is_file() and (root / "images").is_dir():
-        samples = _read_file(root / MODEL_MAKER_FILE, MODEL_MAKER_FILE, options, problems)
+        samples = _read_file(root / MODEL_MAKER_FILE, MODEL_MAKER_FILE, options, problems,
+                             schema=schema)
         return samples, Path(options.images) if options.images else root / "images"
     if (root / SPLIT_FILE).is_file():
-        samples = _read_file(root / SPLIT_FILE, SPLIT_FILE, options, problems)
+        samples = _read_file(root / SPLIT_FILE, SPLIT_FILE, options, problems, schema=schema)
         return samples, Path(options.images) if options.images else root
     folders = [folder for folder in sorted(root.iterdir()) if (folder / SPLIT_FILE).is_file()]
     if not folders:
@@ -170,13 +184,18 @@ def _read_folder(root: Path, options, problems):
         if inside_root(root, folder.name) is None:
             raise InputError(f"{folder}: a link that leads outside {root}")
         samples += _read_file(folder / SPLIT_FILE, f"{folder.name}/{SPLIT_FILE}", options,
-                              problems, f"{folder.name}/", source_split(folder.name, str(folder)))
+                              problems, f"{folder.name}/", source_split(folder.name, str(folder)),
+                              schema)
     return samples, root
 
 
 def read(source, options, problems):
+    """(samples, images root), and with options.keypoints {class: ClassKeypoints} too."""
     path = Path(source)
+    schema = {} if options.keypoints else None
     if path.is_dir():
-        return _read_folder(path, options, problems)
-    samples = _read_file(path, path.name, options, problems)
-    return samples, Path(options.images) if options.images else path.parent
+        samples, root = _read_folder(path, options, problems, schema)
+    else:
+        samples = _read_file(path, path.name, options, problems, schema=schema)
+        root = Path(options.images) if options.images else path.parent
+    return (samples, root) if schema is None else (samples, root, schema)
