@@ -171,13 +171,13 @@ def test_the_benchmark_table(benchmarked):
     for row in rows.values():
         assert row["size_mb"] > 0 and 0 < row["median_ms"] <= row["p90_ms"]
         assert Path(row["model"]).exists()
-    # The ONNX and OpenVINO fp32 models compute the SavedModel's graph (detection for detection:
-    # test_the_fp32_exports_give_the_saved_models_detections). The tiny model's mAP, about 0.02,
-    # is made of low scores whose order a 1e-5 difference changes: CI saw 0.0186 against 0.0164.
-    saved = rows["saved_model", "fp32"]["map"]
-    assert 0 <= saved <= 1
-    assert rows["onnx", "fp32"]["map"] == pytest.approx(saved, abs=5e-3)
-    assert rows["openvino", "fp32"]["map"] == pytest.approx(saved, abs=5e-3)
+    # Each row's mAP is measured. That the ONNX and OpenVINO fp32 models compute the SavedModel's
+    # graph is tested detection for detection (test_the_fp32_exports_give_the_saved_models_
+    # detections), not by mAP here: the 2-step model's mAP, about 0.01-0.03 on 4 images, is made
+    # of tied low scores that a 1e-5 difference reorders (runs gave ONNX 0.0186 against 0.0164,
+    # and 0.0284 against 0.0110). On the trained demo model the fp32 mAPs agree within 0.0025
+    # (the README's benchmark table).
+    assert all(0 <= row["map"] <= 1 and 0 <= row["map50"] <= 1 for row in rows.values())
     table = (out / "benchmark.md").read_text()
     assert table.startswith(f"Machine: {record['machine']}; 2 inference thread(s); 4 eval")
     assert "| onnx int8 | ok |" in table and "| openvino fp32 | ok |" in table
