@@ -51,11 +51,13 @@ def _run(argv) -> int:
             parser.print_help()
             return 2
         verbose = getattr(args, "verbose", False)
-        if args.command in TENSORFLOW_COMMANDS and not verbose:
+        if not verbose:
             from odwrap.odapi.logs import quiet_logs, quiet_tensorflow_import
 
-            quiet_logs()
-            quiet_tensorflow_import()  # when the command gets to it, not before
+            if args.command in TENSORFLOW_COMMANDS:
+                quiet_logs()
+            # Any command that gets to TensorFlow (check --build, plot too), not before.
+            quiet_tensorflow_import()
         from odwrap.failures import log_path
         from odwrap.odapi.logs import output_log
 

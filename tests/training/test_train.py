@@ -11,7 +11,8 @@ import time
 import pytest
 
 from odwrap import cli
-from tests.conftest import ROOT, run_odwrap, run_odwrap_in_one_process, run_python
+from tests.conftest import (ROOT, run_odwrap, run_odwrap_in_one_process, run_python,
+                            tensorflow_lines)
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
@@ -460,3 +461,13 @@ def test_the_best_checkpoint_outlives_max_to_keep_and_exports(tmp_path, tiny_mod
 
     assert kernels and all(found(value, kept) for value in kernels)
     assert not all(found(value, latest) for value in kernels)
+
+
+def test_plot_keeps_tensorflow_lines_off_the_terminal(tmp_path, tiny_model):
+    """`plot` reads the events through TensorFlow, which printed its C++ start-up lines in the
+    demo (plot was not among the commands whose TensorFlow import is made quiet); a fresh
+    process, as the user runs it."""
+    model_dir = tiny_model.copy(tmp_path / "model")
+    result = run_odwrap("plot", model_dir, fresh=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tensorflow_lines(result.stdout + result.stderr) == [], result.stderr[-3000:]
