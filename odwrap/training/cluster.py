@@ -79,6 +79,11 @@ class Cluster:
                            "task": {"type": self.task_type, "index": self.task_index}})
 
 
+def writes_folder(cluster: "Cluster | None") -> bool:
+    """Whether this process writes the model folder: it trains alone, or is CLUSTER's chief."""
+    return cluster is None or cluster.chief
+
+
 def _hosts(value, where: str) -> list:
     if not isinstance(value, list) or not value or len(value) > MAX_WORKERS:
         raise InputError(f"{where}: must be a list of 1 to {MAX_WORKERS} 'host:port' strings")

@@ -6,9 +6,8 @@ loop of steps whose length is a tensor, so the last loop is cut to fit without a
 checkpoints only after the variables exist, every --checkpoint-every steps and always at the
 end; SIGINT and SIGTERM save a checkpoint before exiting; the model directory keeps the config
 it was trained with. Several workers (odwrap.training.cluster) run the same loop: the chief
-alone writes the model directory, every worker runs the same number of steps per call, and
-after each call they agree whether any of them was asked to stop, so that all stop, and save,
-at the same step.
+alone writes the model directory, every worker runs the same steps per call, and after each
+call they agree whether any was asked to stop, so that all stop, and save, at one step.
 """
 
 import contextlib
@@ -138,11 +137,13 @@ def require_training_records(config, workers: int = 1) -> None:
     patterns = facts.train_patterns(config)
     if not patterns:
         raise InputError(f"{field} is empty: no training TFRecords are configured")
+    files = set()
     for index, pattern in enumerate(patterns):
-        if "://" not in pattern and not facts.match_files([pattern]):
+        matched = facts.match_files([pattern]) if "://" not in pattern else None
+        if matched == []:
             raise InputError(f"{field}[{index}]: no file matches {pattern} (create the TFRecords "
                              "with odwrap convert, or fix the path)")
-    files = facts.match_files(patterns)
+        files.update(matched or ())
     if workers > 1 and all("://" not in pattern for pattern in patterns) and \
             len(files) < workers:
         raise InputError(f"{field}: {len(files)} file(s) for {workers} workers, which each read "
@@ -211,7 +212,7 @@ def train(options: TrainOptions) -> TrainResult:
     cluster under TF_CONFIG or options.worker_hosts, the chief alone holding the folder."""
     _check_options(options)
     cluster = clusters.from_options(options.worker_hosts, options.task_index)
-    writes = cluster is None or cluster.chief
+    writes = clusters.writes_folder(cluster)
     with Signals() as signals, (FolderLock(options.model_dir, "odwrap train") if writes
                                  else contextlib.nullcontext()):
         return _train(options, signals, cluster)
@@ -226,7 +227,7 @@ def _train(options: TrainOptions, signals: Signals, cluster) -> TrainResult:
     for finding in findings:  # prepare() refused the errors; the warnings come before the run
         report.message(finding.format())
     folder = ModelDir(options.model_dir)
-    writes = cluster is None or cluster.chief
+    writes = clusters.writes_folder(cluster)
     for name in folder.remove_partial_checkpoints() if writes else ():
         report.message(f"removed {folder.path / name}: a checkpoint save that did not finish")
     done = folder.checkpoint_steps()
