@@ -76,6 +76,10 @@ def explain(command: str, exc: BaseException, model_dir=None) -> str:
         return (f"{command}: the checkpoint does not fit the model ({_first_line(exc)}): it was "
                 "trained with another config (num_classes, feature extractor or input size); "
                 "use the config it was trained with, or a new --model-dir")
+    if command == "train" and ("XLA" in text or "jit_compile" in text) and \
+            ("compile" in text.lower() or "unsupported" in text.lower()):
+        return (f"train could not compile the training step with XLA ({_first_line(exc)}): "
+                "set train.xla: false in the spec, or odwrap train --xla false")
     return f"{command} failed inside TensorFlow or the OD API: {name}: {_first_line(exc)}"
 
 

@@ -93,3 +93,11 @@ def path_or_url(value: str):
     from odwrap.data.remote import is_url
 
     return value if is_url(value) else Path(value)
+
+
+def xla_setting(text: str) -> str | bool:
+    """train.xla's values on the command line: auto, true or false."""
+    values = {"auto": "auto", "true": True, "false": False}
+    if text.lower() not in values:
+        raise argparse.ArgumentTypeError(f"'{text}': one of auto, true, false")
+    return values[text.lower()]

@@ -37,6 +37,8 @@ class Target:
     label_map: object = None  # the label map, when already read (or a spec's inline classes)
     label_map_inline: bool = False  # the label map exists only in memory so far
     checked_paths: bool = True
+    xla: str | bool = "auto"  # train.xla: auto | True | False
+    mixed_precision: bool = False  # train.mixed_precision
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The one way every command reads its config: a YAML spec (rendered and parsed) or a
-pipeline.config (parsed), with the checks target it will run on, and the one refusal on errors.
+pipeline.config (parsed), with the checks target it will run on, the one refusal on errors, and
+the one refusal of training records that are not there.
 """
 
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,7 @@ from odwrap.config.context import build_context
 from odwrap.config.render import render_pipeline
 from odwrap.config.spec import LoadedSpec, load_spec
 from odwrap.errors import ChecksFailed, InputError
+from odwrap.odapi import facts
 from odwrap.odapi.pipeline import parse_rendered, read_pipeline
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -36,7 +38,8 @@ def target_of(loaded: LoadedSpec, label_map=None, inline=False) -> Target:
     devices = train.num_devices or (TPU_CORES if train.device == "tpu" else 1)
     return Target(device=train.device, num_devices=devices,
                   export_targets=tuple(export.targets), export_batch_size=export.batch_size,
-                  label_map=label_map, label_map_inline=inline)
+                  label_map=label_map, label_map_inline=inline, xla=train.xla,
+                  mixed_precision=train.mixed_precision)
 
 
 def render_spec(loaded: LoadedSpec, label_map_out: Path | None = None) -> LoadedConfig:
@@ -79,3 +82,26 @@ def refuse_on_errors(findings: list[Finding], source, consequence: str) -> None:
     found = errors_in(findings)
     if found:
         raise ChecksFailed(f"{source}: {len(found)} check error(s); {consequence}", findings)
+
+
+def require_training_records(config, workers: int = 1) -> None:
+    """InputError naming the field when no training TFRecords are configured or a local pattern
+    matches nothing (the OD API would fail after building the model, in a traceback), or when
+    WORKERS workers would share fewer local files than there are of them: the OD API gives each
+    worker a share of the files, and a worker with none ends in OutOfRangeError."""
+    field = "train_input_reader.tf_record_input_reader.input_path"
+    patterns = facts.train_patterns(config)
+    if not patterns:
+        raise InputError(f"{field} is empty: no training TFRecords are configured")
+    files = set()
+    for index, pattern in enumerate(patterns):
+        matched = facts.match_files([pattern]) if "://" not in pattern else None
+        if matched == []:
+            raise InputError(f"{field}[{index}]: no file matches {pattern} (create the TFRecords "
+                             "with odwrap convert, or fix the path)")
+        files.update(matched or ())
+    if workers > 1 and all("://" not in pattern for pattern in patterns) and \
+            len(files) < workers:
+        raise InputError(f"{field}: {len(files)} file(s) for {workers} workers, which each read "
+                         "a share of the files: write at least one shard per worker (odwrap "
+                         "convert --shards N)")

@@ -106,6 +106,8 @@ class TrainSpec(_Section):
     fine_tune_checkpoint_type: Literal["classification", "detection", "full", "fine_tune"] | None
     use_bfloat16: bool | None
     max_boxes: Int(1, MAX_DETECTIONS) | None
+    xla: Literal["auto"] | bool
+    mixed_precision: bool
 
 
 class EvalSpec(_Section):

@@ -6,9 +6,10 @@ moving-average shadow, the checkpoint and the training step. `train`, `profile` 
 export of the moving averages build the model and its shadow with `shadow_averages`.
 """
 
+import functools
 from dataclasses import dataclass
 
-from odwrap.odapi import compat, facts
+from odwrap.odapi import compat, facts, speed
 
 
 def tensorflow():
@@ -32,6 +33,15 @@ def strategy(tpu: str | None = None, cluster=None):
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def device_kind(tpu: str | None = None) -> str:
+    """What the training step runs on: 'tpu' when one is named, 'gpu' when TensorFlow sees
+    one, else 'cpu'."""
+    if tpu:
+        return "tpu"
+    gpus = compat.import_tensorflow().config.list_physical_devices("GPU")
+    return "gpu" if gpus else "cpu"
 
 
 def _multi_worker(tf, cluster):
@@ -69,11 +79,15 @@ def unconverted(function):
     return tf.autograph.experimental.do_not_convert(function)
 
 
-def build_model(model_config, is_training: bool, **options):
+def build_model(model_config, is_training: bool, float32_predictions: bool = False,
+                **options):
     """The OD API's model of MODEL_CONFIG (model_builder.build) with its MODEL_METHODS
-    `unconverted`."""
+    `unconverted`; FLOAT32_PREDICTIONS: predict's float16 tensors cast to float32 (the
+    losses of a model built under mixed_float16 need them so)."""
     model_builder = compat.load("object_detection.builders.model_builder")
     model = model_builder.build(model_config, is_training=is_training, **options)
+    if float32_predictions:
+        model.predict = speed.float32_outputs(model.predict, compat.import_tensorflow())
     for name in MODEL_METHODS:
         setattr(model, name, unconverted(getattr(model, name)))
     return model
@@ -93,31 +107,69 @@ class Training:
     global_step: object  # tf.Variable, int64
     optimizer: object
     learning_rate: object  # () -> the current learning rate
+    xla: bool = False  # each replica's step compiled with XLA (tf.function(jit_compile=True))
+    mixed_precision: bool = False  # built under mixed_float16; optimizer: a LossScaleOptimizer
 
     @property
     def unpad(self) -> bool:
         return self.config.train_config.unpad_groundtruth_tensors
 
     def checkpoint(self):
-        """tf.train.Checkpoint(step, model, optimizer), as train_loop saves it."""
+        """tf.train.Checkpoint(step, model, optimizer), as train_loop saves it (under mixed
+        precision the optimizer it wraps: the same checkpoint with or without; the loss scale
+        starts anew on resume)."""
+        optimizer = self.optimizer.inner_optimizer if self.mixed_precision else self.optimizer
         return self.tf.train.Checkpoint(step=self.global_step, model=self.model,
-                                        optimizer=self.optimizer)
+                                        optimizer=optimizer)
 
     def replica_step(self, features, labels):
-        """One optimizer step on one replica's batch (model_lib_v2.eager_train_step)."""
+        """One optimizer step on one replica's batch (model_lib_v2.eager_train_step; under
+        mixed precision with its loss scaled)."""
         train_config = self.config.train_config
-        losses = self.model_lib_v2.eager_train_step(
-            self.model, features, labels, self.unpad, self.optimizer,
-            training_step=self.global_step,
-            add_regularization_loss=train_config.add_regularization_loss,
-            clip_gradients_value=train_config.gradient_clipping_by_norm or None,
-            num_replicas=self.strategy.num_replicas_in_sync)
+        if self.mixed_precision:
+            losses = self._scaled_step(features, labels)
+        else:
+            losses = self.model_lib_v2.eager_train_step(
+                self.model, features, labels, self.unpad, self.optimizer,
+                training_step=self.global_step,
+                add_regularization_loss=train_config.add_regularization_loss,
+                clip_gradients_value=train_config.gradient_clipping_by_norm or None,
+                num_replicas=self.strategy.num_replicas_in_sync)
         self.global_step.assign_add(1)
         return losses
 
+    def _scaled_step(self, features, labels):
+        """eager_train_step's losses and update, the loss scaled before the gradients and the
+        gradients unscaled after (eager_train_step leaves a LossScaleOptimizer's scale unused)."""
+        tf, train_config = self.tf, self.config.train_config
+        self.model._is_training = True  # as eager_train_step
+        tf.keras.backend.set_learning_phase(True)
+        labels = self.model_lib_v2.model_lib.unstack_batch(labels, unpad_groundtruth_tensors=self.unpad)
+        with tf.GradientTape() as tape:
+            losses, _ = self.model_lib_v2._compute_losses_and_predictions_dicts(
+                self.model, features, labels, training_step=self.global_step,
+                add_regularization_loss=train_config.add_regularization_loss)
+            losses = self.model_lib_v2.normalize_dict(losses,
+                                                      self.strategy.num_replicas_in_sync)
+            scaled = self.optimizer.get_scaled_loss(losses["Loss/total_loss"])
+        variables = self.model.trainable_variables
+        gradients = self.optimizer.get_unscaled_gradients(tape.gradient(scaled, variables))
+        if train_config.gradient_clipping_by_norm:
+            gradients, _ = tf.clip_by_global_norm(gradients,
+                                                  train_config.gradient_clipping_by_norm)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return losses
+
+    @functools.cached_property
+    def replica_function(self):
+        """What each replica runs a step with: replica_step, compiled with XLA when `xla`."""
+        if not self.xla:
+            return self.replica_step
+        return self.tf.function(self.replica_step, jit_compile=True)
+
     def step(self, features, labels):
         """One step on a batch under the strategy: the losses summed over the replicas."""
-        per_replica = self.strategy.run(self.replica_step, args=(features, labels))
+        per_replica = self.strategy.run(self.replica_function, args=(features, labels))
         return self.model_lib_v2.reduce_dict(self.strategy, per_replica,
                                              self.tf.distribute.ReduceOp.SUM)
 
@@ -149,10 +201,13 @@ class Training:
             False, self.dataset, self.unpad)
 
 
-def training(config, run_strategy=None) -> Training:
+def training(config, run_strategy=None, xla: bool = False,
+             mixed_precision: bool = False) -> Training:
     """CONFIG's training set-up under RUN_STRATEGY (by default `strategy()`): model, distributed
     train_input, global step, optimizer and, when train_config.optimizer.use_moving_average,
-    the averages shadowing the built model."""
+    the averages shadowing the built model. XLA: each replica's step compiled with XLA.
+    MIXED_PRECISION: the model built under the mixed_float16 policy (which stays set), its
+    optimizer wrapped in a LossScaleOptimizer."""
     model_lib_v2 = compat.load("object_detection.model_lib_v2")
     tf = compat.import_tensorflow()
     from object_detection import inputs
@@ -160,8 +215,11 @@ def training(config, run_strategy=None) -> Training:
 
     run_strategy = run_strategy or strategy()
     train_config = config.train_config
+    if mixed_precision:
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
     with run_strategy.scope():
-        model = build_model(config.model, is_training=True, add_summaries=False)
+        model = build_model(config.model, is_training=True, add_summaries=False,
+                            float32_predictions=mixed_precision)
 
         @unconverted
         def dataset_fn(input_context):
@@ -179,12 +237,14 @@ def training(config, run_strategy=None) -> Training:
                          strategy=run_strategy, model=model, dataset=dataset,
                          global_step=global_step, optimizer=optimizer,
                          learning_rate=learning_rate if callable(learning_rate)
-                         else (lambda: learning_rate))
+                         else (lambda: learning_rate), xla=xla, mixed_precision=mixed_precision)
         if train_config.optimizer.use_moving_average:
             # As train_loop does: the averages shadow the model's variables, which exist only
             # once the model has run (the proto's default is true; the samples set false).
             built.ensure_built()
             optimizer.shadow_copy(model)
+        if mixed_precision:
+            built.optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
     return built
 
 

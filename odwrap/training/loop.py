@@ -16,16 +16,17 @@ import random
 import signal
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from odwrap import report
 from odwrap.config.checks import Finding, check_pipeline
-from odwrap.config.loader import load_config, refuse_on_errors
+from odwrap.config.loader import (load_config, refuse_on_errors,
+                                   require_training_records)
 from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
-from odwrap.odapi import facts, labelmap, logs, setup
+from odwrap.odapi import facts, labelmap, logs, setup, speed
 from odwrap.training import checkpoints, cluster as clusters, parts
 from odwrap.training.best import Best, read_best
 from odwrap.training.modeldir import ModelDir
@@ -49,6 +50,8 @@ class TrainOptions:
     seed: int | None = None  # Python's, numpy's and TensorFlow's, before the model is built
     worker_hosts: tuple = ()  # several workers: every worker's host:port (or TF_CONFIG)
     task_index: int | None = None  # this worker's place in worker_hosts
+    xla: str | bool | None = None  # train.xla's auto, True or False; None: the spec's (auto)
+    mixed_precision: bool | None = None  # None: the spec's train.mixed_precision (off)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class TrainResult:
     restored: parts.Restored | None = None  # what a fine-tune restored
     findings: list[Finding] = field(default_factory=list)  # the checks' warnings
     target_step: int = 0  # the step training was asked to reach
+    xla: str = ""  # whether the step was compiled with XLA, and why
 
     @property
     def best(self) -> Best | None:
@@ -100,16 +104,20 @@ def _load_fine_tune(built, model_dir: str, classes: int) -> parts.Restored:
 
 def prepare(options: TrainOptions, workers: int = 1):
     """Load and check the config, and make sure the model directory may keep it (nothing is
-    written): (config, inline label map or None, findings)."""
+    written): (config, inline label map or None, findings, the target with the options'
+    train.xla and train.mixed_precision)."""
     folder = ModelDir(options.model_dir)
     loaded = load_config(options.source, options.overrides,
                          label_map_out=folder.label_map_path.resolve())
     pull_if_missing(loaded.config)  # model.pretrained's zoo checkpoint
-    findings = check_pipeline(loaded.config, loaded.target)
+    target = replace(loaded.target, **{key: getattr(options, key) for key in
+                                       ("xla", "mixed_precision")
+                                       if getattr(options, key) is not None})
+    findings = check_pipeline(loaded.config, target)
     refuse_on_errors(findings, options.source, "not training")
     require_training_records(loaded.config, workers)
     folder.accept_config(loaded.config, loaded.label_map, options.force)
-    return loaded.config, loaded.label_map, findings
+    return loaded.config, loaded.label_map, findings, target
 
 
 def _peer_errors(tf) -> tuple:
@@ -126,29 +134,6 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("--checkpoint-every must be at least 1")
     if options.steps_per_loop < 1:
         raise InputError("--steps-per-loop must be at least 1")
-
-
-def require_training_records(config, workers: int = 1) -> None:
-    """InputError naming the field when no training TFRecords are configured or a local pattern
-    matches nothing (the OD API would fail after building the model, in a traceback), or when
-    WORKERS workers would share fewer local files than there are of them: the OD API gives each
-    worker a share of the files, and a worker with none ends in OutOfRangeError."""
-    field = "train_input_reader.tf_record_input_reader.input_path"
-    patterns = facts.train_patterns(config)
-    if not patterns:
-        raise InputError(f"{field} is empty: no training TFRecords are configured")
-    files = set()
-    for index, pattern in enumerate(patterns):
-        matched = facts.match_files([pattern]) if "://" not in pattern else None
-        if matched == []:
-            raise InputError(f"{field}[{index}]: no file matches {pattern} (create the TFRecords "
-                             "with odwrap convert, or fix the path)")
-        files.update(matched or ())
-    if workers > 1 and all("://" not in pattern for pattern in patterns) and \
-            len(files) < workers:
-        raise InputError(f"{field}: {len(files)} file(s) for {workers} workers, which each read "
-                         "a share of the files: write at least one shard per worker (odwrap "
-                         "convert --shards N)")
 
 
 def _require_match(status, latest: str) -> None:
@@ -219,7 +204,7 @@ def train(options: TrainOptions) -> TrainResult:
 
 
 def _train(options: TrainOptions, signals: Signals, cluster) -> TrainResult:
-    config, label_map, findings = prepare(options, cluster.size if cluster else 1)
+    config, label_map, findings, target = prepare(options, cluster.size if cluster else 1)
     steps = options.steps or config.train_config.num_steps
     if not steps:
         raise InputError("train_config.num_steps is 0 and --steps is not given: say how many "
@@ -250,11 +235,11 @@ def _train(options: TrainOptions, signals: Signals, cluster) -> TrainResult:
         commit = (lambda: folder.keep_config(config, label_map, options.force)) if writes \
             else (lambda: None)
         if cluster is None:
-            return _run(options, run_config, steps, latest, signals, commit, findings)
+            return _run(options, run_config, steps, latest, signals, commit, findings, target)
         # A cluster's collectives print C++ lines on stderr when a peer goes: to the log.
         stack.enter_context(logs.captured_output(not report.verbose()))
         try:
-            return _run(options, run_config, steps, latest, signals, commit, findings,
+            return _run(options, run_config, steps, latest, signals, commit, findings, target,
                         cluster, Path(stack.enter_context(tempfile.TemporaryDirectory(
                             prefix="odwrap-worker-"))) if not writes else None)
         except RuntimeError as exc:
@@ -265,9 +250,10 @@ def _train(options: TrainOptions, signals: Signals, cluster) -> TrainResult:
                            "every worker of the cluster") from None
 
 
-def _run(options, config, steps, latest, signals, commit, findings, cluster=None,
+def _run(options, config, steps, latest, signals, commit, findings, target, cluster=None,
          scratch: Path | None = None) -> TrainResult:
-    """The training itself; a worker of CLUSTER that is not its chief saves into SCRATCH."""
+    """The training itself, with TARGET's XLA and mixed precision; a worker of CLUSTER that is
+    not its chief saves into SCRATCH."""
     train_config = config.train_config
     tf = setup.tensorflow()
     if options.seed is not None:
@@ -290,7 +276,11 @@ def _run(options, config, steps, latest, signals, commit, findings, cluster=None
         tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
     folder = ModelDir(options.model_dir)
     model_dir = str(options.model_dir)
-    built = setup.training(config, run_strategy)
+    device = setup.device_kind(options.tpu)
+    speed.require_mixed_precision_device(target.mixed_precision, device)
+    xla = speed.choose_xla(target.xla, config, device, run_strategy.num_replicas_in_sync)
+    report.message(xla.line())
+    built = setup.training(config, run_strategy, xla.on, target.mixed_precision)
     global_step, lr_fn = built.global_step, built.learning_rate
 
     with run_strategy.scope():
@@ -397,4 +387,5 @@ def _run(options, config, steps, latest, signals, commit, findings, cluster=None
                        end_step=int(global_step.numpy()),
                        seconds=time.perf_counter() - started,
                        checkpoint=saved_as(int(global_step.numpy())), losses=losses,
-                       restored=restored, findings=findings, target_step=steps)
+                       restored=restored, findings=findings, target_step=steps,
+                       xla=xla.line())

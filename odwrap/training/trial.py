@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odwrap.config.checks import check_pipeline
-from odwrap.config.loader import load_config, refuse_on_errors
+from odwrap.config.loader import (load_config, refuse_on_errors,
+                                   require_training_records)
 from odwrap.odapi import labelmap, setup
 
 
@@ -19,8 +20,6 @@ def load(source, overrides=(), batch_size: int | None = None, stack=None):
     """The checked config of SOURCE (a spec or a pipeline.config) ready to run: an inline label
     map written to a temporary folder that STACK (an ExitStack) removes; BATCH_SIZE replaces
     the config's."""
-    from odwrap.training.loop import require_training_records
-
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odwrap-trial-")))
     loaded = load_config(source, list(overrides), label_map_out=folder / labelmap.FILE_NAME)
     refuse_on_errors(check_pipeline(loaded.config, loaded.target), source, "not running")
