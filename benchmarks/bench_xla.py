@@ -21,6 +21,7 @@ emulated on a CPU).
 import argparse
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -95,8 +96,7 @@ def measure_one(architecture: str, steps: int, folder: Path, mixed: bool = False
             try:
                 float(step(*batches[0])["Loss/total_loss"])  # traced (and compiled) here
             except Exception as exc:  # noqa: BLE001 (the measured reason is the result)
-                result[name] = {"error": f"{type(exc).__name__}: " + next(
-                    (line for line in str(exc).splitlines() if line.strip()), "")[:300]}
+                result[name] = {"error": reason(exc)}
                 continue
             first_call = time.perf_counter() - started
             restore(built, kept)
@@ -125,12 +125,19 @@ def mixed_steps(tf, config, batches) -> dict:
         step = tf.function(built.step)
         losses = [float(step(*batch)["Loss/total_loss"]) for batch in batches]
     except Exception as exc:  # noqa: BLE001 (the error is the result)
-        return {"error": f"{type(exc).__name__}: " + next(
-            (line for line in reversed(str(exc).splitlines()) if line.strip()), "")[:300]}
+        return {"error": reason(exc)}
     float16 = sum(layer.compute_dtype == "float16" for layer in built.model.submodules
                   if getattr(layer, "weights", None) and hasattr(layer, "compute_dtype"))
     return {"losses": [round(loss, 4) for loss in losses],
             "float16_layers": float16, "loss_scale": float(built.optimizer.loss_scale)}
+
+
+def reason(exc: Exception) -> str:
+    """The line of EXC that says why (a graph error says it deep in its message)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    telling = [line for line in lines if re.search(
+        r"unsupported|compile-time constant|not supported|XLA|No registered", line)]
+    return f"{type(exc).__name__}: " + (telling or lines or [""])[0][:400]
 
 
 def nudge(variables) -> None:
