@@ -27,7 +27,10 @@ def config(text=SSD):
 
 @pytest.fixture
 def table(monkeypatch):
-    """XLA_MEASURED holding what a test gives it for the SSD of SSD on CPU."""
+    """XLA_MEASURED holding what a test gives it for the SSD of SSD on CPU (nothing until
+    then)."""
+    monkeypatch.delitem(speed.XLA_MEASURED, (FAMILY, "cpu"), raising=False)
+
     def put(**measured):
         monkeypatch.setitem(speed.XLA_MEASURED, (FAMILY, "cpu"),
                             speed.Measured(**{"same_loss": True, "steps": 300, **measured}))
