@@ -174,6 +174,8 @@ def compare(result: dict) -> dict:
     row["xla_first_call_s"] = xla.get("first_call_s")
     if "mixed" in result:
         row["mixed_float16"] = result["mixed"]
+    if plain.get("losses"):
+        row["first_losses_without_xla"] = [round(loss, 4) for loss in plain["losses"][:2]]
     if "error" in plain or "error" in xla:
         row["error"] = (xla.get("error") or plain.get("error"))
         return row

@@ -35,6 +35,12 @@ XLA_MEASURED: dict[tuple[str, str], Measured] = {
     ("ssd/ssd_mobilenet_v1_fpn_keras", "cpu"): Measured(0.48, True, 300),
     ("ssd/ssd_efficientnet-b0_bifpn_keras", "cpu"): Measured(0.13, True, 300),
     ("faster_rcnn/faster_rcnn_resnet50_keras", "cpu"): Measured(0.45, True, 30),
+    ("faster_rcnn/faster_rcnn_resnet50_keras+masks", "cpu"): Measured(
+        None, False, 30, "no XLA_CPU_JIT kernel for NonMaxSuppressionV5, which the mask "
+        "head's training runs"),
+    ("center_net/resnet_v1_50_fpn", "cpu"): Measured(
+        None, False, 30, "no XLA_CPU_JIT kernel for ResizeNearestNeighborGrad, the gradient "
+        "of the FPN's nearest-neighbour upsampling"),
     ("center_net/mobilenet_v2_fpn_sep_conv", "cpu"): Measured(
         None, False, 30, "no XLA_CPU_JIT kernel for ResizeNearestNeighborGrad, the gradient "
         "of the FPN's nearest-neighbour upsampling"),
