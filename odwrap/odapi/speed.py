@@ -34,6 +34,7 @@ XLA_MEASURED: dict[tuple[str, str], Measured] = {
     ("ssd/ssd_mobilenet_v2_keras", "cpu"): Measured(0.52, True, 300),
     ("ssd/ssd_mobilenet_v1_fpn_keras", "cpu"): Measured(0.48, True, 300),
     ("ssd/ssd_efficientnet-b0_bifpn_keras", "cpu"): Measured(0.13, True, 300),
+    ("ssd/ssd_resnet50_v1_fpn_keras", "cpu"): Measured(0.65, True, 30),
     ("faster_rcnn/faster_rcnn_resnet50_keras", "cpu"): Measured(0.45, True, 30),
     ("faster_rcnn/faster_rcnn_resnet50_keras+masks", "cpu"): Measured(
         None, False, 30, "no XLA_CPU_JIT kernel for NonMaxSuppressionV5, which the mask "

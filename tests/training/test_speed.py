@@ -131,6 +131,16 @@ def test_odw032_mixed_precision_off_a_gpu(device, severity):
     assert found == ([severity] if severity else [])
 
 
+def test_odw032_warns_of_mixed_precision_on_mask_rcnn():
+    mask = config("""model { faster_rcnn { feature_extractor { type: "faster_rcnn_resnet50_keras" }
+      second_stage_box_predictor { mask_rcnn_box_predictor { predict_instance_masks: true } }
+      } }""")
+    found = [f for f in check_pipeline(mask, Target(device="gpu", mixed_precision=True))
+             if f.id == "ODW032"]
+    assert [f.severity for f in found] == ["warning"] and "Mask R-CNN" in found[0].message
+    assert "ODW032" not in [f.id for f in check_pipeline(mask, Target(device="gpu"))]
+
+
 @pytest.mark.parametrize("device", ["cpu", "tpu"])
 def test_train_refuses_mixed_precision_off_a_gpu(device):
     with pytest.raises(InputError, match="mixed_precision"):
