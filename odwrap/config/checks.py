@@ -12,7 +12,7 @@ from pathlib import Path
 from odwrap.config import keypoint_checks  # noqa: F401 (registers ODW030)
 from odwrap.config import model_checks  # noqa: F401 (registers the per-architecture checks)
 from odwrap.config import number_checks  # noqa: F401 (registers the checks of any number)
-from odwrap.config import speed_checks  # noqa: F401 (registers ODW031-032)
+from odwrap.config import speed_checks  # noqa: F401 (registers ODW033-034)
 from odwrap.config.findings import ERROR, REGISTRY, WARNING, Finding, Target, check
 from odwrap.config.pretrained import zoo_model_of_checkpoint
 from odwrap.errors import InputError

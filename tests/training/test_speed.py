@@ -1,6 +1,6 @@
 """train.xla and train.mixed_precision without TensorFlow: the spec fields and the command line,
 the choice `auto` makes from the measured table and the line that says why, the checks
-(ODW031-032), and the one line of a step that XLA cannot compile."""
+(ODW033-034), and the one line of a step that XLA cannot compile."""
 
 import pytest
 from google.protobuf import text_format
@@ -112,13 +112,13 @@ def test_train_refuses_another_xla_word():
 
 
 def test_odw031_refuses_xla_where_it_cannot_compile_and_warns_where_slower(table):
-    assert "ODW031" not in [f.id for f in check_pipeline(config(), Target(xla=True))]
+    assert "ODW033" not in [f.id for f in check_pipeline(config(), Target(xla=True))]
     table(speedup=None, note="unsupported op")
-    found = [f for f in check_pipeline(config(), Target(xla=True)) if f.id == "ODW031"]
+    found = [f for f in check_pipeline(config(), Target(xla=True)) if f.id == "ODW033"]
     assert [f.severity for f in found] == ["error"] and "unsupported op" in found[0].message
-    assert "ODW031" not in [f.id for f in check_pipeline(config(), Target(xla="auto"))]
+    assert "ODW033" not in [f.id for f in check_pipeline(config(), Target(xla="auto"))]
     table(speedup=0.8)
-    found = [f for f in check_pipeline(config(), Target(xla=True)) if f.id == "ODW031"]
+    found = [f for f in check_pipeline(config(), Target(xla=True)) if f.id == "ODW033"]
     assert [f.severity for f in found] == ["warning"] and "0.80x" in found[0].message
 
 
@@ -127,7 +127,7 @@ def test_odw031_refuses_xla_where_it_cannot_compile_and_warns_where_slower(table
 def test_odw032_mixed_precision_off_a_gpu(device, severity):
     found = [f.severity for f in check_pipeline(config(), Target(device=device,
                                                                  mixed_precision=True))
-             if f.id == "ODW032"]
+             if f.id == "ODW034"]
     assert found == ([severity] if severity else [])
 
 
@@ -136,9 +136,9 @@ def test_odw032_warns_of_mixed_precision_on_mask_rcnn():
       second_stage_box_predictor { mask_rcnn_box_predictor { predict_instance_masks: true } }
       } }""")
     found = [f for f in check_pipeline(mask, Target(device="gpu", mixed_precision=True))
-             if f.id == "ODW032"]
+             if f.id == "ODW034"]
     assert [f.severity for f in found] == ["warning"] and "Mask R-CNN" in found[0].message
-    assert "ODW032" not in [f.id for f in check_pipeline(mask, Target(device="gpu"))]
+    assert "ODW034" not in [f.id for f in check_pipeline(mask, Target(device="gpu"))]
 
 
 @pytest.mark.parametrize("device", ["cpu", "tpu"])
