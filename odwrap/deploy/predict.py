@@ -4,8 +4,9 @@ annotated images (an annotated video of a video).
 
 A line: {"image_id", "filename", "category_id", "bbox": [x, y, w, h] in pixels, "score", and for
 a mask model "segmentation": {"size": [H, W], "counts": compressed COCO RLE},
-"mask_mean_score", "mask_area_fraction"; then "id"}: COCO's results format, which pycocotools'
-`loadRes` reads; a video frame's lines also carry its "frame" (index from 0) and "time"
+"mask_mean_score", "mask_area_fraction"; for a keypoint model "keypoints": [x, y, score, ...] in
+pixels, the points of the detection's class in keypoints.json's order; then "id"}: COCO's
+results format, which pycocotools' `loadRes` reads; a video frame's lines also carry its "frame" (index from 0) and "time"
 (seconds). The run streams (odwrap.deploy.pipeline: --workers threads read, infer and draw,
 a few images each in memory; the results are written in the images' order): each image's
 lines appended to OUTPUT/detections.jsonl.part and a line for the image to
@@ -39,7 +40,8 @@ from odwrap import report
 from odwrap.deploy import labelling, sources, video
 from odwrap.deploy.labelling import Written
 from odwrap.errors import InputError
-from odwrap.fsutil import MiB, atomic_write_text, atomic_writer, open_own_file, read_text
+from odwrap.fsutil import (MiB, atomic_write_text, atomic_writer, open_own_file, read_bytes,
+                           read_text)
 
 DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
 PART = ".part"
@@ -99,6 +101,23 @@ def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
         if not packed and place.labels.exists():
             return read_labels(place.labels)
     return packed
+
+
+def model_keypoints(detector, model: Path) -> dict:
+    """A keypoint model's {class id: ClassPoints}: packed in its .tflite, else the
+    keypoints.json in or beside its folder (export writes one); {} for other models."""
+    from odwrap.deploy import keypoint_layout
+    from odwrap.deploy.exportdir import ExportDir
+
+    info = getattr(detector, "info", None)
+    if info is not None and info.keypoints:
+        return info.keypoints
+    for place in ExportDir.holding(model).around():
+        if place.keypoints.is_file():
+            return keypoint_layout.parse(read_bytes(place.keypoints, "keypoints file",
+                                                    keypoint_layout.LIMIT),
+                                         str(place.keypoints))
+    return {}
 
 
 def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int]:
@@ -335,11 +354,12 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     atomic_write_text(output / RUN, json.dumps(run))
     result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
                            detections=count, threshold=threshold, threshold_source=source)
-    predictor = pipeline.Predictor(detector, workers, threshold, wanted, names, annotate)
+    layout = model_keypoints(detector, model)
+    predictor = pipeline.Predictor(detector, workers, threshold, wanted, names, annotate, layout)
     with open_own_file(output / (DETECTIONS + PART)) as lines, \
             open_own_file(output / (IMAGES + PART)) as log, \
             report.tracking("predict", total, "image", done=resumed) as progress:
-        writer = pipeline.Writer(output, lines, log, result, names)
+        writer = pipeline.Writer(output, lines, log, result, names, layout)
         work = _work(sources.iterate(images, stride), max_images, output, resumed,
                      writer if annotate else None)
         try:

@@ -29,6 +29,17 @@ def predicts_masks(config) -> bool:
     return predictor.mask_rcnn_box_predictor.predict_instance_masks
 
 
+def predicts_keypoints(config) -> bool:
+    """A CenterNet with a keypoint estimation task."""
+    return meta_architecture(config) == "center_net" and \
+        len(config.model.center_net.keypoint_estimation_task) > 0
+
+
+def keypoint_edges(config) -> list[tuple[int, int]]:
+    """The skeleton: eval_config's keypoint_edge pairs of keypoint ids."""
+    return [(edge.start, edge.end) for edge in config.eval_config.keypoint_edge]
+
+
 def fixed_input_size(config) -> tuple[int, int] | None:
     """(height, width) of a fixed_shape_resizer, else None."""
     model = model_config(config)

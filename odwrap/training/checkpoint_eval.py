@@ -15,10 +15,11 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import InputError
+from odwrap.evaluation import keypoints
 from odwrap.evaluation.insight import Insight, insight
 from odwrap.evaluation.worst import picture
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import evaluators, facts, logs, setup
+from odwrap.odapi import evaluators, facts, labelmap, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
@@ -97,8 +98,12 @@ class Evaluator:
             metrics = setup.eager_eval_loop(self.model, self.configs,
                                             _Counted(self.dataset, progress), self.step)
         self.writer.flush()
-        metrics = {key: float(value) for key, value in metrics.items()}
+        metrics = evaluators.with_keypoint_means(
+            {key: float(value) for key, value in metrics.items()})
         step = int(self.step.numpy())
+        keypoints.write(recorded["keypoints"], self.folder.analysis_dir,
+                        labelmap.keypoints_of(labelmap.read(facts.label_map_path(self.config)))
+                        if recorded["keypoints"] else {})
         result = EvalResult(step=step, checkpoint=checkpoint, metrics=metrics,
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,
