@@ -178,7 +178,8 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
                                            lambda ids: _pictures(files, limit, ids)))
     result.against_fp32 = against(_fp32_aps(model), result.insight)
     keypoint_files.write(point_lists, ExportDir.analysis(model), labelmap.keypoints_of(
-        labelmap.read(facts.label_map_path(keypoints.config))) if point_lists else {})
+        labelmap.read(facts.label_map_path(keypoints.config))) if point_lists else {},
+        dict(enumerate(keypoints.source_ids)))
     return result
 
 

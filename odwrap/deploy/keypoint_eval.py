@@ -15,6 +15,7 @@ class KeypointEvaluation:
 
     def __init__(self, config):
         self.evaluators, self.config = [], config
+        self.source_ids = []  # of the images added, in turn
         if config is None or not facts.predicts_keypoints(config):
             return
         eval_util = compat.load("object_detection.eval_util")
@@ -33,6 +34,8 @@ class KeypointEvaluation:
         TRUTH (absolute boxes, classes) and the model's detections FOUND (normalized)."""
         if not self.evaluators:
             return
+        self.source_ids.append((features.get("image/source_id") or [b""])[0].decode(
+            "utf-8", "replace"))
         inputs, outputs = self.fields.InputDataFields, self.fields.DetectionResultFields
         objects = len(keep)
         ys, xs = (np.asarray(features.get(key, []), np.float32) for key in KEYPOINT_KEYS)

@@ -12,10 +12,11 @@ from odwrap.fsutil import atomic_write_text
 KEYPOINTS_JSON = "keypoints.json"
 
 
-def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]]) -> Path | None:
+def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]],
+          files: dict | None = None) -> Path | None:
     """FOLDER/keypoints.json of EVALUATIONS (odapi.evaluators.coco_keypoint_lists each);
-    NAMES: the label map's {class: {keypoint name: id}}. A stale file goes when there is
-    none to write."""
+    NAMES: the label map's {class: {keypoint name: id}}; FILES: {image id: the record's
+    source_id}, each image's "file_name". A stale file goes when there is none to write."""
     path = Path(folder) / KEYPOINTS_JSON
     if not evaluations:
         path.unlink(missing_ok=True)
@@ -24,6 +25,8 @@ def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]
     for evaluation in evaluations:
         by_id = {point: name for name, point in names.get(evaluation["class"], {}).items()}
         groundtruth = dict(evaluation["groundtruth"])
+        groundtruth["images"] = [{**image, "file_name": (files or {}).get(image["id"], "")}
+                                 for image in groundtruth["images"]]
         category = {"id": evaluation["category_id"], "name": evaluation["class"],
                     "keypoints": [by_id.get(point, str(point))
                                   for point in evaluation["keypoint_ids"]]}
