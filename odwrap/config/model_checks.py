@@ -288,3 +288,15 @@ def _export_architecture(config, target):
                                  f"{fmt}: {refused.rsplit('; ', 1)[0]}",
                                  f"{refused.rsplit('; ', 1)[1]} (a target it takes)"))
     return found
+
+
+@check("ODW031", "tflite-keypoints")
+def _tflite_keypoints(config, target):
+    found = []
+    for fmt in dict.fromkeys(target.export_targets):
+        refused = facts.keypoint_refusal(config, fmt)
+        if refused:
+            found.append(Finding("ODW031", ERROR, "export.targets",
+                                 f"{fmt}: {refused.rsplit('; ', 1)[0]}",
+                                 refused.rsplit("; ", 1)[1]))
+    return found

@@ -33,6 +33,7 @@ class ExportDir:
     """A folder that `odwrap export` writes."""
 
     LABELS = "labels.txt"  # also the name of the label file packed into each .tflite
+    KEYPOINTS_NAME = KEYPOINTS_FILE  # a keypoint model's, packed into its .tflite too
     README = "README.txt"
     THRESHOLD = "threshold.json"  # the best-F1 score threshold of the model's evaluation
     SAVED_MODEL = "saved_model"

@@ -27,6 +27,8 @@ def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]
         groundtruth = dict(evaluation["groundtruth"])
         groundtruth["images"] = [{**image, "file_name": (files or {}).get(image["id"], "")}
                                  for image in groundtruth["images"]]
+        groundtruth["annotations"] = [annotation for annotation in groundtruth["annotations"]
+                                      if not _padding(annotation)]
         category = {"id": evaluation["category_id"], "name": evaluation["class"],
                     "keypoints": [by_id.get(point, str(point))
                                   for point in evaluation["keypoint_ids"]]}
@@ -37,6 +39,15 @@ def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]
                         "detections": evaluation["detections"]})
     Path(folder).mkdir(parents=True, exist_ok=True)
     return atomic_write_text(path, json.dumps({"classes": classes}, default=_number))
+
+
+def _padding(annotation: dict) -> bool:
+    """A row of the eval batch's padding (to max_number_of_boxes), which the OD API's keypoint
+    evaluator keeps as an object of the label map's first class: no box, no keypoints. COCO's
+    keypoint evaluation ignores it (no labeled point) and it matches nothing (no area), so
+    leaving it out changes no metric."""
+    return not any(annotation["bbox"]) and not annotation.get("num_keypoints") \
+        and not annotation.get("area")
 
 
 def _number(value):

@@ -45,6 +45,9 @@ def _refuse_format(config, arch: str, fmt: str) -> None:
     refused = exports.refusal(fmt, arch, kind)
     if refused:
         raise InputError(f"--format {fmt}: {refused}")
+    keypoints = facts.keypoint_refusal(config, fmt)
+    if keypoints:
+        raise InputError(f"--format {fmt}: {keypoints}")
     if fmt in ("saved_model", "onnx", "openvino"):  # the SavedModel resizes inside
         return
     if facts.fixed_input_size(config) is None:
