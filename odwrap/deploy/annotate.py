@@ -51,8 +51,9 @@ class Annotator:
             left, top, right, bottom = draw.textbbox((x, y), text)
             draw.rectangle((left, top - (bottom - top) - 2, right + 2, top), fill=fill)
             draw.text((x + 1, y - (bottom - top) - 2), text, fill=(255, 255, 255))
+        for detection in detections:  # over every box: no box hides a point
             if "keypoints" in detection:
-                self._skeleton(draw, detection, fill)
+                self._skeleton(draw, detection, colour(detection["category_id"]))
         return picture
 
     def _skeleton(self, draw, detection: dict, fill: tuple) -> None:

@@ -154,5 +154,5 @@ def test_the_annotated_image_draws_the_points(keypoint_model):
     drawn = np.asarray(Image.open(root / "predicted" / annotated).convert("RGB"))
     x, y = (int(round(v)) for v in line["keypoints"][:2])
     height, width = drawn.shape[:2]
-    if 0 <= x < width and 0 <= y < height:
-        assert tuple(drawn[y, x]) == (255, 255, 255)  # a point's white centre
+    assert 0 <= x < width and 0 <= y < height  # the model's points are clipped to the image
+    assert tuple(drawn[y, x]) == (255, 255, 255)  # a point's white centre, drawn over the boxes

@@ -98,11 +98,11 @@ class ExportJob:
     def open(cls, model_dir, fmt, output=None, weights=None, checkpoint="latest"):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
+        _refuse_format(folder.config, arch, fmt)  # the model's config says it: before training
         folder.require_checkpoint("export")
         if checkpoint not in CHECKPOINTS:
             raise InputError(f"--checkpoint {checkpoint}: {' or '.join(CHECKPOINTS)}")
         chosen = require_best(folder) if checkpoint == "best" else None
-        _refuse_format(folder.config, arch, fmt)
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
         if output.exists() and not output.is_dir():
