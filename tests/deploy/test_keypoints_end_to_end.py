@@ -156,3 +156,20 @@ def test_the_annotated_image_draws_the_points(keypoint_model):
     height, width = drawn.shape[:2]
     assert 0 <= x < width and 0 <= y < height  # the model's points are clipped to the image
     assert tuple(drawn[y, x]) == (255, 255, 255)  # a point's white centre, drawn over the boxes
+
+
+def test_predict_on_beam_writes_the_same_points(keypoint_model, beam_python, tmp_path):
+    from odwrap import cli
+
+    root, _ = keypoint_model
+    images = sorted((root / "shapes" / "JPEGImages").glob("*.jpg"))[:4]
+    argv = ["predict", str(root / "export" / "model_fp32.tflite"), *map(str, images),
+            "--threshold", "0", "--jsonl"]
+    assert cli.main([*argv, "-o", str(tmp_path / "local")]) == 0
+    assert cli.main([*argv, "-o", str(tmp_path / "beam"), "--runner", "beam"]) == 0
+    local, beam = lines_of(tmp_path / "local"), lines_of(tmp_path / "beam")
+    assert [line["keypoints"] for line in beam] == [line["keypoints"] for line in local]
+    assert all(len(line["keypoints"]) == 12 for line in beam)
+    for name in (path.name for path in (tmp_path / "local").glob("*.png")):
+        assert (tmp_path / "beam" / name).read_bytes() == \
+            (tmp_path / "local" / name).read_bytes()  # the skeletons drawn alike
