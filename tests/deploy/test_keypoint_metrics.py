@@ -155,9 +155,6 @@ def triples(values) -> list:
 
 def test_keypoints_json_holds_the_datasets_points_and_reproduces_the_ap(keypoint_data,
                                                                         tmp_path):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     coco = json.loads((keypoint_data / "shapes" / "annotations.json").read_text())
     found, _ = scripted_detections(keypoint_data, coco, np.random.default_rng(11))
     result = evaluate_model(tmp_path / "scripted.tflite",
@@ -185,14 +182,22 @@ def test_keypoints_json_holds_the_datasets_points_and_reproduces_the_ap(keypoint
         assert {f: sorted(v) for f, v in written_truth.items()} == \
             {f: sorted(v) for f, v in truth.items()}
         # Any COCO tool reproduces the metric from the file alone.
-        gt = COCO()
-        gt.dataset = entry["groundtruth"]
-        with contextlib.redirect_stdout(io.StringIO()):
-            gt.createIndex()
-            evaluation = COCOeval(gt, gt.loadRes(entry["detections"]), "keypoints")
-            evaluation.params.kpt_oks_sigmas = np.array(entry["sigmas"])
-            evaluation.evaluate()
-            evaluation.accumulate()
-            evaluation.summarize()
         assert result.metrics[f"Keypoints_Precision/mAP ByCategory/{name}"] == \
-            pytest.approx(evaluation.stats[0], abs=1e-9)
+            pytest.approx(coco_eval_of(entry)[0], abs=1e-9)
+
+
+def coco_eval_of(entry: dict) -> list[float]:
+    """pycocotools' keypoint stats of one class of a keypoints.json, from that file alone."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = COCO()
+    gt.dataset = entry["groundtruth"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        evaluation = COCOeval(gt, gt.loadRes(entry["detections"]), "keypoints")
+        evaluation.params.kpt_oks_sigmas = np.array(entry["sigmas"])
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return [float(value) for value in evaluation.stats]

@@ -85,6 +85,11 @@ def test_eval_reports_oks_metrics_beside_the_box_metrics(keypoint_model):
     val = set(shown.values())
     assert sorted(shown[a["image_id"]] for a in square["groundtruth"]["annotations"]) == \
         [name for name in squares if name in val]
+    # pycocotools reproduces the checkpoint's OKS AP from the file alone.
+    from tests.deploy.test_keypoint_metrics import coco_eval_of
+
+    assert metrics["Keypoints_Precision/mAP ByCategory/square"] == \
+        pytest.approx(coco_eval_of(square)[0], abs=1e-9)
     # The TFLite model's evaluation has them too.
     exported = json.loads((root / "export" / "model_fp32.metrics.json").read_text())["metrics"]
     assert 0 <= exported["Keypoints_Precision/mAP ByCategory/square"] <= 1
