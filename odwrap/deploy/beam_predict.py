@@ -341,5 +341,6 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
             output.rmdir()
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
-    result.output, result.labelling = local._finish(output, jsonl, format, names, images)
+    result.output, result.labelling = local._finish(output, jsonl, format, names, images,
+                                                    layout)
     return result

@@ -168,13 +168,13 @@ def _logged_names(log: Path, images: int):
             yield entry.get("filename"), entry.get("frame"), entry.get("detections", 0)
 
 
-def _finish(output: Path, jsonl: bool, format=None, names=None, images=()):
+def _finish(output: Path, jsonl: bool, format=None, names=None, images=(), layout=None):
     """(the detections file, the labelling tool's files): the part files get their names,
     detections.json is written from the lines; FORMAT's files before them, so that a run whose
     labelling files fail can be resumed and finish again."""
     part = output / (DETECTIONS + PART)
     written = format and labelling.write(format, output, output / (IMAGES + PART), part, names,
-                                         images)
+                                         images, layout)
     if jsonl:
         target = output / DETECTIONS
         os.replace(part, target)
@@ -310,7 +310,7 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
             raise InputError(f"no images in {', '.join(str(image) for image in images)}")
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
-    result.output, result.labelling = _finish(output, jsonl, format, names, images)
+    result.output, result.labelling = _finish(output, jsonl, format, names, images, layout)
     return result
 
 

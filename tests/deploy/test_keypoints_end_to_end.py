@@ -59,10 +59,16 @@ def keypoint_model(tmp_path_factory):
              "-o", root / "predicted", "--threshold", "0", "--jsonl"],
             ["predict", root / "export" / "saved_model", root / "shapes" / "JPEGImages",
              "-o", root / "predicted_saved", "--threshold", "0", "--no-annotate"],
-            ["eval", "--model", root / "export" / "model_fp32.tflite"])
+            ["eval", "--model", root / "export" / "model_fp32.tflite"],
+            ["predict", root / "export" / "model_fp32.tflite", root / "shapes" / "JPEGImages",
+             "-o", root / "labelled", "--threshold", "0.05", "--no-annotate", "--format",
+             "coco"],
+            ["convert", "coco", root / "labelled" / "coco" / "annotations.json", "--images",
+             root / "shapes" / "JPEGImages", "-o", root / "relabelled", "--keypoints",
+             "--split", "train=1"])
         for result in ran:
             assert result.returncode == 0, result.stderr[-3000:]
-        return {"eval": ran[3].stdout, "eval_model": ran[-1].stdout}
+        return {"eval": ran[3].stdout, "eval_model": ran[8].stdout}
 
     return built_once(tmp_path_factory, "keypoint_model", build)
 
@@ -178,3 +184,28 @@ def test_predict_on_beam_writes_the_same_points(keypoint_model, beam_python, tmp
     for name in (path.name for path in (tmp_path / "local").glob("*.png")):
         assert (tmp_path / "beam" / name).read_bytes() == \
             (tmp_path / "local" / name).read_bytes()  # the skeletons drawn alike
+
+
+def test_predicted_points_go_to_a_labelling_tool_and_come_back_as_records(keypoint_model):
+    """predict --format coco writes a COCO keypoint dataset (to correct in a tool); convert
+    coco --keypoints reads it back: the records hold the predicted points."""
+    from tests.recordcheck import records_by_filename
+
+    root, _ = keypoint_model
+    dataset = json.loads((root / "labelled" / "coco" / "annotations.json").read_text())
+    assert dataset["categories"] == [{"id": SQUARE, "name": "square", "supercategory": "",
+                                      "keypoints": SQUARE_POINTS,
+                                      "skeleton": [[1, 2], [2, 3], [3, 4], [4, 1]]}]
+    files = {image["id"]: image["file_name"] for image in dataset["images"]}
+    records = records_by_filename(root / "relabelled")
+    checked = 0
+    for annotation in dataset["annotations"]:
+        features = records[files[annotation["image_id"]]]
+        width, height = features["image/width"][0], features["image/height"][0]
+        labelled = [(x, y) for x, y, v in zip(*[iter(annotation["keypoints"])] * 3) if v == 2]
+        kept = np.stack([np.array(features["image/object/keypoint/x"]) * width,
+                         np.array(features["image/object/keypoint/y"]) * height], -1)
+        for point in labelled:  # within float32's rounding of the normalized value
+            assert np.abs(kept - point).max(axis=1).min() < 0.01, (point, kept)
+        checked += len(labelled)
+    assert checked > 0
