@@ -7,7 +7,9 @@ mobile CenterNet, from scratch: no zoo download, the machine may be offline) --e
 time, each followed by an evaluation (box mAP, and the OKS keypoint AP and AP@.50 on the
 validation images). Reported: each against the training minutes (evaluation left out) and
 steps; then the last checkpoint exported to TFLite (fp32) and evaluated as a phone runs it
-(`eval --model`), and an annotated validation image (predict, skeleton drawn) in --out.
+(`eval --model`), and an annotated validation image (predict, skeleton drawn) in --out. Run
+again with the same --out and more --steps, it trains on from the last checkpoint (the minutes
+then count this run's training only).
     .venv/bin/python benchmarks/bench_keypoints.py [--steps 1500] [--every 500] [--out DIR]
 """
 
@@ -58,10 +60,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.out or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        odwrap("demo-data", work / "shapes", "--images", args.images, "--keypoints",
-               "--shapes", "square")
-        odwrap("convert", "coco", work / "shapes" / "annotations.json", "-o", work / "records",
-               "--keypoints", "--split", "train=0.85,val=0.15")
+        if not (work / "records" / "report.json").exists():  # else --out's, to train on
+            odwrap("demo-data", work / "shapes", "--images", args.images, "--keypoints",
+                   "--shapes", "square")
+            odwrap("convert", "coco", work / "shapes" / "annotations.json", "-o",
+                   work / "records", "--keypoints", "--split", "train=0.85,val=0.15")
         odwrap("generate", SPEC, "-o", work / "config", "--force",
                "--set", f"data.train={work}/records/train-*.tfrecord",
                "--set", f"data.eval={work}/records/val-*.tfrecord",
