@@ -65,10 +65,11 @@ def main(argv=None) -> int:
                    "--shapes", "square")
             odwrap("convert", "coco", work / "shapes" / "annotations.json", "-o",
                    work / "records", "--keypoints", "--split", "train=0.85,val=0.15")
-        odwrap("generate", SPEC, "-o", work / "config", "--force",
-               "--set", f"data.train={work}/records/train-*.tfrecord",
-               "--set", f"data.eval={work}/records/val-*.tfrecord",
-               "--set", f"train.steps={args.steps}")
+        if not (work / "config" / "pipeline.config").exists():  # the first run's, kept
+            odwrap("generate", SPEC, "-o", work / "config",
+                   "--set", f"data.train={work}/records/train-*.tfrecord",
+                   "--set", f"data.eval={work}/records/val-*.tfrecord",
+                   "--set", f"train.steps={args.steps}")
         print(f"{SPEC.name}: {args.steps} steps, batch 16, from scratch", flush=True)
         proc = subprocess.run([sys.executable, "-c", CHILD,
                                str(work / "config" / "pipeline.config"), str(work / "model"),
