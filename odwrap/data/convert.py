@@ -18,7 +18,8 @@ from odwrap import report
 from odwrap.data import classes as classes_mod
 from odwrap.data import keypoints as keypoints_mod
 from odwrap.data import resume, segmentations, workers
-from odwrap.data.dataset import EmbeddedImage, Problems, Sample, clip_objects, inside_root
+from odwrap.data.dataset import (EmbeddedImage, Problems, RootLocator, Sample, clip_objects,
+                                 inside_root)
 from odwrap.data.formats import KEYPOINT_READERS, READERS, ReadOptions, reader
 from odwrap.data.images import load_image
 from odwrap.data.orientation import CONVENTIONS
@@ -27,7 +28,7 @@ from odwrap.data.splits import assign_splits, plan_shards, source_fractions
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 from odwrap.odapi import labelmap
-from odwrap.odapi.tfexample import encode_example, frame_record
+from odwrap.odapi.tfexample import example_parts, frame_parts
 
 MANIFEST = resume.MANIFEST
 
@@ -85,8 +86,8 @@ class ConvertReport:
 
 def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
                   locate=inside_root, keypoints=None):
-    """(The serialized tf.train.Example of one sample, its boxes), or None when its image is
-    dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
+    """(The serialized tf.train.Example of one sample as tfexample.example_parts gives it, its
+    boxes), or None when its image is dropped. LOCATE(images_root, image) gives what to read_bytes() the image from, None when
     the path would leave the root. KEYPOINTS: the keypoints.Layout every record follows."""
     path = locate(images_root, sample.embedded or sample.image)
     if path is None:
@@ -138,7 +139,7 @@ def encode_sample(sample: Sample, images_root, ids: dict, problems: Problems,
             obj.keypoints = keypoints_mod.fit(obj.keypoints or [], width, height,
                                               f"{sample.source}: {obj.name}", problems)
         features.update(keypoints_mod.features(objects, width, height, keypoints))
-    return encode_example(features), len(objects)
+    return example_parts(features), len(objects)
 
 
 def _scale(objects, width: int, height: int, scale_x: float, scale_y: float) -> None:
@@ -178,17 +179,18 @@ def write_shard(task: ShardTask, on_sample=None) -> ShardResult:
     """Write one shard through a temporary name; ON_SAMPLE(image) hears of each image begun."""
     result = ShardResult(path=task.path, problems=Problems(strict=task.strict))
     tmp = task.path.with_name(f".{task.path.name}.{os.getpid()}.tmp")
+    locate = RootLocator()
     try:
         with open(tmp, "wb") as handle:
             for sample in task.samples:
                 if on_sample is not None:
                     on_sample(sample.image)
                 encoded = encode_sample(sample, task.images_root, task.ids, result.problems,
-                                        keypoints=task.keypoints)
+                                        locate, task.keypoints)
                 if encoded is None:
                     continue
                 record, boxes = encoded
-                handle.write(frame_record(record))
+                handle.writelines(frame_parts(record))
                 result.images += 1
                 result.boxes += boxes
             handle.flush()
