@@ -27,7 +27,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from odwrap.data import remote
-from odwrap.data.convert import encode_sample, shard_plan
+from odwrap.data.convert import shard_plan
+from odwrap.data.records import encode_sample
 from odwrap.data.dataset import NOTES, Problems, Sample, inside_root
 from odwrap.data.keypoints import Layout
 from odwrap.data.splits import split_images

@@ -26,8 +26,9 @@ class _Worker:
     task: int | None = None  # index of the task it is on
 
 
-def run_in_process(tasks, write, on_progress) -> list:
-    """write(task, on_sample) for each task here, in order (one worker)."""
+def run_in_process(tasks, write, on_progress, on_result=None) -> list:
+    """write(task, on_sample) for each task here, in order (one worker); ON_RESULT(result)
+    hears of each result as it comes."""
     done = 0
 
     def on_sample(_image: str) -> None:
@@ -38,6 +39,8 @@ def run_in_process(tasks, write, on_progress) -> list:
     for task in tasks:
         results.append(write(task, on_sample))
         on_progress(done)
+        if on_result is not None:
+            on_result(results[-1])
     return results
 
 
@@ -80,9 +83,10 @@ def _how(exitcode) -> str:
     return f"exited with code {exitcode}"
 
 
-def run_in_workers(tasks, write, workers: int, on_progress) -> list:
+def run_in_workers(tasks, write, workers: int, on_progress, on_result=None) -> list:
     """write(task, on_sample) for each task in up to WORKERS forked processes; the results in
-    task order, whatever order they finish in."""
+    task order, whatever order they finish in. ON_RESULT(result) hears of each result here as
+    it comes, once its worker has the next task."""
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     names = context.Array("c", SLOT * workers, lock=False)  # a slot per worker, its own
@@ -136,6 +140,8 @@ def run_in_workers(tasks, write, workers: int, on_progress) -> list:
                 except OSError:  # it died between two shards
                     worker.process.join(5)
                     raise failure(worker, _how(worker.process.exitcode)) from None
+                if on_result is not None:
+                    on_result(payload)
         on_progress(counter.value)
         return results
     finally:
