@@ -21,7 +21,8 @@ from odwrap.data import classes as classes_mod
 from odwrap.data import keypoints as keypoints_mod
 from odwrap.data import resume, workers
 from odwrap.data.dataset import Problems, RootLocator
-from odwrap.data.formats import KEYPOINT_READERS, READERS, ReadOptions, reader
+from odwrap.data.formats import (KEYPOINT_READERS, PARALLEL_READERS, READERS, ReadOptions,
+                                 reader)
 from odwrap.data.orientation import CONVENTIONS
 from odwrap.data.records import encode_sample
 from odwrap.data.remote import is_url
@@ -142,7 +143,8 @@ def read_dataset(options: ConvertOptions, problems: Problems):
     if options.read.keypoints and options.format not in KEYPOINT_READERS:
         raise InputError(f"--keypoints: {options.format} has no keypoints odwrap reads; "
                          f"{', '.join(KEYPOINT_READERS)} has")
-    found = reader(options.format)(options.source, options.read, problems)
+    parallel = {"workers": options.workers} if options.format in PARALLEL_READERS else {}
+    found = reader(options.format)(options.source, options.read, problems, **parallel)
     samples, images_root, schema = found[0], found[1], (found[2] if len(found) > 2 else None)
     if options.read.keypoints and not schema:
         raise InputError(f"--keypoints: no category of {options.source} names keypoints (a "
@@ -242,12 +244,13 @@ def _to_keep(output: Path, plan: str, tasks) -> tuple[dict, list]:
 
 
 def _write(tasks, count: int) -> list:
-    """Each task's shard written by COUNT workers and put in place by a thread of this process
-    as it comes (finish_shard); every shard finished, or the first failure raised."""
+    """Each task's shard written by COUNT workers and put in place by one of COUNT threads of
+    this process as it comes (finish_shard: its fsync takes about as long as writing it);
+    every shard finished, or the first failure raised."""
     total = sum(len(task.samples) for task in tasks)
     finishing = []
     with report.tracking("convert", total, "img") as tracker, \
-            ThreadPoolExecutor(1, thread_name_prefix="finish-shard") as finisher:
+            ThreadPoolExecutor(max(1, count), thread_name_prefix="finish-shard") as finisher:
         def on_result(result: ShardResult) -> None:
             finishing.append(finisher.submit(finish_shard, result))
 

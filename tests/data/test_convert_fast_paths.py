@@ -15,7 +15,7 @@ from defusedxml import ElementTree as DefusedTree
 from PIL import Image
 
 from odwrap.data import images, workers
-from odwrap.data.dataset import RootLocator, inside_root
+from odwrap.data.dataset import Problems, RootLocator, inside_root
 from odwrap.data.formats import voc
 from odwrap.errors import RunError
 from odwrap.odapi.tfexample import example_parts, frame_parts
@@ -199,3 +199,25 @@ def test_each_result_is_heard_of_as_it_comes():
         heard.clear()
         results = run()
         assert sorted(heard) == sorted(results) == [task.path for task in tasks()]
+
+
+def test_annotations_parsed_in_workers_are_what_one_process_reads(tmp_path, monkeypatch):
+    from odwrap.data.formats import ReadOptions
+    from odwrap.errors import InputError
+    from tests.data.test_convert import bad_dataset
+
+    root, _ = bad_dataset(tmp_path)
+    (root / "Annotations" / "broken.xml").write_text("<annotation><filename>")
+    (root / "Annotations" / "nan.xml").write_text(
+        "<annotation><filename>shapes_00006.jpg</filename><object><name>square</name><bndbox>"
+        "<xmin>nan</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>"
+        "</annotation>")
+    one, many = Problems(), Problems()
+    alone = voc.read(root, ReadOptions(), one)
+    monkeypatch.setattr(voc, "PARALLEL_FILES", 2)  # these few files in workers, in 8 chunks
+    assert voc.read(root, ReadOptions(), many, workers=2) == alone
+    assert len(alone[0]) == 11  # 14 files: 2 refused (DTDs), 1 broken
+    assert (many.counts, list(many.examples.items())) == (one.counts, list(one.examples.items()))
+    assert set(one.counts) == {"bad_annotation", "bad_coordinate"}
+    with pytest.raises(InputError, match="^Annotations/broken.xml: "):  # the first, in order
+        voc.read(root, ReadOptions(), Problems(strict=True), workers=2)
