@@ -26,6 +26,8 @@ _OWN_PART = 4096
 def _varint(value: int) -> bytes:
     if 0 <= value < 128:
         return _SMALL[value]
+    if 0 < value < 16384:  # two bytes: an image side, a list's length
+        return bytes((value & 0x7F | 0x80, value >> 7))
     if value < 0:
         value += 1 << 64  # int64 values are encoded as their two's complement
     out = bytearray()
@@ -76,7 +78,7 @@ def example_parts(features: dict) -> list[bytes]:
     parts, run = [], []
     for key, (kind, values) in sorted(features.items()):
         if kind == "bytes":
-            if any(len(value) >= _OWN_PART for value in values):
+            if max(map(len, values), default=0) >= _OWN_PART:
                 run.append(_entry_head(key, b"\x0a", sum(
                     1 + len(_varint(len(value))) + len(value) for value in values)))
                 for value in values:
