@@ -261,7 +261,8 @@ def main(argv=None) -> int:
             from benchmarks import convert_profile
 
             profile = {
-                "odwrap": convert_profile.odwrap_stages(sets["small"], tmp / "profile"),
+                "odwrap": convert_profile.odwrap_stages(sets["small"], tmp / "profile",
+                                                        workers),
                 "baseline": convert_profile.baseline_stages(sets["small"],
                                                             tmp / "profile.tfrecord", tf)}
             convert_profile.show(profile)
