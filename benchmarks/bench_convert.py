@@ -18,6 +18,9 @@ On generated Pascal VOC datasets (the demo shapes, JPEGs of --size 256) of --ima
   beam       -- `odwrap convert voc --runner beam` of the small set: the DirectRunner,
                 multi-processing, N workers (its pipeline in the Beam venv, scripts/setup-beam.sh;
                 --no-beam: not run)
+Each run's CPU time (this process's and its children's, user and system) is reported too, per
+image and as the cores it used on average (CPU time / wall time): on a machine that other jobs
+share, a run of N workers that used fewer than N cores did not get them.
 With --profile, each stage's microseconds per image of both converters on the small set
 (benchmarks/convert_profile.py), printed as a table to stderr and kept in the JSON.
 With --scale-images M, both runners once more on M JPEGs of --scale-size with the peak memory of
@@ -33,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -205,6 +209,14 @@ def at_scale(tmp: Path, images: int, size: int, workers: int, beam: bool) -> dic
     return result
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user and system) of this process and of its children waited for: an
+    `odwrap convert`, its workers and its annotation readers included."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def copies(dataset: Path, folder: Path, images: int) -> Path:
     """FOLDER as a VOC dataset of IMAGES images: DATASET's image files and annotations copied in
     turn, each copy under a name of its own (the same bytes, other files, other page-cache
@@ -269,10 +281,12 @@ def main(argv=None) -> int:
             shutil.rmtree(tmp / "profile")
         start = {count: convert_profile_start(tmp, sets["small"], count, args.repeat)
                  for count in (1, workers)}
-        times = {}
+        times, cpu = {}, {}
 
         def timed(name, function):
+            before = _cpu_seconds()
             times.setdefault(name, []).append(function())
+            cpu.setdefault(name, []).append(_cpu_seconds() - before)
 
         yolo = yolo_dataset(sets["small"], tmp / "yolo") if args.yolo else None
         for _ in range(args.repeat):
@@ -306,9 +320,13 @@ def main(argv=None) -> int:
                                   for count, value in start.items()},
               "images_per_second": {}, "ratios": {}}
     rates, ratios = result["images_per_second"], result["ratios"]
+    result["cpu_us_per_image"], result["cores_used"] = {}, {}
     for name, value in seconds.items():
         count = sizes[name.rsplit("_", 1)[1]]
         rates[name] = round(count / value, 1)
+        result["cpu_us_per_image"][name] = round(statistics.median(cpu[name]) / count * 1e6, 1)
+        result["cores_used"][name] = round(statistics.median(
+            used / wall for used, wall in zip(cpu[name], times[name])), 2)
         if name.startswith("odwrap_"):
             fixed = start[1 if name.startswith("odwrap_1_") else workers]
             rates[name.replace("odwrap_", "odwrap_steady_")] = round(count / (value - fixed), 1)
@@ -319,6 +337,9 @@ def main(argv=None) -> int:
                 seconds[f"odwrap_{who}_large"] - seconds[f"odwrap_{who}_small"]), 1)
             ratios[f"added_{who}_vs_baseline_large"] = round(
                 rates[f"odwrap_added_{who}"] / rates["baseline_large"], 2)
+            result["cpu_us_per_image"][f"odwrap_added_{who}"] = round((
+                statistics.median(cpu[f"odwrap_{who}_large"])
+                - statistics.median(cpu[f"odwrap_{who}_small"])) / added * 1e6, 1)
     for size in sizes:
         base, raw = rates[f"baseline_{size}"], rates[f"raw_read_{size}"]
         for kind in ("", "steady_"):
