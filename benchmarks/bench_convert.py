@@ -1,22 +1,34 @@
-"""`odwrap convert` images per second against a plain converter and against raw reading.
+"""`odwrap convert voc` images per second against a plain converter and against raw reading.
 
-On a generated Pascal VOC dataset (the demo shapes, default 3000 JPEGs of 256x256), in one run:
-  raw read   -- read every image file's bytes, nothing else
+On generated Pascal VOC datasets (the demo shapes, JPEGs of --size 256) of --images (3000) and
+--large-images (30,000: the small set's files copied under new names), in one run:
+  raw read   -- read every image file's bytes, nothing else (the page cache warm)
   baseline   -- one process, the way the OD API's create_pascal_tf_record.py works: parse the
                 XML, read the image, check it with PIL, hash it, build a tf.train.Example and
                 write it with tf.io.TFRecordWriter, one record at a time (TF import not timed)
-  odwrap     -- `odwrap convert voc` as a user runs it (process start included), 1 and N workers
-  yolo       -- `odwrap convert yolo` of the same images and boxes as a YOLO dataset (images/
-                hard links to the same JPEG files, labels/ written from the VOC XML, data.yaml),
-                1 and N workers: the text label reader against the XML one
-  beam       -- `odwrap convert voc --runner beam`: the DirectRunner, multi-processing, N
-                workers (its pipeline in the Beam venv, scripts/setup-beam.sh; --no-beam: not run)
-Then, unless --scale-images 0, both converters (N workers) once on a larger dataset (default
-100,000 JPEGs of 128x128), each with the peak memory of its whole process tree (the sum of the
-processes' proportional set sizes, sampled every 50 ms), and whether they wrote the same bytes.
-Targets: N workers >= 1.8x the baseline; >= 0.5x the raw read speed.
-    .venv/bin/python benchmarks/bench_convert.py [--images 3000] [--repeat 3]
-        [--scale-images 100000] [--scale-size 128] [--no-beam]
+  odwrap     -- `odwrap convert voc` as a user runs it, --workers 1 and --workers N (N: the
+                cores); images/s with its process start (the wall time of the command) and in
+                steady state (without it: the wall time less that of converting N images into
+                N shards, which pays the interpreter, the imports, the workers' start and the
+                output's fixed files), and, as a check of that, the rate of the images that the
+                large set adds to the small one ("added": no fixed cost in it)
+  yolo       -- `odwrap convert yolo` of the small set as a YOLO dataset (images/ hard links to
+                the same JPEG files, labels/ written from the VOC XML, data.yaml), 1 and N
+                workers: the text label reader against the XML one (--no-yolo: not run)
+  beam       -- `odwrap convert voc --runner beam` of the small set: the DirectRunner,
+                multi-processing, N workers (its pipeline in the Beam venv, scripts/setup-beam.sh;
+                --no-beam: not run)
+Each run's CPU time (this process's and its children's, user and system) is reported too, per
+image and as the cores it used on average (CPU time / wall time): on a machine that other jobs
+share, a run of N workers that used fewer than N cores did not get them.
+With --profile, each stage's microseconds per image of both converters on the small set
+(benchmarks/convert_profile.py), printed as a table to stderr and kept in the JSON.
+With --scale-images M, both runners once more on M JPEGs of --scale-size with the peak memory of
+their process trees (the sum of the processes' proportional set sizes, sampled every 50 ms), and
+whether they wrote the same bytes.
+Targets: N workers >= 1.8x the baseline (steady state, large set); >= 0.5x the raw read speed.
+    .venv/bin/python benchmarks/bench_convert.py [--images 3000] [--large-images 30000]
+        [--repeat 3] [--profile] [--no-yolo] [--no-beam] [--scale-images 0]
 """
 
 import argparse
@@ -24,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -196,14 +209,47 @@ def at_scale(tmp: Path, images: int, size: int, workers: int, beam: bool) -> dic
     return result
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user and system) of this process and of its children waited for: an
+    `odwrap convert`, its workers and its annotation readers included."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def copies(dataset: Path, folder: Path, images: int) -> Path:
+    """FOLDER as a VOC dataset of IMAGES images: DATASET's image files and annotations copied in
+    turn, each copy under a name of its own (the same bytes, other files, other page-cache
+    pages): generating 30,000 images would take minutes."""
+    sources = sorted((dataset / "Annotations").glob("*.xml"))
+    (folder / "Annotations").mkdir(parents=True)
+    (folder / "JPEGImages").mkdir()
+    for index in range(images):
+        xml = sources[index % len(sources)]
+        text = xml.read_text()
+        old = ElementTree.fromstring(text).findtext("filename")
+        new = f"copy_{index:06d}.jpg"
+        shutil.copyfile(dataset / "JPEGImages" / old, folder / "JPEGImages" / new)
+        (folder / "Annotations" / f"copy_{index:06d}.xml").write_text(
+            text.replace(f"<filename>{old}</filename>", f"<filename>{new}</filename>"))
+    return folder
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--large-images", type=int, default=30_000,
+                        help="images of the large set (0: none)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--scale-images", type=int, default=100_000,
-                        help="images of the scale run (0: none)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--profile", action="store_true",
+                        help="each stage's time per image, both converters (small set)")
+    parser.add_argument("--scale-images", type=int, default=0,
+                        help="images of the memory run (0: none)")
     parser.add_argument("--scale-size", type=int, default=128)
+    parser.add_argument("--no-yolo", dest="yolo", action="store_false",
+                        help="leave out the YOLO runs")
     parser.add_argument("--no-beam", dest="beam", action="store_false",
                         help="leave out the Beam runs (no Beam venv needed)")
     args = parser.parse_args(argv)
@@ -212,54 +258,116 @@ def main(argv=None) -> int:
 
     from odwrap.data.demo import write_demo_dataset
 
-    workers = os.cpu_count() or 1
+    workers = args.workers
+    sizes = {"small": args.images, **({"large": args.large_images} if args.large_images else {})}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        dataset = write_demo_dataset(tmp / "voc", images=args.images, size=args.size)
-        raw_read(dataset)  # the page cache holds the files for every measurement alike
-        yolo = yolo_dataset(dataset, tmp / "yolo")
-        times = {"raw_read": [], "baseline": [], "odwrap_1_worker": [],
-                 f"odwrap_{workers}_workers": [], "yolo_1_worker": [],
-                 f"yolo_{workers}_workers": []}
-        if args.beam:
-            times[f"beam_{workers}_workers"] = []
+        sets = {"small": write_demo_dataset(tmp / "voc", images=args.images, size=args.size)}
+        if args.large_images:
+            sets["large"] = copies(sets["small"], tmp / "voc-large", args.large_images)
+        for dataset in sets.values():
+            raw_read(dataset)  # the page cache holds the files for every measurement alike
+        profile = None
+        if args.profile:
+            sys.path.insert(0, str(ROOT))
+            from benchmarks import convert_profile
+
+            profile = {
+                "odwrap": convert_profile.odwrap_stages(sets["small"], tmp / "profile",
+                                                        workers),
+                "baseline": convert_profile.baseline_stages(sets["small"],
+                                                            tmp / "profile.tfrecord", tf)}
+            convert_profile.show(profile)
+            shutil.rmtree(tmp / "profile")
+        start = {count: convert_profile_start(tmp, sets["small"], count, args.repeat)
+                 for count in (1, workers)}
+        times, cpu = {}, {}
+
+        def timed(name, function):
+            before = _cpu_seconds()
+            times.setdefault(name, []).append(function())
+            cpu.setdefault(name, []).append(_cpu_seconds() - before)
+
+        yolo = yolo_dataset(sets["small"], tmp / "yolo") if args.yolo else None
         for _ in range(args.repeat):
-            times["raw_read"].append(raw_read(dataset))
-            times["baseline"].append(baseline(dataset, tmp / "baseline.tfrecord", tf))
-            times["odwrap_1_worker"].append(odwrap_convert(dataset, tmp / "one", 1))
-            times[f"odwrap_{workers}_workers"].append(
-                odwrap_convert(dataset, tmp / "all", workers))
-            times["yolo_1_worker"].append(
-                odwrap_convert(yolo, tmp / "yolo_one", 1, fmt="yolo"))
-            times[f"yolo_{workers}_workers"].append(
-                odwrap_convert(yolo, tmp / "yolo_all", workers, fmt="yolo"))
+            for size, dataset in sets.items():
+                timed(f"raw_read_{size}", lambda: raw_read(dataset))
+                timed(f"baseline_{size}", lambda: baseline(dataset, tmp / "baseline.tfrecord",
+                                                           tf))
+                timed(f"odwrap_1_worker_{size}",
+                      lambda: odwrap_convert(dataset, tmp / f"one-{size}", 1))
+                timed(f"odwrap_{workers}_workers_{size}",
+                      lambda: odwrap_convert(dataset, tmp / f"all-{size}", workers))
+            if yolo is not None:
+                timed("yolo_1_worker_small",
+                      lambda: odwrap_convert(yolo, tmp / "yolo_one", 1, fmt="yolo"))
+                timed(f"yolo_{workers}_workers_small",
+                      lambda: odwrap_convert(yolo, tmp / "yolo_all", workers, fmt="yolo"))
             if args.beam:
-                times[f"beam_{workers}_workers"].append(
-                    odwrap_convert(dataset, tmp / "beam", workers, "beam"))
+                timed(f"beam_{workers}_workers_small",
+                      lambda: odwrap_convert(sets["small"], tmp / "beam", workers, "beam"))
         # The two readers must have read the same thing for their rates to compare.
-        voc_counts, yolo_counts = counts(tmp / "all"), counts(tmp / "yolo_all")
-        shutil.rmtree(dataset)
+        read = {"voc": counts(tmp / "all-small"),
+                **({"yolo": counts(tmp / "yolo_all")} if yolo is not None else {})}
+        for dataset in sets.values():
+            shutil.rmtree(dataset)
         scale = at_scale(tmp, args.scale_images, args.scale_size, workers, args.beam) \
             if args.scale_images else None
-    rates = {name: round(args.images / statistics.median(values), 1)
-             for name, values in times.items()}
-    best = rates[f"odwrap_{workers}_workers"]
-    result = {
-        "images": args.images, "image_size": args.size, "cores": workers,
-        "images_per_second": rates,
-        "all_workers_vs_baseline": round(best / rates["baseline"], 2),
-        "one_worker_vs_baseline": round(rates["odwrap_1_worker"] / rates["baseline"], 2),
-        "all_workers_vs_raw_read": round(best / rates["raw_read"], 3),
-        "yolo_vs_voc_1_worker": round(rates["yolo_1_worker"] / rates["odwrap_1_worker"], 2),
-        "yolo_vs_voc_all_workers": round(rates[f"yolo_{workers}_workers"] / best, 2),
-        "voc_read": voc_counts, "yolo_read": yolo_counts,
-        "beam_vs_all_workers": round(rates[f"beam_{workers}_workers"] / best, 2)
-        if args.beam else None,
-        "scale": scale,
-        "targets": {"all_workers_vs_baseline": 1.8, "all_workers_vs_raw_read": 0.5},
-    }
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    result = {"images": sizes, "image_size": args.size, "workers": workers,
+              "cores": os.cpu_count(), "load_average_at_end": os.getloadavg(),
+              "process_start_s": {f"{count}_workers": round(value, 3)
+                                  for count, value in start.items()},
+              "images_per_second": {}, "ratios": {}}
+    rates, ratios = result["images_per_second"], result["ratios"]
+    result["cpu_us_per_image"], result["cores_used"] = {}, {}
+    for name, value in seconds.items():
+        count = sizes[name.rsplit("_", 1)[1]]
+        rates[name] = round(count / value, 1)
+        result["cpu_us_per_image"][name] = round(statistics.median(cpu[name]) / count * 1e6, 1)
+        result["cores_used"][name] = round(statistics.median(
+            used / wall for used, wall in zip(cpu[name], times[name])), 2)
+        if name.startswith("odwrap_"):
+            fixed = start[1 if name.startswith("odwrap_1_") else workers]
+            rates[name.replace("odwrap_", "odwrap_steady_")] = round(count / (value - fixed), 1)
+    if "large" in sizes:  # the rate of the images the large set adds: no fixed cost in it
+        added = sizes["large"] - sizes["small"]
+        for who in ("1_worker", f"{workers}_workers"):
+            rates[f"odwrap_added_{who}"] = round(added / (
+                seconds[f"odwrap_{who}_large"] - seconds[f"odwrap_{who}_small"]), 1)
+            ratios[f"added_{who}_vs_baseline_large"] = round(
+                rates[f"odwrap_added_{who}"] / rates["baseline_large"], 2)
+            result["cpu_us_per_image"][f"odwrap_added_{who}"] = round((
+                statistics.median(cpu[f"odwrap_{who}_large"])
+                - statistics.median(cpu[f"odwrap_{who}_small"])) / added * 1e6, 1)
+    for size in sizes:
+        base, raw = rates[f"baseline_{size}"], rates[f"raw_read_{size}"]
+        for kind in ("", "steady_"):
+            for who in ("1_worker", f"{workers}_workers"):
+                rate = rates[f"odwrap_{kind}{who}_{size}"]
+                ratios[f"{kind}{who}_vs_baseline_{size}"] = round(rate / base, 2)
+                ratios[f"{kind}{who}_vs_raw_read_{size}"] = round(rate / raw, 3)
+    if yolo is not None:
+        ratios["yolo_vs_voc_1_worker"] = round(
+            rates["yolo_1_worker_small"] / rates["odwrap_1_worker_small"], 2)
+        ratios["yolo_vs_voc_all_workers"] = round(
+            rates[f"yolo_{workers}_workers_small"] / rates[f"odwrap_{workers}_workers_small"], 2)
+    if args.beam:
+        ratios["beam_vs_all_workers"] = round(
+            rates[f"beam_{workers}_workers_small"] / rates[f"odwrap_{workers}_workers_small"], 2)
+    result.update(read=read, scale=scale, profile=profile, targets={
+        f"steady_{workers}_workers_vs_baseline_large": 1.8,
+        f"steady_{workers}_workers_vs_raw_read_large": 0.5})
     print(json.dumps(result, indent=2))
     return 0
+
+
+def convert_profile_start(tmp: Path, dataset: Path, workers: int, rounds: int) -> float:
+    """Seconds of odwrap's process start (convert_profile.process_start), best of ROUNDS."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import convert_profile
+
+    return convert_profile.process_start(tmp, dataset, workers, rounds)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from odwrap.errors import InputError
 HEADLINE = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU",
             "DetectionBoxes_Precision/mAP@.75IOU", "DetectionBoxes_Precision/mAP (small)",
             "DetectionBoxes_Precision/mAP (medium)", "DetectionBoxes_Precision/mAP (large)",
-            "DetectionBoxes_Recall/AR@100", "PascalBoxes_Precision/mAP@0.5IOU")
+            "DetectionBoxes_Recall/AR@100", "PascalBoxes_Precision/mAP@0.5IOU",
+            "Keypoints_Precision/mAP", "Keypoints_Precision/mAP@.50IOU",
+            "Keypoints_Precision/mAP@.75IOU")
 
 
 def metric_lines(metrics: dict) -> list[str]:

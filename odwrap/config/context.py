@@ -183,7 +183,8 @@ def _fine_tune(spec, size, loaded, notes) -> dict:
     if spec.model.pretrained is not None:
         from odwrap.config.pretrained import checkpoint_prefix, other_checkpoint_note, zoo_model
 
-        model = zoo_model(spec.model.pretrained, spec.model.architecture, size)
+        model = zoo_model(spec.model.pretrained, spec.model.architecture, size,
+                          bool(spec.model.keypoints))
         notes.append(f"model.pretrained: starts from the zoo's {model.name} (COCO); odwrap train "
                      f"downloads it when it is not in the zoo cache (odwrap zoo pull "
                      f"{model.name} does it now)")

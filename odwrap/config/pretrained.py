@@ -19,13 +19,16 @@ def _of(architecture: str, source: str) -> str:
         f"{source} (which {architecture} starts from)"
 
 
-def zoo_model(value: str, architecture: str, size) -> ZooModel:
+def zoo_model(value: str, architecture: str, size, keypoints: bool = False) -> ZooModel:
     """The zoo model that `model.pretrained: VALUE` names for ARCHITECTURE at SIZE (or of the
-    architecture it starts from, odwrap.zoo.STARTS_FROM); InputError (without the file's name)
-    when there is none or it is another architecture's."""
+    architecture it starts from, odwrap.zoo.STARTS_FROM), for `coco` a keypoint model's first
+    when the spec has KEYPOINTS (its backbone learned COCO's person keypoints); InputError
+    (without the file's name) when there is none or it is another architecture's."""
     source = checkpoint_architecture(architecture)
     if value == COCO:
         found = for_architecture(source, size)
+        if keypoints:  # stable: boxes-only and current first among the rest
+            found.sort(key=lambda model: "keypoints" not in model.outputs)
         if found:
             return found[0]
         sizes = sorted({model.size_text for model in for_architecture_any(source)})
@@ -92,7 +95,7 @@ def spec_errors(spec, arch) -> list[tuple[tuple, str]]:
                  "train.fine_tune_checkpoint, not both")]
     size = spec.model.image_size if spec.model.image_size is not None else arch.image_size
     try:
-        model = zoo_model(spec.model.pretrained, arch.name, size)
+        model = zoo_model(spec.model.pretrained, arch.name, size, bool(spec.model.keypoints))
     except InputError as exc:
         return [(("model", "pretrained"), str(exc).removeprefix("model.pretrained: "))]
     if model.architecture != arch.name and spec.train.fine_tune_checkpoint_type == "full":

@@ -27,11 +27,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from odwrap.data import remote
-from odwrap.data.convert import encode_sample, shard_plan
+from odwrap.data.convert import shard_plan
+from odwrap.data.records import encode_sample
 from odwrap.data.dataset import NOTES, Problems, Sample, inside_root
 from odwrap.data.keypoints import Layout
 from odwrap.data.splits import split_images
-from odwrap.odapi.tfexample import frame_record
+from odwrap.odapi.tfexample import frame_parts
 
 UNCOMPRESSED = CompressionTypes.UNCOMPRESSED  # never guessed from a file's name
 
@@ -115,7 +116,7 @@ class WriteShard(beam.DoFn):
                 encoded = encode_sample(decode_sample(line), self.root, self.ids, problems,
                                         self.locate, self.keypoints)
                 if encoded is not None:
-                    handle.write(frame_record(encoded[0]))
+                    handle.write(b"".join(frame_parts(encoded[0])))
                     images += 1
                     boxes += encoded[1]
                 for reason, count in problems.counts.items():

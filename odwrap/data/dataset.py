@@ -189,6 +189,31 @@ def inside_root(root, relative: str) -> Path | None:
     return Path(candidate) if inside else None
 
 
+class RootLocator:
+    """inside_root for many images: the real path of each folder is resolved once, then only
+    the image's own name is looked at (a symlink there is resolved in full), with the same
+    result as inside_root's realpath of the whole path."""
+
+    def __init__(self):
+        self._folders = {}  # (root, folder) -> (real root, real folder)
+
+    def __call__(self, root, relative: str) -> Path | None:
+        folder, _, name = relative.rpartition("/")
+        if "\0" in relative or name in ("", ".", ".."):
+            return inside_root(root, relative)
+        real = self._folders.get((root, folder))
+        if real is None:
+            real_root = os.path.realpath(root)
+            real = self._folders[(root, folder)] = (
+                real_root, os.path.realpath(os.path.join(real_root, folder)))
+        real_root, real_folder = real
+        candidate = os.path.join(real_folder, name)
+        if os.path.islink(candidate):
+            candidate = os.path.realpath(candidate)
+        inside = candidate == real_root or candidate.startswith(real_root.rstrip(os.sep) + os.sep)
+        return Path(candidate) if inside else None
+
+
 def _stored_positive(xmin, xmax, ymin, ymax, area) -> bool:
     """Whether the box keeps a positive width, height and area as the float32s a record holds
     (a box narrower than float32 can tell apart is zero-area in the record)."""

@@ -1,8 +1,9 @@
 """Shard writers in forked worker processes that are watched, not trusted to stay alive.
 
 Each worker takes one task at a time over its own pipe and publishes, in shared memory, the
-image it is on. A worker that raises an odwrap error passes it on; one that raises anything
-else, crashes, or is killed (SIGKILL, the OOM killer) closes its pipe, and the run fails at once
+image it is on (its name, NUL-terminated, copied into the worker's slot: about a microsecond an
+image). A worker that raises an odwrap error passes it on; one that raises anything else,
+crashes, or is killed (SIGKILL, the OOM killer) closes its pipe, and the run fails at once
 with a RunError naming the shard and the image: never a hang, as multiprocessing.Pool would.
 """
 
@@ -25,8 +26,9 @@ class _Worker:
     task: int | None = None  # index of the task it is on
 
 
-def run_in_process(tasks, write, on_progress) -> list:
-    """write(task, on_sample) for each task here, in order (one worker)."""
+def run_in_process(tasks, write, on_progress, on_result=None) -> list:
+    """write(task, on_sample) for each task here, in order (one worker); ON_RESULT(result)
+    hears of each result as it comes."""
     done = 0
 
     def on_sample(_image: str) -> None:
@@ -37,6 +39,8 @@ def run_in_process(tasks, write, on_progress) -> list:
     for task in tasks:
         results.append(write(task, on_sample))
         on_progress(done)
+        if on_result is not None:
+            on_result(results[-1])
     return results
 
 
@@ -45,10 +49,11 @@ def _serve(tasks, write, conn, others, counter, names, slot) -> None:
     for other in others:  # the parent's ends of the other workers' pipes
         other.close()
     start = slot * SLOT
+    view = memoryview(names).cast("B")  # a copy of the name's bytes, not an item at a time
 
     def on_sample(image: str) -> None:
-        data = image.encode("utf-8", "replace")[:SLOT - 1]
-        names[start:start + SLOT] = data.ljust(SLOT, b"\0")
+        data = image.encode("utf-8", "replace")[:SLOT - 1] + b"\0"
+        view[start:start + len(data)] = data
         with counter.get_lock():
             counter.value += 1
 
@@ -78,9 +83,10 @@ def _how(exitcode) -> str:
     return f"exited with code {exitcode}"
 
 
-def run_in_workers(tasks, write, workers: int, on_progress) -> list:
+def run_in_workers(tasks, write, workers: int, on_progress, on_result=None) -> list:
     """write(task, on_sample) for each task in up to WORKERS forked processes; the results in
-    task order, whatever order they finish in."""
+    task order, whatever order they finish in. ON_RESULT(result) hears of each result here as
+    it comes, once its worker has the next task."""
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     names = context.Array("c", SLOT * workers, lock=False)  # a slot per worker, its own
@@ -89,7 +95,7 @@ def run_in_workers(tasks, write, workers: int, on_progress) -> list:
     pool: list[_Worker] = []
 
     def image_of(worker: _Worker) -> str:
-        raw = names[worker.slot * SLOT:(worker.slot + 1) * SLOT].rstrip(b"\0")
+        raw = names[worker.slot * SLOT:(worker.slot + 1) * SLOT].split(b"\0", 1)[0]
         return raw.decode("utf-8", "replace") if raw else "(before its first image)"
 
     def failure(worker: _Worker, how: str) -> RunError:
@@ -99,7 +105,7 @@ def run_in_workers(tasks, write, workers: int, on_progress) -> list:
 
     def give(worker: _Worker) -> None:
         worker.task = next(pending, None)
-        names[worker.slot * SLOT:(worker.slot + 1) * SLOT] = bytes(SLOT)
+        names[worker.slot * SLOT] = b"\0"  # no name: before its first image
         worker.conn.send(worker.task)
 
     try:
@@ -134,6 +140,8 @@ def run_in_workers(tasks, write, workers: int, on_progress) -> list:
                 except OSError:  # it died between two shards
                     worker.process.join(5)
                     raise failure(worker, _how(worker.process.exitcode)) from None
+                if on_result is not None:
+                    on_result(payload)
         on_progress(counter.value)
         return results
     finally:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from odwrap.data import remote
 from odwrap.deploy import predict as local
-from odwrap.deploy import sources
+from odwrap.deploy import keypoint_layout, model_files, sources
 from odwrap.errors import InputError, RunError, StackError
 from odwrap.fsutil import atomic_write_bytes, open_own_file
 
@@ -282,7 +282,7 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
         plugins(args)
     if kind == "saved_model":
         _check_tensorflow(python)
-    given = local.read_labels(labels) if labels else None
+    given = model_files.read_labels(labels) if labels else None
     if format is not None:
         if urls:
             raise InputError(f"--format {format}: {urls[0]} is a URL; a labelling tool opens "
@@ -290,13 +290,14 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
         local._check_format(format, images, output, restart)
     source = "given" if threshold is not None else None
     if threshold is None:
-        threshold, source = local.model_threshold(model)
+        threshold, source = model_files.model_threshold(model)
     detector = None
     if kind == "tflite":  # a bad model fails here, before the pipeline; its labels
         from odwrap.deploy.runtime import load_detector
 
         detector = load_detector(model_path, runtime=runtime, threads=threads)
-    names = given if given is not None else local.model_labels(detector, model)
+    names = given if given is not None else model_files.model_labels(detector, model)
+    layout = model_files.model_keypoints(detector, model)  # a keypoint model's
     wanted = local._class_ids(classes, names) if classes else None
     log = output / (local.IMAGES + local.PART)
     if not restart and (log.exists() or log.is_symlink()):
@@ -320,6 +321,7 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
                 "runtime": runtime, "threads": threads, "threshold": threshold,
                 "wanted": sorted(wanted) if wanted else None,
                 "names": {str(key): name for key, name in names.items()},
+                "keypoints": keypoint_layout.to_json(layout).decode() if layout else "",
                 "annotated": (scratch.path("annotated") if scratch.url else str(output))
                 if annotate else None, "args": args}
         run_pipeline(spec, python, "predict", PIPELINE)
@@ -339,5 +341,6 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
             output.rmdir()
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
-    result.output, result.labelling = local._finish(output, jsonl, format, names, images)
+    result.output, result.labelling = local._finish(output, jsonl, format, names, images,
+                                                    layout)
     return result

@@ -150,19 +150,27 @@ class Rows(beam.DoFn):
         self.threshold = spec["threshold"]
         self.wanted = set(spec["wanted"]) if spec["wanted"] is not None else None
         self.names = {int(key): name for key, name in spec["names"].items()}
+        self.keypoints = spec.get("keypoints") or ""  # a keypoint model's keypoints.json
+        self.layout = None  # parsed from it on the worker, once
         self.annotated = spec["annotated"]  # the folder (or URL) of the annotated images
         self.chunk = spec["chunk"]
 
     def process(self, item):
+        from odwrap.deploy import keypoint_layout
         from odwrap.deploy.annotate import Annotator
         from odwrap.deploy.pipeline import detection_lines
         from odwrap.deploy.sources import Source
 
         position, result = item
         (entry, image), found = result.example, result.inference
-        annotator = Annotator(image) if self.annotated is not None else None
+        if self.layout is None:
+            self.layout = keypoint_layout.parse(self.keypoints.encode(), "keypoints") \
+                if self.keypoints else {}
+        layout = self.layout
+        annotator = Annotator(image, layout) if self.annotated is not None else None
         source = Source(image_id=entry["image_id"], filename=entry["filename"])
-        lines = detection_lines(source, image, found, self.threshold, 1, annotator, self.wanted)
+        lines = detection_lines(source, image, found, self.threshold, 1, annotator, self.wanted,
+                                layout)
         log = {**_logged(entry), "width": image.shape[1], "height": image.shape[0],
                "detections": len(lines), "milliseconds": round(found.milliseconds, 2)}
         if annotator is not None:

@@ -12,3 +12,6 @@ class Detections:
     scores: np.ndarray  # [N]
     milliseconds: float  # inference only
     masks: np.ndarray | None = None  # [N, h, w] probabilities over each box (mask models)
+    keypoints: np.ndarray | None = None  # [N, K, 2] normalized y, x (keypoint models: every
+    # keypoint of the label map; keypoint_layout says which are each class's)
+    keypoint_scores: np.ndarray | None = None  # [N, K]

@@ -7,6 +7,7 @@
     DIR/model_fp32.onnx              the ONNX model of each quantization: fp32, int8
     DIR/model_fp32.xml, .bin         the OpenVINO IR of each quantization: fp32, fp16, int8
     DIR/labels.txt                   a class name a line: line i (from 0) is class index i
+    DIR/keypoints.json               a keypoint model's points and skeleton per class
     DIR/pipeline.config              the training config: `eval --model` finds its data there
     DIR/README.txt                   what each .tflite takes and returns, and how to run it
     MODEL.metrics.json               `eval --model`'s metrics, beside the model it measured
@@ -19,6 +20,7 @@ Export writes it; the bundle, predict and `eval --model` read it.
 
 from pathlib import Path
 
+from odwrap.deploy.keypoint_layout import KEYPOINTS_FILE
 from odwrap.odapi.pipeline import CONFIG_NAME
 
 # A labels.txt line for a class id the label map leaves unused (the TFLite convention).
@@ -31,6 +33,7 @@ class ExportDir:
     """A folder that `odwrap export` writes."""
 
     LABELS = "labels.txt"  # also the name of the label file packed into each .tflite
+    KEYPOINTS_NAME = KEYPOINTS_FILE  # a keypoint model's, packed into its .tflite too
     README = "README.txt"
     THRESHOLD = "threshold.json"  # the best-F1 score threshold of the model's evaluation
     SAVED_MODEL = "saved_model"
@@ -47,6 +50,7 @@ class ExportDir:
 
     saved_model = property(lambda self: self.path / self.SAVED_MODEL)
     labels = property(lambda self: self.path / self.LABELS)
+    keypoints = property(lambda self: self.path / KEYPOINTS_FILE)
     config = property(lambda self: self.path / CONFIG_NAME)
     readme = property(lambda self: self.path / self.README)
     threshold = property(lambda self: self.path / self.THRESHOLD)

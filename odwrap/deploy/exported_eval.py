@@ -19,6 +19,8 @@ import numpy as np
 from odwrap import report
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.errors import InputError
+from odwrap.deploy.keypoint_eval import KeypointEvaluation
+from odwrap.evaluation import keypoints as keypoint_files
 from odwrap.evaluation.insight import Insight, against, insight
 from odwrap.evaluation.worst import picture
 from odwrap.fsutil import MiB, atomic_write_text, read_text
@@ -90,12 +92,13 @@ def _ground_truth(features: dict, height: int, width: int, names: dict):
         raise InputError(f"an example has {len(boxes)} boxes but {len(classes)} class labels")
     crowd = np.array(features.get("image/object/is_crowd", [0] * len(boxes)), np.int64)
     keep = classes > 0
-    return boxes[keep], classes[keep], crowd[keep] if len(crowd) == len(keep) else None
+    return boxes[keep], classes[keep], crowd[keep] if len(crowd) == len(keep) else None, keep
 
 
-def _evaluate_one(path, record, names, detector, fields, ground_truth, detections, times):
-    """One eval example: its ground truth and the model's detections, appended; FIELDS: the
-    OD API's standard_fields module."""
+def _evaluate_one(path, record, names, detector, fields, ground_truth, detections, times,
+                  keypoints):
+    """One eval example: its ground truth and the model's detections, appended (and given to
+    KEYPOINTS, a KeypointEvaluation); FIELDS: the OD API's standard_fields module."""
     from odwrap.deploy.runtime import load_rgb
 
     inputs, outputs = fields.InputDataFields, fields.DetectionResultFields
@@ -106,13 +109,17 @@ def _evaluate_one(path, record, names, detector, fields, ground_truth, detection
                       f"{path}: an example's image/encoded", oriented=False)
     height, width = pixels.shape[:2]
     scale = np.array([height, width, height, width], np.float32)
-    boxes, classes, crowd = _ground_truth(features, height, width, names)
+    boxes, classes, crowd, keep = _ground_truth(features, height, width, names)
     found = detector.detect(pixels)
     times.append(found.milliseconds)
     ground_truth.append({inputs.groundtruth_boxes: boxes,
                          inputs.groundtruth_classes: classes,
                          **({inputs.groundtruth_is_crowd: crowd}
                             if crowd is not None else {})})
+    area = np.array(features.get("image/object/area", []), np.float32)
+    keypoints.add(len(times) - 1, features, keep, {
+        **ground_truth[-1], **({inputs.groundtruth_area: area[keep]}
+                               if len(area) == len(keep) else {})}, found, height, width)
     detections.append({
         outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
         outputs.detection_scores: np.asarray(found.scores, np.float32),
@@ -131,6 +138,7 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
         raise InputError(f"--max-images {max_images}: must be at least 1")
     files, limit, names = eval_source(model, records, config)
     limit = max_images or limit
+    keypoints = KeypointEvaluation(_config_of(model, records, config))
     detector = detector or load_detector(model, runtime=runtime, threads=threads)
     if not names:  # no pipeline.config: the labels the model carries in its metadata
         names = dict(enumerate(getattr(detector, "labels", []), start=1))
@@ -143,7 +151,7 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     with report.tracking("eval", limit or None, "image") as progress:
         for path, record in itertools.islice(examples, limit or None):
             _evaluate_one(path, record, names, detector, standard_fields, ground_truth,
-                          detections, times)
+                          detections, times, keypoints)
             progress.advance()
     seen = sorted({int(c) for truth in ground_truth for c in truth[inputs.groundtruth_classes]})
     ids = sorted(set(names) | set(seen))
@@ -157,6 +165,9 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
     with logs.captured_prints():  # pycocotools prints its own summary
         metrics = evaluator.evaluate()
     metrics = {key: float(value) for key, value in metrics.items()}
+    with logs.captured_prints():
+        point_metrics, point_lists = keypoints.metrics()
+    metrics.update(point_metrics)
     result = ModelEvalResult(model=str(model), runtime=detector.runtime, images=len(times),
                            metrics=metrics, seconds=time.perf_counter() - started,
                            milliseconds=float(np.median(times)),
@@ -166,7 +177,17 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
                                            f"{model.name} ({detector.runtime})",
                                            lambda ids: _pictures(files, limit, ids)))
     result.against_fp32 = against(_fp32_aps(model), result.insight)
+    keypoint_files.write(point_lists, ExportDir.analysis(model), labelmap.keypoints_of(
+        labelmap.read(facts.label_map_path(keypoints.config))) if point_lists else {},
+        dict(enumerate(keypoints.source_ids)))
     return result
+
+
+def _config_of(model: Path, records, config):
+    """The parsed config of the evaluation (as eval_source finds it), or None."""
+    if config is None and records is None:
+        config = find_config(model)
+    return read_pipeline(config) if isinstance(config, (str, Path)) else config
 
 
 def _fp32_aps(model: Path) -> dict:

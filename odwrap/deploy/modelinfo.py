@@ -23,11 +23,17 @@ METADATA_IDENTIFIER = b"M001"
 POSTPROCESS = "TFLite_Detection_PostProcess"
 # The metadata names of TFLite_Detection_PostProcess's outputs 0..3, the names the TFLite Task
 # Library and MediaPipe Tasks look the outputs up by.
-OUTPUT_NAMES = ("location", "category", "score", "number of detections")
+# A CenterNet keypoint graph has two more: each detection's keypoints and their scores.
+OUTPUT_NAMES = ("location", "category", "score", "number of detections", "keypoints",
+                "keypoint score")
+KEYPOINTS, KEYPOINT_SCORES = 4, 5
 # A CenterNet TFLite graph (export_tflite_graph_lib_tf2.CenterNetModule) decodes its detections
 # with plain ops; its serving signature names the outputs of its inference_fn, which returns
-# (count, scores, classes, boxes): the role of each signature output, as above.
+# them in reverse order, (count, scores, classes, boxes), or with keypoints (keypoint scores,
+# keypoints, count, scores, classes, boxes): the role of each signature output, as above.
 SIGNATURE_ROLES = {"output_0": 3, "output_1": 2, "output_2": 1, "output_3": 0}
+KEYPOINT_SIGNATURE_ROLES = {"output_0": 5, "output_1": 4, "output_2": 3, "output_3": 2,
+                            "output_4": 1, "output_5": 0}
 
 # Field slots of metadata_schema.fbs tables (a union takes two: its type, then its value).
 MODEL_NAME, MODEL_DESCRIPTION, MODEL_VERSION, MODEL_SUBGRAPHS = 0, 1, 2, 3
@@ -36,7 +42,7 @@ TENSOR_NAME, TENSOR_CONTENT, TENSOR_UNITS, TENSOR_FILES = 0, 3, 4, 6
 UNIT_TYPE, UNIT_OPTIONS = 0, 1
 NORMALIZATION_OPTIONS = 1  # ProcessUnitOptions.NormalizationOptions
 FILE_NAME, FILE_TYPE = 0, 2
-TENSOR_VALUE_LABELS = 3  # AssociatedFileType
+DESCRIPTIONS, TENSOR_VALUE_LABELS = 1, 3  # AssociatedFileType
 # What reading a FlatBuffer with offsets that lead outside it raises.
 BROKEN = (IndexError, ValueError, TypeError, UnicodeDecodeError, OverflowError, struct.error)
 
@@ -58,6 +64,7 @@ class ModelInfo:
     description: str = ""
     normalization: Normalization | None = None
     labels: list = field(default_factory=list)  # line i names class index i (id i + 1)
+    keypoints: dict = field(default_factory=dict)  # a keypoint model's {class id: ClassPoints}
     output_names: list = field(default_factory=list)  # in the model's output order
 
 
@@ -92,8 +99,9 @@ def input_signature(data: bytes, where="model") -> tuple[list[int], str]:
 
 def output_roles(data: bytes, where="model") -> list[int]:
     """For each output of the main subgraph, in order, which detection output it is (0 boxes,
-    1 classes, 2 scores, 3 count): those of TFLite_Detection_PostProcess in an SSD, else the
-    serving signature's outputs of a CenterNet graph."""
+    1 classes, 2 scores, 3 count; a CenterNet keypoint graph's also 4 keypoints, 5 keypoint
+    scores): those of TFLite_Detection_PostProcess in an SSD, else the serving signature's
+    outputs of a CenterNet graph."""
     model = root_model(data, where)
     produced = None
     with damaged(where):
@@ -106,16 +114,17 @@ def output_roles(data: bytes, where="model") -> list[int]:
         outputs = [int(graph.Outputs(i)) for i in range(graph.OutputsLength())]
         if produced is None:
             produced = _signature_outputs(model, graph)
-    if produced is None or len(produced) != 4 or sorted(outputs) != sorted(produced):
+    if produced is None or len(produced) not in (4, 6) or sorted(outputs) != sorted(produced):
         raise InputError(f"{where}: not a detection model (its 4 outputs must be those of "
                          f"{POSTPROCESS}, or a CenterNet graph's boxes, classes, scores and "
-                         "count)")
+                         "count, and its keypoints and their scores)")
     return [produced.index(tensor) for tensor in outputs]
 
 
 def _signature_outputs(model, graph) -> list[int] | None:
-    """The tensors of boxes, classes, scores and count of a CenterNet graph's signature, when
-    their names and shapes are those CenterNetModule writes; else None."""
+    """The tensors of boxes, classes, scores and count (and keypoints and their scores) of a
+    CenterNet graph's signature, when their names and shapes are those CenterNetModule writes;
+    else None."""
     if model.SignatureDefsLength() != 1:
         return None
     signature = model.SignatureDefs(0)
@@ -123,16 +132,23 @@ def _signature_outputs(model, graph) -> list[int] | None:
     for index in range(signature.OutputsLength()):
         output = signature.Outputs(index)
         named[(output.Name() or b"").decode("utf-8", "replace")] = int(output.TensorIndex())
-    if set(named) != set(SIGNATURE_ROLES):
+    roles = next((table for table in (SIGNATURE_ROLES, KEYPOINT_SIGNATURE_ROLES)
+                  if set(named) == set(table)), None)
+    if roles is None:
         return None
-    tensors = [0] * 4
-    for name, role in SIGNATURE_ROLES.items():
+    tensors = [0] * len(roles)
+    for name, role in roles.items():
         tensors[role] = named[name]
     shapes = [list(graph.Tensors(tensor).ShapeAsNumpy()) for tensor in tensors]
-    boxes, classes, scores, count = shapes
+    boxes, classes, scores, count = shapes[:4]
     if len(boxes) != 3 or boxes[-1] != 4 or classes != boxes[:2] or scores != boxes[:2] \
             or len(count) != 1:
         return None
+    if len(shapes) > 4:
+        points, point_scores = shapes[KEYPOINTS:]
+        if len(points) != 4 or points[:2] != boxes[:2] or points[-1] != 2 \
+                or point_scores != points[:3]:
+            return None
     return tensors
 
 
@@ -246,4 +262,11 @@ def read_info(data: bytes, where="model") -> ModelInfo | None:
             raise InputError(f"{where}: its metadata names the label file {label_files[0]}, "
                              "which is not packed into the model")
         info.labels = packed[label_files[0]].decode("utf-8").splitlines()
+    if len(info.output_names) > KEYPOINTS:
+        from odwrap.deploy import keypoint_layout
+
+        packed = associated_files(data)
+        name = keypoint_layout.KEYPOINTS_FILE
+        if name in packed:
+            info.keypoints = keypoint_layout.parse(packed[name], f"{where}: packed {name}")
     return info

@@ -89,10 +89,12 @@ class Outcome:
 
 
 def detection_lines(source, image, found, threshold, first_id, annotator=None,
-                    wanted=None) -> list[dict]:
+                    wanted=None, layout=None) -> list[dict]:
     """The result dicts of one image's detections at or above THRESHOLD (of the class ids in
     WANTED, when given), ids from FIRST_ID; masks pasted at the image's size (and blended into
-    ANNOTATOR) one at a time. A video frame's carry its "frame" and "time"."""
+    ANNOTATOR) one at a time; a keypoint model's detection of a class that LAYOUT ({class id:
+    keypoint_layout.ClassPoints}) gives points gets COCO's "keypoints": [x, y, score, ...] in
+    pixels, its class's points in order. A video frame's carry its "frame" and "time"."""
     from odwrap.deploy import predicted_masks as mask_ops
 
     height, width = image.shape[:2]
@@ -105,6 +107,9 @@ def detection_lines(source, image, found, threshold, first_id, annotator=None,
                 "bbox": [round(xmin * width, 2), round(ymin * height, 2),
                          round((xmax - xmin) * width, 2), round((ymax - ymin) * height, 2)],
                 "score": round(float(score), 4)}
+        points = (layout or {}).get(int(label))
+        if found.keypoints is not None and points is not None:
+            line["keypoints"] = keypoint_values(found, index, points, height, width)
         if found.masks is not None:
             pasted = mask_ops.paste(found.masks[index], box, height, width)
             line.update(segmentation=pasted.rle(), mask_mean_score=round(pasted.mean_score, 4),
@@ -116,6 +121,17 @@ def detection_lines(source, image, found, threshold, first_id, annotator=None,
     return lines
 
 
+def keypoint_values(found, index: int, points, height: int, width: int) -> list[float]:
+    """COCO's [x, y, score, ...] in pixels of detection INDEX's points (a ClassPoints)."""
+    values = []
+    for point in points.keypoint_ids:
+        y, x = (float(v) for v in found.keypoints[index][point])
+        score = float(found.keypoint_scores[index][point]) \
+            if found.keypoint_scores is not None else 1.0
+        values += [round(x * width, 2), round(y * height, 2), round(score, 4)]
+    return values
+
+
 class Predictor:
     """The work of a worker on one image (callable from any number of threads): read it, infer
     it on a replica of DETECTOR that no other thread uses meanwhile (DETECTOR itself, in turn,
@@ -123,7 +139,7 @@ class Predictor:
     lines and draw."""
 
     def __init__(self, detector, workers: int, threshold: float, wanted, names: dict,
-                 annotate: bool):
+                 annotate: bool, layout=None):
         self.detectors = queue.SimpleQueue()  # a worker takes one, infers, puts it back
         self.detectors.put(detector)
         replica = getattr(detector, "replica", None)  # else one detector, one image at a time
@@ -131,6 +147,7 @@ class Predictor:
             self.detectors.put(replica())
         self.threshold, self.wanted, self.names, self.annotate = threshold, wanted, names, \
             annotate
+        self.layout = layout or {}  # a keypoint model's points of each class
 
     def __call__(self, work: Work) -> Outcome:
         from odwrap.deploy.annotate import Annotator
@@ -145,9 +162,9 @@ class Predictor:
             found = detector.detect(image)
         finally:
             self.detectors.put(detector)
-        annotator = Annotator(image) if self.annotate else None
+        annotator = Annotator(image, self.layout) if self.annotate else None
         lines = detection_lines(source, image, found, self.threshold, 0, annotator,
-                                self.wanted)
+                                self.wanted, self.layout)
         drawn = None
         if annotator is not None:
             drawn = annotator.pixels(lines, self.names) if source.frame is not None else \
@@ -170,9 +187,10 @@ class Writer:
     of its video's annotated video), then its detection lines (ids numbered on from the
     run's count) and its line in the image log, so that a logged image has its files."""
 
-    def __init__(self, output, lines, log, result, names: dict):
+    def __init__(self, output, lines, log, result, names: dict, layout=None):
         self.output, self.lines, self.log, self.result, self.names = output, lines, log, \
             result, names
+        self.layout = layout or {}
         self.video = None  # the annotated video being written, and its clip
         self.clip = None
 
@@ -206,7 +224,7 @@ class Writer:
         from odwrap.deploy import predicted_masks
         from odwrap.deploy.annotate import Annotator
 
-        annotator = Annotator(work.source.read())
+        annotator = Annotator(work.source.read(), self.layout)
         try:
             lines = [json.loads(line) for line in logged]
             for line in lines:

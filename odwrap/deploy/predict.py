@@ -4,8 +4,9 @@ annotated images (an annotated video of a video).
 
 A line: {"image_id", "filename", "category_id", "bbox": [x, y, w, h] in pixels, "score", and for
 a mask model "segmentation": {"size": [H, W], "counts": compressed COCO RLE},
-"mask_mean_score", "mask_area_fraction"; then "id"}: COCO's results format, which pycocotools'
-`loadRes` reads; a video frame's lines also carry its "frame" (index from 0) and "time"
+"mask_mean_score", "mask_area_fraction"; for a keypoint model "keypoints": [x, y, score, ...] in
+pixels, the points of the detection's class in keypoints.json's order; then "id"}: COCO's
+results format, which pycocotools' `loadRes` reads; a video frame's lines also carry its "frame" (index from 0) and "time"
 (seconds). The run streams (odwrap.deploy.pipeline: --workers threads read, infer and draw,
 a few images each in memory; the results are written in the images' order): each image's
 lines appended to OUTPUT/detections.jsonl.part and a line for the image to
@@ -38,14 +39,13 @@ from pathlib import Path
 from odwrap import report
 from odwrap.deploy import labelling, sources, video
 from odwrap.deploy.labelling import Written
+from odwrap.deploy.model_files import (DEFAULT_THRESHOLD, model_keypoints, model_labels,
+                                       model_threshold, read_labels)
 from odwrap.errors import InputError
 from odwrap.fsutil import MiB, atomic_write_text, atomic_writer, open_own_file, read_text
 
 DETECTIONS, IMAGES, RUN = "detections.jsonl", "images.jsonl", "predict.run.json"
 PART = ".part"
-
-
-DEFAULT_THRESHOLD = 0.5  # predict's, where the export carries no threshold.json
 
 
 @dataclass
@@ -66,39 +66,6 @@ class PredictResult:
     @property
     def median_milliseconds(self) -> float:
         return statistics.median(self.milliseconds) if self.milliseconds else 0.0
-
-
-def read_labels(path) -> dict[int, str]:
-    """A labels.txt's class names, a line each from id 1 ('???' where an id has no class, as
-    export writes it); InputError naming the file when it is missing, a FIFO or a device, over
-    16 MiB or not UTF-8, or when labelmap.problems() finds an error in its classes (none, an
-    empty name, a name twice)."""
-    from odwrap.deploy.exportdir import UNNAMED_CLASS
-    from odwrap.odapi import labelmap
-
-    lines = read_text(path, "labels file").splitlines()
-    label_map = labelmap.from_classes(lines)
-    for item in [item for item in label_map.item if item.name == UNNAMED_CLASS]:
-        label_map.item.remove(item)
-    errors = [message for severity, message in labelmap.problems(label_map)
-              if severity == "error"]
-    if errors:
-        raise InputError(f"{path}: {errors[0]} (a labels file names class id N on line N)")
-    return {index: name for index, name in enumerate(lines, start=1)}
-
-
-def model_labels(detector, model: Path, labels=None) -> dict[int, str]:
-    """Class names: LABELS (a labels.txt), else the model's metadata, else a labels.txt in or
-    beside the model's folder (a SavedModel export writes it beside saved_model/)."""
-    from odwrap.deploy.exportdir import ExportDir
-
-    if labels:
-        return read_labels(labels)
-    packed = dict(enumerate(getattr(detector, "labels", []), start=1))
-    for place in ExportDir.holding(model).around():
-        if not packed and place.labels.exists():
-            return read_labels(place.labels)
-    return packed
 
 
 def _cut_to_lines(handle, path: Path, keep: int | None = None) -> tuple[int, int]:
@@ -201,13 +168,13 @@ def _logged_names(log: Path, images: int):
             yield entry.get("filename"), entry.get("frame"), entry.get("detections", 0)
 
 
-def _finish(output: Path, jsonl: bool, format=None, names=None, images=()):
+def _finish(output: Path, jsonl: bool, format=None, names=None, images=(), layout=None):
     """(the detections file, the labelling tool's files): the part files get their names,
     detections.json is written from the lines; FORMAT's files before them, so that a run whose
     labelling files fail can be resumed and finish again."""
     part = output / (DETECTIONS + PART)
     written = format and labelling.write(format, output, output / (IMAGES + PART), part, names,
-                                         images)
+                                         images, layout)
     if jsonl:
         target = output / DETECTIONS
         os.replace(part, target)
@@ -239,24 +206,6 @@ def _check_format(format: str, images, output: Path, restart: bool) -> None:
     log = output / (IMAGES + PART)
     if restart or not (log.exists() or log.is_symlink()):
         labelling.refuse_existing(output, format)
-
-
-def model_threshold(model: Path) -> tuple[float, str]:
-    """(the score threshold, where it came from) for MODEL when none is given: its export
-    folder's threshold.json (the best F1 of its evaluation), else DEFAULT_THRESHOLD."""
-    from odwrap.deploy.exportdir import ExportDir
-
-    path = ExportDir.holding(model).threshold
-    if not path.exists():
-        return DEFAULT_THRESHOLD, "the default (no threshold.json beside the model)"
-    try:
-        found = json.loads(read_text(path, "threshold file", limit=MiB))["threshold"]
-    except (ValueError, KeyError, TypeError, RecursionError):
-        found = None
-    if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 < found <= 1:
-        raise InputError(f"{path}: not a threshold file of odwrap export (its threshold must "
-                         "be a number in (0, 1]); export again, or give --threshold")
-    return float(found), f"the best F1 of its evaluation ({path})"
 
 
 def default_workers() -> int:
@@ -335,11 +284,12 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
     atomic_write_text(output / RUN, json.dumps(run))
     result = PredictResult(runtime=detector.runtime, output=output, resumed=resumed,
                            detections=count, threshold=threshold, threshold_source=source)
-    predictor = pipeline.Predictor(detector, workers, threshold, wanted, names, annotate)
+    layout = model_keypoints(detector, model)
+    predictor = pipeline.Predictor(detector, workers, threshold, wanted, names, annotate, layout)
     with open_own_file(output / (DETECTIONS + PART)) as lines, \
             open_own_file(output / (IMAGES + PART)) as log, \
             report.tracking("predict", total, "image", done=resumed) as progress:
-        writer = pipeline.Writer(output, lines, log, result, names)
+        writer = pipeline.Writer(output, lines, log, result, names, layout)
         work = _work(sources.iterate(images, stride), max_images, output, resumed,
                      writer if annotate else None)
         try:
@@ -360,7 +310,7 @@ def predict(model, images, output="predictions", *, threshold: float | None = No
             raise InputError(f"no images in {', '.join(str(image) for image in images)}")
         raise InputError(f"no image could be read ({len(result.skipped)} tried): "
                          f"{result.skipped[0][1]}")
-    result.output, result.labelling = _finish(output, jsonl, format, names, images)
+    result.output, result.labelling = _finish(output, jsonl, format, names, images, layout)
     return result
 
 

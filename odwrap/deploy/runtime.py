@@ -136,7 +136,7 @@ class TFLiteDetector:
         # Boxes, classes, scores, count: the post-processing op's outputs, wherever the model's
         # output list puts them (TF2 exports: scores, boxes, count, classes).
         by_role = dict(zip(roles, outputs))
-        self.outputs = [by_role[role] for role in range(4)]
+        self.outputs = [by_role[role] for role in range(len(roles))]  # 6 with keypoints
 
     def _interpreter(self):
         with captured_output():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
@@ -181,11 +181,13 @@ class TFLiteDetector:
         start = time.perf_counter()
         self.interpreter.invoke()
         elapsed = (time.perf_counter() - start) * 1000
-        boxes, classes, scores, count = (self.interpreter.get_tensor(detail["index"])
-                                         for detail in self.outputs)
+        boxes, classes, scores, count, *points = (self.interpreter.get_tensor(detail["index"])
+                                                  for detail in self.outputs)
         count = int(np.squeeze(count))
         return Detections(boxes=boxes[0][:count], classes=classes[0][:count].astype(int) + 1,
-                          scores=scores[0][:count], milliseconds=elapsed)
+                          scores=scores[0][:count], milliseconds=elapsed,
+                          keypoints=points[0][0][:count] if points else None,
+                          keypoint_scores=points[1][0][:count] if points else None)
 
 
 class SavedModelDetector:
@@ -220,11 +222,16 @@ class SavedModelDetector:
         elapsed = (time.perf_counter() - start) * 1000
         count = int(output["num_detections"][0])
         masks = output.get("detection_masks")
+        points = output.get("detection_keypoints")
+        point_scores = output.get("detection_keypoint_scores")
         return Detections(boxes=output["detection_boxes"][0][:count].numpy(),
                           classes=output["detection_classes"][0][:count].numpy().astype(int),
                           scores=output["detection_scores"][0][:count].numpy(),
                           milliseconds=elapsed,
-                          masks=None if masks is None else masks[0][:count].numpy())
+                          masks=None if masks is None else masks[0][:count].numpy(),
+                          keypoints=None if points is None else points[0][:count].numpy(),
+                          keypoint_scores=None if point_scores is None
+                          else point_scores[0][:count].numpy())
 
 
 def load_detector(path, runtime="auto", threads=2):

@@ -21,7 +21,7 @@ import numpy as np
 from odwrap.deploy import predicted_masks as mask_ops
 from odwrap.deploy import sources
 from odwrap.deploy.annotate import Annotator
-from odwrap.deploy.predict import model_labels
+from odwrap.deploy.model_files import model_labels
 from odwrap.deploy.runtime import load_detector, load_rgb
 from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_bytes

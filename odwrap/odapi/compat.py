@@ -189,6 +189,28 @@ def _keras_resnet_patch() -> None:
     importlib.import_module(RESNET_V1).resnet = _keras_resnet_module()
 
 
+TARGET_UTILS = "object_detection.utils.target_assigner_utils"
+
+
+def _keypoint_blackout_needed() -> bool:
+    utils = importlib.import_module(TARGET_UTILS)
+    return not getattr(utils.blackout_pixel_weights_by_box_regions, "odwrap_fix", False)
+
+
+def _keypoint_blackout_patch() -> None:
+    tf = importlib.import_module("tensorflow")
+    utils = importlib.import_module(TARGET_UTILS)
+    original = utils.blackout_pixel_weights_by_box_regions
+    converted = tf.autograph.to_graph(original)  # its `if num_instances == 0` as a tf.cond
+
+    def blackout(height, width, boxes, *args, **kwargs):
+        static = tf.compat.dimension_value(boxes.shape[0]) is not None
+        return (original if static else converted)(height, width, boxes, *args, **kwargs)
+
+    blackout.odwrap_fix = True
+    utils.blackout_pixel_weights_by_box_regions = blackout
+
+
 FIXES = (
     Fix(
         "legacy_keras",
@@ -256,6 +278,15 @@ FIXES = (
         "from the Keras 2 that tf.keras is",
         _keras_resnet_needed,
         _keras_resnet_patch,
+    ),
+    Fix(
+        "center_net_keypoint_eval",
+        # model_lib_v2.eager_eval_loop swallows the error and then fails on its evaluators: None.
+        "evaluating a CenterNet keypoint model fails: eval unpads the ground truth, and the "
+        "keypoint targets' blackout_pixel_weights_by_box_regions tests its number of boxes, "
+        "then unknown, with a Python if that autograph leaves unconverted; called converted",
+        _keypoint_blackout_needed,
+        _keypoint_blackout_patch,
     ),
 )
 

@@ -1,6 +1,6 @@
 """What the OD API exports, in one table: the formats, the quantization modes of each, and which
 meta-architecture each format takes (ONNX and OpenVINO: what their converters were measured to
-convert from the OD API's SavedModel). Read by the checks (ODW008, ODW025, ODW028), the spec's
+convert from the OD API's SavedModel). Read by the checks (ODW008, ODW025, ODW028, ODW031), the spec's
 schema, the exporters and the CLI's choices; imports nothing heavy.
 """
 
@@ -53,3 +53,19 @@ def refusal(fmt: str, arch: str, kind: str) -> str | None:
     why = f" ({WHY[fmt, arch]})" if (fmt, arch) in WHY else ""
     return (f"{WHO[fmt]} takes {' and '.join(NAMES[a] for a in takes)} models, and this is a "
             f"{kind} model{why}; export --format {' or '.join(others)}")
+
+
+def keypoint_refusal(fmt: str, classes: int, keypoint_classes: int) -> str | None:
+    """Why FMT cannot export the keypoints of a CenterNet of CLASSES classes, KEYPOINT_CLASSES
+    of them with keypoints ("reason; what to do instead"); None when it can."""
+    if fmt != "tflite" or not keypoint_classes or (classes, keypoint_classes) == (1, 1):
+        return None
+    # meta_architectures/center_net_meta_arch.py: postprocess decodes keypoints TFLite-
+    # compatibly only when one task and num_classes is 1 (_postprocess_keypoints_single_class);
+    # the several-class decoding converts, and its TFLite model fails at its first inference
+    # ("tflite/kernels/unpack.cc: NumElements(input) > 0 was not true", measured).
+    return (f"{WHO[fmt]} decodes the keypoints of a one-class model only (the OD API's "
+            f"several-class keypoint decoding is not TFLite-compatible: its model fails at the "
+            f"first inference), and this model has {classes} classes, {keypoint_classes} with "
+            "keypoints; train a one-class keypoint model for TFLite, or export --format "
+            "saved_model, which keeps every class's keypoints")

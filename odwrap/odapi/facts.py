@@ -29,6 +29,38 @@ def predicts_masks(config) -> bool:
     return predictor.mask_rcnn_box_predictor.predict_instance_masks
 
 
+def label_map_fields(config) -> list[tuple[object, str]]:
+    """(message, field name) of every label map path CONFIG names: each input reader's
+    label_map_path and a CenterNet's keypoint_label_map_path."""
+    fields = [(reader, "label_map_path")
+              for reader in [config.train_input_reader, *config.eval_input_reader]]
+    if meta_architecture(config) == "center_net":
+        fields.append((config.model.center_net, "keypoint_label_map_path"))
+    return fields
+
+
+def predicts_keypoints(config) -> bool:
+    """A CenterNet with a keypoint estimation task."""
+    return meta_architecture(config) == "center_net" and \
+        len(config.model.center_net.keypoint_estimation_task) > 0
+
+
+def keypoint_refusal(config, fmt: str) -> str | None:
+    """Why FMT cannot export CONFIG's keypoints (odapi.exports.keypoint_refusal); None when it
+    can, or the model has none."""
+    from odwrap.odapi import exports
+
+    if not predicts_keypoints(config):
+        return None
+    return exports.keypoint_refusal(fmt, num_classes(config),
+                                    len(config.model.center_net.keypoint_estimation_task))
+
+
+def keypoint_edges(config) -> list[tuple[int, int]]:
+    """The skeleton: eval_config's keypoint_edge pairs of keypoint ids."""
+    return [(edge.start, edge.end) for edge in config.eval_config.keypoint_edge]
+
+
 def fixed_input_size(config) -> tuple[int, int] | None:
     """(height, width) of a fixed_shape_resizer, else None."""
     model = model_config(config)

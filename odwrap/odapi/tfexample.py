@@ -17,11 +17,17 @@ _MASK_DELTA = 0xA282EAD8
 
 
 _SMALL = [bytes((value,)) for value in range(128)]
+_TAGS = {1: b"\x0a", 2: b"\x12", 3: b"\x1a"}  # fields 1-3 of wire type 2 (length-delimited)
+# A bytes value at least this long (an image) is a part of its own in example_parts: it is
+# never copied into a larger buffer before it is written.
+_OWN_PART = 4096
 
 
 def _varint(value: int) -> bytes:
     if 0 <= value < 128:
         return _SMALL[value]
+    if 0 < value < 16384:  # two bytes: an image side, a list's length
+        return bytes((value & 0x7F | 0x80, value >> 7))
     if value < 0:
         value += 1 << 64  # int64 values are encoded as their two's complement
     out = bytearray()
@@ -37,20 +43,8 @@ def _varint(value: int) -> bytes:
 
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _feature(kind: str, values) -> bytes:
-    if kind == "bytes":
-        items = b"".join(_field(1, value) for value in values)
-        return _field(1, items)
-    if kind == "float":
-        packed = struct.pack(f"<{len(values)}f", *values)
-        return _field(2, _field(1, packed) if values else b"")
-    if kind == "int":
-        packed = b"".join(_varint(int(value)) for value in values)
-        return _field(3, _field(1, packed) if values else b"")
-    raise ValueError(f"unknown feature kind {kind!r}")
+    size = len(payload)
+    return _TAGS[number] + (_SMALL[size] if size < 128 else _varint(size)) + payload
 
 
 def _key(key: str, cache={}) -> bytes:  # noqa: B006 (a cache of the few feature names)
@@ -60,24 +54,83 @@ def _key(key: str, cache={}) -> bytes:  # noqa: B006 (a cache of the few feature
     return encoded
 
 
+def _entry_head(key: str, tag: bytes, payload_size: int, cache={}) -> bytes:  # noqa: B006
+    """A map entry of Features up to its Feature's list payload of PAYLOAD_SIZE bytes: the
+    entry's field, its key, its value (Feature) and the Feature's list field (TAG). Cached for
+    the small sizes that repeat (a few keys, three tags, sizes under 128)."""
+    head = cache.get((key, tag, payload_size))
+    if head is not None:
+        return head
+    feature = 1 + len(_varint(payload_size)) + payload_size
+    key_field = _key(key)
+    entry = len(key_field) + 1 + len(_varint(feature)) + feature
+    head = b"".join((b"\x0a", _varint(entry), key_field, b"\x12", _varint(feature), tag,
+                     _varint(payload_size)))
+    if payload_size < 128 and len(cache) < 65536:
+        cache[(key, tag, payload_size)] = head
+    return head
+
+
+def example_parts(features: dict) -> list[bytes]:
+    """encode_example(FEATURES) as a list of parts (their concatenation is the record): each
+    bytes value of _OWN_PART bytes or more a part of its own, the rest joined between them, so
+    that an image's bytes are not copied before they are written (frame_parts)."""
+    parts, run = [], []
+    for key, (kind, values) in sorted(features.items()):
+        if kind == "bytes":
+            if max(map(len, values), default=0) >= _OWN_PART:
+                run.append(_entry_head(key, b"\x0a", sum(
+                    1 + len(_varint(len(value))) + len(value) for value in values)))
+                for value in values:
+                    if len(value) >= _OWN_PART:
+                        run.append(b"\x0a" + _varint(len(value)))
+                        parts += (b"".join(run), value)
+                        run = []
+                    else:
+                        run.append(_field(1, value))
+                continue
+            tag, payload = b"\x0a", b"".join([_field(1, value) for value in values])
+        elif kind == "float":
+            packed = struct.pack(f"<{len(values)}f", *values)
+            tag, payload = b"\x12", _field(1, packed) if values else b""
+        elif kind == "int":
+            packed = b"".join([_varint(int(value)) for value in values])
+            tag, payload = b"\x1a", _field(1, packed) if values else b""
+        else:
+            raise ValueError(f"unknown feature kind {kind!r}")
+        run += (_entry_head(key, tag, len(payload)), payload)
+    parts.append(b"".join(run))
+    head = b"\x0a" + _varint(sum(map(len, parts)))
+    parts[0] = head + parts[0]  # the first part is never a large value: an entry starts it
+    return parts
+
+
 def encode_example(features: dict) -> bytes:
     """{key: (kind, [values])} with kind bytes|float|int -> serialized tf.train.Example."""
-    entries = b"".join(
-        _field(1, _key(key) + _field(2, _feature(kind, values)))
-        for key, (kind, values) in sorted(features.items()))
-    return _field(1, entries)
+    return b"".join(example_parts(features))
+
+
+def _masked(crc: int) -> bytes:
+    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
 
 
 def _masked_crc(data: bytes) -> bytes:
-    crc = crc32c.crc32c(data)
-    masked = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-    return struct.pack("<I", masked)
+    return _masked(crc32c.crc32c(data))
+
+
+def frame_parts(parts: list[bytes]) -> list[bytes]:
+    """The TFRecord of the data whose PARTS example_parts gives, as parts: its length and the
+    length's masked CRC32C, the data, the data's masked CRC32C (never copied into one buffer)."""
+    length = struct.pack("<Q", sum(map(len, parts)))
+    crc = 0
+    for part in parts:
+        crc = crc32c.crc32c(part, crc)
+    return [length + _masked_crc(length), *parts, _masked(crc)]
 
 
 def frame_record(data: bytes) -> bytes:
     """One TFRecord: length, its masked CRC32C, the data, its masked CRC32C."""
-    length = struct.pack("<Q", len(data))
-    return length + _masked_crc(length) + data + _masked_crc(data)
+    return b"".join(frame_parts([data]))
 
 
 def _open_binary(path):

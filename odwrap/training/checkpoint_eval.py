@@ -15,10 +15,11 @@ from pathlib import Path
 
 from odwrap import report
 from odwrap.errors import InputError
+from odwrap.evaluation import keypoints
 from odwrap.evaluation.insight import Insight, insight
 from odwrap.evaluation.worst import picture
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import evaluators, facts, logs, setup
+from odwrap.odapi import evaluators, facts, labelmap, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
@@ -97,8 +98,15 @@ class Evaluator:
             metrics = setup.eager_eval_loop(self.model, self.configs,
                                             _Counted(self.dataset, progress), self.step)
         self.writer.flush()
-        metrics = {key: float(value) for key, value in metrics.items()}
+        metrics = evaluators.with_keypoint_means(
+            {key: float(value) for key, value in metrics.items()})
         step = int(self.step.numpy())
+        if recorded["keypoints"]:
+            keypoints.write(recorded["keypoints"], self.folder.analysis_dir,
+                            labelmap.keypoints_of(labelmap.read(facts.label_map_path(
+                                self.config))), self._source_ids())
+        else:
+            keypoints.write([], self.folder.analysis_dir, {})
         result = EvalResult(step=step, checkpoint=checkpoint, metrics=metrics,
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,
@@ -114,15 +122,27 @@ class Evaluator:
             result.insight.analysis.as_json()["threshold"] if result.insight else None)
         return result
 
+    def _eval_examples(self):
+        """The decoded eval examples eager_eval_loop sees, in its order."""
+        files = facts.match_files(facts.eval_patterns(self.config))
+        records = (record for path in files for record in read_records(path))
+        return (decode_example(record) for record in itertools.islice(
+            records, self.config.eval_config.num_examples or None))
+
+    def _source_ids(self) -> dict[int, str]:
+        """{the id eager_eval_loop's evaluators know an eval image by: its source_id}."""
+        names = [(features.get("image/source_id") or [b""])[0]
+                 for features in self._eval_examples()]
+        return {key: name.decode("utf-8", "replace")
+                for key, name in zip(evaluators.image_keys(names), names)} if names else {}
+
     def _pictures(self, ids) -> list:
         """(id, caption, RGB pixels) of the eval images that eager_eval_loop knew by IDS."""
         wanted = {int(key) for key in ids}
-        files = facts.match_files(facts.eval_patterns(self.config))
-        records = itertools.islice((record for path in files for record in read_records(path)),
-                                   self.config.eval_config.num_examples or None)
+        examples = self._eval_examples()
         found = []
         while len(found) < len(wanted):
-            batch = [decode_example(record) for record in itertools.islice(records, 256)]
+            batch = list(itertools.islice(examples, 256))
             if not batch:
                 break
             keys = evaluators.image_keys([(features.get("image/source_id") or [b""])[0]

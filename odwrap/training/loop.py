@@ -186,9 +186,9 @@ def _stage_label_map(config, label_map, folder: ModelDir, stack):
     staged = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odwrap-train-")))
     labelmap.write(label_map, staged / labelmap.FILE_NAME)
     own = str(folder.label_map_path.resolve())
-    for reader in [run_config.train_input_reader, *run_config.eval_input_reader]:
-        if reader.label_map_path == own:
-            reader.label_map_path = str(staged / labelmap.FILE_NAME)
+    for message, name in facts.label_map_fields(run_config):
+        if getattr(message, name) == own:
+            setattr(message, name, str(staged / labelmap.FILE_NAME))
     return run_config
 
 

@@ -149,9 +149,9 @@ class ModelDir:
         config = copy.deepcopy(config)
         config.train_config.ClearField("num_steps")
         inline = False
-        for reader in [config.train_input_reader, *config.eval_input_reader]:
-            if reader.label_map_path and self._is_own_map(reader.label_map_path):
-                reader.label_map_path = f"<model dir>/{labelmap.FILE_NAME}"
+        for message, name in facts.label_map_fields(config):
+            if getattr(message, name) and self._is_own_map(getattr(message, name)):
+                setattr(message, name, f"<model dir>/{labelmap.FILE_NAME}")
                 inline = True
         text = pipeline_text(config)
         return text + f"# {labelmap.FILE_NAME}\n{own_map}" if inline and own_map else text

@@ -183,11 +183,41 @@ def test_a_specs_keypoints_rendered_and_written_into_its_label_map(tmp_path):
     assert 'keypoints {\n    id: 0\n    label: "top_left"\n  }' in text
 
 
-def test_the_example_spec_generates(tmp_path):
-    spec = ROOT / "templates" / "specs" / "centernet_keypoints_shapes.yaml"
+@pytest.mark.parametrize("architecture, size, zoo", [
+    ("centernet_mobilenet_v2_fpn", 512, "centernet_mobilenetv2fpn_512x512_coco17_kpts"),
+    ("centernet_resnet50_v1_fpn", 512, "centernet_resnet50_v1_fpn_512x512_kpts_coco17_tpu-8"),
+    ("centernet_hourglass104", 1024, "centernet_hg104_1024x1024_kpts_coco17_tpu-32"),
+])
+def test_pretrained_coco_starts_a_keypoint_spec_from_the_zoos_keypoint_model(
+        tmp_path, architecture, size, zoo):
+    spec = tmp_path / "spec.yaml"
+    body = textwrap.dedent(f"""\
+        model:
+          architecture: {architecture}
+          image_size: {size}
+          pretrained: coco
+          {{keypoints}}
+        data:
+          classes: [plate]
+          train: records/train-*.tfrecord
+        """)
+    spec.write_text(body.format(keypoints="keypoints: {plate: {points: [a, b]}}"))
+    assert cli.main(["generate", str(spec), "-o", str(tmp_path / "kpts")]) == 0
+    config = read_pipeline(tmp_path / "kpts" / "pipeline.config")
+    assert f"/{zoo}/checkpoint/ckpt-0" in config.train_config.fine_tune_checkpoint
+    spec.write_text(body.format(keypoints=""))  # boxes only: the zoo's boxes model
+    assert cli.main(["generate", str(spec), "-o", str(tmp_path / "boxes")]) == 0
+    boxes = read_pipeline(tmp_path / "boxes" / "pipeline.config")
+    assert "kpts" not in boxes.train_config.fine_tune_checkpoint
+
+
+@pytest.mark.parametrize("name, count", [("centernet_keypoints_shapes.yaml", 7),
+                                         ("centernet_keypoints_squares.yaml", 4)])
+def test_the_example_specs_generate(tmp_path, name, count):
+    spec = ROOT / "templates" / "specs" / name
     assert cli.main(["generate", str(spec), "-o", str(tmp_path / "out")]) == 0
     config = read_pipeline(tmp_path / "out" / "pipeline.config")
-    assert config.train_input_reader.num_keypoints == 7
+    assert config.train_input_reader.num_keypoints == count
 
 
 @pytest.mark.parametrize("keypoints, message", [

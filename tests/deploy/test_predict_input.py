@@ -53,7 +53,7 @@ def test_a_bad_labels_file_is_refused_naming_it(tmp_path, capsys, image, make, m
 
 
 def test_labels_of_unused_ids_may_repeat_as_export_writes_them(tmp_path):
-    from odwrap.deploy.predict import read_labels
+    from odwrap.deploy.model_files import read_labels
 
     labels = tmp_path / "labels.txt"
     labels.write_text("square\n???\ncircle\n???\n")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from odwrap.deploy.export.common import ExportJob
-from odwrap.deploy.predict import DEFAULT_THRESHOLD, model_threshold
+from odwrap.deploy.model_files import DEFAULT_THRESHOLD, model_threshold
 from odwrap.errors import InputError
 from odwrap.training.modeldir import ModelDir
 

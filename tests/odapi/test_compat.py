@@ -22,6 +22,7 @@ NEEDED_ON = {
     "pillow_getsize": {"tf221", "tf215"},
     "numpy_aliases": {"tf221", "tf215"},
     "keras_resnet_builder": {"tf221", "tf215"},
+    "center_net_keypoint_eval": {"tf221", "tf215"},
 }
 
 
@@ -128,6 +129,53 @@ assert model.output_shape == (None, 2, 2, 512), model.output_shape
 print("OK")
 """
 
+# model_lib_v2.eager_eval_loop's path: the keypoint model's loss in a tf.function, its ground
+# truth unpadded (eval's batch of 1), so that its number of boxes is known only at run time.
+CENTER_NET_KEYPOINT_LOSS = """
+import pathlib
+import tempfile
+from odwrap.odapi import compat
+compat.apply()
+import tensorflow as tf
+import odwrap
+from odwrap.odapi.pipeline import read_pipeline
+work = pathlib.Path(tempfile.mkdtemp())
+(work / "spec.yaml").write_text('''
+model:
+  architecture: centernet_mobilenet_v2_fpn
+  image_size: 64
+  resizer: fixed
+  depth_multiplier: 0.25
+  keypoints:
+    plate:
+      points: [left, right]
+data:
+  classes: [plate]
+  train: records/train-*.tfrecord
+''')
+odwrap.generate(work / "spec.yaml", work / "out")
+config = read_pipeline(work / "out" / "pipeline.config")
+model_builder = compat.load("object_detection.builders.model_builder")
+model = model_builder.build(config.model, is_training=False)
+
+@tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+def loss(boxes):  # as eval's: the ground truth unpadded, its number of boxes unknown
+    count = tf.shape(boxes)[0]
+    images, shapes = model.preprocess(tf.zeros([1, 64, 64, 3]))
+    predicted = model.predict(images, shapes)
+    model.provide_groundtruth(
+        groundtruth_boxes_list=[boxes],
+        groundtruth_classes_list=[tf.ones([count, 1])],
+        groundtruth_keypoints_list=[tf.fill([count, 2, 2], 0.3)],
+        groundtruth_keypoint_visibilities_list=[tf.ones([count, 2], tf.bool)],
+        groundtruth_weights_list=[tf.ones([count])])
+    return model.loss(predicted, shapes)
+
+losses = loss(tf.constant([[0.1, 0.1, 0.6, 0.6]]))
+assert all(bool(tf.math.is_finite(value)) for value in losses.values()), losses
+print("OK")
+"""
+
 CASES = [
     pytest.param("legacy_keras", BUILD_KERAS_MODEL,
                  "module 'keras._tf_keras.keras.layers' has no attribute 'experimental'",
@@ -149,6 +197,9 @@ CASES = [
     pytest.param("keras_resnet_builder", BUILD_RESNET18,
                  "module 'keras.applications.resnet' has no attribute 'ResNet'",
                  id="keras_resnet_builder"),
+    pytest.param("center_net_keypoint_eval", CENTER_NET_KEYPOINT_LOSS,
+                 "Using a symbolic `tf.Tensor` as a Python `bool` is not allowed",
+                 id="center_net_keypoint_eval"),
 ]
 
 

@@ -2,8 +2,9 @@
 
 `read(source, options, problems) -> (samples, images_root)`; the images root is the folder
 that every image path must stay inside. A reader of keypoints (coco, with options.keypoints)
-returns a third value, {class: data.keypoints.ClassKeypoints}. The table of names imports no reader (the CLI offers
-them without loading the readers' libraries); `reader(name)` loads one.
+returns a third value, {class: data.keypoints.ClassKeypoints}. A reader of PARALLEL_READERS
+takes `workers=` too, the processes it may parse its files in. The table of names imports no
+reader (the CLI offers them without loading the readers' libraries); `reader(name)` loads one.
 """
 
 import importlib
@@ -22,6 +23,7 @@ class ReadOptions:
 
 
 KEYPOINT_READERS = ("coco",)  # the formats that read keypoints
+PARALLEL_READERS = ("voc",)  # the formats whose read() takes workers= (a file an image)
 READERS = {"voc": "voc", "coco": "coco", "csv": "csv_boxes", "oid": "oid",  # name: module
            "yolo": "yolo", "labelme": "labelme", "cvat": "cvat", "createml": "createml"}
 

@@ -13,11 +13,13 @@ from odwrap.errors import InputError
 from odwrap.fsutil import atomic_write_text
 
 # The variable each post-processing output lands in, in the snippets below.
-VARIABLES = ("boxes", "classes", "scores", "count")
+VARIABLES = ("boxes", "classes", "scores", "count", "keypoints", "keypoint_scores")
 SHAPES = ("[1, N, 4] ymin, xmin, ymax, xmax as fractions of the image (0..1)",
           f"[1, N] class index: line index (from 0) of {ExportDir.LABELS}",
           "[1, N] score, 0..1, best first",
-          "[1] how many of the N rows hold detections")
+          "[1] how many of the N rows hold detections",
+          f"[1, N, K, 2] y, x as fractions of the image; {ExportDir.KEYPOINTS_NAME} says which",
+          "[1, N, K] each keypoint's score, 0..1")
 
 # The name edgetpu_compiler gives the int8 model, as the README names it before it exists.
 EDGETPU_MODEL = ExportDir.compiled(ExportDir(".").tflite("int8")).name
@@ -74,7 +76,9 @@ def _snippet(model: dict, delegate: bool) -> list[str]:
              f"{unpack} = (interpreter.get_tensor(d[\"index\"]) for d in "
              "interpreter.get_output_details())",
              "for i in range(int(count[0])):",
-             "    print(labels[int(classes[0][i])], float(scores[0][i]), boxes[0][i])"]
+             "    print(labels[int(classes[0][i])], float(scores[0][i]), boxes[0][i]"
+             + (", keypoints[0][i], keypoint_scores[0][i])"
+                if modelinfo.KEYPOINTS in model["roles"] else ")")]
     return ["    " + line for line in lines]
 
 

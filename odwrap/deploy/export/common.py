@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odwrap.deploy import keypoint_layout
 from odwrap.deploy.export import CHECKPOINTS
 from odwrap.deploy.export.bundle import write_readme
 from odwrap.deploy.exportdir import UNNAMED_CLASS, ExportDir
@@ -44,6 +45,9 @@ def _refuse_format(config, arch: str, fmt: str) -> None:
     refused = exports.refusal(fmt, arch, kind)
     if refused:
         raise InputError(f"--format {fmt}: {refused}")
+    keypoints = facts.keypoint_refusal(config, fmt)
+    if keypoints:
+        raise InputError(f"--format {fmt}: {keypoints}")
     if fmt in ("saved_model", "onnx", "openvino"):  # the SavedModel resizes inside
         return
     if facts.fixed_input_size(config) is None:
@@ -94,11 +98,11 @@ class ExportJob:
     def open(cls, model_dir, fmt, output=None, weights=None, checkpoint="latest"):
         folder = ModelDir(model_dir)
         arch = facts.meta_architecture(folder.config)
+        _refuse_format(folder.config, arch, fmt)  # the model's config says it: before training
         folder.require_checkpoint("export")
         if checkpoint not in CHECKPOINTS:
             raise InputError(f"--checkpoint {checkpoint}: {' or '.join(CHECKPOINTS)}")
         chosen = require_best(folder) if checkpoint == "best" else None
-        _refuse_format(folder.config, arch, fmt)
         weights = averages.choose(folder, weights)
         output = Path(output) if output else folder.export_dir
         if output.exists() and not output.is_dir():
@@ -174,6 +178,20 @@ class ExportJob:
         """The folder's labels.txt, as the models pack it too."""
         return atomic_write_text(self.exports.labels, "\n".join(self.label_lines()) + "\n")
 
+    def keypoint_layout(self) -> dict:
+        """A keypoint model's {class id: ClassPoints}; {} for others."""
+        return keypoint_layout.from_config(self.config)
+
+    def write_keypoints(self) -> Path | None:
+        """The folder's keypoints.json of a keypoint model, as its .tflite packs it (predict
+        reads it for a SavedModel, ONNX or OpenVINO model); an older one removed otherwise."""
+        layout = self.keypoint_layout()
+        target = self.exports.keypoints
+        if not layout:
+            target.unlink(missing_ok=True)
+            return None
+        return atomic_write_bytes(target, keypoint_layout.to_json(layout))
+
     def write_threshold(self) -> tuple[Path | None, str]:
         """(the folder's threshold.json, a note): the best-F1 score threshold of the model
         folder's latest evaluation (metrics.json), which predict then takes as its default for
@@ -241,10 +259,12 @@ def finish(job: ExportJob, fmt: str, paths, notes=(), files=()) -> ExportResult:
         image = np.zeros((*(job.folder.input_size or (320, 320)), 3), np.uint8)
     verified = [verify(path, image) for path in paths]
     job.write_config()
+    keypoints = job.write_keypoints()
     threshold, threshold_note = job.write_threshold()
     readme = write_readme(job.output)  # describes every .tflite in the folder
     files = [*(paths if len(paths) > 1 else ()), *files,
-             *([threshold] if threshold else []), *([readme] if readme else [])]
+             *([keypoints] if keypoints else []), *([threshold] if threshold else []),
+             *([readme] if readme else [])]
     path = paths[0] if len(paths) == 1 else job.output
     return ExportResult(format=fmt, path=path, seconds=time.perf_counter() - job.started,
                         size_bytes=sum(tree_size(path) for path in paths),

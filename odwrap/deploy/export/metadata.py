@@ -18,13 +18,14 @@ from pathlib import Path
 
 import flatbuffers
 
-from odwrap.deploy import modelinfo
+from odwrap.deploy import keypoint_layout, modelinfo
 from odwrap.deploy.exportdir import ExportDir
 from odwrap.deploy.preprocessing import Normalization
 from odwrap.errors import RunError
 from odwrap.fsutil import atomic_write_bytes
 
 LABELS_FILE = ExportDir.LABELS  # the packed label file, named as the folder's
+KEYPOINTS_FILE = keypoint_layout.KEYPOINTS_FILE  # a keypoint model's, named as the folder's
 # The oldest metadata parser that reads every field written here (all in schema 1.0.0).
 MIN_PARSER_VERSION = "1.0.0"
 IMAGE_PROPERTIES, FEATURE_PROPERTIES, BOUNDING_BOX_PROPERTIES = 2, 1, 3  # ContentProperties
@@ -37,7 +38,10 @@ OUTPUT_DESCRIPTIONS = (
     "Boxes of the detected objects: ymin, xmin, ymax, xmax as fractions of the image size.",
     "Class index of each detected object (line index + 1 of labels.txt is the label map id).",
     "Score of each detected object, 0 to 1.",
-    "How many detections the other outputs hold.")
+    "How many detections the other outputs hold.",
+    "Keypoints of each detected object: [detection, keypoint, (y, x)] as fractions of the image "
+    "size; a class's own keypoints are at the label map's keypoint ids, the others zero.",
+    "Score of each keypoint of each detected object, 0 to 1.")
 
 
 @dataclass
@@ -51,6 +55,7 @@ class DetectorDescription:
     labels: list  # line i: class index i (label map id i + 1)
     input_type: str = "float32"  # or uint8, int8
     input_size: tuple = (0, 0)  # height, width
+    keypoints: bytes = b""  # a keypoint model's keypoints.json (odwrap.deploy.keypoint_layout)
     author: str = ""
 
 
@@ -118,7 +123,7 @@ def _input_tensor(builder, spec: DetectorDescription):
 
 def _output_tensor(builder, role: int):
     files = None
-    if role == 3:
+    if role in (3, modelinfo.KEYPOINTS, modelinfo.KEYPOINT_SCORES):
         content = None
     else:
         value_range = _table(builder, 2, {0: ("int", 2), 1: ("int", 2)})
@@ -135,6 +140,13 @@ def _output_tensor(builder, role: int):
                 1: ("offset", builder.CreateString("Labels of the category output")),
                 2: ("byte", modelinfo.TENSOR_VALUE_LABELS)})
             files = _offsets(builder, [label_file])
+    if role == modelinfo.KEYPOINTS:
+        layout_file = _table(builder, 4, {
+            0: ("offset", builder.CreateString(KEYPOINTS_FILE)),
+            1: ("offset", builder.CreateString(
+                "Each class's keypoint names, their places in this output, and the skeleton")),
+            2: ("byte", modelinfo.DESCRIPTIONS)})
+        files = _offsets(builder, [layout_file])
     name = builder.CreateString(modelinfo.OUTPUT_NAMES[role])
     description = builder.CreateString(OUTPUT_DESCRIPTIONS[role])
     return _table(builder, 7, {0: ("offset", name), 1: ("offset", description),
@@ -185,7 +197,10 @@ def with_metadata(model: bytes, spec: DetectorDescription, where="model") -> byt
     """MODEL with the metadata of SPEC and labels.txt packed into it."""
     roles = modelinfo.output_roles(model, where)
     labels = ("\n".join(spec.labels) + "\n").encode("utf-8")
-    return attach(model, metadata_buffer(spec, roles), {LABELS_FILE: labels})
+    files = {LABELS_FILE: labels}
+    if modelinfo.KEYPOINTS in roles:
+        files[KEYPOINTS_FILE] = spec.keypoints
+    return attach(model, metadata_buffer(spec, roles), files)
 
 
 def copy_metadata(source: Path, target: Path) -> Path:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from odwrap import report
-from odwrap.deploy import preprocessing
+from odwrap.deploy import keypoint_layout, preprocessing
 from odwrap.deploy.export import INT8_INPUTS, UPSAMPLING, metadata, quantize_modes
 from odwrap.deploy.export.common import finish, remove, write_model
 from odwrap.deploy.export.fpn import export_graph
@@ -57,10 +57,14 @@ def staged_graph(job, max_detections=10, upsampling="native"):
 
 
 def _center_net_graph(job, staging: Path, max_detections: int) -> None:
-    """CenterNetModule's graph of the trained model, boxes only (keypoints left out)."""
+    """CenterNetModule's graph of the trained model; a keypoint model's with its keypoints
+    and their scores (two more outputs), from the config's keypoint label map."""
     graph = compat.load("object_detection.export_tflite_graph_lib_tf2")
+    keypoints = facts.predicts_keypoints(job.config)
     graph.export_tflite_model(job.config, str(job.checkpoint_dir), str(staging), max_detections,
-                              False, include_keypoints=False)
+                              False, include_keypoints=keypoints,
+                              label_map_path=job.config.model.center_net.keypoint_label_map_path
+                              if keypoints else "")
     job.upsampling_note = "upsampling: CenterNet's own (--upsampling applies to SSD FPNs)"
 
 
@@ -116,6 +120,7 @@ def describe(job, extractor: str, quantize: str, input_type: str, kind: str):
     decoder = ("CenterNet's own decoding (top centers)" if center_net
                else "TFLite_Detection_PostProcess")
     labels = job.label_lines()
+    layout = job.keypoint_layout()
     step = job.step
     shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
     return metadata.DetectorDescription(
@@ -125,10 +130,15 @@ def describe(job, extractor: str, quantize: str, input_type: str, kind: str):
                      f"{len(labels)} classes: {shown}. Input: RGB {height}x{width} "
                      f"{input_type}{', pixels 0-255 as they are' if center_net else ''}; "
                      f"weights {TFLITE_NAMES[quantize]}. Outputs: the boxes, classes, scores and "
-                     f"count of {decoder}. Exported by odwrap."),
+                     f"count of {decoder}{KEYPOINT_OUTPUTS if layout else ''}. Exported by "
+                     "odwrap."),
         normalization=preprocessing.KINDS[kind],
-        labels=labels, input_type=input_type, input_size=(height, width), author="odwrap")
+        labels=labels, input_type=input_type, input_size=(height, width), author="odwrap",
+        keypoints=keypoint_layout.to_json(layout) if layout else b"")
 
+
+KEYPOINT_OUTPUTS = (", and each detection's keypoints and their scores (which belong to "
+                    "which class, and the skeleton: the packed keypoints.json)")
 
 COLUMNS = (("mAP", "DetectionBoxes_Precision/mAP"),
            ("mAP@.50", "DetectionBoxes_Precision/mAP@.50IOU"),

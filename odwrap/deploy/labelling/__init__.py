@@ -50,9 +50,10 @@ def refuse_existing(output, format: str) -> None:
                          "tool since); move or remove it, or give another --output")
 
 
-def write(format: str, output, log, lines, names: dict, arguments) -> Written:
+def write(format: str, output, log, lines, names: dict, arguments, layout=None) -> Written:
     """OUTPUT/FORMAT from the run's image LOG and detection LINES (predict's part files), the
-    classes NAMES ({id: name}) and the IMAGES ARGUMENTS predict was given."""
+    classes NAMES ({id: name}), the IMAGES ARGUMENTS predict was given and a keypoint model's
+    LAYOUT ({class id: keypoint_layout.ClassPoints})."""
     from odwrap.deploy.labelling.run import Run
 
     check_format(format)
@@ -64,7 +65,7 @@ def write(format: str, output, log, lines, names: dict, arguments) -> Written:
     try:
         os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp makes 0700; give what mkdir would
         run = Run(log=Path(log), lines=Path(lines), names=names, arguments=list(arguments),
-                  folder=folder)
+                  folder=folder, keypoints=layout or {})
         module = importlib.import_module(f"odwrap.deploy.labelling.{FORMATS[format]}")
         notes = module.write(temporary, run)
         remove_path(folder)  # a link is removed, never followed; see refuse_existing

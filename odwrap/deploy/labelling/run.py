@@ -33,6 +33,7 @@ class Run:
     names: dict  # the model's classes {id: name}
     arguments: list  # the images predict was given
     folder: Path  # where the tool's files end up (OUTPUT/FORMAT)
+    keypoints: dict = field(default_factory=dict)  # a keypoint model's {class id: ClassPoints}
     count: int = 0  # images predicted
     used: set = field(default_factory=set)  # class ids detected
     images_root: Path | None = None  # the folder image names are relative to
