@@ -16,35 +16,19 @@ then count this run's training only).
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from curves import curve, odwrap  # noqa: E402
+
 SPEC = ROOT / "templates" / "specs" / "centernet_keypoints_squares.yaml"
 METRICS = {"box": "DetectionBoxes_Precision/mAP", "oks": "Keypoints_Precision/mAP",
            "oks50": "Keypoints_Precision/mAP@.50IOU"}
 
-CHILD = """
-import json, sys, time
-from odwrap import api
-config, model_dir, steps, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-trained = 0.0
-for target in range(every, steps + 1, every):
-    started = time.perf_counter()
-    api.train(config, model_dir, steps=target, checkpoint_every=every)
-    trained += time.perf_counter() - started
-    metrics = api.evaluate(model_dir).metrics
-    print(json.dumps({"step": target, "minutes": trained / 60,
-                      **{key: metrics[name] for key, name in %r.items()}}), flush=True)
-""" % METRICS
-
-
-def odwrap(*args) -> str:
-    return subprocess.run([sys.executable, "-m", "odwrap", *map(str, args)], check=True,
-                          cwd=ROOT, capture_output=True, text=True).stdout
 
 
 def main(argv=None) -> int:
@@ -71,11 +55,8 @@ def main(argv=None) -> int:
                    "--set", f"data.eval={work}/records/val-*.tfrecord",
                    "--set", f"train.steps={args.steps}")
         print(f"{SPEC.name}: {args.steps} steps, batch 16, from scratch", flush=True)
-        proc = subprocess.run([sys.executable, "-c", CHILD,
-                               str(work / "config" / "pipeline.config"), str(work / "model"),
-                               str(args.steps), str(args.every)],
-                              check=True, cwd=ROOT, capture_output=True, text=True)
-        points = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        points = curve(work / "config" / "pipeline.config", work / "model", args.steps,
+                       args.every, METRICS)
         print(f"\n{'step':>6} {'minutes':>8} {'box mAP':>8} {'OKS AP':>7} {'OKS AP@.50':>11}")
         for point in points:
             print(f"{point['step']:>6} {point['minutes']:>8.1f} {point['box']:>8.3f} "

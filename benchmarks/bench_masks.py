@@ -10,13 +10,15 @@ training minutes (evaluation time left out) and steps. One child process runs th
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from curves import curve, odwrap  # noqa: E402
+
 METRICS = {"box50": "DetectionBoxes_Precision/mAP@.50IOU", "box": "DetectionBoxes_Precision/mAP",
            "mask50": "DetectionMasks_Precision/mAP@.50IOU", "mask": "DetectionMasks_Precision/mAP"}
 SPEC = """\
@@ -39,24 +41,6 @@ eval:
   num_examples: {val}
 """
 
-CHILD = """
-import json, sys, time
-from odwrap import api
-config, model_dir, steps, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-trained = 0.0
-for target in range(every, steps + 1, every):
-    started = time.perf_counter()
-    api.train(config, model_dir, steps=target, checkpoint_every=every)
-    trained += time.perf_counter() - started
-    metrics = api.evaluate(model_dir).metrics
-    print(json.dumps({"step": target, "minutes": trained / 60,
-                      **{key: metrics[name] for key, name in %r.items()}}), flush=True)
-""" % METRICS
-
-
-def odwrap(*args) -> None:
-    subprocess.run([sys.executable, "-m", "odwrap", *map(str, args)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
 
 
 def main(argv=None) -> int:
@@ -81,11 +65,8 @@ def main(argv=None) -> int:
             val=val.get("splits", {}).get("val", {}).get("images", 45)))
         odwrap("generate", work / "spec.yaml", "-o", work / "config", "--force")
         print(f"mask_rcnn_resnet50_v1 at 128 from scratch, {args.steps} steps, batch 4")
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(work / "config" /
-                                                               "pipeline.config"),
-                               str(work / "model"), str(args.steps), str(args.every)],
-                              check=True, cwd=ROOT, capture_output=True, text=True)
-        points = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        points = curve(work / "config" / "pipeline.config", work / "model", args.steps,
+                       args.every, METRICS)
         print(f"\n{'step':>6} {'minutes':>8} {'box@0.5':>8} {'box':>6} {'mask@0.5':>9} "
               f"{'mask':>6}")
         for point in points:
