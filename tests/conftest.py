@@ -203,6 +203,8 @@ LONGEST_FIRST = (
     "tests/training/test_train.py",
     "tests/training/test_families.py",
     "tests/deploy/test_masks.py",
+    "tests/training/test_speed_tf.py",
+    "tests/deploy/test_keypoints_end_to_end.py",
     "tests/deploy/test_consumers.py",
     "tests/deploy/test_onnx_openvino.py",
     "tests/deploy/test_fpn_export.py",
