@@ -282,3 +282,24 @@ def test_every_option_is_an_api_parameter_with_the_api_default():
             if value != default:
                 different.append(f"{command} {action.dest}: parser {value!r}, API {default!r}")
     assert unknown == [] and different == []
+
+
+def test_nothing_reaches_the_terminal_after_odwraps_last_line(tmp_path):
+    """A thread that prints on the way out (gRPC's C++ logging after a cluster worker's
+    "stopped by SIGTERM" line, when its peer has gone) is not shown after odwrap's line."""
+    from tests.conftest import run_python
+
+    late = tmp_path / "late.yaml"
+    code = f"""
+import os, sys, threading, time
+from odwrap import cli
+def late():
+    time.sleep(1.0)
+    os.write(2, b"LATE C++ LINE\\n")
+threading.Thread(target=late).start()
+sys.argv = ["odwrap", "check", {str(late)!r}]
+cli.entrypoint()
+"""
+    ran = run_python(code)
+    assert ran.returncode == 2
+    assert ran.stderr == f"odwrap: error: {late}: no such file\n"

@@ -94,4 +94,10 @@ def main(argv=None) -> int:
 
 
 def entrypoint() -> None:
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # odwrap's last line is said: what threads still print on the way out (gRPC's C++ logging
+    # when a cluster's peer has gone, after a worker's "stopped by SIGTERM" line) is not shown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+    sys.exit(code)
