@@ -13,7 +13,6 @@ then count this run's training only).
     .venv/bin/python benchmarks/bench_keypoints.py [--steps 1500] [--every 500] [--out DIR]
 """
 
-import argparse
 import json
 import shutil
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from curves import curve, odwrap  # noqa: E402
+from curves import curve, odwrap, parse_arguments, work_folder  # noqa: E402
 
 SPEC = ROOT / "templates" / "specs" / "centernet_keypoints_squares.yaml"
 METRICS = {"box": "DetectionBoxes_Precision/mAP", "oks": "Keypoints_Precision/mAP",
@@ -32,18 +31,9 @@ METRICS = {"box": "DetectionBoxes_Precision/mAP", "oks": "Keypoints_Precision/mA
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=450)
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--every", type=int, default=500)
-    parser.add_argument("--out", type=Path, help="keep the work here (default: a temporary "
-                                                 "folder) and write results.json into it")
-    args = parser.parse_args(argv)
-    if args.steps % args.every:
-        parser.error("--steps must be a multiple of --every")
+    args = parse_arguments(__doc__.splitlines()[0], argv, 450, 1500, 500)
     with tempfile.TemporaryDirectory() as temporary:
-        work = args.out or Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
+        work = work_folder(args, temporary)
         if not (work / "records" / "report.json").exists():  # else --out's, to train on
             odwrap("demo-data", work / "shapes", "--images", args.images, "--keypoints",
                    "--shapes", "square")

@@ -8,7 +8,6 @@ training minutes (evaluation time left out) and steps. One child process runs th
     .venv/bin/python benchmarks/bench_masks.py [--steps 600] [--every 150] [--out DIR]
 """
 
-import argparse
 import json
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from curves import curve, odwrap  # noqa: E402
+from curves import curve, odwrap, parse_arguments, work_folder  # noqa: E402
 
 METRICS = {"box50": "DetectionBoxes_Precision/mAP@.50IOU", "box": "DetectionBoxes_Precision/mAP",
            "mask50": "DetectionMasks_Precision/mAP@.50IOU", "mask": "DetectionMasks_Precision/mAP"}
@@ -44,18 +43,9 @@ eval:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=300)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--every", type=int, default=150)
-    parser.add_argument("--out", type=Path, help="keep the work here (default: a temporary "
-                                                 "folder) and write results.json into it")
-    args = parser.parse_args(argv)
-    if args.steps % args.every:
-        parser.error("--steps must be a multiple of --every")
+    args = parse_arguments(__doc__.splitlines()[0], argv, 300, 600, 150)
     with tempfile.TemporaryDirectory() as temporary:
-        work = args.out or Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
+        work = work_folder(args, temporary)
         odwrap("demo-data", work / "shapes", "--images", args.images, "--masks")
         odwrap("convert", "coco", work / "shapes" / "annotations.json", "-o", work / "data",
                "--masks", "--split", "train=0.85,val=0.15")

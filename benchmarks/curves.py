@@ -38,3 +38,26 @@ def curve(config: Path, model_dir: Path, steps: int, every: int, metrics: dict) 
                            str(every), json.dumps(metrics)],
                           check=True, cwd=ROOT, capture_output=True, text=True)
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def parse_arguments(description: str, argv, images: int, steps: int, every: int):
+    """The options every curve benchmark takes (--images, --steps, --every, --out), checked."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--images", type=int, default=images)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--every", type=int, default=every)
+    parser.add_argument("--out", type=Path, help="keep the work here (default: a temporary "
+                                                 "folder) and write results.json into it")
+    args = parser.parse_args(argv)
+    if args.steps % args.every:
+        parser.error("--steps must be a multiple of --every")
+    return args
+
+
+def work_folder(args, temporary: str) -> Path:
+    """--out, else TEMPORARY: the benchmark's folder, made."""
+    work = args.out or Path(temporary)
+    work.mkdir(parents=True, exist_ok=True)
+    return work
