@@ -116,14 +116,18 @@ def _evaluate_one(path, record, names, detector, fields, ground_truth, detection
                          inputs.groundtruth_classes: classes,
                          **({inputs.groundtruth_is_crowd: crowd}
                             if crowd is not None else {})})
-    area = np.array(features.get("image/object/area", []), np.float32)
-    keypoints.add(len(times) - 1, features, keep, {
-        **ground_truth[-1], **({inputs.groundtruth_area: area[keep]}
-                               if len(area) == len(keep) else {})}, found, height, width)
     detections.append({
         outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4) * scale,
         outputs.detection_scores: np.asarray(found.scores, np.float32),
         outputs.detection_classes: np.asarray(found.classes, np.int64)})
+    area = np.array(features.get("image/object/area", []), np.float32)
+    try:
+        keypoints.add(len(times) - 1, features, keep, {
+            **ground_truth[-1], **({inputs.groundtruth_area: area[keep]}
+                                   if len(area) == len(keep) else {})}, detections[-1],
+            found.keypoints, height, width)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def evaluate_model(model, records=None, config=None, max_images=None, runtime="auto",
@@ -136,9 +140,10 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
         raise InputError(f"{model}: no such model")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images {max_images}: must be at least 1")
+    config = _config_of(model, records, config)  # parsed once, for eval_source too
     files, limit, names = eval_source(model, records, config)
     limit = max_images or limit
-    keypoints = KeypointEvaluation(_config_of(model, records, config))
+    keypoints = KeypointEvaluation(config)
     detector = detector or load_detector(model, runtime=runtime, threads=threads)
     if not names:  # no pipeline.config: the labels the model carries in its metadata
         names = dict(enumerate(getattr(detector, "labels", []), start=1))
@@ -177,9 +182,9 @@ def evaluate_model(model, records=None, config=None, max_images=None, runtime="a
                                            f"{model.name} ({detector.runtime})",
                                            lambda ids: _pictures(files, limit, ids)))
     result.against_fp32 = against(_fp32_aps(model), result.insight)
-    keypoint_files.write(point_lists, ExportDir.analysis(model), labelmap.keypoints_of(
-        labelmap.read(facts.label_map_path(keypoints.config))) if point_lists else {},
-        dict(enumerate(keypoints.source_ids)))
+    keypoint_files.write(point_lists, ExportDir.analysis(model),
+                         facts.label_map_path(config) if point_lists else "",
+                         dict(enumerate(keypoints.source_ids)))
     return result
 
 

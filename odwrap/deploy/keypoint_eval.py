@@ -4,6 +4,7 @@ eval_util makes them for a checkpoint, fed the records' keypoints and the model'
 
 import numpy as np
 
+from odwrap.errors import InputError
 from odwrap.odapi import compat, evaluators, facts
 
 KEYPOINT_KEYS = ("image/object/keypoint/y", "image/object/keypoint/x")
@@ -28,39 +29,37 @@ class KeypointEvaluation:
                            if isinstance(evaluator, coco_evaluation.CocoKeypointEvaluator)]
         self.fields = compat.load("object_detection.core.standard_fields")
 
-    def add(self, image_id, features: dict, keep, truth: dict, found, height: int,
-            width: int) -> None:
+    def add(self, image_id, features: dict, keep, truth: dict, detected: dict, keypoints,
+            height: int, width: int) -> None:
         """One image: its record's FEATURES (the objects KEEP selects), the box ground truth
-        TRUTH (absolute boxes, classes) and the model's detections FOUND (normalized)."""
+        TRUTH and the detections DETECTED (absolute boxes, scores, classes, as the box
+        evaluator takes them), and the model's KEYPOINTS (normalized y, x; None: none)."""
         if not self.evaluators:
             return
         self.source_ids.append((features.get("image/source_id") or [b""])[0].decode(
             "utf-8", "replace"))
         inputs, outputs = self.fields.InputDataFields, self.fields.DetectionResultFields
-        objects = len(keep)
+        objects, per_object = len(keep), self.config.eval_input_reader[0].num_keypoints
         ys, xs = (np.asarray(features.get(key, []), np.float32) for key in KEYPOINT_KEYS)
         visibility = np.asarray(features.get("image/object/keypoint/visibility",
                                              [2] * len(xs)), np.int64)
-        per_object = len(xs) // objects if objects and len(xs) % objects == 0 else 0
+        if len(xs) != objects * per_object or len(ys) != len(xs) \
+                or len(visibility) != len(xs):
+            raise InputError(f"an example has {len(xs)} keypoints for {objects} objects, where "
+                             f"the config's num_keypoints is {per_object} an object "
+                             "(convert --keypoints writes them)")
         scale = np.array([height, width], np.float32)
         points = (np.stack([ys, xs], -1).reshape(objects, per_object, 2) * scale)[keep]
-        visible = visibility.reshape(objects, per_object)[keep] \
-            if len(visibility) == len(xs) else np.full(points.shape[:2], 2)
-        count = len(found.scores)
-        if found.keypoints is not None:
-            detected = np.asarray(found.keypoints, np.float32).reshape(count, -1, 2) * scale
-        else:
-            detected = np.zeros((count, per_object, 2), np.float32)
+        visible = visibility.reshape(objects, per_object)[keep]
+        count = len(detected[outputs.detection_scores])
+        found = np.zeros((count, per_object, 2), np.float32) if keypoints is None else \
+            np.asarray(keypoints, np.float32).reshape(count, -1, 2) * scale
         for evaluator in self.evaluators:
             evaluator.add_single_ground_truth_image_info(image_id, {
                 **truth, inputs.groundtruth_keypoints: points,
                 inputs.groundtruth_keypoint_visibilities: visible})
             evaluator.add_single_detected_image_info(image_id, {
-                outputs.detection_boxes: np.asarray(found.boxes, np.float32).reshape(-1, 4)
-                * np.array([height, width, height, width], np.float32),
-                outputs.detection_scores: np.asarray(found.scores, np.float32),
-                outputs.detection_classes: np.asarray(found.classes, np.int64),
-                outputs.detection_keypoints: detected})
+                **detected, outputs.detection_keypoints: found})
 
     def metrics(self) -> tuple[dict, list[dict]]:
         """(the OKS metrics of every class, and over the classes; each evaluator's lists, as

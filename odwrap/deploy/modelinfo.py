@@ -256,16 +256,16 @@ def read_info(data: bytes, where="model") -> ModelInfo | None:
                        if item.byte(FILE_TYPE) == TENSOR_VALUE_LABELS]
     except BROKEN as exc:
         raise InputError(f"{where}: its TFLite Model Metadata cannot be read ({exc})") from None
+    keypoints = len(info.output_names) > KEYPOINTS
+    packed = associated_files(data) if label_files or keypoints else {}
     if label_files:
-        packed = associated_files(data)
         if label_files[0] not in packed:
             raise InputError(f"{where}: its metadata names the label file {label_files[0]}, "
                              "which is not packed into the model")
         info.labels = packed[label_files[0]].decode("utf-8").splitlines()
-    if len(info.output_names) > KEYPOINTS:
+    if keypoints:
         from odwrap.deploy import keypoint_layout
 
-        packed = associated_files(data)
         name = keypoint_layout.KEYPOINTS_FILE
         if name in packed:
             info.keypoints = keypoint_layout.parse(packed[name], f"{where}: packed {name}")

@@ -12,15 +12,18 @@ from odwrap.fsutil import atomic_write_text
 KEYPOINTS_JSON = "keypoints.json"
 
 
-def write(evaluations: list[dict], folder: Path, names: dict[str, dict[str, int]],
+def write(evaluations: list[dict], folder: Path, label_map_path: str,
           files: dict | None = None) -> Path | None:
-    """FOLDER/keypoints.json of EVALUATIONS (odapi.evaluators.coco_keypoint_lists each);
-    NAMES: the label map's {class: {keypoint name: id}}; FILES: {image id: the record's
+    """FOLDER/keypoints.json of EVALUATIONS (odapi.evaluators.coco_keypoint_lists each), the
+    points named by the label map at LABEL_MAP_PATH; FILES: {image id: the record's
     source_id}, each image's "file_name". A stale file goes when there is none to write."""
+    from odwrap.odapi import labelmap
+
     path = Path(folder) / KEYPOINTS_JSON
     if not evaluations:
         path.unlink(missing_ok=True)
         return None
+    names = labelmap.keypoints_of(labelmap.read(label_map_path))  # {class: {point: id}}
     classes = []
     for evaluation in evaluations:
         by_id = {point: name for name, point in names.get(evaluation["class"], {}).items()}

@@ -47,15 +47,14 @@ def with_keypoint_means(metrics: dict) -> dict:
     """METRICS with each keypoint metric over the keypoint classes: the OD API's
     CocoKeypointEvaluator reports one class ("Keypoints_Precision/mAP ByCategory/person"); as
     COCO's box mAP, the mean over the classes that have a value (-1: none has)."""
-    by_name = {}
+    by_name = {}  # each metric's values that the classes have (-1: a class has none)
     for key, value in metrics.items():
         matched = KEYPOINT_METRIC.fullmatch(key)
         if matched:
-            by_name.setdefault(matched.group(1), []).append(float(value))
-    means = {name: (sum(v for v in values if v >= 0) / len([v for v in values if v >= 0])
-                    if any(v >= 0 for v in values) else -1.0)
-             for name, values in by_name.items()}
-    return {**metrics, **means}
+            kept = by_name.setdefault(matched.group(1), [])
+            kept += [float(value)] if value >= 0 else []
+    return {**metrics, **{name: sum(values) / len(values) if values else -1.0
+                          for name, values in by_name.items()}}
 
 
 @contextmanager

@@ -3,6 +3,7 @@ map and TFRecords. Every module that needs one of these asks here, so each is re
 """
 
 from odwrap.fsutil import bounded_glob
+from odwrap.odapi import exports
 
 
 def meta_architecture(config) -> str | None:
@@ -48,8 +49,6 @@ def predicts_keypoints(config) -> bool:
 def keypoint_refusal(config, fmt: str) -> str | None:
     """Why FMT cannot export CONFIG's keypoints (odapi.exports.keypoint_refusal); None when it
     can, or the model has none."""
-    from odwrap.odapi import exports
-
     if not predicts_keypoints(config):
         return None
     return exports.keypoint_refusal(fmt, num_classes(config),

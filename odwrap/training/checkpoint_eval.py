@@ -19,7 +19,7 @@ from odwrap.evaluation import keypoints
 from odwrap.evaluation.insight import Insight, insight
 from odwrap.evaluation.worst import picture
 from odwrap.fsutil import atomic_write_text
-from odwrap.odapi import evaluators, facts, labelmap, logs, setup
+from odwrap.odapi import evaluators, facts, logs, setup
 from odwrap.odapi.pipeline import read_pipeline
 from odwrap.odapi.tfexample import decode_example, read_records
 from odwrap.training import averages, checkpoints
@@ -101,12 +101,9 @@ class Evaluator:
         metrics = evaluators.with_keypoint_means(
             {key: float(value) for key, value in metrics.items()})
         step = int(self.step.numpy())
-        if recorded["keypoints"]:
-            keypoints.write(recorded["keypoints"], self.folder.analysis_dir,
-                            labelmap.keypoints_of(labelmap.read(facts.label_map_path(
-                                self.config))), self._source_ids())
-        else:
-            keypoints.write([], self.folder.analysis_dir, {})
+        keypoints.write(recorded["keypoints"], self.folder.analysis_dir,
+                        facts.label_map_path(self.config),
+                        self._source_ids() if recorded["keypoints"] else {})
         result = EvalResult(step=step, checkpoint=checkpoint, metrics=metrics,
                             seconds=time.perf_counter() - started,
                             weights=averages.AVERAGES if self.averages else averages.TRAINED,

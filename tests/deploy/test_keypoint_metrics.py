@@ -201,3 +201,19 @@ def coco_eval_of(entry: dict) -> list[float]:
         evaluation.accumulate()
         evaluation.summarize()
     return [float(value) for value in evaluation.stats]
+
+
+def test_records_without_keypoints_are_one_line_naming_the_file(keypoint_data, tmp_path):
+    from odwrap.errors import InputError
+
+    assert cli.main(["convert", "coco", str(keypoint_data / "shapes" / "annotations.json"),
+                     "-o", str(tmp_path / "plain"), "--split", "val=1"]) == 0
+    with pytest.raises(InputError) as caught:
+        evaluate_model(tmp_path / "scripted.tflite", records=str(tmp_path / "plain/*.tfrecord"),
+                       config=keypoint_data / "config" / "pipeline.config",
+                       detector=Scripted(iter(lambda: Detections(
+                           boxes=np.zeros((0, 4), np.float32), classes=np.zeros(0, int),
+                           scores=np.zeros(0, np.float32), milliseconds=1.0), None)))
+    message = str(caught.value)
+    assert message.startswith(str(tmp_path / "plain")) and "0 keypoints for" in message
+    assert "num_keypoints is 7" in message
