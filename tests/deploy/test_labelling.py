@@ -433,3 +433,43 @@ def test_images_of_one_name_get_a_file_each(tmp_path, stand_in):
              for path in labelme.iterdir()}
     assert {name: os.path.realpath(labelme / path) for name, path in paths.items()} == {
         "x.json": str(sources[0]), "X.2.json": str(sources[1]), "x.3.json": str(sources[2])}
+
+
+def test_predicted_points_past_an_edge_reach_the_tool_on_the_image(tmp_path):
+    """A keypoint model may place a point a little past an edge (CI's run: y -0.13). The COCO
+    file must hold it on the image, where a tool can show it and `convert coco --keypoints`
+    keeps it (it counted it outside and dropped it); a point under the score threshold stays
+    unlabeled."""
+    from odwrap.deploy import labelling
+    from odwrap.deploy.keypoint_layout import ClassPoints
+    from tests.recordcheck import records_by_filename
+
+    width, height = 80, 60
+    data = tmp_path / "data"
+    (data / "photos").mkdir(parents=True)
+    image = data / "photos" / "square.png"
+    Image.new("RGB", (width, height), (90, 90, 90)).save(image)
+    predicted = [3.82, -0.13, 0.9, 80.4, 10.0, 0.8, 40.0, 61.5, 0.7, 20.0, 20.0, 0.05]
+    line = {"image_id": 1, "filename": str(image), "category_id": 1, "bbox": [0, 0, 80, 60],
+            "score": 0.9, "keypoints": predicted, "id": 1}
+    out = data / "out"
+    out.mkdir()
+    (out / "images.jsonl.part").write_text(json.dumps(
+        {"image_id": 1, "filename": str(image), "width": width, "height": height,
+         "detections": 1, "milliseconds": 1.0}) + "\n")
+    (out / "detections.jsonl.part").write_text(json.dumps(line) + "\n")
+    layout = {1: ClassPoints(1, "square", ("a", "b", "c", "d"), (0, 1, 2, 3),
+                             ((0, 1), (1, 2), (2, 3), (3, 0)))}
+    labelling.write("coco", out, out / "images.jsonl.part", out / "detections.jsonl.part",
+                    {1: "square"}, [data / "photos"], layout)
+    (annotation,) = json.loads((out / "coco" / "annotations.json").read_text())["annotations"]
+    assert annotation["keypoints"] == [3.82, 0.0, 2, 80.0, 10.0, 2, 40.0, 60.0, 2, 0, 0, 0]
+    report = odwrap.convert("coco", out / "coco" / "annotations.json", tmp_path / "records",
+                            images=data / "photos", keypoints=True, workers=1)
+    assert report.problems == {}
+    features = records_by_filename(tmp_path / "records")["square.png"]
+    kept = np.stack([np.array(features["image/object/keypoint/x"]) * width,
+                     np.array(features["image/object/keypoint/y"]) * height,
+                     features["image/object/keypoint/visibility"]], -1)
+    np.testing.assert_allclose(kept, [(3.82, 0, 2), (80, 10, 2), (40, 60, 2), (0, 0, 0)],
+                               atol=1e-3)

@@ -4,17 +4,17 @@ predict saw), `annotations` (predict's detection ids, `bbox` [x, y, width, heigh
 `area`, `iscrowd` 0, `score`, and for a mask model `segmentation`: the outline of each part of
 its mask as a polygon, largest first; `[]` for a box; for a keypoint model `keypoints` [x, y, v,
 ...] in pixels, v 2 for a point scored at least annotate.KEYPOINT_THRESHOLD (what the annotated
-images draw), else 0, 0, 0, and `num_keypoints`), and `categories` (the model's classes, their
-ids and names, and a keypoint class's `keypoints` names and 1-based `skeleton`), which `convert
-coco --keypoints` reads back. Written as it is read, in two passes over the run's files: the
-images, then the annotations.
+images draw; a point the model placed past an edge is moved onto it), else 0, 0, 0, and
+`num_keypoints`), and `categories` (the model's classes, their ids and names, and a keypoint
+class's `keypoints` names and 1-based `skeleton`), which `convert coco --keypoints` reads back.
+Written as it is read, in two passes over the run's files: the images, then the annotations.
 """
 
 import json
 from pathlib import Path
 
 from odwrap.deploy.annotate import KEYPOINT_THRESHOLD
-from odwrap.deploy.labelling.run import Run, corners, outlines
+from odwrap.deploy.labelling.run import Run, corners, outlines, point_inside
 
 
 def _json(value) -> bytes:
@@ -33,8 +33,9 @@ def annotation(line: dict, image, mask_area) -> dict:
         found["area"] = mask_area(line["segmentation"])
     if "keypoints" in line:
         values = line["keypoints"]
-        points = [(values[i], values[i + 1], 2) if values[i + 2] >= KEYPOINT_THRESHOLD
-                  else (0, 0, 0) for i in range(0, len(values) - 2, 3)]
+        points = [(*point_inside(values[i], values[i + 1], image.width, image.height), 2)
+                  if values[i + 2] >= KEYPOINT_THRESHOLD else (0, 0, 0)
+                  for i in range(0, len(values) - 2, 3)]
         found["keypoints"] = [value for point in points for value in point]
         found["num_keypoints"] = sum(1 for point in points if point[2])
     return found

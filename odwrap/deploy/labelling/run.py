@@ -116,6 +116,12 @@ def corners(line: dict, width: int, height: int) -> tuple[float, float, float, f
     return inside(x, width), inside(y, height), inside(x + w, width), inside(y + h, height)
 
 
+def point_inside(x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """A predicted point (pixels) moved onto the image: a model may place a point a little past
+    an edge, where no labelling tool can hold it and `convert` would count it outside."""
+    return min(max(round(x, 2), 0.0), float(width)), min(max(round(y, 2), 0.0), float(height))
+
+
 def rectangle(box) -> list[tuple[float, float]]:
     xmin, ymin, xmax, ymax = box
     return [(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax)]
