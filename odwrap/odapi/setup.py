@@ -160,6 +160,18 @@ class Training:
         self.optimizer.apply_gradients(zip(gradients, variables))
         return losses
 
+    def statistics_pass(self, batch) -> None:
+        """A step's forward pass (with its losses) on BATCH, a (features, labels) of the one
+        replica, in training mode and without a gradient: what moves the batch norms' averages."""
+        features, labels = batch
+        self.model._is_training = True  # as eager_train_step
+        self.tf.keras.backend.set_learning_phase(True)
+        labels = self.model_lib_v2.model_lib.unstack_batch(labels,
+                                                           unpad_groundtruth_tensors=self.unpad)
+        self.model_lib_v2._compute_losses_and_predictions_dicts(
+            self.model, features, labels, training_step=self.global_step,
+            add_regularization_loss=False)
+
     @functools.cached_property
     def replica_function(self):
         """What each replica runs a step with: replica_step, compiled with XLA when `xla`."""

@@ -27,7 +27,7 @@ from odwrap.config.pretrained import pull_if_missing
 from odwrap.errors import InputError, Interrupted, RunError
 from odwrap.locks import FolderLock
 from odwrap.odapi import facts, labelmap, logs, setup, speed
-from odwrap.training import checkpoints, cluster as clusters, parts
+from odwrap.training import batch_norm, checkpoints, cluster as clusters, parts
 from odwrap.training.best import Best, read_best
 from odwrap.training.modeldir import ModelDir
 from odwrap.training.signals import Signals
@@ -300,7 +300,12 @@ def _run(options, config, steps, latest, signals, commit, findings, target, clus
                 built.sample_and_train(iterator)
             return built.sample_and_train(iterator)
 
+    refresher = batch_norm.Refresher(built, not train_config.fine_tune_checkpoint,
+                                     run_strategy.num_replicas_in_sync == 1 and cluster is None)
+
     def save(step):
+        for line in filter(None, [refresher.before_save(step)]):
+            report.message(line)
         try:
             manager.save(checkpoint_number=step)
         except (tf.errors.OpError, OSError) as exc:
