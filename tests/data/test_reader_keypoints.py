@@ -9,6 +9,7 @@ import pytest
 
 from odwrap import cli
 from tests.data.test_keypoints import decode_with_odapi
+from tests.data.test_tools_formats import labelme_file, picture, shape
 from tests.datasets import yolo_images
 from tests.recordcheck import records_by_filename
 
@@ -98,28 +99,33 @@ def decoded_pixels(entry, size) -> list:
 
 
 @pytest.mark.tf
-def test_yolo_keypoints_through_the_odapi_decoder(tmp_path):
+def test_yolo_and_labelme_keypoints_through_the_odapi_decoder(tmp_path):
     pose_out, xy_out = tmp_path / "pose_out", tmp_path / "xy_out"
     assert convert("yolo", pose_dataset(tmp_path / "pose"), "-o", pose_out, "--keypoints") == 0
     assert counts(pose_out) == {}
     assert convert("yolo", pose_dataset(tmp_path / "xy", XY_YAML, XY_IMAGES), "-o", xy_out,
                    "--keypoints") == 0
-    decoded = decode_with_odapi((pose_out, 8), (xy_out, 3))
+    lm_out = tmp_path / "lm_out"
+    assert convert("labelme", labelme_dataset(tmp_path / "lm"), "-o", lm_out,
+                   "--keypoints") == 0
+    decoded = decode_with_odapi((pose_out, 8), (xy_out, 3), (lm_out, 6))
 
     pose = decoded[str(pose_out)]
     assert pose["label_map"] == {name: index for index, name in enumerate(POSE_NAMES)}
     assert pose["categories"] == {"plate": {"tl": 0, "tr": 1, "br": 2, "bl": 3},
                                   "tool": {"kp0": 4, "kp1": 5, "kp2": 6, "kp3": 7}}
-    for folder, expected, size in ((pose_out, POSE_EXPECTED, 8), (xy_out, XY_EXPECTED, 3)):
+    for folder, expected, size in ((pose_out, POSE_EXPECTED, 8), (xy_out, XY_EXPECTED, 3),
+                                   (lm_out, LABELME_EXPECTED, 6)):
         for kind in ("by_count", "by_name"):
             found = decoded[str(folder)][kind]
             assert set(found) == set(expected), (folder, kind)
-            for image, (shape, rows) in expected.items():
+            for image, (image_size, rows) in expected.items():
                 assert found[image]["shape"] == [len(rows), size, 2], (image, kind)
-                assert decoded_pixels(found[image], shape) == rows, (image, kind)
+                assert decoded_pixels(found[image], image_size) == rows, (image, kind)
                 assert found[image]["visible"] == [[p is not None for p in row]
                                                    for row in rows], (image, kind)
     assert decoded[str(xy_out)]["categories"] == {"mark": {"kp0": 0, "kp1": 1, "kp2": 2}}
+    assert decoded[str(lm_out)]["categories"] == LABELME_LABEL_MAP
 
 
 def test_yolo_pose_visibility_label_map_and_report(tmp_path):
@@ -255,3 +261,130 @@ def test_bad_pose_yaml_is_one_line(tmp_path, capsys, yaml_tail, message):
     line = one_line(capsys)
     assert "data.yaml" in line and message in line, line
     assert not (tmp_path / "out").exists()
+
+
+# --- LabelMe points --------------------------------------------------------------------------
+
+def point(name, x, y, group):
+    return shape(name, "point", [[x, y]], group_id=group)
+
+
+# plate's points in the order first seen: a.json's tr, tl, br, then b.json's bl; tool's tip,
+# then handle. Label map by name: bolt 1 (no points), plate 2 (ids 0-3), tool 3 (ids 4-5).
+LABELME_LABEL_MAP = {"bolt": {}, "plate": {"tr": 0, "tl": 1, "br": 2, "bl": 3},
+                     "tool": {"tip": 4, "handle": 5}}
+
+
+def labelme_dataset(root):
+    """a.json: a plate (group 1) with tr, tl, br; a tool (group 2) with its tip; a bolt with
+    no group; a point with no group and one whose group 9 has no box (both loose). b.json,
+    annotated at 32x24 on a 64x48 image (points scale by 2): a plate with bl and tl, a tool
+    with handle and tip. sub/c.json: group 3 has two plates (its point is loose); a tool whose
+    tip is given twice (unlabeled, counted) and whose handle is at (5, 5)."""
+    picture(root / "a.png", (40, 30))
+    labelme_file(root / "a.json", [
+        shape("plate", "rectangle", [[4, 3], [24, 18]], group_id=1),
+        point("tr", 24, 3, 1), point("tl", 4, 3, 1), point("br", 24, 18, 1),
+        shape("tool", "polygon", [[10, 6], [30, 6], [20, 24]], group_id=2),
+        point("tip", 20, 24, 2),
+        shape("bolt", "circle", [[35, 5], [35, 8]]),
+        point("tl", 1, 1, None), point("tl", 2, 2, 9),
+    ], "a.png", 40, 30)
+    picture(root / "b.png", (64, 48))
+    labelme_file(root / "b.json", [
+        shape("plate", "rectangle", [[2, 2], [20, 12]], group_id=5),
+        point("bl", 2, 12, 5), point("tl", 2, 2, 5),
+        shape("tool", "polygon", [[8, 2], [14, 2], [11, 12]], group_id=6),
+        point("handle", 10, 10, 6), point("tip", 12, 4, 6),
+    ], "b.png", 32, 24)
+    picture(root / "sub" / "c.png", (20, 10))
+    labelme_file(root / "sub" / "c.json", [
+        shape("plate", "rectangle", [[0, 0], [8, 8]], group_id=3),
+        shape("plate", "rectangle", [[1, 1], [9, 9]], group_id=3), point("tl", 1, 1, 3),
+        shape("tool", "rectangle", [[0, 0], [10, 10]], group_id=4),
+        point("tip", 1, 1, 4), point("tip", 2, 2, 4), point("handle", 5, 5, 4),
+    ], "c.png", 20, 10)
+    return root
+
+
+LABELME_EXPECTED = {
+    "a.png": ((40, 30), [[(24, 3), (4, 3), (24, 18), _, _, _], [_, _, _, _, (20, 24), _],
+                         [_] * 6]),
+    "b.png": ((64, 48), [[_, (4, 4), _, (4, 24), _, _], [_, _, _, _, (24, 8), (20, 20)]]),
+    "sub/c.png": ((20, 10), [[_] * 6, [_] * 6, [_, _, _, _, _, (5, 5)]]),
+}
+
+
+def test_labelme_points_grouped_counted_and_in_the_label_map(tmp_path):
+    source = labelme_dataset(tmp_path / "lm")
+    out = tmp_path / "out"
+    assert convert("labelme", source, "-o", out, "--keypoints") == 0
+    assert counts(out) == {"loose_keypoint": 3, "duplicate_keypoint": 1, "size_mismatch": 1}
+    report = json.loads((out / "report.json").read_text())
+    examples = {reason: entry["example"] for reason, entry in report["problems"].items()}
+    assert examples["loose_keypoint"] == "a.json: shapes[7] 'tl': has no group_id"
+    assert examples["duplicate_keypoint"] == \
+        "sub/c.json: shapes[5] 'tip': named twice in the object of group 4"
+    assert report["keypoints"] == {
+        "plate": {"names": ["tr", "tl", "br", "bl"], "ids": [0, 1, 2, 3], "skeleton": []},
+        "tool": {"names": ["tip", "handle"], "ids": [4, 5], "skeleton": []}}
+    records = records_by_filename(out)
+    assert {image: pixels(values, LABELME_EXPECTED[image][0])
+            for image, values in records.items()} == \
+        {image: rows for image, (_, rows) in LABELME_EXPECTED.items()}
+    assert records["a.png"]["image/object/keypoint/visibility"] == \
+        [2, 2, 2, 0, 0, 0] + [0, 0, 0, 0, 2, 0] + [0] * 6
+    assert records["a.png"]["image/object/class/text"] == [b"plate", b"tool", b"bolt"]
+    # Without --keypoints the points are shapes without a box, as before: counted, left out.
+    assert convert("labelme", source, "-o", tmp_path / "boxes") == 0
+    assert counts(tmp_path / "boxes") == {"unsupported_shape": 14, "size_mismatch": 1}
+    assert convert("labelme", source, "-o", tmp_path / "strict", "--keypoints",
+                   "--strict") == 2
+
+
+BAD_POINT_SHAPES = [
+    pytest.param(shape("tl", "point", [[4, 3], [5, 5]], group_id=1), "bad_keypoint",
+                 id="two-pairs"),
+    pytest.param(shape("tl", "point", [], group_id=1), "bad_keypoint", id="no-pair"),
+    pytest.param(shape("tl", "point", [[4, "nan"]], group_id=1), "bad_keypoint", id="y-nan"),
+    pytest.param(shape("tl", "point", [[1e400, 3]], group_id=1), "bad_keypoint", id="x-inf"),
+    pytest.param(shape("tl", "point", "4 3", group_id=1), "bad_keypoint", id="points-text"),
+    pytest.param(shape("", "point", [[4, 3]], group_id=1), "bad_keypoint", id="no-name"),
+    pytest.param(shape(["tl"], "point", [[4, 3]], group_id=1), "bad_keypoint",
+                 id="name-a-list"),
+    pytest.param(point("tl", 4, 3, "1"), "loose_keypoint", id="group-text"),
+    pytest.param(point("tl", 4, 3, 1.5), "loose_keypoint", id="group-fraction"),
+    pytest.param(point("tl", 4, 3, True), "loose_keypoint", id="group-true"),
+    pytest.param(point("tl", 41, 3, 1), "keypoint_outside", id="right-of-the-image"),
+    pytest.param(point("tl", 4, -1, 1), "keypoint_outside", id="above-the-image"),
+]
+
+
+@pytest.mark.parametrize("bad, reason", BAD_POINT_SHAPES)
+def test_bad_point_shapes_are_counted(tmp_path, bad, reason):
+    """A plate (group 1) with tr at (24, 3) and one bad point: the plate and tr kept."""
+    root = tmp_path / "lm"
+    picture(root / "a.png", (40, 30))
+    labelme_file(root / "a.json", [shape("plate", "rectangle", [[4, 3], [24, 18]], group_id=1),
+                                   point("tr", 24, 3, 1), bad], "a.png", 40, 30)
+    out = tmp_path / "out"
+    assert convert("labelme", root, "-o", out, "--keypoints") == 0
+    assert counts(out) == {reason: 1}
+    values = records_by_filename(out)["a.png"]
+    assert values["image/object/bbox/xmin"] == [pytest.approx(0.1)]
+    names = json.loads((out / "report.json").read_text())["keypoints"]["plate"]["names"]
+    assert names[0] == "tr" and pixels(values, (40, 30))[0][0] == (24, 3)
+    assert pixels(values, (40, 30))[0][1:] == [_] * (len(names) - 1)
+
+
+def test_labelme_point_names_are_bounded_and_need_a_group(tmp_path, capsys):
+    root = tmp_path / "lm"
+    picture(root / "a.png", (40, 30))
+    labelme_file(root / "a.json", [shape("plate", "rectangle", [[4, 3], [24, 18]], group_id=1)]
+                 + [point(f"p{index}", 4, 3, 1) for index in range(1001)], "a.png", 40, 30)
+    assert convert("labelme", root, "-o", tmp_path / "out", "--keypoints") == 2
+    assert "a.json: class 'plate' has over 1000 point names" in one_line(capsys)
+    labelme_file(root / "a.json", [shape("plate", "rectangle", [[4, 3], [24, 18]]),
+                                   point("tl", 4, 3, None)], "a.png", 40, 30)
+    assert convert("labelme", root, "-o", tmp_path / "out", "--keypoints") == 2
+    assert "--keypoints: no class of" in one_line(capsys)
