@@ -79,7 +79,8 @@ def convert(format: str, source, output, *, split: str | None = None, seed: int 
     `beam_options` (PipelineOptions arguments) names, the DirectRunner by default. `exif`
     'oriented' or 'raw': the image the boxes of a photo with an EXIF orientation describe where
     the annotated size cannot tell (default: the format's convention, 'oriented').
-    `keypoints` (coco): every object's keypoints too, the label map listing each class's."""
+    `keypoints` (coco, yolo pose, labelme points): every object's keypoints too, the label map
+    listing each class's."""
     from odwrap.data import convert as stage
     from odwrap.data.remote import is_url
     from odwrap.locks import FolderLock

@@ -79,9 +79,9 @@ def add_convert(subparsers) -> None:
                              "and cvat's shapes, yolo's polygons; a box without one gets its "
                              "filled box (counted: box_mask)")
     parser.add_argument("--keypoints", action="store_true",
-                        help="coco: each object's keypoints too (the categories' keypoints and "
-                             "skeleton; the label map lists each class's); bad points are left "
-                             "unlabeled and counted")
+                        help="coco, yolo (pose: data.yaml's kpt_shape), labelme (point shapes "
+                             "grouped with a box): each object's keypoints too, the label map "
+                             "listing each class's; bad points are left unlabeled and counted")
     parser.add_argument("--exif", choices=("oriented", "raw"),
                         help="for photos with an EXIF orientation, where the annotated size "
                              "cannot tell: oriented (boxes drawn on the image as viewers show "

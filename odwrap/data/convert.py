@@ -145,13 +145,13 @@ def read_dataset(options: ConvertOptions, problems: Problems):
         raise InputError(f"--exif {options.exif}: one of {', '.join(CONVENTIONS)}")
     if options.read.keypoints and options.format not in KEYPOINT_READERS:
         raise InputError(f"--keypoints: {options.format} has no keypoints odwrap reads; "
-                         f"{', '.join(KEYPOINT_READERS)} has")
+                         f"{', '.join(KEYPOINT_READERS)} have")
     parallel = {"workers": options.workers} if options.format in PARALLEL_READERS else {}
     found = reader(options.format)(options.source, options.read, problems, **parallel)
     samples, images_root, schema = found[0], found[1], (found[2] if len(found) > 2 else None)
     if options.read.keypoints and not schema:
-        raise InputError(f"--keypoints: no category of {options.source} names keypoints (a "
-                         "COCO category's `keypoints` list)")
+        raise InputError(f"--keypoints: no class of {options.source} has keypoints "
+                         f"({KEYPOINT_READERS[options.format]} names them)")
     unique, seen = [], set()
     for sample in samples:
         if sample.image in seen:

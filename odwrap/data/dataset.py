@@ -46,8 +46,11 @@ REASONS = {
     "rotated_box": "rotated box (CVAT rotation) read as the upright box around it",
     "bad_keypoints": "keypoints not a list of x, y, v for each of the category's keypoints "
                      "(the object kept, its keypoints unlabeled)",
-    "bad_keypoint": "keypoint coordinate not a finite number, or visibility not 0, 1 or 2 "
-                    "(the point unlabeled)",
+    "bad_keypoint": "keypoint coordinate not a finite number, visibility not 0, 1 or 2, or a "
+                    "point shape without one [x, y] or a name (the point unlabeled)",
+    "loose_keypoint": "point shape without a group_id, or whose group has no box shape or two "
+                      "(the point left out)",
+    "duplicate_keypoint": "keypoint named twice in one object (that keypoint unlabeled)",
     "keypoint_outside": "labeled keypoint outside the image, by more than 0.01 pixel (the "
                         "point unlabeled)",
 }

@@ -311,12 +311,18 @@ YOLO_SPLIT = st.one_of(YOLO_ENTRY, st.lists(YOLO_ENTRY, max_size=2), JSON_ANY)
 YOLO_SOUND = {"train": st.sampled_from([".", "list.txt", [".", "list.txt"]]),
               "val": st.sampled_from([MISSING, "list.txt"]),
               "names": st.sampled_from([["cat", "dog"], {0: "cat", 1: "dog"}, MISSING]),
-              "nc": st.sampled_from([MISSING, 2]), "path": st.sampled_from([MISSING, "."])}
+              "nc": st.sampled_from([MISSING, 2]), "path": st.sampled_from([MISSING, "."]),
+              "kpt_shape": st.sampled_from([MISSING, [1, 3], [2, 2]]),
+              "kpt_names": st.sampled_from([MISSING, {0: ["p"]}, [["p", "q"]]])}
 YOLO_BAD = {"train": YOLO_SPLIT, "val": YOLO_SPLIT,
             "names": st.one_of(st.lists(st.one_of(SAFE_TEXT, JSON_ANY), max_size=3),
                                st.dictionaries(st.one_of(st.integers(-1, 3), SAFE_TEXT),
                                                SAFE_TEXT, max_size=3), JSON_ANY),
-            "nc": JSON_ANY, "path": st.sampled_from(["..", "missing", "", "a.jpg", "a\0"])}
+            "nc": JSON_ANY, "path": st.sampled_from(["..", "missing", "", "a.jpg", "a\0"]),
+            "kpt_shape": st.one_of(st.lists(st.integers(-1, 1002), max_size=3), JSON_ANY),
+            "kpt_names": st.one_of(st.dictionaries(st.one_of(st.integers(-1, 2), SAFE_TEXT),
+                                                   st.lists(SAFE_TEXT, max_size=3),
+                                                   max_size=2), JSON_ANY)}
 # Sound, with a bad value, or not YAML; the label file reaches the reader in about half the
 # cases.
 YOLO_YAML_DATA = st.one_of(st.fixed_dictionaries(YOLO_SOUND), mutated(YOLO_SOUND, YOLO_BAD))
@@ -327,8 +333,8 @@ YOLO_YAML = st.one_of(YOLO_YAML_DATA.map(lambda data: yaml.safe_dump(
 
 @given(data_yaml=YOLO_YAML, label=YOLO_LABEL,
        listed=st.lists(st.one_of(NAMES, SAFE_TEXT), max_size=3), masks=st.booleans(),
-       as_folder=st.booleans(), strict=st.booleans())
-def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict):
+       as_folder=st.booleans(), strict=st.booleans(), keypoints=st.booleans())
+def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict, keypoints):
     def write(root):
         (root / "data.yaml").write_bytes(data_yaml)
         (root / "a.txt").write_bytes(label)
@@ -336,7 +342,8 @@ def test_fuzz_yolo(images, data_yaml, label, listed, masks, as_folder, strict):
         (root / "list.txt").write_text("\n".join(["b.png", *listed]), encoding="utf-8",
                                        errors="replace")
 
-    run_convert(images, write, "yolo", lambda root: ReadOptions(masks=masks), strict=strict,
+    run_convert(images, write, "yolo",
+                lambda root: ReadOptions(masks=masks, keypoints=keypoints), strict=strict,
                 source_name=None if as_folder else "data.yaml")
 
 
@@ -449,7 +456,7 @@ POINT = st.tuples(st.integers(-5, 20), st.integers(-5, 16)).map(list)
 ANY_POINT = st.one_of(POINT, st.lists(JSON_NUMBER, max_size=3), JSON_ANY)
 LABELME_SHAPE = mutated(
     {"label": st.sampled_from(["cat", "dog"]), "shape_type": st.sampled_from(SHAPE_KINDS),
-     "points": st.lists(POINT, min_size=2, max_size=5), "group_id": st.none()},
+     "points": st.lists(POINT, min_size=1, max_size=5), "group_id": st.sampled_from([None, 1, 2])},
     {"label": st.one_of(st.just(MISSING), JSON_ANY), "shape_type": st.one_of(
         st.just(MISSING), st.sampled_from(SHAPE_KINDS), JSON_ANY),
      "points": st.one_of(st.just(MISSING), st.lists(ANY_POINT, max_size=4), JSON_ANY),
@@ -474,16 +481,16 @@ VALID_LABELME = json.dumps({"shapes": [VALID_SHAPE], "imagePath": "b.png", "imag
 
 
 @given(files=st.lists(LABELME_FILE, max_size=3), use_masks=st.booleans(),
-       strict=st.booleans())
-def test_fuzz_labelme(images, files, use_masks, strict):
+       strict=st.booleans(), keypoints=st.booleans())
+def test_fuzz_labelme(images, files, use_masks, strict, keypoints):
     def write(root):
         (root / "sub").mkdir()
         for index, text in enumerate([VALID_LABELME, *files]):
             folder = root / "sub" if index % 2 else root  # imagePath from another folder too
             (folder / f"{index}.json").write_text(text, encoding="utf-8", errors="replace")
 
-    run_convert(images, write, "labelme", lambda root: ReadOptions(masks=use_masks),
-                strict=strict)
+    run_convert(images, write, "labelme",
+                lambda root: ReadOptions(masks=use_masks, keypoints=keypoints), strict=strict)
 
 
 def cvat_xml(images) -> str:

@@ -336,10 +336,11 @@ def test_bad_keypoint_categories_are_one_line(tmp_path, capsys, category, messag
 def test_keypoints_are_refused_where_there_are_none(tmp_path, capsys):
     source = coco(tmp_path / "coco", IMAGES[:1], [], categories=[BOLT])
     assert convert("coco", source, "-o", tmp_path / "out", "--keypoints") == 2
-    assert "--keypoints: no category of" in one_line(capsys)
+    assert "--keypoints: no class of" in one_line(capsys)
     (tmp_path / "voc").mkdir()
     assert convert("voc", tmp_path / "voc", "-o", tmp_path / "out", "--keypoints") == 2
-    assert "--keypoints: voc has no keypoints odwrap reads; coco has" in one_line(capsys)
+    assert "--keypoints: voc has no keypoints odwrap reads; coco, yolo, labelme have" in \
+        one_line(capsys)
 
 
 def test_rename_carries_the_keypoints(tmp_path):

@@ -5,8 +5,9 @@ around it), `circle` (the centre and a point on the circle: the box around the c
 `mask` (its 2 corners). With --masks each object's mask is its polygon, stored as a COCO
 polygon: a rectangle's is itself, a circle's a polygon of 64 corners on it; a `mask` shape's
 pixels are not read, so with --masks it is left out (counted). `point`, `line` and `linestrip`
-have no area: counted (unsupported_shape) and left out. `label` is the class; `flags`,
-`group_id` and `description` are not read.
+have no area: counted (unsupported_shape) and left out, but with --keypoints a `point` is a
+keypoint of the box shape that shares its `group_id` (labelme_points). `label` is the class;
+`flags` and `description` are not read.
 
 The image is `imagePath`, relative to the JSON file's folder (`\\` read as `/`), and must stay
 inside the dataset folder. When that file is missing, or imagePath is empty, the image that
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from odwrap.data import dataset, segmentations
 from odwrap.data.dataset import BadValue, Obj, Sample
-from odwrap.data.formats import jsonfile, shapes
+from odwrap.data.formats import jsonfile, labelme_points, shapes
 from odwrap.errors import InputError
 
 MAX_JSON_BYTES = dataset.MAX_EMBEDDED_BYTES  # one file, its embedded image included
@@ -88,9 +89,11 @@ def _image(data: dict, where: str, root: Path) -> tuple[str, str | None]:
     return image, None
 
 
-def _sample(path: Path, where: str, root: Path, masks: bool) -> tuple[Sample, list]:
+def _sample(path: Path, where: str, root: Path, masks: bool,
+            points=None) -> tuple[Sample, list]:
     """The Sample of one JSON file and the BadValues of the shapes left out; ValueError (a
-    BadValue too) when the file is."""
+    BadValue too) when the file is. POINTS (a labelme_points.Points, --keypoints) takes the
+    point shapes."""
     data = jsonfile.load(path, MAX_JSON_BYTES, "a LabelMe file", where)
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ValueError(f"{where}: not a LabelMe file (no 'shapes' list)")
@@ -99,12 +102,19 @@ def _sample(path: Path, where: str, root: Path, masks: bool) -> tuple[Sample, li
         width = dataset.side(data.get("imageWidth"), f"{where}: imageWidth")
         height = dataset.side(data.get("imageHeight"), f"{where}: imageHeight")
     image, embedded = _image(data, where, root)
-    objects, dropped = [], []
+    objects, dropped, grouped, marks = [], [], [], []
     for index, shape in enumerate(data["shapes"]):
+        if points is not None and labelme_points.is_point(shape):
+            marks.append((shape, f"{where}: shapes[{index}]"))
+            continue
         try:
             objects.append(_object(shape, f"{where}: shapes[{index}]", masks, width, height))
         except BadValue as exc:  # counted once the file as a whole is known to be readable
             dropped.append(exc)
+            continue
+        grouped.append((objects[-1], labelme_points.group(shape)))
+    if points is not None:
+        dropped += points.add_file(where, grouped, marks)
     return Sample(image=image, width=width, height=height, objects=objects, source=where,
                   embedded=embedded), dropped
 
@@ -119,14 +129,14 @@ def read(source, options, problems):
     files = sorted(root.rglob("*.json"))
     if not files:
         raise InputError(f"{root}: no .json annotation found")
-    samples = []
+    samples, points = [], labelme_points.Points() if options.keypoints else None
     for path in files:
         where = path.relative_to(root).as_posix()
         if dataset.inside_root(root, where) is None:  # a link to a file outside: not read
             problems.add("path_escape", f"{where}: a link out of the dataset folder")
             continue
         try:
-            sample, dropped = _sample(path, where, root, options.masks)
+            sample, dropped = _sample(path, where, root, options.masks, points)
         except BadValue as exc:
             problems.add(exc.reason, str(exc))
             continue
@@ -136,4 +146,4 @@ def read(source, options, problems):
         for exc in dropped:
             problems.add(exc.reason, str(exc))
         samples.append(sample)
-    return samples, root
+    return (samples, root) if points is None else (samples, root, points.finish())

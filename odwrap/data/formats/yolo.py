@@ -8,7 +8,8 @@ the last images/ folder of its path (below the dataset root) becomes labels/ and
 .txt; an image without one is a background image, kept without boxes. Classes are named by
 data.yaml's `names` (a list or an {id: name} mapping), else by a classes.txt, else by their ids.
 Boxes stay fractions (Sample.normalized) until convert knows the image's size; so do polygons,
-which are the objects' masks with --masks. A bad line is counted with its file and line.
+which are the objects' masks with --masks. A bad line is counted with its file and line. A
+data.yaml with `kpt_shape` makes every line a box and its points (yolo_pose; --keypoints).
 """
 
 import os
@@ -21,6 +22,7 @@ import yaml
 
 from odwrap.data import dataset
 from odwrap.data.dataset import BadValue, Obj, Sample, inside_root
+from odwrap.data.formats import yolo_pose
 from odwrap.data.splits import SOURCE_SPLITS, source_split
 from odwrap.errors import InputError, shown
 
@@ -166,21 +168,28 @@ def _class_id(text: str, where: str) -> int:
     return int(float(text))
 
 
-def _object(fields: list[str], where: str, classes: Classes, masks: bool) -> Obj:
-    """One label line's object, in fractions of the image; BadValue says what is wrong."""
+def _object(fields: list[str], where: str, classes: Classes, masks: bool, pose=None,
+            problems=None) -> Obj:
+    """One label line's object, in fractions of the image; BadValue says what is wrong. POSE
+    (a yolo_pose.Pose): the line is a box and its points."""
+    points = None
+    if pose is not None:
+        fields, points = pose.split(fields, where)
     count = len(fields)
     if count == 3:
         raise BadValue("bad_mask", f"{where}: a polygon of 1 point (3 at least)")
     if count != 5 and (count < 7 or count % 2 == 0):
         raise BadValue("bad_annotation", f"{where}: {count} fields; a box has 5 (class cx cy w "
                                          "h), a polygon the class and 3 or more points (x y)")
-    name = classes.name(_class_id(fields[0], where), where)
+    class_id = _class_id(fields[0], where)
+    name = classes.name(class_id, where)
     if count == 5:
         cx, cy, w, h = (dataset.coordinate(value, f"{where}: {key}")
                         for key, value in zip(BOX_KEYS, fields[1:]))
         # No mask (as COCO's "segmentation": []): with --masks convert gives it its box.
         return Obj(name, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
-                   mask=[] if masks else None)
+                   mask=[] if masks else None, keypoints=pose and pose.points(
+                       points, class_id, name, where, problems))
     polygon = [dataset.coordinate(value, f"{where}: {'xy'[index % 2]}{index // 2 + 1}")
                for index, value in enumerate(fields[1:])]
     xs, ys = polygon[0::2], polygon[1::2]
@@ -195,7 +204,7 @@ def label_path(image: str) -> str:
     return posixpath.splitext(path[1:])[0] + ".txt"
 
 
-def _sample(root: Path, image: str, classes: Classes, masks: bool, problems):
+def _sample(root: Path, image: str, classes: Classes, masks: bool, problems, pose=None):
     """(The Sample of IMAGE, relative to ROOT, with its label file's objects, or None when the
     label file is unusable (counted); whether it has a label file)."""
     sample = Sample(image=image, width=None, height=None, source=image, normalized=True)
@@ -227,7 +236,8 @@ def _sample(root: Path, image: str, classes: Classes, masks: bool, problems):
         if not fields:
             continue
         try:
-            sample.objects.append(_object(fields, f"{label}:{number}", classes, masks))
+            sample.objects.append(_object(fields, f"{label}:{number}", classes, masks, pose,
+                                          problems))
         except BadValue as exc:
             problems.add(exc.reason, str(exc))
     return sample, True
@@ -363,6 +373,7 @@ def read(source, options, problems):
         raise InputError(f"{source}: gives none of train, val and test")
     root = _yaml_root(data, yaml_path) if splits_in_yaml else source
     classes = (yaml_classes(data, yaml_path) if data else None) or _names_file(root)
+    points = yolo_pose.pose(data, yaml_path or source, options.keypoints)
     groups = _yaml_splits(data, yaml_path, root) if splits_in_yaml else _folder_splits(root)
     if not any(images for _, images in groups):
         raise InputError(f"{source}: no image found (a YOLO dataset's images are "
@@ -370,7 +381,7 @@ def read(source, options, problems):
     samples, labelled = [], 0
     for split, images in groups:
         for image in images:
-            sample, has_label = _sample(root, image, classes, options.masks, problems)
+            sample, has_label = _sample(root, image, classes, options.masks, problems, points)
             labelled += has_label
             if sample is not None:
                 sample.split = split
@@ -379,5 +390,5 @@ def read(source, options, problems):
         first = next(image for _, images in groups for image in images)
         raise InputError(f"{source}: no image has a label file (the label of {first} would "
                          f"be {label_path(first)})")
-    return samples, root
+    return (samples, root, points.schema) if options.keypoints else (samples, root)
 
