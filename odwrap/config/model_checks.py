@@ -24,12 +24,6 @@ EFFICIENTNET_TOP_LEVEL = 5  # the highest of ssd_efficientnet_bifpn_feature_extr
 # == 1.0, which tf.keras.applications downloads when the model is built.
 IMAGENET_DOWNLOADERS = ("mobilenet_v2", "mobilenet_v2_fpn", "mobilenet_v2_fpn_sep_conv")
 VARYING_RESIZERS = ("identity_resizer", "conditional_shape_resizer")
-# models/keras_models/mobilenet_v2.py: mobilenet_v2(default_batchnorm_momentum=0.9997), which the
-# CenterNet MobileNetV2 backbones keep (measured on the built layers); inference normalizes with
-# the moving averages, of which 0.9997 ** steps are still the initial mean 0 and variance 1:
-# under 1 % after this many steps.
-MOBILENET_BN_MOMENTUM = 0.9997
-MOBILENET_BN_STEPS = 15349
 
 
 def _resizer_path(config) -> str:
@@ -306,27 +300,3 @@ def _tflite_keypoints(config, target):
                                  f"{fmt}: {refused.rsplit('; ', 1)[0]}",
                                  refused.rsplit("; ", 1)[1]))
     return found
-
-
-@check("ODW032", "batch-norm-from-scratch")
-def _batch_norm_from_scratch(config, target):
-    # Measured on the squares keypoint demo (mobilenet_v2_fpn, depth 0.5) from scratch: box mAP
-    # and OKS AP 0 at eval after 1500 and 4800 steps, while the same weights normalizing with
-    # each batch's statistics find the squares; at 4800 steps the first layer's moving variance
-    # was 0.308 where its batches' was 0.099: 0.9997 ** 4800 = 24 % of 1, the rest the data's.
-    if facts.meta_architecture(config) != "center_net":
-        return []
-    extractor = config.model.center_net.feature_extractor
-    steps = config.train_config.num_steps
-    if extractor.type not in IMAGENET_DOWNLOADERS or extractor.depth_multiplier in (0, 1.0) \
-            or config.train_config.fine_tune_checkpoint or not 0 < steps < MOBILENET_BN_STEPS:
-        return []
-    left = MOBILENET_BN_MOMENTUM ** steps
-    return [Finding("ODW032", WARNING, "train_config.num_steps",
-                    f"{steps} steps from scratch: the MobileNetV2 backbone's batch norms keep "
-                    f"moving averages with momentum {MOBILENET_BN_MOMENTUM}, and after {steps} "
-                    f"steps {left:.0%} of them are still the initial mean 0 and variance 1; "
-                    "evaluation and every export normalize with them, and detect nothing "
-                    "(measured: the keypoint demo at 1500 and 4800 steps, box mAP 0)",
-                    f"train at least {MOBILENET_BN_STEPS} steps, or start from a checkpoint "
-                    "(model.pretrained, or depth_multiplier 1.0's ImageNet weights)")]

@@ -35,12 +35,15 @@ class Remeasured:
 
 
 def batch_norm_layers(model) -> list:
-    """MODEL's batch-norm layers, each once: Keras 2's v1 and v2 BatchNormalization (the OD
-    API's FreezableBatchNorm is a v1 one), Keras 3's, and SyncBatchNormalization all keep a
-    float momentum and the two averages."""
+    """MODEL's batch-norm layers that training moves, each once: Keras 2's v1 and v2
+    BatchNormalization (the OD API's FreezableBatchNorm is a v1 one) and SyncBatchNormalization
+    all keep a float momentum and the two averages. A frozen one (FreezableBatchNorm's
+    training=False, the configs' `batch_norm_trainable: false`; or not trainable, which Keras
+    runs in inference mode) keeps the averages it was given, and is left out."""
     found = {}
     for module in model.submodules:
-        if all(hasattr(module, name) for name in ("moving_mean", "moving_variance", "momentum")):
+        if all(hasattr(module, name) for name in ("moving_mean", "moving_variance", "momentum")) \
+                and module.trainable and getattr(module, "_training", None) is not False:
             found[id(module)] = module
     return list(found.values())
 

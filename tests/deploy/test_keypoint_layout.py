@@ -123,22 +123,3 @@ def test_export_refuses_tflite_of_a_several_class_keypoint_model_before_tensorfl
     assert ran.returncode == 2, ran.stderr
     assert "one-class model only" in ran.stderr and "saved_model" in ran.stderr
     assert "Traceback" not in ran.stderr
-
-
-@pytest.mark.parametrize("extra, steps, warned", [
-    ("depth_multiplier: 0.5", 1500, True),
-    ("depth_multiplier: 0.5", 16000, False),  # 0.9997 ** 16000: under 1 % left
-    ("depth_multiplier: 0.5", 15348, True),
-    ("depth_multiplier: 1.0", 1500, False),  # ImageNet weights, their batch norms' statistics
-])
-def test_check_warns_of_mobilenet_batch_norms_that_cannot_have_converged(tmp_path, extra, steps,
-                                                                         warned):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(SEVERAL.format(target="saved_model").replace(
-        "  resizer: fixed\n", f"  resizer: fixed\n  {extra}\n") + f"train:\n  steps: {steps}\n")
-    assert cli.main(["generate", str(spec), "-o", str(tmp_path / "out")]) == 0
-    config = read_pipeline(tmp_path / "out" / "pipeline.config")
-    found = [f for f in check_pipeline(config) if f.id == "ODW032"]
-    assert bool(found) == warned
-    if warned:
-        assert f"{0.9997 ** steps:.0%} of them" in found[0].message
