@@ -8,7 +8,7 @@ import json
 import pytest
 
 from odwrap import cli
-from tests.data.test_keypoints import decode_with_odapi
+from tests.data.test_keypoints import counts, decode_with_odapi, one_line
 from tests.data.test_tools_formats import labelme_file, picture, shape
 from tests.datasets import yolo_images
 from tests.recordcheck import records_by_filename
@@ -16,17 +16,6 @@ from tests.recordcheck import records_by_filename
 
 def convert(*argv):
     return cli.main(["convert", *map(str, argv), "--workers", "1"])
-
-
-def counts(out) -> dict:
-    report = json.loads((out / "report.json").read_text())
-    return {reason: entry["count"] for reason, entry in report["problems"].items()}
-
-
-def one_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
 
 
 def pixels(values, size) -> list:
