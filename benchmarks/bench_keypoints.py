@@ -7,7 +7,8 @@ mobile CenterNet, from scratch: no zoo download, the machine may be offline) --e
 time, each followed by an evaluation (box mAP, and the OKS keypoint AP and AP@.50 on the
 validation images). Reported: each against the training minutes (evaluation left out) and
 steps; then the last checkpoint exported to TFLite (fp32) and evaluated as a phone runs it
-(`eval --model`), and an annotated validation image (predict, skeleton drawn) in --out. Run
+(`eval --model`), and four annotated validation images (predict: boxes, points, skeletons) in
+--out's annotated.png. Run
 again with the same --out and more --steps, it trains on from the last checkpoint (the minutes
 then count this run's training only).
     .venv/bin/python benchmarks/bench_keypoints.py [--steps 1500] [--every 500] [--out DIR]
@@ -28,6 +29,29 @@ SPEC = ROOT / "templates" / "specs" / "centernet_keypoints_squares.yaml"
 METRICS = {"box": "DetectionBoxes_Precision/mAP", "oks": "Keypoints_Precision/mAP",
            "oks50": "Keypoints_Precision/mAP@.50IOU"}
 
+
+
+def annotated_grid(work: Path, tflite: Path, count: int = 4) -> Path:
+    """The first COUNT validation images as `predict` TFLITE annotates them (boxes, points and
+    skeletons), side by side at twice their size (nearest neighbour): WORK/predicted/grid.png."""
+    from PIL import Image
+
+    from odwrap.odapi.tfexample import decode_example, read_records
+
+    records = read_records(next((work / "records").glob("val-*.tfrecord")))
+    names = [decode_example(record)["image/filename"][0].decode()
+             for record, _ in zip(records, range(count))]
+    out = work / "predicted"
+    shutil.rmtree(out, ignore_errors=True)  # an earlier run's, in --out
+    odwrap("predict", tflite, *(work / "shapes" / name for name in names), "-o", out)
+    tiles = [Image.open(out / f"{Path(name).stem}.annotated.png") for name in names]
+    width, height = tiles[0].size
+    grid = Image.new("RGB", (2 * width * len(tiles) + 8 * (len(tiles) - 1), 2 * height), "white")
+    for index, tile in enumerate(tiles):
+        grid.paste(tile.resize((2 * width, 2 * height), Image.NEAREST),
+                   (index * (2 * width + 8), 0))
+    grid.save(out / "grid.png")
+    return out / "grid.png"
 
 
 def main(argv=None) -> int:
@@ -59,14 +83,9 @@ def main(argv=None) -> int:
         print(f"\nTFLite fp32 ({tflite.stat().st_size / 1e6:.1f} MB): box mAP {phone['box']:.3f}, "
               f"OKS AP {phone['oks']:.3f}, OKS AP@.50 {phone['oks50']:.3f}, "
               f"{exported['median_ms']:.1f} ms an image")
-        from odwrap.odapi.tfexample import decode_example, read_records
-
-        first = next(read_records(next((work / "records").glob("val-*.tfrecord"))))
-        val = work / "shapes" / decode_example(first)["image/filename"][0].decode()
-        odwrap("predict", tflite, val, "-o", work / "predicted")
-        annotated = next((work / "predicted").glob("*.png"))
+        grid = annotated_grid(work, tflite)
         if args.out:
-            shutil.copy(annotated, work / "annotated.png")
+            shutil.copy(grid, work / "annotated.png")
             (work / "results.json").write_text(json.dumps(
                 {"points": points, "tflite": phone, "tflite_ms": exported["median_ms"]},
                 indent=2))

@@ -65,10 +65,15 @@ def keypoint_model(tmp_path_factory):
              "coco"],
             ["convert", "coco", root / "labelled" / "coco" / "annotations.json", "--images",
              root / "shapes" / "JPEGImages", "-o", root / "relabelled", "--keypoints",
-             "--split", "train=1"])
+             "--split", "train=1"],
+            # A keypoint checkpoint fine-tuned as model.pretrained does with a zoo _kpts one.
+            ["train", spec, "--model-dir", root / "tuned", "--steps", "1",
+             "--set", f"train.fine_tune_checkpoint={root}/model/ckpt-3",
+             "--set", "train.fine_tune_checkpoint_type=detection"])
         for result in ran:
             assert result.returncode == 0, result.stderr[-3000:]
-        return {"train": ran[2].stdout, "eval": ran[3].stdout, "eval_model": ran[8].stdout}
+        return {"train": ran[2].stdout, "eval": ran[3].stdout, "eval_model": ran[8].stdout,
+                "tuned": ran[11].stdout}
 
     return built_once(tmp_path_factory, "keypoint_model", build)
 
@@ -90,6 +95,14 @@ def test_a_checkpoint_from_scratch_holds_its_batches_statistics(keypoint_model):
                                 if name.endswith("moving_variance/.ATTRIBUTES/VARIABLE_VALUE")])
     assert variances.size > 1000
     assert np.mean(np.abs(variances - 1) < 0.01) < 0.1
+
+
+def test_a_keypoint_checkpoint_fine_tunes_with_its_statistics(keypoint_model):
+    """Fine-tuning from a keypoint model's checkpoint (what `model.pretrained: coco` does with
+    the zoo's _kpts model) restores its backbone and FPN, and keeps its batch-norm averages."""
+    _, made = keypoint_model
+    assert "fine-tune checkpoint: restored the backbone and FPN" in made["tuned"]
+    assert "batch norm:" not in made["tuned"]
 
 
 def test_eval_reports_oks_metrics_beside_the_box_metrics(keypoint_model):
