@@ -34,7 +34,9 @@ def add_train(subparsers) -> None:
                     "the end, resume from the latest checkpoint in --model-dir, and a "
                     "checkpoint on SIGINT/SIGTERM. The model directory keeps the "
                     "pipeline.config it was trained with; another one is refused without "
-                    "--force.")
+                    "--force. A run from scratch whose batch norms' moving averages are still "
+                    "over 1% their initial values has them measured again on 50 training "
+                    "batches before each save.")
     parser.add_argument("source", type=Path, help="a .yaml spec or a pipeline.config")
     parser.add_argument("--model-dir", type=Path, required=True,
                         help="checkpoints, summaries and the config go here")
