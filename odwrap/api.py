@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from odwrap.deploy.runners import predict as _predict
 from odwrap.failures import boundary
+from odwrap.training.batch_norm import BATCHES as BATCH_NORM_BATCHES
 
 if TYPE_CHECKING:
     from odwrap.config.checks import Finding
@@ -200,21 +201,26 @@ def train(source, model_dir, *, steps: int | None = None, checkpoint_every: int 
           steps_per_loop: int = 100, force: bool = False, overrides: Sequence[str] = (),
           tpu: str | None = None, seed: int | None = None, worker_hosts: Sequence[str] = (),
           task_index: int | None = None, xla: str | bool | None = None,
-          mixed_precision: bool | None = None) -> TrainResult:
+          mixed_precision: bool | None = None,
+          batch_norm_batches: int = BATCH_NORM_BATCHES) -> TrainResult:
     """Train a spec or a pipeline.config into MODEL_DIR for exactly `steps` steps (default: the
     config's num_steps), resuming from its latest checkpoint. SEED: Python's, numpy's and
     TensorFlow's random seed: the same initial weights each run (parallel CPU kernels and
     input threads still vary the steps a little). WORKER_HOSTS, TASK_INDEX (or TF_CONFIG): one
     of several workers, of which worker 0 alone writes MODEL_DIR (odwrap.training.cluster).
     XLA ('auto', True, False) and MIXED_PRECISION: the spec's train.xla and
-    train.mixed_precision for this run (None: the spec's; a pipeline.config's: auto, off)."""
+    train.mixed_precision for this run (None: the spec's; a pipeline.config's: auto, off).
+    BATCH_NORM_BATCHES: a run from scratch has its batch norms' statistics measured on this many
+    training batches before each save while their averages are still mostly initial
+    (odwrap.training.batch_norm); 0 keeps the averages as trained, as model_main_tf2 does."""
     from odwrap.training import loop
 
     return loop.train(loop.TrainOptions(
         source=Path(source), model_dir=Path(model_dir), steps=steps,
         checkpoint_every=checkpoint_every, force=force, overrides=list(overrides), tpu=tpu,
         steps_per_loop=steps_per_loop, seed=seed, worker_hosts=tuple(worker_hosts),
-        task_index=task_index, xla=xla, mixed_precision=mixed_precision))
+        task_index=task_index, xla=xla, mixed_precision=mixed_precision,
+        batch_norm_batches=batch_norm_batches))
 
 
 @boundary("eval")

@@ -35,8 +35,8 @@ def add_train(subparsers) -> None:
                     "checkpoint on SIGINT/SIGTERM. The model directory keeps the "
                     "pipeline.config it was trained with; another one is refused without "
                     "--force. A run from scratch whose batch norms' moving averages are still "
-                    "over 1% their initial values has them measured again on 50 training "
-                    "batches before each save.")
+                    "over 1% their initial values has them measured again on training "
+                    "batches before each save (--batch-norm-batches).")
     parser.add_argument("source", type=Path, help="a .yaml spec or a pipeline.config")
     parser.add_argument("--model-dir", type=Path, required=True,
                         help="checkpoints, summaries and the config go here")
@@ -68,6 +68,11 @@ def add_train(subparsers) -> None:
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (the spec's train.mixed_precision; default: "
                              "the spec's, off for a pipeline.config)")
+    parser.add_argument("--batch-norm-batches", type=int_in(0, 100000), metavar="N",
+                        help="a run from scratch: measure the batch norms' statistics on N "
+                             "training batches before each save while their moving averages "
+                             "are still over 1%% initial (default %(default)s; 0 keeps the "
+                             "averages as trained, as model_main_tf2 does)")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     add_set(parser)
     parser.set_defaults(func=train)

@@ -82,13 +82,16 @@ class Remeasure:
 
 
 class Refresher:
-    """Before each save of BUILT's (setup.Training) model: remeasure when it trained from
-    scratch and its averages are stale. FROM_SCRATCH: no fine-tune checkpoint gave the weights
-    (a resumed run's first ones came from scratch too when its config has none)."""
+    """Before each save of BUILT's (setup.Training) model: remeasure on BATCHES batches (0:
+    never) when it trained from scratch and its averages are stale. FROM_SCRATCH: no fine-tune
+    checkpoint gave the weights (a resumed run's first ones came from scratch too when its
+    config has none)."""
 
-    def __init__(self, built, from_scratch: bool, single_replica: bool):
+    def __init__(self, built, from_scratch: bool, single_replica: bool,
+                 batches: int = BATCHES):
         self.built = built
-        self.on = from_scratch
+        self.on = from_scratch and batches > 0
+        self.batches = batches
         self.single_replica = single_replica
         self._layers = None
         self._batches = self._remeasure = None
@@ -116,5 +119,5 @@ class Refresher:
         if self._batches is None:
             self._batches = iter(self.built.dataset)
             self._remeasure = Remeasure(self.built.tf, self.layers(), self.built.statistics_pass)
-        count = self._remeasure(self._batches)
+        count = self._remeasure(self._batches, self.batches)
         return Remeasured(len(self.layers()), count, stale).line(step)

@@ -52,6 +52,7 @@ class TrainOptions:
     task_index: int | None = None  # this worker's place in worker_hosts
     xla: str | bool | None = None  # train.xla's auto, True or False; None: the spec's (auto)
     mixed_precision: bool | None = None  # None: the spec's train.mixed_precision (off)
+    batch_norm_batches: int = batch_norm.BATCHES  # 0: the averages as trained
 
 
 @dataclass
@@ -301,7 +302,8 @@ def _run(options, config, steps, latest, signals, commit, findings, target, clus
             return built.sample_and_train(iterator)
 
     refresher = batch_norm.Refresher(built, not train_config.fine_tune_checkpoint,
-                                     run_strategy.num_replicas_in_sync == 1 and cluster is None)
+                                     run_strategy.num_replicas_in_sync == 1 and cluster is None,
+                                     options.batch_norm_batches)
 
     def save(step):
         for line in filter(None, [refresher.before_save(step)]):

