@@ -188,26 +188,35 @@ def test_the_tflite_and_the_saved_model_find_the_same_points(keypoint_model):
 
 
 def test_the_annotated_image_draws_the_points(keypoint_model):
-    """A drawn point's centre is white, over the boxes. The point checked in each image is the
-    last one drawn (its last detection's last point scored at least the threshold): a 3-step
-    model packs points within a pixel or two, where a later point's coloured outline covers
-    an earlier one's centre."""
+    """A drawn point's centre is white, over the boxes. A 3-step model packs points within a
+    pixel or two, where a later point's coloured outline covers an earlier one's centre, and
+    places some past an edge; so the point checked in each image is the last one drawn on it
+    whose centre is on the image and no later point near."""
+    from odwrap.deploy.annotate import KEYPOINT_RADIUS
+
     root, _ = keypoint_model
     log = {entry["filename"]: entry["annotated"] for entry in map(
         json.loads, (root / "predicted" / "images.jsonl").read_text().splitlines())}
-    last_drawn = {}  # image: the last point annotate draws on it
+    drawn_points = {}  # image: the points annotate draws on it, in the order it draws them
     for line in lines_of(root / "predicted"):
         values = line.get("keypoints", [])
-        for index in range(0, len(values), 3):
-            if values[index + 2] >= KEYPOINT_THRESHOLD:
-                last_drawn[line["filename"]] = values[index:index + 2]
-    assert last_drawn
-    for filename, (x, y) in last_drawn.items():
+        drawn_points.setdefault(line["filename"], []).extend(
+            values[index:index + 2] for index in range(0, len(values), 3)
+            if values[index + 2] >= KEYPOINT_THRESHOLD)
+    checked = 0
+    for filename, points in drawn_points.items():
         drawn = np.asarray(Image.open(root / "predicted" / log[filename]).convert("RGB"))
-        column, row = int(round(x)), int(round(y))
         height, width = drawn.shape[:2]
-        assert 0 <= column < width and 0 <= row < height  # clipped to the image
-        assert tuple(drawn[row, column]) == (255, 255, 255), (filename, x, y)
+        for place in reversed(range(len(points))):
+            x, y = points[place]
+            column, row = int(round(x)), int(round(y))
+            later_near = any(max(abs(x - u), abs(y - v)) <= 2 * KEYPOINT_RADIUS + 1
+                             for u, v in points[place + 1:])
+            if 0 <= column < width and 0 <= row < height and not later_near:
+                assert tuple(drawn[row, column]) == (255, 255, 255), (filename, x, y)
+                checked += 1
+                break
+    assert checked > 0
 
 
 def test_predict_on_beam_writes_the_same_points(keypoint_model, beam_python, tmp_path):
@@ -239,8 +248,17 @@ def test_predicted_points_go_to_a_labelling_tool_and_come_back_as_records(keypoi
                                       "skeleton": [[1, 2], [2, 3], [3, 4], [4, 1]]}]
     files = {image["id"]: image["file_name"] for image in dataset["images"]}
     records = records_by_filename(root / "relabelled")
+    # A 3-step model's box may be flat (a height of 0.0): convert drops it, counted, with its
+    # points; every other one comes back.
+    flat = [annotation for annotation in dataset["annotations"]
+            if min(annotation["bbox"][2:]) <= 0]
+    problems = json.loads((root / "relabelled" / "report.json").read_text())["problems"]
+    assert {reason: entry["count"] for reason, entry in problems.items()} == \
+        ({"box_zero_area": len(flat)} if flat else {})
     checked = 0
     for annotation in dataset["annotations"]:
+        if annotation in flat:
+            continue
         features = records[files[annotation["image_id"]]]
         width, height = features["image/width"][0], features["image/height"][0]
         labelled = [(x, y) for x, y, v in zip(*[iter(annotation["keypoints"])] * 3) if v == 2]
