@@ -142,9 +142,7 @@ class Training:
         """eager_train_step's losses and update, the loss scaled before the gradients and the
         gradients unscaled after (eager_train_step leaves a LossScaleOptimizer's scale unused)."""
         tf, train_config = self.tf, self.config.train_config
-        self.model._is_training = True  # as eager_train_step
-        tf.keras.backend.set_learning_phase(True)
-        labels = self.model_lib_v2.model_lib.unstack_batch(labels, unpad_groundtruth_tensors=self.unpad)
+        labels = self._training_labels(labels)
         with tf.GradientTape() as tape:
             losses, _ = self.model_lib_v2._compute_losses_and_predictions_dicts(
                 self.model, features, labels, training_step=self.global_step,
@@ -160,14 +158,18 @@ class Training:
         self.optimizer.apply_gradients(zip(gradients, variables))
         return losses
 
+    def _training_labels(self, labels):
+        """The model in training mode and LABELS unstacked, as eager_train_step begins."""
+        self.model._is_training = True
+        self.tf.keras.backend.set_learning_phase(True)
+        return self.model_lib_v2.model_lib.unstack_batch(labels,
+                                                         unpad_groundtruth_tensors=self.unpad)
+
     def statistics_pass(self, batch) -> None:
         """A step's forward pass (with its losses) on BATCH, a (features, labels) of the one
         replica, in training mode and without a gradient: what moves the batch norms' averages."""
         features, labels = batch
-        self.model._is_training = True  # as eager_train_step
-        self.tf.keras.backend.set_learning_phase(True)
-        labels = self.model_lib_v2.model_lib.unstack_batch(labels,
-                                                           unpad_groundtruth_tensors=self.unpad)
+        labels = self._training_labels(labels)
         self.model_lib_v2._compute_losses_and_predictions_dicts(
             self.model, features, labels, training_step=self.global_step,
             add_regularization_loss=False)

@@ -306,7 +306,8 @@ def _run(options, config, steps, latest, signals, commit, findings, target, clus
                                      options.batch_norm_batches)
 
     def save(step):
-        for line in filter(None, [refresher.before_save(step)]):
+        line = refresher.before_save(step)
+        if line:
             report.message(line)
         try:
             manager.save(checkpoint_number=step)

@@ -78,8 +78,12 @@ def test_frozen_batch_norms_keep_their_averages(tf):
 
 
 class Layer:
+    """What batch_norm reads of a batch-norm layer."""
+
     def __init__(self, momentum):
         self.momentum = momentum
+        self.moving_mean = self.moving_variance = None
+        self.trainable = True
 
 
 def test_stale_is_the_largest_share_still_initial():
@@ -92,19 +96,11 @@ def test_stale_is_the_largest_share_still_initial():
 
 
 class Built:
-    """A training set-up of one batch norm whose statistics pass counts its batches."""
+    """A training set-up of one batch norm, for the refresher's choices alone (it has no data
+    to remeasure with: a test that reached remeasuring would fail)."""
 
     def __init__(self, momentum):
-        self.model = type("Model", (), {"submodules": [self.layer(momentum)]})()
-        self.dataset = range(1000)
-        self.passes = 0
-
-    @staticmethod
-    def layer(momentum):
-        layer = Layer(momentum)
-        layer.moving_mean = layer.moving_variance = None
-        layer.trainable = True
-        return layer
+        self.model = type("Model", (), {"submodules": [Layer(momentum)]})()
 
 
 def test_the_refresher_runs_from_scratch_on_one_replica_while_stale():
@@ -119,16 +115,20 @@ def test_the_refresher_runs_from_scratch_on_one_replica_while_stale():
     assert settled.before_save(459) is None  # 0.99 ** 459 = 0.0099: under STALE
 
 
+def moving_variances(prefix):
+    """Every batch norm's moving variance in the checkpoint PREFIX, in one array."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(prefix))
+    return np.concatenate([reader.get_tensor(name).ravel() for name, _ in
+                           tf.train.list_variables(str(prefix))
+                           if name.endswith("moving_variance/.ATTRIBUTES/VARIABLE_VALUE")])
+
+
 def test_no_batches_keep_the_averages_as_trained(tiny_model):
     """`train --batch-norm-batches 0` (the shared tiny SSD, 2 steps from scratch): no line, and
     the checkpoint's moving variances are still 0.997 ** 2 = 99.4 % their initial 1."""
-    import tensorflow as tf
-
     assert "batch norm:" not in tiny_model.train_output
-    prefix = str(tiny_model.model_dir / "ckpt-2")
-    reader = tf.train.load_checkpoint(prefix)
-    variances = np.concatenate([reader.get_tensor(name).ravel() for name, _ in
-                                tf.train.list_variables(prefix)
-                                if name.endswith("moving_variance/.ATTRIBUTES/VARIABLE_VALUE")])
+    variances = moving_variances(tiny_model.model_dir / "ckpt-2")
     assert variances.size > 100
     assert np.mean(np.abs(variances - 1) < 0.01) > 0.9

@@ -105,21 +105,22 @@ class Stems:
         return name
 
 
+def _inside(value: float, side: int) -> float:
+    """VALUE (pixels) rounded to 0.01 as predict's lines are, and within 0..SIDE."""
+    return min(max(round(value, 2), 0.0), float(side))
+
+
 def corners(line: dict, width: int, height: int) -> tuple[float, float, float, float]:
     """(xmin, ymin, xmax, ymax) in pixels of a detection line's bbox, inside the image (the
     line's rounding to 0.01 may put an edge of a box at the border a hair outside it)."""
     x, y, w, h = line["bbox"]
-
-    def inside(value, side):
-        return min(max(round(value, 2), 0.0), float(side))
-
-    return inside(x, width), inside(y, height), inside(x + w, width), inside(y + h, height)
+    return _inside(x, width), _inside(y, height), _inside(x + w, width), _inside(y + h, height)
 
 
 def point_inside(x: float, y: float, width: int, height: int) -> tuple[float, float]:
     """A predicted point (pixels) moved onto the image: a model may place a point a little past
     an edge, where no labelling tool can hold it and `convert` would count it outside."""
-    return min(max(round(x, 2), 0.0), float(width)), min(max(round(y, 2), 0.0), float(height))
+    return _inside(x, width), _inside(y, height)
 
 
 def rectangle(box) -> list[tuple[float, float]]:
