@@ -159,8 +159,10 @@ def odwrap_stages(dataset: Path, tmp: Path, workers: int = 2, rounds: int = 3) -
 
 def baseline_stages(dataset: Path, output: Path, tf) -> dict:
     """Microseconds per image of each stage of bench_convert.baseline (the OD API's way), timed
-    inside one pass of its loop."""
+    inside one pass of its loop, with its record-making functions."""
     from PIL import Image
+
+    from benchmarks.bench_convert import baseline_boxes, baseline_example
 
     clock, spent = time.perf_counter, {}
 
@@ -169,14 +171,7 @@ def baseline_stages(dataset: Path, output: Path, tf) -> dict:
         spent[name] = spent.get(name, 0.0) + now - since
         return now
 
-    def feature(values, kind):
-        if kind == "bytes":
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        if kind == "float":
-            return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    ids, count = {"circle": 1, "square": 2}, 0
+    count = 0
     whole = clock()
     with tf.io.TFRecordWriter(str(output)) as writer:
         for xml in sorted((dataset / "Annotations").glob("*.xml")):
@@ -185,9 +180,7 @@ def baseline_stages(dataset: Path, output: Path, tf) -> dict:
             tree = ElementTree.parse(xml)
             filename = tree.findtext("filename")
             width, height = int(tree.findtext("size/width")), int(tree.findtext("size/height"))
-            boxes = [(obj.findtext("name"), *(float(obj.findtext(f"bndbox/{key}"))
-                                              for key in ("xmin", "ymin", "xmax", "ymax")))
-                     for obj in tree.iter("object")]
+            boxes = baseline_boxes(tree)
             now = lap("read annotation (ElementTree)", now)
             data = (dataset / "JPEGImages" / filename).read_bytes()
             now = lap("read image bytes", now)
@@ -196,21 +189,7 @@ def baseline_stages(dataset: Path, output: Path, tf) -> dict:
             now = lap("header check (PIL.Image.open)", now)
             key = hashlib.sha256(data).hexdigest()
             now = lap("sha256", now)
-            example = tf.train.Example(features=tf.train.Features(feature={
-                "image/height": feature([height], "int"),
-                "image/width": feature([width], "int"),
-                "image/filename": feature([filename.encode()], "bytes"),
-                "image/source_id": feature([filename.encode()], "bytes"),
-                "image/key/sha256": feature([key.encode()], "bytes"),
-                "image/encoded": feature([data], "bytes"),
-                "image/format": feature([b"jpeg"], "bytes"),
-                "image/object/bbox/xmin": feature([b[1] / width for b in boxes], "float"),
-                "image/object/bbox/xmax": feature([b[3] / width for b in boxes], "float"),
-                "image/object/bbox/ymin": feature([b[2] / height for b in boxes], "float"),
-                "image/object/bbox/ymax": feature([b[4] / height for b in boxes], "float"),
-                "image/object/class/text": feature([b[0].encode() for b in boxes], "bytes"),
-                "image/object/class/label": feature([ids[b[0]] for b in boxes], "int"),
-            }))
+            example = baseline_example(tf, filename, width, height, key, data, boxes)
             record = example.SerializeToString()
             now = lap("encode tf.train.Example (protobuf's C++)", now)
             writer.write(record)
