@@ -96,6 +96,8 @@ FLAG_RANGES = [
                  "argument --checkpoint-every: 0 is not in 1..2147483647", id="checkpoint-every"),
     pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--steps-per-loop", "0"],
                  "argument --steps-per-loop: 0 is not in 1..2147483647", id="steps-per-loop"),
+    pytest.param(["train", "s.yaml", "--model-dir", "{tmp}/model", "--batch-norm-batches", "-1"],
+                 "argument --batch-norm-batches: -1 is not in 0..100000", id="batch-norm-batches"),
     pytest.param(["convert", "voc", "src", "-o", "{tmp}/out", "--shards", "0"],
                  "odwrap convert: argument --shards: 0 is not in 1..99999", id="shards"),
     pytest.param(["convert", "voc", "src", "-o", "{tmp}/out", "--workers", "0"],

@@ -131,10 +131,11 @@ def _check_options(options: TrainOptions) -> None:
     """InputError for values no run can take, before anything is read or written."""
     if options.steps is not None and options.steps < 1:
         raise InputError(f"--steps {options.steps}: must be at least 1")
-    if options.checkpoint_every < 1:
-        raise InputError("--checkpoint-every must be at least 1")
-    if options.steps_per_loop < 1:
-        raise InputError("--steps-per-loop must be at least 1")
+    for name, value, least in (("--checkpoint-every", options.checkpoint_every, 1),
+                               ("--steps-per-loop", options.steps_per_loop, 1),
+                               ("--batch-norm-batches", options.batch_norm_batches, 0)):
+        if value < least:
+            raise InputError(f"{name} must be at least {least}")
 
 
 def _require_match(status, latest: str) -> None:

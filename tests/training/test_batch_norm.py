@@ -103,6 +103,15 @@ class Built:
         self.model = type("Model", (), {"submodules": [Layer(momentum)]})()
 
 
+def test_the_api_refuses_a_negative_count_before_anything(tmp_path):
+    import odwrap
+    from odwrap.errors import InputError
+
+    with pytest.raises(InputError, match="^--batch-norm-batches must be at least 0$"):
+        odwrap.train(tmp_path / "spec.yaml", tmp_path / "model", batch_norm_batches=-1)
+    assert not (tmp_path / "model").exists()
+
+
 def test_the_refresher_runs_from_scratch_on_one_replica_while_stale():
     """When it remeasures (the remeasuring itself is tested above on real layers)."""
     refresher = batch_norm.Refresher(Built(0.9997), from_scratch=False, single_replica=True)
